@@ -1,0 +1,208 @@
+"""The `qpd` command: manage every site under one home directory.
+
+Each subcommand is a small function here that parses nothing itself and
+hands its work to the module that owns it, imported only when needed so
+that `qpd --help` stays quick.
+"""
+
+import argparse
+import os
+import sys
+
+import qpd
+
+__all__ = ['main', 'UsageError']
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in a site's configuration: printed as
+    one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser that reports mistakes in one line."""
+
+    def error(self, message):
+        raise UsageError('%s (try "%s --help")' % (message, self.prog))
+
+
+def _site(args, name=None):
+    """(args, name:str=None) -> Site"""
+    from qpd.site import Site
+    return Site(name or args.name, home=args.home)
+
+
+def _sites(args):
+    """(args) -> [Site] named on the command line, or every site."""
+    from qpd.site import Site, list_site_names
+    names = args.names or list_site_names(args.home)
+    return [Site(name, home=args.home) for name in names]
+
+
+# Server processes (what supervisord and `qpd serve` run) ----------------
+
+def cmd_durus(args):
+    from qpd.storage.server import main
+    return main(_site(args))
+
+
+def cmd_dispatcher(args):
+    from qpd.web.dispatcher import main
+    return main(_site(args))
+
+
+def cmd_worker(args):
+    from qpd.web.worker import main
+    return main(_site(args), index=args.index)
+
+
+def cmd_serve(args):
+    from qpd.serve import main
+    return main(_site(args), workers=args.workers)
+
+
+# Operations ---------------------------------------------------------------
+
+def _ops(name):
+    """(name:str) -> callable: qpd.ops.commands.<name>"""
+    from qpd.ops import commands
+    return getattr(commands, name)
+
+
+def cmd_new(args):
+    return _ops('new')(args)
+
+
+def cmd_list(args):
+    return _ops('list_sites')(args)
+
+
+def cmd_start(args):
+    return _ops('start')(args)
+
+
+def cmd_stop(args):
+    return _ops('stop')(args)
+
+
+def cmd_restart(args):
+    return _ops('restart')(args)
+
+
+def cmd_status(args):
+    return _ops('status')(args)
+
+
+def cmd_show(args):
+    return _ops('show')(args)
+
+
+def cmd_log(args):
+    return _ops('log')(args)
+
+
+def cmd_shell(args):
+    return _ops('shell')(args)
+
+
+def cmd_pack(args):
+    return _ops('pack')(args)
+
+
+def cmd_shutdown(args):
+    return _ops('shutdown')(args)
+
+
+def cmd_build(args):
+    return _ops('build')(args)
+
+
+def cmd_demo(args):
+    return _ops('demo')(args)
+
+
+def make_parser():
+    """() -> argparse.ArgumentParser"""
+    parser = _Parser(
+        prog='qpd',
+        description='Define and run web sites, each on its own Durus database.')
+    parser.add_argument('--version', action='version',
+                        version='qpd %s' % qpd.__version__)
+    parser.add_argument(
+        '--home', metavar='DIR', default=None,
+        help='the qpd home (holds sites/ and supervisord files); '
+             'default $QPD_HOME, else the current directory')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND',
+                                parser_class=_Parser)
+
+    def add(name, func, help, names=None):
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        if names == 'one':
+            p.add_argument('name', metavar='NAME', help='the site')
+        elif names == 'many':
+            p.add_argument('names', metavar='NAME', nargs='*',
+                           help='sites (default: every site)')
+        return p
+
+    p = add('new', cmd_new, 'create a site from the proto site', 'one')
+    p.add_argument('--force', action='store_true',
+                   help='replace an existing site directory')
+    add('list', cmd_list, 'list the sites in this home')
+    add('start', cmd_start, 'start sites under supervisord', 'many')
+    add('stop', cmd_stop, 'stop sites', 'many')
+    p = add('restart', cmd_restart, 'restart sites', 'many')
+    p.add_argument('--rolling', action='store_true',
+                   help='restart one worker at a time; no request fails')
+    add('status', cmd_status, "show sites' processes and pool stats", 'many')
+    add('show', cmd_show, "show a site's configuration and paths", 'one')
+    p = add('log', cmd_log, "print a site's log", 'one')
+    p.add_argument('-f', '--follow', action='store_true',
+                   help='keep printing as the log grows')
+    p.add_argument('-n', '--lines', type=int, default=40,
+                   help='how many lines to print first (default 40)')
+    p = add('shell', cmd_shell,
+            "a Python session on a site's live database", 'one')
+    p.add_argument('-c', dest='code', metavar='CODE', default=None,
+                   help='run CODE and exit (non-zero on an exception)')
+    add('pack', cmd_pack, "pack a site's database while it runs", 'one')
+    p = add('serve', cmd_serve,
+            'run a site in the foreground without supervisord', 'one')
+    p.add_argument('--workers', type=int, default=None, metavar='N',
+                   help='number of workers (default: max_children)')
+    add('shutdown', cmd_shutdown, 'stop every site and supervisord')
+    p = add('build', cmd_build,
+            'print front-end configuration and build cgi2scgi', 'one')
+    p.add_argument('--output', metavar='DIR', default=None,
+                   help='write the files into DIR instead of printing')
+    add('demo', cmd_demo, 'create and start the demo site (make demo)')
+    add('durus', cmd_durus, "run a site's Durus StorageServer", 'one')
+    add('dispatcher', cmd_dispatcher, "run a site's dispatcher", 'one')
+    p = add('worker', cmd_worker, 'run one worker of a site', 'one')
+    p.add_argument('--index', type=int, default=0,
+                   help='worker number, for its process title and log')
+    return parser
+
+
+def main(argv=None):
+    """(argv:[str]=None) -> int: run the qpd command; the exit status."""
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.home is None:
+            args.home = os.environ.get('QPD_HOME') or os.getcwd()
+        args.home = os.path.abspath(args.home)
+        if not getattr(args, 'func', None):
+            parser.print_help()
+            return 2
+        status = args.func(args)
+    except UsageError as e:
+        sys.stderr.write('qpd: %s\n' % e)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status or 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""qpd.lib: helpers with no web or storage knowledge: spec, tz, util,
+delegation, mail."""

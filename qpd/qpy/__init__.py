@@ -1,0 +1,1 @@
+"""qpd.qpy: HTML assembly with automatic quoting (stub until the qpy work lands)."""

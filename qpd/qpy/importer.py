@@ -1,0 +1,5 @@
+"""Import hook for .qpy modules (stub)."""
+
+
+def install():
+    """() -> None"""
