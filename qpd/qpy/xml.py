@@ -1,0 +1,152 @@
+"""The xml string class: trusted markup that quotes whatever joins it.
+
+An `xml` instance is a `str` whose content is markup the program vouches
+for. Combining it with anything that is not markup (`+`, `%`, `join`,
+`format`) quotes the other operand first, so untrusted text can never turn
+into tags. Objects with an `__html__` method (markupsafe's Markup, Jinja2's
+output, ...) count as markup too.
+"""
+
+import string
+
+try:
+    from markupsafe._speedups import _escape_inner as quote_text
+except ImportError:  # pragma: no cover - markupsafe without its C code
+    from markupsafe._native import _escape_inner as quote_text
+
+__all__ = ['xml', 'h8', 'xml_quote', 'join_xml', 'quote_text', 'markup_text']
+
+
+def markup_text(value) -> str:
+    """(value:object) -> str
+    The markup for value as a plain str: xml and __html__ objects as they
+    are, anything else converted with str() and quoted.
+    """
+    if type(value) is str:
+        return quote_text(value)
+    if isinstance(value, xml):
+        return str.__str__(value)
+    html = getattr(value, '__html__', None)
+    if html is not None:
+        return str(html())
+    return quote_text(str(value))
+
+
+def xml_quote(value) -> 'xml':
+    """(value:object) -> xml
+    value itself when it is already xml; else the markup for value:
+    the __html__() of markup objects, otherwise str(value) with
+    & < > " ' replaced by character references.
+    """
+    if isinstance(value, xml):
+        return value
+    return xml(markup_text(value))
+
+
+def join_xml(items, separator='') -> 'xml':
+    """(items:iterable, separator:object='') -> xml
+    The items joined by separator, each (and the separator) quoted unless
+    it is already markup.
+    """
+    return xml_quote(separator).join(items)
+
+
+class _Operand:
+    """(value:object)
+    Stands in for a `%` operand: it converts like the value would, but
+    yields quoted text, and quotes the items looked up through it.
+    """
+
+    __slots__ = ('value',)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __getitem__(self, key):
+        return _Operand(self.value[key])
+
+    def __str__(self):
+        return markup_text(self.value)
+
+    def __repr__(self):
+        return quote_text(repr(self.value))
+
+    def __int__(self):
+        return int(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __index__(self):
+        return self.value.__index__()
+
+
+class _Formatter(string.Formatter):
+    """Formats fields of an xml template, quoting each formatted field."""
+
+    def format_field(self, value, format_spec):
+        if format_spec == '' and (isinstance(value, xml) or hasattr(value, '__html__')):
+            return markup_text(value)
+        return quote_text(format(value, format_spec))
+
+
+_formatter = _Formatter()
+
+
+class xml(str):
+    """(value:object='') -> xml
+    A str of trusted markup. Operations that combine it with other values
+    quote the values that are not markup themselves.
+    """
+
+    __slots__ = ()
+
+    def __html__(self):
+        """() -> xml"""
+        return self
+
+    def __repr__(self):
+        return 'xml(%s)' % str.__repr__(self)
+
+    def __add__(self, other):
+        if not isinstance(other, str) and not hasattr(other, '__html__'):
+            return NotImplemented if not hasattr(other, '__str__') else \
+                xml(str.__add__(self, markup_text(other)))
+        return xml(str.__add__(self, markup_text(other)))
+
+    def __radd__(self, other):
+        return xml(str.__add__(markup_text(other), self))
+
+    def __mul__(self, count):
+        return xml(str.__mul__(self, count))
+
+    __rmul__ = __mul__
+
+    def __mod__(self, args):
+        if isinstance(args, tuple):
+            args = tuple(_Operand(arg) for arg in args)
+        else:
+            args = _Operand(args)
+        return xml(str.__mod__(self, args))
+
+    def __rmod__(self, other):
+        return NotImplemented
+
+    def join(self, items):
+        """(items:iterable) -> xml
+        The items, each quoted unless it is markup, joined by this markup.
+        """
+        return xml(str.join(self, [markup_text(item) for item in items]))
+
+    def format(self, *args, **kwargs):
+        """(*args, **kwargs) -> xml
+        str.format with every replacement field quoted unless it is markup.
+        """
+        return xml(_formatter.vformat(self, args, kwargs))
+
+    def format_map(self, mapping):
+        """(mapping) -> xml"""
+        return xml(_formatter.vformat(self, (), mapping))
+
+
+h8 = xml

@@ -1,0 +1,404 @@
+"""Site: one site's package, configuration, files and addresses.
+
+A qpd home directory holds `sites/NAME/`, a Python package whose `slash`
+module (`slash.qpy` or `slash.py`) defines `SitePublisher` (a Publisher
+subclass with a `configuration` dict) and `SiteDirectory` (the root of the
+site's URL space). Site packages are importable as `qpd.sites.NAME`, as QP's
+were as `qp.sites.NAME`, so persistent classes defined in a site pickle under
+a name that every process of the site can import.
+"""
+
+import hashlib
+import importlib
+import os
+import socket
+
+import qpd.sites
+
+__all__ = ['Site', 'ConfigurationError', 'list_site_names', 'get_home',
+           'parse_address', 'format_address', 'check_sites', 'DEFAULTS']
+
+# Keys with plain default values. Paths are relative to the site's var
+# directory unless absolute; addresses are (host, port) tuples or socket
+# paths. Keys whose defaults depend on the site are filled in by Site.
+DEFAULTS = {
+    'http_address': ('127.0.0.1', 8000),
+    'scgi_address': None,
+    'as_https_address': None,
+    'https_address': None,
+    'script_name': '',
+    'durus_cache_size': 10000,
+    'max_children': 4,
+}
+
+_ADDRESS_KEYS = ('http_address', 'scgi_address', 'as_https_address')
+_MAX_SOCKET_PATH = 100   # sun_path holds 108 bytes; keep a margin
+
+
+class ConfigurationError(Exception):
+    """A site's configuration cannot work. str() is one line naming the
+    site, the key and the fix."""
+
+    def __init__(self, site_name, key, problem, fix):
+        self.site_name = site_name
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        Exception.__init__(self, 'site %s: %s %s; %s' % (
+            site_name, key, problem, fix))
+
+
+def get_home(home=None):
+    """(home:str=None) -> str: home, else $QPD_HOME, else the current
+    directory, as an absolute path."""
+    return os.path.abspath(home or os.environ.get('QPD_HOME') or os.getcwd())
+
+
+def list_site_names(home=None):
+    """(home:str=None) -> [str]: names of the site packages in home/sites."""
+    sites = os.path.join(get_home(home), 'sites')
+    if not os.path.isdir(sites):
+        return []
+    return sorted(
+        name for name in os.listdir(sites)
+        if name.isidentifier()
+        and (os.path.exists(os.path.join(sites, name, 'slash.qpy'))
+             or os.path.exists(os.path.join(sites, name, 'slash.py'))))
+
+
+def parse_address(value):
+    """(value) -> (host:str, port:int) | str | None
+
+    Accepts a (host, port) pair, 'host:port', a port number, or a unix
+    socket path (a str containing '/'). Raises ValueError when it is none
+    of these."""
+    if value is None or value == '':
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = ('127.0.0.1', value)
+    if isinstance(value, str):
+        if '/' in value:
+            return value
+        host, sep, port = value.rpartition(':')
+        if not sep or not port.isdigit():
+            raise ValueError('not host:port or a socket path')
+        value = (host.strip('[]'), int(port))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        host, port = value
+        if (isinstance(host, str) and isinstance(port, int)
+                and not isinstance(port, bool) and 0 <= port <= 65535):
+            return (host, port)
+    raise ValueError('not (host, port) or a socket path')
+
+
+def format_address(address):
+    """(address) -> str: 'host:port', a socket path, or 'off'."""
+    if address is None:
+        return 'off'
+    if isinstance(address, tuple):
+        host, port = address
+        if ':' in host:
+            return '[%s]:%s' % (host, port)
+        return '%s:%s' % (host or '*', port)
+    return address
+
+
+def _install_sites_path(home):
+    """(home:str) -> None: make qpd.sites.NAME import from home/sites."""
+    path = os.path.join(home, 'sites')
+    if path not in qpd.sites.__path__:
+        qpd.sites.__path__.insert(0, path)
+
+
+class Site:
+    """A site named `name` in the qpd home `home`."""
+
+    def __init__(self, name, home=None):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigurationError(
+                name, 'NAME', 'is not a valid site name',
+                'use letters, digits and underscores, starting with a letter')
+        self.name = name
+        self.home = get_home(home)
+        self._slash = None
+        self._configuration = None
+
+    def __repr__(self):
+        return '<Site %s in %s>' % (self.name, self.home)
+
+    def get_name(self):
+        """() -> str"""
+        return self.name
+
+    def get_home(self):
+        """() -> str"""
+        return self.home
+
+    def get_package_directory(self):
+        """() -> str: home/sites/NAME"""
+        return os.path.join(self.home, 'sites', self.name)
+
+    def exists(self):
+        """() -> bool: does the site's package have a slash module?"""
+        directory = self.get_package_directory()
+        return any(os.path.exists(os.path.join(directory, 'slash' + ext))
+                   for ext in ('.qpy', '.py'))
+
+    def get_package_name(self):
+        """() -> str: the site package's importable name, qpd.sites.NAME"""
+        return 'qpd.sites.%s' % self.name
+
+    # Code ----------------------------------------------------------------
+
+    def get_slash_module(self):
+        """() -> module: the site's slash module, imported once."""
+        if self._slash is None:
+            if not self.exists():
+                raise ConfigurationError(
+                    self.name, 'slash', 'module not found in %s' %
+                    self.get_package_directory(),
+                    'create it with "qpd new %s"' % self.name)
+            _install_sites_path(self.home)
+            self._slash = importlib.import_module(
+                self.get_package_name() + '.slash')
+        return self._slash
+
+    def _get_slash_class(self, class_name):
+        cls = getattr(self.get_slash_module(), class_name, None)
+        if not isinstance(cls, type):
+            raise ConfigurationError(
+                self.name, class_name, 'is missing from slash',
+                'define class %s in %s/slash.qpy' % (
+                    class_name, self.get_package_directory()))
+        return cls
+
+    def get_publisher_class(self):
+        """() -> type: the site's SitePublisher"""
+        return self._get_slash_class('SitePublisher')
+
+    def get_directory_class(self):
+        """() -> type: the site's SiteDirectory"""
+        return self._get_slash_class('SiteDirectory')
+
+    # Configuration -------------------------------------------------------
+
+    def get_configuration(self):
+        """() -> dict: SitePublisher.configuration over qpd's defaults, with
+        addresses parsed and paths made absolute."""
+        if self._configuration is None:
+            self._configuration = self._build_configuration()
+        return self._configuration
+
+    def get(self, key, default=None):
+        """(key:str, default=None) -> the value of a configuration key."""
+        value = self.get_configuration().get(key)
+        return default if value is None else value
+
+    def _build_configuration(self):
+        own = getattr(self.get_publisher_class(), 'configuration', None) or {}
+        if not isinstance(own, dict):
+            raise ConfigurationError(
+                self.name, 'configuration', 'is not a dict',
+                'set SitePublisher.configuration = dict(...)')
+        config = dict(DEFAULTS)
+        config.update(own)
+        var = self._path(config.get('var_directory'),
+                         os.path.join(self.get_package_directory(), 'var'),
+                         self.get_package_directory())
+        config['var_directory'] = var
+        config['static_directory'] = self._path(
+            config.get('static_directory'),
+            os.path.join(self.get_package_directory(), 'static'),
+            self.get_package_directory())
+        config['durus_file'] = self._path(
+            config.get('durus_file'), '%s.durus' % self.name, var)
+        config['logfile'] = self._path(config.get('logfile'), 'site.log', var)
+        config['banned'] = self._path(config.get('banned'), 'banned', var)
+        if config.get('durus_address') is None:
+            config['durus_address'] = self._socket_path(var, 'durus.sock')
+        for key in _ADDRESS_KEYS + ('durus_address', 'https_address'):
+            config[key] = self._check_address(key, config.get(key))
+        for key in _ADDRESS_KEYS + ('durus_address',):
+            if isinstance(config[key], str):
+                config[key] = self._path(config[key], None, var)
+        for key in ('max_children', 'durus_cache_size'):
+            value = config.get(key)
+            if (not isinstance(value, int) or isinstance(value, bool)
+                    or value < 1):
+                raise ConfigurationError(
+                    self.name, key, 'is %r, not a positive integer' % (value,),
+                    'set it to a number such as %r' % DEFAULTS[key])
+        if not any(config.get(key) for key in _ADDRESS_KEYS):
+            raise ConfigurationError(
+                self.name, 'http_address', 'and scgi_address are both off',
+                "set http_address = ('127.0.0.1', PORT)")
+        script_name = config.get('script_name') or ''
+        config['script_name'] = script_name.rstrip('/')
+        return config
+
+    def _path(self, value, default, base):
+        """(value:str|None, default:str|None, base:str) -> str"""
+        path = value or default
+        return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+    def _check_address(self, key, value):
+        try:
+            return parse_address(value)
+        except ValueError as e:
+            raise ConfigurationError(
+                self.name, key, '%r is %s' % (value, e),
+                "write it as ('127.0.0.1', PORT) or a socket file path")
+
+    def _socket_path(self, var, filename):
+        """(var:str, filename:str) -> str: var/filename, or a short private
+        path when that is too long for a unix socket address."""
+        path = os.path.join(var, filename)
+        if len(path.encode()) <= _MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha1(var.encode()).hexdigest()[:12]
+        base = os.environ.get('XDG_RUNTIME_DIR') or '/tmp'
+        directory = os.path.join(base, 'qpd-%d' % os.getuid(), digest)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        return os.path.join(directory, filename)
+
+    # Paths -----------------------------------------------------------------
+
+    def get_var_directory(self):
+        """() -> str: where the database, sockets and logs live."""
+        return self.get_configuration()['var_directory']
+
+    def ensure_var_directory(self):
+        """() -> str: the var directory, created (mode 0700) if missing."""
+        var = self.get_var_directory()
+        os.makedirs(var, mode=0o700, exist_ok=True)
+        return var
+
+    def get_static_directory(self):
+        """() -> str"""
+        return self.get_configuration()['static_directory']
+
+    def get_durus_file(self):
+        """() -> str"""
+        return self.get_configuration()['durus_file']
+
+    def get_logfile(self):
+        """() -> str"""
+        return self.get_configuration()['logfile']
+
+    def get_banned_file(self):
+        """() -> str: a file of addresses to refuse, one per line."""
+        return self.get_configuration()['banned']
+
+    def get_banned(self):
+        """() -> set[str]: the addresses in the banned file."""
+        try:
+            with open(self.get_banned_file()) as f:
+                return {line.split('#')[0].strip() for line in f} - {''}
+        except FileNotFoundError:
+            return set()
+
+    def get_dispatcher_socket(self):
+        """() -> str: the unix socket where workers meet the dispatcher."""
+        return self._socket_path(self.get_var_directory(), 'dispatcher.sock')
+
+    def get_control_socket(self):
+        """() -> str: the unix socket that answers the pool's stats."""
+        return self._socket_path(self.get_var_directory(), 'control.sock')
+
+    # Addresses ------------------------------------------------------------
+
+    def get_durus_address(self):
+        """() -> str | (host, port): the StorageServer's address."""
+        return self.get_configuration()['durus_address']
+
+    def get_http_address(self):
+        """() -> (host, port) | str | None"""
+        return self.get_configuration()['http_address']
+
+    def get_scgi_address(self):
+        """() -> (host, port) | str | None"""
+        return self.get_configuration()['scgi_address']
+
+    def get_as_https_address(self):
+        """() -> (host, port) | str | None: plain HTTP treated as HTTPS."""
+        return self.get_configuration()['as_https_address']
+
+    def get_https_address(self):
+        """() -> (host, port) | None: where the TLS proxy listens."""
+        return self.get_configuration()['https_address']
+
+    def get_listening_addresses(self):
+        """() -> [(key:str, address)]: the dispatcher's listeners."""
+        config = self.get_configuration()
+        return [(key, config[key]) for key in _ADDRESS_KEYS if config[key]]
+
+    def get_max_children(self):
+        """() -> int: the number of workers."""
+        return self.get_configuration()['max_children']
+
+    def get_durus_cache_size(self):
+        """() -> int: objects each worker keeps in its Durus cache."""
+        return self.get_configuration()['durus_cache_size']
+
+    def get_script_name(self):
+        """() -> str: the URL prefix of the site, '' at the root."""
+        return self.get_configuration()['script_name']
+
+    # Running ----------------------------------------------------------------
+
+    def get_connection(self):
+        """() -> durus Connection to the site's StorageServer."""
+        from qpd.storage.connection import connect
+        return connect(self.get_durus_address(),
+                       cache_size=self.get_durus_cache_size())
+
+    def make_publisher(self, connection=None):
+        """(connection=None) -> SitePublisher connected to the database."""
+        if connection is None:
+            connection = self.get_connection()
+        return self.get_publisher_class()(connection=connection, site=self)
+
+    def get_base_url(self):
+        """() -> str: the http URL of the site's home page."""
+        address = self.get_http_address() or self.get_as_https_address()
+        if isinstance(address, tuple):
+            host, port = address
+            if host in ('', '0.0.0.0', '::'):
+                host = '127.0.0.1'
+            if ':' in host:
+                host = '[%s]' % host
+            scheme = 'http' if self.get_http_address() else 'https'
+            return '%s://%s:%s%s/' % (
+                scheme, host, port, self.get_script_name())
+        return None
+
+
+def check_sites(sites):
+    """([Site]) -> None: raise ConfigurationError when two sites claim one
+    address."""
+    seen = {}
+    for site in sites:
+        for key, address in site.get_listening_addresses():
+            if isinstance(address, tuple):
+                host, port = address
+                claim = ('tcp', port)
+            else:
+                claim = ('unix', address)
+            if claim in seen and seen[claim][0] != site.get_name():
+                other, other_key = seen[claim]
+                raise ConfigurationError(
+                    site.get_name(), key,
+                    'uses %s, as does %s of site %s' % (
+                        format_address(address), other_key, other),
+                    'give one of them another port')
+            seen[claim] = (site.get_name(), key)
+
+
+def is_port_free(host, port):
+    """(host:str, port:int) -> bool"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
