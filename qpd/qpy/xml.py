@@ -109,9 +109,6 @@ class xml(str):
         return 'xml(%s)' % str.__repr__(self)
 
     def __add__(self, other):
-        if not isinstance(other, str) and not hasattr(other, '__html__'):
-            return NotImplemented if not hasattr(other, '__str__') else \
-                xml(str.__add__(self, markup_text(other)))
         return xml(str.__add__(self, markup_text(other)))
 
     def __radd__(self, other):
