@@ -9,10 +9,16 @@ output, ...) count as markup too.
 
 import string
 
-try:
+import markupsafe
+
+try:  # markupsafe >= 3.0: the C function that quotes a str into a str
     from markupsafe._speedups import _escape_inner as quote_text
-except ImportError:  # pragma: no cover - markupsafe without its C code
-    from markupsafe._native import _escape_inner as quote_text
+except ImportError:  # pragma: no cover - older markupsafe, or no C code
+    def quote_text(text: str) -> str:
+        """(text:str) -> str
+        text with & < > " ' replaced by character references.
+        """
+        return str.__str__(markupsafe.escape(text))
 
 __all__ = ['xml', 'h8', 'xml_quote', 'join_xml', 'quote_text', 'markup_text']
 

@@ -1,0 +1,152 @@
+"""qpd.lib.mail.rfc822: email addresses and headers, on the stdlib `email`
+package.
+
+An *address* here is a bare addr-spec ('ann@example.com'); a *mailbox* is
+the pair (name, address), formatted as 'Ann <ann@example.com>'.
+"""
+
+import re
+from email.header import Header, decode_header as _decode_header, make_header
+from email.utils import formataddr, getaddresses
+
+__all__ = [
+    'is_valid_address', 'require_address', 'normalize_address',
+    'parse_address', 'parse_addresses', 'format_address', 'format_addresses',
+    'check_header_value', 'encode_header', 'decode_header', 'format_header',
+]
+
+# The local part: a dot-atom of RFC 5322 atext (and, as RFC 6531 allows,
+# characters beyond ASCII).  Quoted local parts are refused: nobody types
+# them into a form, and refusing them keeps quoting out of the picture.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]"
+_LOCAL_PART = re.compile(r'%s+(?:\.%s+)*' % (_ATEXT, _ATEXT))
+_LABEL = re.compile(r'(?!-)[A-Za-z0-9\-\u0080-\U0010FFFF]{1,63}(?<!-)')
+_SPACE = re.compile(r'[\s\x00-\x1f\x7f]')
+
+
+def is_valid_address(address, allow_dotless=False):
+    """(address:str, allow_dotless:bool=False) -> bool
+    Is address a plausible addr-spec: a dot-atom local part, '@', and a
+    domain of hostname labels?  A domain without a dot ('root@localhost')
+    passes only with allow_dotless.
+    """
+    if not isinstance(address, str) or len(address) > 254:
+        return False
+    if _SPACE.search(address):
+        return False
+    local, at, domain = address.rpartition('@')
+    if not at or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
+        return False
+    labels = domain.split('.')
+    if len(labels) < 2 and not allow_dotless:
+        return False
+    for label in labels:
+        if not _LABEL.fullmatch(label):
+            return False
+    return not labels[-1].isdigit()
+
+
+def require_address(address, allow_dotless=True):
+    """(address:str, allow_dotless:bool=True) -> str
+    address, or ValueError if is_valid_address() refuses it.
+    """
+    if not is_valid_address(address, allow_dotless=allow_dotless):
+        raise ValueError('not a valid email address: %r' % (address,))
+    return address
+
+
+def normalize_address(address):
+    """(address:str) -> str
+    address with surrounding space removed and the domain in lower case
+    (the local part is left alone: it may be case sensitive).
+    """
+    local, at, domain = address.strip().rpartition('@')
+    if not at:
+        return address.strip()
+    return '%s@%s' % (local, domain.lower())
+
+
+def parse_addresses(text):
+    """(text:str) -> [(name:str, address:str)]
+    The mailboxes in a header value such as 'Ann <ann@example.com>,
+    bob@example.com'.  Entries without a valid address are dropped.
+    """
+    if not text:
+        return []
+    result = []
+    for name, address in getaddresses([text]):
+        if is_valid_address(address, allow_dotless=True):
+            result.append((name, address))
+    return result
+
+
+def parse_address(text):
+    """(text:str) -> (name:str, address:str)
+    The one mailbox in text; ValueError unless there is exactly one.
+    """
+    mailboxes = parse_addresses(text)
+    if len(mailboxes) != 1:
+        raise ValueError('expected one email address in %r' % (text,))
+    return mailboxes[0]
+
+
+def check_header_value(value):
+    """(value:str) -> str
+    value, or ValueError if it holds a line break or NUL (header injection).
+    """
+    if '\r' in value or '\n' in value or '\0' in value:
+        raise ValueError('line break in header value %r' % (value,))
+    return value
+
+
+def format_address(address, name=None):
+    """(address:str, name:str=None) -> str
+    'Name <address>', with a non-ASCII name encoded (RFC 2047) and a name
+    with specials quoted; just the address when there is no name.
+    """
+    check_header_value(address)
+    if not name:
+        return address
+    check_header_value(name)
+    return formataddr((name, address), charset='utf-8')
+
+
+def format_addresses(mailboxes):
+    """(mailboxes:[str | (name, address)]) -> str
+    A comma-separated header value.
+    """
+    parts = []
+    for mailbox in mailboxes:
+        if isinstance(mailbox, str):
+            parts.append(format_address(mailbox))
+        else:
+            name, address = mailbox
+            parts.append(format_address(address, name))
+    return ', '.join(parts)
+
+
+def encode_header(value, charset='utf-8'):
+    """(value:str, charset:str='utf-8') -> str
+    value as it may appear in a header: unchanged when it is ASCII, else
+    RFC 2047 encoded words.  A line break raises ValueError.
+    """
+    check_header_value(value)
+    if value.isascii():
+        return value
+    return Header(value, charset).encode()
+
+
+def decode_header(value):
+    """(value:str) -> str
+    The text of a header value, with RFC 2047 encoded words decoded.
+    """
+    return str(make_header(_decode_header(value)))
+
+
+def format_header(name, value):
+    """(name:str, value:str) -> str
+    'Name: value' with the value encoded by encode_header().
+    """
+    if not re.fullmatch(r'[!-9;-~]+', name):
+        raise ValueError('not a header name: %r' % (name,))
+    return '%s: %s' % (name, encode_header(value))

@@ -1,0 +1,230 @@
+"""`qpd build NAME`: front-end configuration and the cgi2scgi adapter.
+
+For a site, `get_configs(site)` answers ready-to-use configuration for
+nginx (scgi_pass to scgi_address, or proxy_pass to http_address), Apache
+(mod_proxy_scgi), lighttpd (mod_scgi) and stunnel (TLS on https_address in
+front of as_https_address). `build_cgi2scgi(site, directory)` compiles
+cgi2scgi.c with the system's C compiler for the site's SCGI address, or
+writes the Python version when there is no compiler.
+"""
+
+import os
+import shutil
+import subprocess
+
+from qpd.ops.cgi2scgi import make_script
+from qpd.site import format_address
+
+__all__ = ['get_configs', 'build_cgi2scgi', 'find_compiler',
+           'get_c_source']
+
+
+def _host_port(address):
+    """(address) -> str: host:port for a tuple, unix:PATH for a socket."""
+    if isinstance(address, tuple):
+        host, port = address
+        if host in ('', '0.0.0.0'):
+            host = '127.0.0.1'
+        elif host == '::':
+            host = '::1'
+        return format_address((host, port))
+    return 'unix:%s' % address
+
+
+def _location(site):
+    return site.get_script_name() or '/'
+
+
+def _server_name(site):
+    return 'www.example.com'
+
+
+def _off(site, key, use):
+    return ('# %s is off for site %s: set %s in its SitePublisher.'
+            'configuration\n# to %s.\n' % (key, site.get_name(), key, use))
+
+
+def nginx_scgi(site):
+    """(site:Site) -> str"""
+    address = site.get_scgi_address()
+    if not address:
+        return _off(site, 'scgi_address', 'use nginx with scgi_pass')
+    script_name = site.get_script_name()
+    lines = [
+        '# nginx: serve site %s over SCGI' % site.get_name(),
+        'server {',
+        '    listen 80;',
+        '    server_name %s;' % _server_name(site),
+        '    client_max_body_size 100m;',
+        '    location %s {' % _location(site),
+        '        include scgi_params;',
+        '        scgi_param SCRIPT_NAME "%s";' % script_name]
+    if script_name:
+        lines.append('        scgi_param PATH_INFO $uri;')
+    lines.extend([
+        '        scgi_pass %s;' % _host_port(address),
+        '        scgi_read_timeout %ds;' % (site.get('request_timeout', 30)
+                                            + 30),
+        '    }',
+        '}'])
+    return '\n'.join(lines) + '\n'
+
+
+def nginx_proxy(site):
+    """(site:Site) -> str"""
+    address = site.get_http_address()
+    if not address:
+        return _off(site, 'http_address', 'use nginx with proxy_pass')
+    if isinstance(address, tuple):
+        upstream = 'http://%s' % _host_port(address)
+    else:
+        upstream = 'http://unix:%s:' % address
+    return '\n'.join([
+        '# nginx: serve site %s as an HTTP proxy' % site.get_name(),
+        'server {',
+        '    listen 80;',
+        '    server_name %s;' % _server_name(site),
+        '    client_max_body_size 100m;',
+        '    location %s {' % _location(site),
+        '        proxy_pass %s;' % upstream,
+        '        proxy_http_version 1.1;',
+        '        proxy_set_header Host $host;',
+        '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '        proxy_set_header X-Forwarded-Proto $scheme;',
+        '    }',
+        '}']) + '\n'
+
+
+def apache(site):
+    """(site:Site) -> str"""
+    address = site.get_scgi_address()
+    if not address:
+        return _off(site, 'scgi_address', 'use Apache with mod_proxy_scgi')
+    if isinstance(address, tuple):
+        target = 'scgi://%s/' % _host_port(address)
+    else:
+        target = 'unix:%s|scgi://localhost/' % address
+    location = site.get_script_name() or ''
+    return '\n'.join([
+        '# Apache: serve site %s with mod_proxy_scgi' % site.get_name(),
+        '# (a2enmod proxy proxy_scgi)',
+        '<VirtualHost *:80>',
+        '    ServerName %s' % _server_name(site),
+        '    ProxyPass %s/ %s' % (location, target),
+        '</VirtualHost>']) + '\n'
+
+
+def lighttpd(site):
+    """(site:Site) -> str"""
+    address = site.get_scgi_address()
+    if not address:
+        return _off(site, 'scgi_address', 'use lighttpd with mod_scgi')
+    if isinstance(address, tuple):
+        host, port = address
+        if host in ('', '0.0.0.0'):
+            host = '127.0.0.1'
+        backend = '"host" => "%s", "port" => %d' % (host, port)
+    else:
+        backend = '"socket" => "%s"' % address
+    return '\n'.join([
+        '# lighttpd: serve site %s with mod_scgi' % site.get_name(),
+        'server.modules += ( "mod_scgi" )',
+        '$HTTP["host"] == "%s" {' % _server_name(site),
+        '    scgi.server = ( "%s" => ( "%s" => (' % (
+            _location(site), site.get_name()),
+        '        %s,' % backend,
+        '        "check-local" => "disable",',
+        '        "fix-root-scriptname" => "enable",',
+        '        "disable-time" => 5',
+        '    ) ) )',
+        '}']) + '\n'
+
+
+def stunnel(site, cert='/etc/ssl/private/%s.pem'):
+    """(site:Site, cert:str) -> str"""
+    plain = site.get_as_https_address()
+    if not plain:
+        return _off(site, 'as_https_address',
+                    "('127.0.0.1', PORT) and https_address to "
+                    "('0.0.0.0', 443) to use stunnel")
+    public = site.get_https_address() or ('0.0.0.0', 443)
+    if isinstance(public, tuple):
+        accept = format_address(public)
+    else:
+        accept = public
+    if '%s' in cert:
+        cert = cert % site.get_name()
+    return '\n'.join([
+        '; stunnel: TLS on https_address in front of as_https_address '
+        'for site %s' % site.get_name(),
+        '; cert is a PEM file holding the certificate and its key',
+        'foreground = yes',
+        'pid =',
+        '[%s]' % site.get_name(),
+        'accept = %s' % accept,
+        'connect = %s' % _host_port(plain),
+        'cert = %s' % cert]) + '\n'
+
+
+def get_configs(site):
+    """(site:Site) -> [(filename:str, text:str)]"""
+    return [('nginx-scgi.conf', nginx_scgi(site)),
+            ('nginx-proxy.conf', nginx_proxy(site)),
+            ('apache.conf', apache(site)),
+            ('lighttpd.conf', lighttpd(site)),
+            ('stunnel.conf', stunnel(site))]
+
+
+def get_c_source():
+    """() -> str: the path of cgi2scgi.c"""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'cgi2scgi.c')
+
+
+def find_compiler():
+    """() -> str | None: the system's C compiler ($CC, cc, gcc, clang)."""
+    for name in (os.environ.get('CC'), 'cc', 'gcc', 'clang'):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _c_string(text):
+    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def build_cgi2scgi(site, directory, compiler=None):
+    """(site:Site, directory:str, compiler:str=None) -> (path:str, kind:str)
+
+    Write the site's cgi2scgi into `directory`: compiled from cgi2scgi.c
+    (kind 'C') when a compiler is found, else the Python script (kind
+    'Python'). Raises ValueError when the site has no scgi_address."""
+    address = site.get_scgi_address()
+    if not address:
+        raise ValueError('site %s has no scgi_address; set scgi_address = '
+                         "('127.0.0.1', PORT) to use cgi2scgi"
+                         % site.get_name())
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, 'cgi2scgi')
+    compiler = compiler or find_compiler()
+    if compiler:
+        if isinstance(address, tuple):
+            host, port = address
+            if host in ('', '0.0.0.0'):
+                host = '127.0.0.1'
+            defines = ['-DSCGI_HOST=%s' % _c_string(host),
+                       '-DSCGI_PORT=%d' % port]
+        else:
+            defines = ['-DSCGI_SOCKET=%s' % _c_string(address)]
+        result = subprocess.run(
+            [compiler, '-O2', '-Wall'] + defines +
+            ['-o', path, get_c_source()],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode == 0:
+            return path, 'C'
+    if isinstance(address, tuple) and address[0] in ('', '0.0.0.0'):
+        address = ('127.0.0.1', address[1])
+    with open(path, 'w') as f:
+        f.write(make_script(address))
+    os.chmod(path, 0o755)
+    return path, 'Python'

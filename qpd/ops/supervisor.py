@@ -1,0 +1,414 @@
+"""Supervisor: supervisord's configuration for a qpd home, and its control.
+
+`<home>/supervisord.conf` runs supervisord with control over a unix socket
+(mode 0700; never an inet server) and includes one file per started site,
+`<home>/supervisord.conf.d/NAME.conf`, holding the program group `NAME`:
+`NAME:durus` (started first), `NAME:dispatcher`, and `NAME:worker_00` …
+one per `max_children`. supervisord's own log, pid file and socket live in
+`<home>/var/`. The files in supervisord.conf.d/ are the sites that should
+run: `qpd start` writes one, `qpd stop` removes it, so a supervisord started
+again from supervisord.conf brings back exactly the running sites.
+
+Control goes through supervisord's XML-RPC interface over the unix socket.
+"""
+
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import time
+import xmlrpc.client
+
+from qpd.ops.errors import OperationError
+from qpd.ops.logs import tail as _tail
+
+__all__ = ['Supervisor', 'get_qpd_command', 'get_program_names',
+           'make_main_conf', 'make_site_conf', 'RUNNING_STATES',
+           'FAILED_STATES']
+
+RUNNING_STATES = ('RUNNING',)
+FAILED_STATES = ('FATAL', 'BACKOFF', 'EXITED', 'UNKNOWN')
+_MAX_SOCKET_PATH = 100
+_DEFAULT_REQUEST_TIMEOUT = 30   # seconds; the site may set request_timeout
+
+
+def get_qpd_command():
+    """() -> [str]: how to run `qpd` with this Python: the console script
+    beside sys.executable (the venv's bin), else `python -m qpd`."""
+    script = os.path.join(os.path.dirname(sys.executable), 'qpd')
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, '-m', 'qpd']
+
+
+def _find_executable(name, module):
+    """(name:str, module:str) -> [str]: a supervisor tool beside
+    sys.executable, else `python -m module`."""
+    script = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, '-m', module]
+
+
+def _escape(value):
+    """(value) -> str: a value for supervisord's ini files, where '%'
+    starts an expansion."""
+    return str(value).replace('%', '%%')
+
+
+def _command_line(words):
+    """([str]) -> str: a shell-quoted command line for supervisord."""
+    return _escape(' '.join(shlex.quote(word) for word in words))
+
+
+def get_program_names(site):
+    """(site:Site) -> [str]: the process names of the site's group, in
+    start order: durus, dispatcher, worker_00 …"""
+    return ['durus', 'dispatcher'] + [
+        'worker_%02d' % index for index in range(site.get_max_children())]
+
+
+def make_main_conf(supervisor):
+    """(supervisor:Supervisor) -> str: the text of supervisord.conf."""
+    socket = supervisor.get_socket_path()
+    var = supervisor.get_var_directory()
+    return '\n'.join([
+        '; supervisord.conf for the qpd home %s' % supervisor.get_home(),
+        '; written by qpd; `qpd start` rewrites it.',
+        '',
+        '[unix_http_server]',
+        'file = %s' % _escape(socket),
+        'chmod = 0700',
+        '',
+        '[supervisord]',
+        'logfile = %s' % _escape(os.path.join(var, 'supervisord.log')),
+        'logfile_maxbytes = 10MB',
+        'logfile_backups = 3',
+        'loglevel = info',
+        'pidfile = %s' % _escape(supervisor.get_pid_file()),
+        'childlogdir = %s' % _escape(var),
+        'directory = %s' % _escape(supervisor.get_home()),
+        'identifier = qpd',
+        'umask = 027',
+        '',
+        '[rpcinterface:supervisor]',
+        'supervisor.rpcinterface_factory = '
+        'supervisor.rpcinterface:make_main_rpcinterface',
+        '',
+        '[supervisorctl]',
+        'serverurl = unix://%s' % _escape(socket),
+        '',
+        '[include]',
+        'files = supervisord.conf.d/*.conf',
+        ''])
+
+
+def make_site_conf(site):
+    """(site:Site) -> str: the text of supervisord.conf.d/NAME.conf."""
+    name = site.get_name()
+    home = site.get_home()
+    var = site.get_var_directory()
+    qpd = get_qpd_command() + ['--home', home]
+    timeout = site.get('request_timeout', _DEFAULT_REQUEST_TIMEOUT)
+    names = get_program_names(site)
+    lines = [
+        '; supervisord program group for the qpd site %s' % name,
+        '; written by qpd; `qpd start %s` rewrites it.' % name,
+        '',
+        '[group:%s]' % name,
+        'programs = %s' % ','.join('%s-%s' % (name, n) for n in names),
+        '']
+    for process in names:
+        if process == 'durus':
+            words, priority = ['durus', name], 10
+        elif process == 'dispatcher':
+            words, priority = ['dispatcher', name], 20
+        else:
+            index = int(process.split('_')[1])
+            words = ['worker', name, '--index', str(index)]
+            priority = 30
+        lines.extend([
+            '[program:%s-%s]' % (name, process),
+            'process_name = %s' % process,
+            'command = %s' % _command_line(qpd + words),
+            'directory = %s' % _escape(home),
+            'priority = %d' % priority,
+            'autostart = true',
+            'autorestart = true',
+            'startsecs = 1',
+            'startretries = 20',
+            'stopsignal = TERM',
+            'stopwaitsecs = %d' % (int(timeout) + 10),
+            'stopasgroup = true',
+            'killasgroup = true',
+            'redirect_stderr = true',
+            'stdout_logfile = %s' % _escape(
+                os.path.join(var, '%s.log' % process)),
+            'stdout_logfile_maxbytes = 10MB',
+            'stdout_logfile_backups = 3',
+            'environment = PYTHONUNBUFFERED="1"',
+            ''])
+    return '\n'.join(lines)
+
+
+class Supervisor:
+    """supervisord for the qpd home `home`: its files and its control."""
+
+    def __init__(self, home):
+        self.home = home
+        self._proxy = None
+
+    def get_home(self):
+        """() -> str"""
+        return self.home
+
+    def get_conf_file(self):
+        """() -> str: <home>/supervisord.conf"""
+        return os.path.join(self.home, 'supervisord.conf')
+
+    def get_conf_directory(self):
+        """() -> str: <home>/supervisord.conf.d"""
+        return os.path.join(self.home, 'supervisord.conf.d')
+
+    def get_site_conf_file(self, name):
+        """(name:str) -> str: <home>/supervisord.conf.d/NAME.conf"""
+        return os.path.join(self.get_conf_directory(), '%s.conf' % name)
+
+    def get_var_directory(self):
+        """() -> str: <home>/var, for supervisord's own log and pid file."""
+        return os.path.join(self.home, 'var')
+
+    def get_pid_file(self):
+        """() -> str"""
+        return os.path.join(self.get_var_directory(), 'supervisord.pid')
+
+    def get_log_file(self):
+        """() -> str"""
+        return os.path.join(self.get_var_directory(), 'supervisord.log')
+
+    def get_socket_path(self):
+        """() -> str: the control socket, <home>/var/supervisord.sock, or a
+        short private path when that is too long for a unix socket."""
+        path = os.path.join(self.get_var_directory(), 'supervisord.sock')
+        if len(path.encode()) <= _MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha1(self.home.encode()).hexdigest()[:12]
+        base = os.environ.get('XDG_RUNTIME_DIR') or '/tmp'
+        directory = os.path.join(base, 'qpd-%d' % os.getuid(), digest)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        return os.path.join(directory, 'supervisord.sock')
+
+    def get_site_names(self):
+        """() -> [str]: the sites with a file in supervisord.conf.d."""
+        try:
+            names = os.listdir(self.get_conf_directory())
+        except FileNotFoundError:
+            return []
+        return sorted(n[:-5] for n in names if n.endswith('.conf'))
+
+    # Files -----------------------------------------------------------------
+
+    def write_main_conf(self):
+        """() -> str: write supervisord.conf (and make its directories);
+        its path."""
+        os.makedirs(self.get_var_directory(), mode=0o700, exist_ok=True)
+        os.makedirs(self.get_conf_directory(), exist_ok=True)
+        path = self.get_conf_file()
+        _write_if_changed(path, make_main_conf(self))
+        return path
+
+    def write_site_conf(self, site):
+        """(site:Site) -> bool: write the site's program group file; was it
+        new or changed?"""
+        self.write_main_conf()
+        site.ensure_var_directory()
+        return _write_if_changed(self.get_site_conf_file(site.get_name()),
+                                 make_site_conf(site))
+
+    def remove_site_conf(self, name):
+        """(name:str) -> bool: remove the site's program group file; was it
+        there?"""
+        try:
+            os.unlink(self.get_site_conf_file(name))
+            return True
+        except FileNotFoundError:
+            return False
+
+    # Control ---------------------------------------------------------------
+
+    def get_proxy(self):
+        """() -> the `supervisor` namespace of supervisord's XML-RPC
+        interface, over the unix socket."""
+        if self._proxy is None:
+            from supervisor.xmlrpc import SupervisorTransport
+            transport = SupervisorTransport(
+                None, None, 'unix://' + self.get_socket_path())
+            self._proxy = xmlrpc.client.ServerProxy(
+                'http://127.0.0.1', transport=transport).supervisor
+        return self._proxy
+
+    def call(self, method, *args):
+        """(method:str, *args) -> the result of supervisor.METHOD(*args);
+        an unreachable supervisord or a fault is an OperationError."""
+        try:
+            return getattr(self.get_proxy(), method)(*args)
+        except xmlrpc.client.Fault as e:
+            raise OperationError('supervisord: %s(%s): %s' % (
+                method, ', '.join(map(repr, args)), e.faultString))
+        except OSError as e:
+            self._proxy = None
+            raise OperationError(
+                'supervisord is not running for %s (%s)' % (self.home, e))
+
+    def is_running(self):
+        """() -> bool: does supervisord answer on the control socket?"""
+        if not os.path.exists(self.get_socket_path()):
+            return False
+        try:
+            self.call('getState')
+            return True
+        except OperationError:
+            return False
+
+    def ensure_running(self, timeout=15):
+        """(timeout:float=15) -> bool: start supervisord unless it is
+        running; True when this call started it."""
+        if self.is_running():
+            return False
+        self.write_main_conf()
+        command = _find_executable('supervisord', 'supervisor.supervisord')
+        result = subprocess.run(
+            command + ['-c', self.get_conf_file()],
+            cwd=self.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        if result.returncode != 0:
+            raise OperationError(
+                'supervisord did not start: %s' % (
+                    result.stdout.strip().splitlines() or ['?'])[-1],
+                details=result.stdout.strip().splitlines()[-10:])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.is_running():
+                return True
+            time.sleep(0.1)
+        raise OperationError(
+            'supervisord did not answer within %ss; see %s' % (
+                timeout, self.get_log_file()),
+            details=_tail(self.get_log_file(), 10))
+
+    def get_pid(self):
+        """() -> int | None: supervisord's pid, when it is running."""
+        if not self.is_running():
+            return None
+        return self.call('getPID')
+
+    def get_group_names(self):
+        """() -> [str]: the process groups supervisord runs now."""
+        return sorted({info['group']
+                       for info in self.call('getAllProcessInfo')})
+
+    def get_process_infos(self, name=None):
+        """(name:str=None) -> [dict]: supervisord's process infos, for one
+        site's group or for all."""
+        infos = self.call('getAllProcessInfo')
+        if name is not None:
+            infos = [info for info in infos if info['group'] == name]
+        return infos
+
+    def update(self, names):
+        """(names:[str]) -> {name: 'added'|'changed'|'removed'|'unchanged'}
+
+        Reread the configuration and apply it to the named sites only: a
+        new group is added (and so started), a changed one is stopped,
+        replaced and started, a removed one is stopped and dropped. Other
+        sites are not touched."""
+        added, changed, removed = self.call('reloadConfig')[0]
+        result = {}
+        for name in names:
+            if name in added:
+                self.call('addProcessGroup', name)
+                result[name] = 'added'
+            elif name in changed:
+                self.call('stopProcessGroup', name, True)
+                self.call('removeProcessGroup', name)
+                self.call('addProcessGroup', name)
+                result[name] = 'changed'
+            elif name in removed:
+                self.call('stopProcessGroup', name, True)
+                self.call('removeProcessGroup', name)
+                result[name] = 'removed'
+            else:
+                result[name] = 'unchanged'
+        return result
+
+    def start_process(self, namespec, wait=True):
+        """(namespec:str, wait=True) -> None: start one process (or
+        'NAME:*'); a running one is left alone."""
+        try:
+            if namespec.endswith(':*'):
+                self.call('startProcessGroup', namespec[:-2], wait)
+            else:
+                self.call('startProcess', namespec, wait)
+        except OperationError as e:
+            if 'ALREADY_STARTED' not in str(e):
+                raise
+
+    def stop_process(self, namespec, wait=True):
+        """(namespec:str, wait=True) -> None: stop one process (or
+        'NAME:*'); a stopped one is left alone."""
+        try:
+            if namespec.endswith(':*'):
+                self.call('stopProcessGroup', namespec[:-2], wait)
+            else:
+                self.call('stopProcess', namespec, wait)
+        except OperationError as e:
+            if 'NOT_RUNNING' not in str(e):
+                raise
+
+    def shutdown(self, timeout=60):
+        """(timeout:float=60) -> bool: stop every process and supervisord,
+        waiting until it has exited; False if it was not running."""
+        if not self.is_running():
+            return False
+        pid = self.call('getPID')
+        self.call('shutdown')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _is_alive(pid):
+                return True
+            time.sleep(0.1)
+        raise OperationError('supervisord (pid %s) did not exit within %ss'
+                             % (pid, timeout))
+
+
+def _is_alive(pid):
+    """(pid:int) -> bool"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:   # a zombie child of ours counts as gone
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except OSError:
+        return True
+
+
+def _write_if_changed(path, text):
+    """(path:str, text:str) -> bool: write text to path unless it already
+    holds it; was it written?"""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return False
+    except FileNotFoundError:
+        pass
+    temporary = path + '.tmp'
+    with open(temporary, 'w') as f:
+        f.write(text)
+    os.replace(temporary, path)
+    return True
+

@@ -1,0 +1,174 @@
+"""qpd.storage.connection: Durus client connections that can reconnect.
+
+    connection = connect('/path/var/durus.sock')    # or ('127.0.0.1', 2972)
+    ...
+    except Exception as e:
+        if is_disconnected(connection):
+            reconnect(connection)                   # same Connection object
+
+`connect()` returns an ordinary `durus.connection.Connection` whose storage
+is a `ClientStorage` (a subclass of Durus's) that notes when its socket
+fails. `reconnect()` gives the same Connection a new socket to the server,
+in place, so that every persistent object and every reference to the
+connection stays valid: the uncommitted changes are dropped and every cached
+object is made a ghost, to be loaded afresh.
+"""
+
+import random
+import socket
+import time
+
+from durus.client_storage import ClientStorage as DurusClientStorage
+from durus.connection import Connection
+from durus.error import ProtocolError
+from durus.storage_server import SocketAddress
+
+__all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address',
+           'ClientStorage', 'StorageUnavailable', 'LOST_CONNECTION_ERRORS']
+
+# What a dead or restarted StorageServer raises in a client: durus's
+# ShortRead is an IOError (OSError); a broken pipe and a reset are OSErrors.
+LOST_CONNECTION_ERRORS = (OSError, ProtocolError, EOFError)
+
+
+class StorageUnavailable(ConnectionError):
+    """(address, reason='')
+    No StorageServer answers at address.
+    """
+
+    def __init__(self, address, reason=''):
+        self.address = address
+        ConnectionError.__init__(
+            self, 'no Durus StorageServer at %s%s' % (
+                address, reason and ' (%s)' % reason))
+
+
+class ClientStorage(DurusClientStorage):
+    """(address:str|(host, port))
+    A Durus ClientStorage that remembers when its connection failed
+    (is_broken()), even when the error it raised was caught and dropped by
+    the code that called it.
+    """
+
+    broken = False
+
+    def __init__(self, address):
+        address = SocketAddress.new(address)
+        try:
+            DurusClientStorage.__init__(self, address=address)
+        except AssertionError:      # durus asserts a connected socket
+            raise StorageUnavailable(address, 'connection refused')
+        except (OSError, ProtocolError) as error:
+            raise StorageUnavailable(address, str(error))
+
+    def get_address(self):
+        """() -> durus SocketAddress"""
+        return self.address
+
+    def is_broken(self):
+        """() -> bool: has a read or write on the socket failed?"""
+        return self.broken
+
+    def _guard(self, method, *args):
+        try:
+            return method(self, *args)
+        except LOST_CONNECTION_ERRORS:
+            self.broken = True
+            raise
+
+    def new_oid(self):
+        return self._guard(DurusClientStorage.new_oid)
+
+    def load(self, oid):
+        return self._guard(DurusClientStorage.load, oid)
+
+    def end(self, handle_invalidations=None):
+        return self._guard(DurusClientStorage.end, handle_invalidations)
+
+    def sync(self):
+        return self._guard(DurusClientStorage.sync)
+
+    def pack(self):
+        return self._guard(DurusClientStorage.pack)
+
+    def bulk_load(self, oids):
+        try:
+            for record in DurusClientStorage.bulk_load(self, oids):
+                yield record
+        except LOST_CONNECTION_ERRORS:
+            self.broken = True
+            raise
+
+    def close(self):
+        try:
+            DurusClientStorage.close(self)
+        except LOST_CONNECTION_ERRORS:
+            self.broken = True
+            try:
+                self.s.close()
+            except OSError:
+                pass
+
+
+def connect(address, cache_size=100000, wait=0.0):
+    """(address:str|(host, port), cache_size:int=100000, wait:float=0.0)
+        -> durus.connection.Connection
+    Connect to the StorageServer at address (a unix socket path or a
+    (host, port) pair). When wait > 0, keep trying for that many seconds
+    while nothing answers. Raises StorageUnavailable.
+    """
+    storage = _open_storage(address, wait)
+    return Connection(storage, cache_size=cache_size)
+
+
+def _open_storage(address, wait):
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            return ClientStorage(address)
+        except StorageUnavailable:
+            if time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.25)
+
+
+def get_address(connection):
+    """(connection:Connection) -> durus SocketAddress of its server"""
+    return connection.get_storage().address
+
+
+def is_disconnected(connection):
+    """(connection:Connection) -> bool
+    Did the connection's socket fail? (Only a ClientStorage made here knows;
+    for others, this is False.)
+    """
+    storage = connection.get_storage()
+    is_broken = getattr(storage, 'is_broken', None)
+    return bool(is_broken and is_broken())
+
+
+def reconnect(connection, wait=10.0):
+    """(connection:Connection, wait:float=10.0) -> None
+    Give connection a fresh socket to the same server, waiting up to `wait`
+    seconds for the server to come back. Uncommitted changes are dropped
+    and every cached object becomes a ghost, so the next access loads what
+    the server has now. Raises StorageUnavailable when the wait runs out.
+    """
+    old = connection.get_storage()
+    storage = _open_storage(old.address, wait)
+    try:
+        old.s.close()
+    except (OSError, AttributeError):
+        pass
+    for obj in connection.changed.values():
+        obj._p_set_status_ghost()
+    connection.changed.clear()
+    connection.invalid_oids.clear()
+    for obj in list(connection.get_cache()):
+        if obj is not None and obj._p_is_saved():
+            obj._p_set_status_ghost()
+    connection.storage = storage
+    connection.new_oid = storage.new_oid
+    connection.transaction_serial += 1

@@ -1,0 +1,71 @@
+"""qpd.storage.permissions: Permissions, what a user has been granted, and
+by whom.
+
+A permission is a string ('admin', 'edit', ...); a granter is whatever
+granted it (a User, a group name): the same permission may be granted by
+several granters, and withdrawing one grant leaves the others.
+"""
+
+from durus.persistent import Persistent
+
+from qpd.lib.spec import mapping, spec, string
+
+__all__ = ['Permissions', 'ANYONE']
+
+ANYONE = None   # the granter argument that means "by any granter"
+
+
+class Permissions(Persistent):
+    """()"""
+
+    grants_is = spec(mapping({string: set}), "permission -> set of granters")
+
+    def __init__(self):
+        self.grants = {}
+
+    def grant(self, permission, granter):
+        """(permission:str, granter) -> None"""
+        if not isinstance(permission, str):
+            raise TypeError('permission: expected str, got %r' % (permission,))
+        grants = dict(self.grants)
+        grants[permission] = set(grants.get(permission, ())) | {granter}
+        self.grants = grants
+
+    def ungrant(self, permission, granter=ANYONE):
+        """(permission:str, granter=ANYONE) -> None
+        Withdraw granter's grant of permission, or every grant of it.
+        """
+        if permission not in self.grants:
+            return
+        grants = dict(self.grants)
+        if granter is ANYONE:
+            del grants[permission]
+        else:
+            remaining = set(grants[permission]) - {granter}
+            if remaining:
+                grants[permission] = remaining
+            else:
+                del grants[permission]
+        self.grants = grants
+
+    def is_granted(self, permission, granter=ANYONE):
+        """(permission:str, granter=ANYONE) -> bool"""
+        granters = self.grants.get(permission)
+        if not granters:
+            return False
+        return granter is ANYONE or granter in granters
+
+    def get_granters(self, permission):
+        """(permission:str) -> set"""
+        return set(self.grants.get(permission, ()))
+
+    def get_permissions(self):
+        """() -> [str] the permissions granted, sorted"""
+        return sorted(self.grants)
+
+    def __len__(self):
+        return len(self.grants)
+
+    def __bool__(self):
+        return True
+

@@ -1,0 +1,164 @@
+"""qpd.storage.server: run a site's Durus StorageServer.
+
+    qpd durus NAME          -> main(Site(NAME))
+    python -m qpd.storage.server FILE ADDRESS [--name NAME]
+                            -> serve(FILE, ADDRESS), for tests
+
+The server is Durus's own StorageServer over a FileStorage. A unix socket
+address (a path) is created with mode 0600 (umask 0o177): whoever can write
+to a Durus server can make every client unpickle what they sent, so only
+the site's own user may connect. A `(host, port)` address listens on TCP.
+
+When the server is listening it prints one flushed line to stdout:
+
+    READY durus <name> pid=<pid> <address>
+
+SIGTERM and SIGINT stop it cleanly: the socket file is removed and the
+storage file closed.
+"""
+
+import os
+import signal
+import sys
+
+from durus.file_storage import FileStorage
+from durus.storage_server import (
+    HostPortAddress, StorageServer, UnixDomainSocketAddress)
+
+__all__ = ['main', 'serve', 'make_socket_address', 'format_ready_line',
+           'UNIX_SOCKET_UMASK']
+
+UNIX_SOCKET_UMASK = 0o177     # the socket file gets mode 0600
+
+
+def make_socket_address(address, umask=UNIX_SOCKET_UMASK):
+    """(address:str|(host, port), umask:int=UNIX_SOCKET_UMASK) -> durus SocketAddress
+    A path is a unix socket, created under umask; a pair is TCP.
+    """
+    if isinstance(address, (tuple, list)):
+        host, port = address
+        return HostPortAddress(host=host, port=int(port))
+    return UnixDomainSocketAddress(str(address), umask=umask)
+
+
+def format_ready_line(name, address, pid=None):
+    """(name:str, address, pid:int=None) -> str"""
+    if isinstance(address, (tuple, list)):
+        host, port = address
+        text = '[%s]:%s' % (host, port) if ':' in host else '%s:%s' % (
+            host, port)
+    else:
+        text = str(address)
+    return 'READY durus %s pid=%s %s' % (
+        name, os.getpid() if pid is None else pid, text)
+
+
+class _Server(StorageServer):
+    """StorageServer that calls on_listening(address) once its listening
+    socket exists, before it waits for the first client."""
+
+    def __init__(self, storage, address, on_listening=None, gcbytes=0):
+        StorageServer.__init__(self, storage, address=address,
+                               gcbytes=gcbytes)
+        original = self.address.get_listening_socket
+
+        def get_listening_socket():
+            sock = original()
+            if on_listening is not None:
+                on_listening(sock)
+            return sock
+        self.address.get_listening_socket = get_listening_socket
+
+
+def _stop(signum, frame):
+    raise SystemExit(0)
+
+
+def serve(durus_file, address, name=None, on_listening=None, umask=None,
+          quiet=True):
+    """(durus_file:str, address:str|(host, port), name:str=None,
+        on_listening=None, umask:int=None, quiet=True) -> None
+    Serve durus_file on address until SIGTERM or SIGINT. When listening,
+    call on_listening(sock) if given, else print the READY line naming
+    `name` (the file's base name when None). With quiet, Durus logs only
+    warnings (not a line per commit). A TCP port 0 listens on a free port,
+    which the READY line names.
+    """
+    if umask is None:
+        umask = UNIX_SOCKET_UMASK
+    if name is None:
+        name = os.path.splitext(os.path.basename(durus_file))[0]
+    if quiet:
+        import logging
+        logging.getLogger('durus').setLevel(logging.WARNING)
+    # Systemd socket activation would bypass our listening hook.
+    os.environ.pop('LISTEN_PID', None)
+    os.environ.pop('LISTEN_FDS', None)
+    if on_listening is None:
+        def on_listening(sock):
+            bound = sock.getsockname()
+            if isinstance(bound, tuple):
+                bound = bound[:2]
+            print(format_ready_line(name, bound), flush=True)
+    directory = os.path.dirname(os.path.abspath(durus_file))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    storage = FileStorage(durus_file)
+    previous = {sig: signal.signal(sig, _stop)
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server = _Server(storage, make_socket_address(address, umask),
+                         on_listening=on_listening)
+        server.serve()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        storage.close()
+
+
+def _set_title(title):
+    try:
+        from setproctitle import setproctitle
+    except ImportError:     # the title is a convenience, not a need
+        return
+    setproctitle(title)
+
+
+def main(site):
+    """(site:Site) -> int
+    Serve the site's durus file on its durus address (`qpd durus NAME`).
+    """
+    name = site.get_name()
+    _set_title('qpd durus %s' % name)
+    site.ensure_var_directory()
+    try:
+        serve(site.get_durus_file(), site.get_durus_address(), name=name)
+    except SystemExit:
+        pass
+    return 0
+
+
+def _main(argv=None):
+    """python -m qpd.storage.server FILE ADDRESS [--name NAME]
+    ADDRESS is a socket path or HOST:PORT.
+    """
+    import argparse
+    parser = argparse.ArgumentParser(prog='python -m qpd.storage.server')
+    parser.add_argument('durus_file')
+    parser.add_argument('address')
+    parser.add_argument('--name', default=None)
+    args = parser.parse_args(argv)
+    address = args.address
+    if '/' not in address and ':' in address:
+        host, _, port = address.rpartition(':')
+        address = (host.strip('[]'), int(port))
+    name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
+    _set_title('qpd durus %s' % name)
+    try:
+        serve(args.durus_file, address, name=name)
+    except SystemExit:
+        pass
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(_main())

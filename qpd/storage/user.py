@@ -1,0 +1,70 @@
+"""qpd.storage.user: User, someone who can sign in.
+
+A user has an id (the name typed at sign-in), a Digester with the
+password records per realm, Permissions granted by granters, and a
+TokenSet. `is_admin()` is `is_granted('admin')`. This module also
+re-exports Digester, Permissions and TokenSet, as QP's user module did.
+"""
+
+from durus.persistent import Persistent
+
+from qpd.lib.spec import add_getters, spec, string
+from qpd.storage.digester import Digester
+from qpd.storage.permissions import ANYONE, Permissions
+from qpd.storage.token_set import TokenSet
+
+__all__ = ['User', 'Digester', 'Permissions', 'TokenSet']
+
+
+class User(Persistent):
+    """(id:str)"""
+
+    id_is = spec(string, "the name used to sign in; never changes")
+    digester_is = spec(Digester, "password records, per realm")
+    permissions_is = spec(Permissions, "what has been granted, by whom")
+    tokens_is = spec(TokenSet, "one-time tokens")
+
+    def __init__(self, id):
+        if not isinstance(id, str):
+            raise TypeError('id: expected str, got %r' % (id,))
+        self.id = id
+        self.digester = Digester()
+        self.permissions = Permissions()
+        self.tokens = TokenSet()
+
+    def __str__(self):
+        return self.id
+
+    def __repr__(self):
+        return '<%s %r>' % (type(self).__name__, self.id)
+
+    def set_password(self, password, realm='', http_digest=False):
+        """(password:str, realm:str='', http_digest=False) -> None
+        Set the password of realm ('' is the default realm). With
+        http_digest, HTTP Digest sign-in in realm becomes possible (see
+        Digester).
+        """
+        self.digester.set_password(password, self.id, realm=realm,
+                                   http_digest=http_digest)
+
+    def has_password(self, password, realm=''):
+        """(password:str, realm:str='') -> bool
+        Is password right for realm (or the default realm)? Slow and in
+        constant time.
+        """
+        return self.digester.check_password(password, realm=realm)
+
+    def is_granted(self, permission, granter=ANYONE):
+        """(permission:str, granter=ANYONE) -> bool"""
+        return self.permissions.is_granted(permission, granter)
+
+    def grant(self, permission, granter):
+        """(permission:str, granter) -> None"""
+        self.permissions.grant(permission, granter)
+
+    def is_admin(self):
+        """() -> bool"""
+        return self.permissions.is_granted('admin')
+
+
+add_getters(User)

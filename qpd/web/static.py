@@ -1,0 +1,323 @@
+"""qpd.web.static: files served from the file system.
+
+StaticFile answers one file, with Last-Modified and ETag, 304 answers to
+conditional requests and 206 answers to single Range requests, streaming
+the content in chunks. StaticDirectory is a Directory of such files (and of
+its subdirectories) that no path can leave: '..', dot files and symlinks
+pointing outside the tree are all 404.
+"""
+
+import mimetypes
+import os
+import stat
+from email.utils import parsedate_to_datetime
+from urllib.parse import unquote
+
+from qpd.qpy import xml, join_xml
+from qpd.web.directory import Directory
+from qpd.web.errors import MethodNotAllowed, NotFound
+from qpd.web.html import href, url_quote
+from qpd.web.response import http_date
+
+__all__ = ['StaticFile', 'StaticDirectory', 'guess_content_type']
+
+_ENCODING_TYPES = {
+    'gzip': 'application/gzip', 'bzip2': 'application/x-bzip2',
+    'xz': 'application/x-xz', 'br': 'application/x-brotli',
+    'compress': 'application/x-compress',
+}
+
+
+def guess_content_type(path):
+    """(path:str) -> str
+    The media type for a file name; a compressed file (x.tar.gz) is the
+    compressed type, not the type of what it holds.
+    """
+    content_type, encoding = mimetypes.guess_type(path, strict=False)
+    if encoding is not None:
+        return _ENCODING_TYPES.get(encoding, 'application/octet-stream')
+    return content_type or 'application/octet-stream'
+
+
+def _read_range(file, start, length, chunk_size):
+    """(file, start:int, length:int, chunk_size:int) -> iterator of bytes
+    length bytes of file from start, in chunks; the file is closed at the
+    end (or when the iterator is closed).
+    """
+    try:
+        file.seek(start)
+        while length > 0:
+            chunk = file.read(min(chunk_size, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+            yield chunk
+    finally:
+        file.close()
+
+
+def _etag_matches(header, etag):
+    """(header:str, etag:str) -> bool
+    Whether an If-None-Match header names etag (weak comparison).
+    """
+    if header.strip() == '*':
+        return True
+    bare = etag[2:] if etag.startswith('W/') else etag
+    for tag in header.split(','):
+        tag = tag.strip()
+        if tag.startswith('W/'):
+            tag = tag[2:]
+        if tag == bare:
+            return True
+    return False
+
+
+def _parse_http_date(value):
+    """(value:str) -> float | None"""
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _parse_range(header, size):
+    """(header:str, size:int) -> (int, int) | str | None
+    (first, last) byte positions of a single byte range, 'unsatisfiable'
+    when the range lies past the end, None when the header is to be
+    ignored (malformed, or several ranges: the whole file is sent).
+    """
+    if not header.startswith('bytes='):
+        return None
+    spec = header[6:].strip()
+    if ',' in spec:
+        return None
+    first, dash, last = spec.partition('-')
+    first = first.strip()
+    last = last.strip()
+    if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+        return None
+    if not first:
+        if not last:
+            return None
+        count = int(last)
+        if count == 0 or size == 0:
+            return 'unsatisfiable'
+        return max(0, size - count), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        return 'unsatisfiable'
+    return start, min(end, size - 1)
+
+
+class StaticFile:
+    """(path:str, content_type:str=None, charset:str='utf-8', cache_seconds:int=None, chunk_size:int=65536)
+    A file to serve. content_type defaults to the type of the file name;
+    charset is named for text types; cache_seconds, when given, is passed
+    to response.set_expires().
+    """
+
+    def __init__(self, path, content_type=None, charset='utf-8',
+                 cache_seconds=None, chunk_size=64 * 1024):
+        self.path = path
+        self.content_type = content_type
+        self.charset = charset
+        self.cache_seconds = cache_seconds
+        self.chunk_size = chunk_size
+
+    def __repr__(self):
+        return '<StaticFile %r>' % self.path
+
+    def get_path(self):
+        """() -> str"""
+        return self.path
+
+    def get_content_type(self):
+        """() -> str"""
+        return self.content_type or guess_content_type(self.path)
+
+    def __call__(self):
+        """() -> None
+        Serve the file to the current request (from qpd.web.common): the
+        response is complete when this returns.
+        """
+        from qpd.web.common import get_request, get_response
+        return self.respond(get_request(), get_response())
+
+    def respond(self, request, response):
+        """(request:HTTPRequest, response:HTTPResponse) -> None
+        Set response up to answer request with the file: 200 with the
+        content streamed, 304 when the client's copy is current, 206 for a
+        satisfiable single Range, 416 for one past the end. NotFound when
+        the file is missing or not a regular file, MethodNotAllowed for
+        methods other than GET and HEAD.
+        """
+        method = request.get_method()
+        if method not in ('GET', 'HEAD'):
+            raise MethodNotAllowed(headers=[('Allow', 'GET, HEAD')])
+        try:
+            file = open(self.path, 'rb')
+        except OSError:
+            raise NotFound() from None
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise NotFound()
+            self._respond(request, response, file, info)
+        except BaseException:
+            file.close()
+            raise
+
+    def _respond(self, request, response, file, info):
+        size = info.st_size
+        etag = '"%x-%x"' % (info.st_mtime_ns, size)
+        last_modified = http_date(int(info.st_mtime))
+        response.set_content_type(self.get_content_type(), self.charset)
+        response.set_header('Last-Modified', last_modified)
+        response.set_header('ETag', etag)
+        response.set_header('Accept-Ranges', 'bytes')
+        if self.cache_seconds is not None:
+            response.set_expires(self.cache_seconds)
+        if self._is_not_modified(request, etag, info.st_mtime):
+            file.close()
+            response.set_status(304)
+            response.set_body(b'')
+            return
+        byte_range = None
+        range_header = request.get_header('Range')
+        if range_header is not None:
+            if_range = request.get_header('If-Range')
+            if if_range is None or if_range.strip() in (etag, last_modified):
+                byte_range = _parse_range(range_header.strip(), size)
+        if byte_range == 'unsatisfiable':
+            file.close()
+            response.set_status(416)
+            response.set_header('Content-Range', 'bytes */%d' % size)
+            response.set_body(b'')
+        elif byte_range is not None:
+            start, end = byte_range
+            response.set_status(206)
+            response.set_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
+            response.set_header('Content-Length', str(end - start + 1))
+            response.set_body(_read_range(file, start, end - start + 1, self.chunk_size))
+        else:
+            response.set_header('Content-Length', str(size))
+            response.set_body(_read_range(file, 0, size, self.chunk_size))
+
+    def _is_not_modified(self, request, etag, mtime):
+        if_none_match = request.get_header('If-None-Match')
+        if if_none_match is not None:
+            return _etag_matches(if_none_match, etag)
+        if_modified_since = request.get_header('If-Modified-Since')
+        if if_modified_since:
+            since = _parse_http_date(if_modified_since)
+            return since is not None and int(mtime) <= since
+        return False
+
+
+def _is_safe_name(name):
+    """(name:str) -> bool
+    Whether name can only be a file of the directory itself: not empty,
+    not '.' or '..', no separator or NUL, not hidden (except .well-known),
+    and none of that in its percent-decoded form either.
+    """
+    for candidate in (name, unquote(name)):
+        if not candidate or '/' in candidate or '\\' in candidate or '\x00' in candidate:
+            return False
+        if candidate.startswith('.') and candidate != '.well-known':
+            return False
+        if os.path.isabs(candidate):
+            return False
+    return True
+
+
+class StaticDirectory(Directory):
+    """(path:str, list_directory=False, cache_seconds:int=None, file_class=StaticFile)
+    A Directory serving the files below path. A listing of the directory
+    is its index when list_directory is true (it is 404 by default).
+    Nothing outside path is served: '..' and encoded '%2e%2e', hidden
+    names, and symlinks that resolve outside the tree are 404.
+    """
+
+    def __init__(self, path, list_directory=False, cache_seconds=None,
+                 file_class=StaticFile, root=None):
+        self.path = os.path.abspath(path)
+        self.root = os.path.realpath(root or path)
+        self.list_directory = list_directory
+        self.cache_seconds = cache_seconds
+        self.file_class = file_class
+
+    def __repr__(self):
+        return '<StaticDirectory %r>' % self.path
+
+    def get_path(self):
+        """() -> str"""
+        return self.path
+
+    def get_exports(self):
+        """() -> iterator of (component, attribute, crumb, title)
+        Only the index, and only when listing is on.
+        """
+        if self.list_directory:
+            yield '', '_q_index', None, None
+
+    def get_file_path(self, name):
+        """(name:str) -> str | None
+        The real path of the entry name of this directory, or None when the
+        name is not safe or the entry resolves outside the tree.
+        """
+        if not _is_safe_name(name):
+            return None
+        real = os.path.realpath(os.path.join(self.path, name))
+        if os.path.commonpath([real, self.root]) != self.root:
+            return None
+        return real
+
+    def _q_lookup(self, component):
+        """(component:str) -> StaticFile | StaticDirectory | None"""
+        real = self.get_file_path(component)
+        if real is None:
+            return None
+        if os.path.isdir(real):
+            return self.__class__(real, self.list_directory, self.cache_seconds,
+                                  self.file_class, root=self.root)
+        if os.path.isfile(real):
+            return self.file_class(real, cache_seconds=self.cache_seconds)
+        return None
+
+    def get_listing(self):
+        """() -> list[str]
+        The names a listing shows: visible entries within the tree, sorted,
+        directories with a trailing '/'.
+        """
+        names = []
+        try:
+            entries = os.listdir(self.path)
+        except OSError:
+            raise NotFound() from None
+        for name in sorted(entries):
+            real = self.get_file_path(name)
+            if real is None:
+                continue
+            if os.path.isdir(real):
+                names.append(name + '/')
+            elif os.path.isfile(real):
+                names.append(name)
+        return names
+
+    def _q_index(self):
+        """() -> xml
+        A page listing the directory.
+        """
+        if not self.list_directory:
+            raise NotFound()
+        title = os.path.basename(self.path) or '/'
+        links = [xml('<li>%s</li>') % href('../', '..')]
+        for name in self.get_listing():
+            links.append(xml('<li>%s</li>') % href(url_quote(name), name))
+        return xml(
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+            '<title>%s</title></head>\n<body><h1>%s</h1>\n<ul>\n%s\n</ul>\n'
+            '</body></html>\n') % (title, title, join_xml(links, xml('\n')))
