@@ -148,8 +148,13 @@ def make_parser():
     p = add('new', cmd_new, 'create a site from the proto site', 'one')
     p.add_argument('--force', action='store_true',
                    help='replace an existing site directory')
+    p.add_argument('--port', type=int, default=None, metavar='N',
+                   help='first port to try for its addresses (default 8000)')
     add('list', cmd_list, 'list the sites in this home')
-    add('start', cmd_start, 'start sites under supervisord', 'many')
+    p = add('start', cmd_start, 'start sites under supervisord', 'many')
+    p.add_argument('--timeout', type=float, default=None, metavar='SECONDS',
+                   help='how long to wait for each site to answer '
+                        '(default 60)')
     add('stop', cmd_stop, 'stop sites', 'many')
     p = add('restart', cmd_restart, 'restart sites', 'many')
     p.add_argument('--rolling', action='store_true',
@@ -161,10 +166,16 @@ def make_parser():
                    help='keep printing as the log grows')
     p.add_argument('-n', '--lines', type=int, default=40,
                    help='how many lines to print first (default 40)')
+    p.add_argument('-p', '--process', default=None, metavar='PROCESS',
+                   help='the output of one process instead: durus, '
+                        'dispatcher, worker_00, ..., or supervisord')
     p = add('shell', cmd_shell,
             "a Python session on a site's live database", 'one')
     p.add_argument('-c', dest='code', metavar='CODE', default=None,
                    help='run CODE and exit (non-zero on an exception)')
+    p.add_argument('--plain', action='store_true',
+                   help='the plain Python console even if IPython is '
+                        'installed')
     add('pack', cmd_pack, "pack a site's database while it runs", 'one')
     p = add('serve', cmd_serve,
             'run a site in the foreground without supervisord', 'one')
@@ -184,6 +195,23 @@ def make_parser():
     return parser
 
 
+def _report(error):
+    """(error:Exception) -> int: print a configuration or operation error
+    in one line (and its details); the exit status. Other errors are
+    raised again."""
+    from qpd.site import ConfigurationError
+    from qpd.ops.errors import OperationError
+    if isinstance(error, ConfigurationError):
+        sys.stderr.write('qpd: %s\n' % error)
+        return 2
+    if isinstance(error, OperationError):
+        sys.stderr.write('qpd: %s\n' % error)
+        for line in error.get_details():
+            sys.stderr.write('%s\n' % line)
+        return 1
+    raise error
+
+
 def main(argv=None):
     """(argv:[str]=None) -> int: run the qpd command; the exit status."""
     parser = make_parser()
@@ -199,6 +227,8 @@ def main(argv=None):
     except UsageError as e:
         sys.stderr.write('qpd: %s\n' % e)
         return 2
+    except Exception as e:
+        return _report(e)
     except KeyboardInterrupt:
         return 130
     return status or 0

@@ -133,3 +133,150 @@ def durus_server():
 def durus_address(durus_server):
     """The unix socket path of a running DurusServer (see durus_server)."""
     return durus_server.address
+
+
+# Sites in a temporary home ---------------------------------------------------
+
+_site_counter = [0]
+
+
+def write_site(home, name, slash_source):
+    """(home:str, name:str, slash_source:str) -> Site
+    Write home/sites/NAME/{__init__.py,slash.py} and return the Site.
+    Site packages import as qpd.sites.NAME once per process, so give each
+    test's site its own name (make_site does).
+    """
+    from qpd.site import Site
+    directory = os.path.join(home, 'sites', name)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, '__init__.py'), 'w') as f:
+        f.write('')
+    with open(os.path.join(directory, 'slash.py'), 'w') as f:
+        f.write(slash_source)
+    return Site(name, home=home)
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    """A factory: make_site(slash_source, name=None, **configuration) ->
+    Site, in a temporary home. In slash_source, the name CONFIGURATION
+    holds the configuration dict (so write `configuration = CONFIGURATION`
+    in SitePublisher); pass durus_address=durus_server.address to use a
+    test StorageServer."""
+    def make(slash_source, name=None, **configuration):
+        _site_counter[0] += 1
+        name = name or 'test_site_%d_%d' % (os.getpid(), _site_counter[0])
+        configuration.setdefault('var_directory', str(tmp_path / 'var'))
+        source = 'CONFIGURATION = %r\n\n%s' % (configuration, slash_source)
+        return write_site(str(tmp_path / 'home'), name, source)
+    return make
+
+
+PUBLISH_TEST_SLASH = '''
+from durus.persistent_dict import PersistentDict
+
+from qpd.web.common import (
+    ensure_signed_in, get_field, get_publisher, get_root, get_session,
+    get_user, redirect, respond, sign_out)
+from qpd.web.directory import Directory
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+def _counters():
+    root = get_root()
+    if 'counters' not in root:
+        root['counters'] = PersistentDict()
+    return root['counters']
+
+
+class SiteDirectory(Directory):
+
+    _q_exports = ['', 'count', 'read', 'put', 'value', 'write_then_fail',
+                  'whoami', 'form', 'basic', 'digest', 'token', 'use_token',
+                  'sign_out', 'go', 'page']
+
+    def _q_index(self):
+        return 'Hello, world!'
+
+    def count(self):
+        counters = _counters()
+        counters['n'] = counters.get('n', 0) + 1
+        return str(counters['n'])
+
+    def read(self):
+        return str(get_root().get('counters', {}).get('n', 0))
+
+    def put(self):
+        get_root()['value'] = get_field('value')
+        return 'ok'
+
+    def value(self):
+        return repr(get_root().get('value'))
+
+    def write_then_fail(self):
+        get_root()['value'] = 'doomed'
+        raise RuntimeError('failing after a write')
+
+    def whoami(self):
+        user = get_user()
+        return user.get_id() if user is not None else 'nobody'
+
+    def form(self):
+        ensure_signed_in()
+        return 'form: ' + get_user().get_id()
+
+    def basic(self):
+        get_publisher().ensure_signed_in_using_basic()
+        return 'basic: ' + get_user().get_id()
+
+    def digest(self):
+        get_publisher().ensure_signed_in_using_digest()
+        return 'digest: ' + get_user().get_id()
+
+    def token(self):
+        return get_session().add_token()
+
+    def use_token(self):
+        return str(get_session().use_token(get_field('token')))
+
+    def sign_out(self):
+        sign_out()
+        return 'signed out'
+
+    def go(self):
+        redirect('value?from=go')
+
+    def page(self):
+        respond('A <page>', 'with <text> & more', status=201)
+'''
+
+
+@pytest.fixture
+def publish_site(make_site, durus_server):
+    """A Site whose SitePublisher is a plain Publisher and whose
+    SiteDirectory exercises the publisher (see PUBLISH_TEST_SLASH), on the
+    durus_server. Users: site_users(site) makes 'ann' (password 'secret',
+    with HTTP Digest digests)."""
+    return make_site(PUBLISH_TEST_SLASH, durus_address=durus_server.address)
+
+
+def add_test_user(site, user_id='ann', password='secret'):
+    """(site:Site, user_id:str='ann', password:str='secret') -> None
+    Store a user with password in the site's realm (HTTP Digest too)."""
+    publisher = site.make_publisher()
+    connection = publisher.get_connection()
+    publisher.ensure_initialized()
+    user = publisher.create_user(user_id)
+    user.set_password(password, realm=publisher.get_realm(), http_digest=True)
+    connection.commit()
+    connection.get_storage().close()
+
+
+@pytest.fixture
+def site_users():
+    """The add_test_user function: site_users(site, 'ann', 'secret')."""
+    return add_test_user

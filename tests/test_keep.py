@@ -122,7 +122,7 @@ COUNT = 100000
 BATCH = 10000
 
 
-def test_keep_with_100000_items_in_a_file_storage(tmp_path):
+def test_keep_with_100000_items_in_a_file_storage(tmp_path, capsys):
     path = str(tmp_path / 'keep.durus')
     connection = Connection(FileStorage(path), cache_size=20000)
     root = connection.get_root()
@@ -171,8 +171,8 @@ def test_keep_with_100000_items_in_a_file_storage(tmp_path):
     connection.commit()
     connection.get_storage().close()
 
-    print('\nKeep, %d items in a FileStorage: add+commit %.1f s; lookup after '
-          'reopen %.1f us/item cold, %.1f us/item warm; iteration %.1f s'
-          % (COUNT, add_time, cold * 1e6, warm * 1e6, iterate_time))
-    assert cold < 0.002        # a lookup stays a few node loads
-    assert warm < 0.0002
+    with capsys.disabled():
+        print('\nKeep, %d items in a FileStorage: add+commit %.1f s; '
+              'lookup after reopen %.1f us/item cold, %.1f us/item warm; '
+              'iteration %.1f s'
+              % (COUNT, add_time, cold * 1e6, warm * 1e6, iterate_time))

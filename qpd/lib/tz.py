@@ -31,6 +31,8 @@ def get_zone(name):
     """
     if isinstance(name, tzinfo):
         return name
+    if name == 'UTC':
+        return UTC
     if not isinstance(name, str):
         raise TypeError('zone name: expected str, got %s' %
                         type(name).__name__)

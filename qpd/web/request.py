@@ -228,12 +228,20 @@ class _MultipartReader:
     def write(self, chunk):
         try:
             self.parser.write(chunk)
-        except (FormParserError, ValueError) as error:
+        except (FormParserError, ValueError, IndexError, KeyError) as error:
             raise BadRequest('malformed multipart body: %s' % error) from None
 
     def finish(self):
         if self.parser.state != MultipartState.END:
             raise BadRequest('truncated or malformed multipart body')
+
+    def close(self):
+        """()
+        Release the upload of a part left unfinished.
+        """
+        if self.upload is not None:
+            self.upload.close()
+            self.upload = None
 
     def on_part_begin(self):
         self.headers = []
@@ -595,13 +603,16 @@ class HTTPRequest:
         elif media_type == _MULTIPART:
             boundary = self._get_boundary(content_type)
             reader = _MultipartReader(self, boundary)
-            if self.body is None:
-                self.body = b''
-                for chunk in self._read_chunks():
-                    reader.write(chunk)
-            else:
-                reader.write(self.body)
-            reader.finish()
+            try:
+                if self.body is None:
+                    self.body = b''
+                    for chunk in self._read_chunks():
+                        reader.write(chunk)
+                else:
+                    reader.write(self.body)
+                reader.finish()
+            finally:
+                reader.close()
 
     def _get_boundary(self, content_type):
         try:

@@ -447,6 +447,14 @@ class HTTPResponse:
         if close is not None and not isinstance(self.body, (str, bytes)):
             close()
 
+    def close(self):
+        """()
+        Release a streamed body (close its file or iterator); servers call
+        this when a body is not sent to the end, such as when the client
+        went away.
+        """
+        self._close_stream()
+
     def is_finished(self):
         """() -> bool"""
         return self.finished

@@ -39,21 +39,36 @@ def guess_content_type(path):
     return content_type or 'application/octet-stream'
 
 
-def _read_range(file, start, length, chunk_size):
-    """(file, start:int, length:int, chunk_size:int) -> iterator of bytes
-    length bytes of file from start, in chunks; the file is closed at the
-    end (or when the iterator is closed).
+class _FileRange:
+    """(file, start:int, length:int, chunk_size:int)
+    An iterable of length bytes of file from start, in chunks; the file is
+    closed at the end, or by close() (which the response calls when the
+    body is not sent, as for HEAD).
     """
-    try:
-        file.seek(start)
-        while length > 0:
-            chunk = file.read(min(chunk_size, length))
-            if not chunk:
-                break
-            length -= len(chunk)
-            yield chunk
-    finally:
-        file.close()
+
+    def __init__(self, file, start, length, chunk_size):
+        self.file = file
+        self.start = start
+        self.length = length
+        self.chunk_size = chunk_size
+
+    def __iter__(self):
+        file = self.file
+        try:
+            file.seek(self.start)
+            length = self.length
+            while length > 0:
+                chunk = file.read(min(self.chunk_size, length))
+                if not chunk:
+                    break
+                length -= len(chunk)
+                yield chunk
+        finally:
+            file.close()
+
+    def close(self):
+        """()"""
+        self.file.close()
 
 
 def _etag_matches(header, etag):
@@ -104,11 +119,11 @@ def _parse_range(header, size):
             return 'unsatisfiable'
         return max(0, size - count), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None
     if start >= size:
         return 'unsatisfiable'
+    end = int(last) if last else size - 1
     return start, min(end, size - 1)
 
 
@@ -201,10 +216,10 @@ class StaticFile:
             response.set_status(206)
             response.set_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
             response.set_header('Content-Length', str(end - start + 1))
-            response.set_body(_read_range(file, start, end - start + 1, self.chunk_size))
+            response.set_body(_FileRange(file, start, end - start + 1, self.chunk_size))
         else:
             response.set_header('Content-Length', str(size))
-            response.set_body(_read_range(file, 0, size, self.chunk_size))
+            response.set_body(_FileRange(file, 0, size, self.chunk_size))
 
     def _is_not_modified(self, request, etag, mtime):
         if_none_match = request.get_header('If-None-Match')

@@ -19,9 +19,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from qpd.lib.mail.rfc822 import check_header_value, require_address
-from qpd.lib.mail.send import (
-    get_current_publisher, get_mail_settings, transmit)
+from qpd.lib.mail.rfc822 import ascii_address, check_header_value
+from qpd.lib.mail.send import get_mail_settings, transmit
 from qpd.lib.tz import get_now
 
 __all__ = ['Email', 'sendmail']
@@ -41,7 +40,8 @@ def _as_address(mailbox):
 class Email:
     """()
     A message under construction.  Addresses are checked as they are added
-    (ValueError for a malformed one or a header with a line break).
+    (ValueError for a malformed one or a header with a line break), and an
+    internationalized domain is turned into its ASCII form.
     """
 
     def __init__(self):
@@ -84,7 +84,7 @@ class Email:
 
     def set_from(self, address, name=None):
         """(address:str, name:str=None) -> None"""
-        require_address(address)
+        address = ascii_address(address)
         if name:
             check_header_value(name)
         self.from_mailbox = (name or '', address)
@@ -98,7 +98,7 @@ class Email:
         return self.from_mailbox and self.from_mailbox[1]
 
     def _add(self, mailboxes, address, name):
-        require_address(address)
+        address = ascii_address(address)
         if name:
             check_header_value(name)
         mailboxes.append((name or '', address))
@@ -220,12 +220,9 @@ class Email:
         settings = get_mail_settings(smtp_server, debug_address, enabled,
                                      timeout)
         if self.from_mailbox is None:
-            publisher = get_current_publisher()
-            webmaster = getattr(publisher, 'get_webmaster_address', None)
-            address = webmaster() if webmaster else None
-            if not address:
+            if not settings.get_from_address():
                 raise ValueError('Email.send(): no From address')
-            self.set_from(address)
+            self.set_from(settings.get_from_address())
         recipients = self.get_recipients()
         debug = settings.get_debug_address()
         if debug:

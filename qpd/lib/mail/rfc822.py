@@ -11,14 +11,17 @@ from email.utils import formataddr, getaddresses
 
 __all__ = [
     'is_valid_address', 'require_address', 'normalize_address',
+    'ascii_address',
     'parse_address', 'parse_addresses', 'format_address', 'format_addresses',
     'check_header_value', 'encode_header', 'decode_header', 'format_header',
 ]
 
-# The local part: a dot-atom of RFC 5322 atext (and, as RFC 6531 allows,
-# characters beyond ASCII).  Quoted local parts are refused: nobody types
-# them into a form, and refusing them keeps quoting out of the picture.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]"
+# The local part: a dot-atom of RFC 5322 atext.  Quoted local parts are
+# refused (nobody types them into a form, and refusing them keeps quoting
+# out of the picture), and so are non-ASCII ones (RFC 6531 allows them, but
+# they need SMTPUTF8 all the way).  Domains may be internationalized: see
+# ascii_address().
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]"
 _LOCAL_PART = re.compile(r'%s+(?:\.%s+)*' % (_ATEXT, _ATEXT))
 _LABEL = re.compile(r'(?!-)[A-Za-z0-9\-\u0080-\U0010FFFF]{1,63}(?<!-)')
 _SPACE = re.compile(r'[\s\x00-\x1f\x7f]')
@@ -66,17 +69,34 @@ def normalize_address(address):
     return '%s@%s' % (local, domain.lower())
 
 
+def ascii_address(address):
+    """(address:str) -> str
+    address with an internationalized domain in its ASCII (IDNA) form, as
+    SMTP needs it: 'ann@bücher.de' -> 'ann@xn--bcher-kva.de'.  ValueError
+    if is_valid_address() refuses it or the domain has no IDNA form.
+    """
+    require_address(address)
+    local, _, domain = address.rpartition('@')
+    if domain.isascii():
+        return address
+    try:
+        return '%s@%s' % (local, domain.encode('idna').decode('ascii'))
+    except UnicodeError:
+        raise ValueError('not a valid email domain: %r' % (domain,)) from None
+
+
 def parse_addresses(text):
     """(text:str) -> [(name:str, address:str)]
     The mailboxes in a header value such as 'Ann <ann@example.com>,
-    bob@example.com'.  Entries without a valid address are dropped.
+    bob@example.com'; encoded names (RFC 2047) are decoded.  Entries without
+    a valid address are dropped.
     """
     if not text:
         return []
     result = []
     for name, address in getaddresses([text]):
         if is_valid_address(address, allow_dotless=True):
-            result.append((name, address))
+            result.append((decode_header(name) if name else '', address))
     return result
 
 

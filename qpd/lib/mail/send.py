@@ -52,16 +52,19 @@ def _ask(publisher, method_name, default=None):
 
 class MailSettings:
     """(smtp_server, debug_address:str|None, enabled:bool,
-        timeout:float=DEFAULT_TIMEOUT)
-    Where and whether to send, once arguments and publisher are combined.
+        timeout:float=DEFAULT_TIMEOUT, from_address:str=None)
+    Where and whether to send, once arguments and publisher are combined;
+    from_address is the sender to use when a message names none (the
+    publisher's webmaster address).
     """
 
     def __init__(self, smtp_server, debug_address, enabled,
-                 timeout=DEFAULT_TIMEOUT):
+                 timeout=DEFAULT_TIMEOUT, from_address=None):
         self.smtp_server = smtp_server
         self.debug_address = debug_address
         self.enabled = enabled
         self.timeout = timeout
+        self.from_address = from_address
 
     def get_smtp_server(self):
         """() -> str | (host, port) | object with sendmail() | None"""
@@ -79,6 +82,10 @@ class MailSettings:
         """() -> float"""
         return self.timeout
 
+    def get_from_address(self):
+        """() -> str | None"""
+        return self.from_address
+
 
 def get_mail_settings(smtp_server=None, debug_address=None, enabled=None,
                       timeout=None, publisher=None):
@@ -89,7 +96,9 @@ def get_mail_settings(smtp_server=None, debug_address=None, enabled=None,
     """
     if publisher is None:
         publisher = get_current_publisher()
+    from_address = None
     if publisher is not None:
+        from_address = _ask(publisher, 'get_webmaster_address')
         if smtp_server is None:
             smtp_server = _ask(publisher, 'get_smtp_server')
         if debug_address is None:
@@ -100,7 +109,8 @@ def get_mail_settings(smtp_server=None, debug_address=None, enabled=None,
         enabled = True
     if timeout is None:
         timeout = DEFAULT_TIMEOUT
-    return MailSettings(smtp_server, debug_address or None, enabled, timeout)
+    return MailSettings(smtp_server, debug_address or None, enabled, timeout,
+                        from_address or None)
 
 
 def parse_smtp_server(server):

@@ -169,11 +169,11 @@ class _ChoiceWidget(Widget):
 
 class SingleSelectWidget(_ChoiceWidget):
     """(name:str, value=None, options=None, ..., **attrs)
-    A <select> of one of the options. A required select starts with an
-    empty placeholder option.
+    A <select> of one of the options. A required select starts with a
+    placeholder option (value '', text `placeholder`), as HTML5 asks.
     """
 
-    placeholder = ''
+    placeholder = '(choose one)'
 
     def _parse(self, request):
         key = get_text_field(request, self.name)

@@ -50,9 +50,10 @@ class InputWidget(Widget):
 
     def get_display_text(self) -> str:
         """() -> str
-        What the control shows: what was typed, else the formatted value.
+        What the control shows: what was typed when it has an error (so it
+        can be corrected), else the formatted value.
         """
-        if self.raw is not None:
+        if self.raw is not None and self.has_error():
             return self.raw
         return self.format_value(self.value)
 

@@ -1,0 +1,376 @@
+"""`make bench`: the bench site under qpd's dispatcher and workers, under
+gunicorn's sync workers, and nginx's fixed body as the ceiling.
+
+    python bench/run.py [--workers N] [--duration SECONDS] [--rounds N]
+                        [--only WORKLOAD[,WORKLOAD]] [--quick]
+
+Each round boots fresh servers (qpd first, timing `qpd start` to the first
+200), then runs every workload against qpd, then gunicorn (A B A B over the
+rounds), and reports medians. Prints a table and the targets' PASS/FAIL,
+and writes everything to bench/results/<timestamp>.json. See
+bench/README.md for what each number means.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+if BENCH_DIR not in sys.path:
+    sys.path.insert(0, BENCH_DIR)
+
+from harness import (BenchError, Processes, free_port, rss_of,  # noqa: E402
+                     wait_for_line)
+from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
+                    summarize)
+from servers import (GunicornServer, NginxServer, QpdServer,  # noqa: E402
+                     make_home)
+from wrk import WrkError, find_wrk, run_wrk  # noqa: E402
+
+__all__ = ['main', 'make_parser']
+
+RESULTS_DIR = os.path.join(BENCH_DIR, 'results')
+
+
+def make_parser():
+    """() -> argparse.ArgumentParser"""
+    parser = argparse.ArgumentParser(
+        prog='bench/run.py',
+        description='Benchmark qpd against gunicorn (and nginx) on one '
+                    'machine; print a table and PASS/FAIL per target.')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='workers for qpd, gunicorn and nginx (2)')
+    parser.add_argument('--duration', type=float, default=None,
+                        help='seconds per measurement (5; 2 with --quick)')
+    parser.add_argument('--rounds', type=int, default=None,
+                        help='A B rounds; medians are reported (2; 1 with '
+                             '--quick)')
+    parser.add_argument('--only', default=None, metavar='WORKLOAD',
+                        help='comma-separated workloads: hello, read, write, '
+                             'static (each with its -close twin), slow, or '
+                             'an exact name such as hello-close')
+    parser.add_argument('--quick', action='store_true',
+                        help='a short run: 2 s per measurement, 1 round')
+    parser.add_argument('--connections', type=int, default=10,
+                        help='wrk connections (10)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='wrk threads (1)')
+    parser.add_argument('--slow-clients', type=int, default=100,
+                        help='slow clients in the slow workload (100)')
+    parser.add_argument('--qpd-mode', choices=('auto', 'start', 'serve'),
+                        default='auto',
+                        help='start qpd with `qpd start` (supervisord) or '
+                             '`qpd serve`; auto tries start, then serve')
+    parser.add_argument('--no-nginx', action='store_true',
+                        help='skip the nginx ceiling')
+    parser.add_argument('--servers', default='qpd,gunicorn',
+                        help='which of qpd,gunicorn to run (both)')
+    parser.add_argument('--output', default=RESULTS_DIR, metavar='DIR',
+                        help='where the JSON goes (bench/results)')
+    parser.add_argument('--strict', action='store_true',
+                        help='exit 1 when a target fails')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep the temporary homes and logs')
+    return parser
+
+
+def check_tools():
+    """() -> None: raise BenchError naming whatever is missing."""
+    find_wrk()
+    missing = []
+    for module in ('psutil', 'gunicorn', 'durus'):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise BenchError('missing Python packages: %s (pip install -e '
+                         "'.[bench]')" % ', '.join(missing))
+
+
+def wrk_version():
+    """() -> str"""
+    try:
+        out = subprocess.run([find_wrk(), '--version'], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True).stdout
+        return out.splitlines()[0].strip()
+    except (OSError, IndexError, WrkError):
+        return '?'
+
+
+class Bench:
+    """(args) One run of the bench: rounds of fresh servers and workloads."""
+
+    def __init__(self, args, processes, directory):
+        self.args = args
+        self.processes = processes
+        self.directory = directory
+        self.workloads = select_workloads(args.only)
+        self.server_names = [s.strip() for s in args.servers.split(',')
+                             if s.strip()]
+        self.samples = []
+        self.rounds = []
+        self.errors = []
+
+    def log(self, text):
+        print(text, flush=True)
+
+    def error(self, text):
+        self.errors.append(text)
+        self.log('bench: ' + text)
+
+    # Servers -------------------------------------------------------------
+
+    def start_servers(self, number):
+        """(number:int) -> [server]: fresh homes and servers for a round."""
+        args = self.args
+        base = os.path.join(self.directory, 'round-%d' % number)
+        servers = []
+        static_file = None
+        for name in self.server_names:
+            port = free_port()
+            try:
+                home = make_home(os.path.join(base, name), port, args.workers)
+                static_file = os.path.join(home, 'sites', 'bench', 'static',
+                                           '100k.bin')
+                if name == 'qpd':
+                    server = QpdServer(self.processes, home, port,
+                                       args.workers, mode=args.qpd_mode)
+                elif name == 'gunicorn':
+                    server = GunicornServer(self.processes, home, port,
+                                            args.workers)
+                else:
+                    raise BenchError('unknown server %r' % name)
+                seconds = server.start()
+            except (BenchError, OSError, subprocess.SubprocessError) as e:
+                self.error('round %d: %s did not start: %s' % (number, name,
+                                                               e))
+                continue
+            self.log('round %d: %s answered 200 %.2f s after start%s' % (
+                number, name, seconds,
+                ' (qpd %s)' % server.used_mode if name == 'qpd' else ''))
+            server.start_seconds = seconds
+            servers.append(server)
+        if (not args.no_nginx and static_file
+                and any(w.nginx for w in self.workloads)):
+            server = NginxServer(self.processes, os.path.join(base, 'nginx'),
+                                 free_port(), args.workers, static_file)
+            try:
+                server.start_seconds = server.start()
+                servers.insert(0, server)
+            except (BenchError, OSError) as e:
+                self.error('round %d: nginx did not start: %s' % (number, e))
+        return servers
+
+    def record_round(self, number, server):
+        """(number:int, server) -> None: its RSS and start time."""
+        info = dict(round=number, server=server.name,
+                    start_seconds=getattr(server, 'start_seconds', None),
+                    worker_rss=rss_of(server.worker_pids()),
+                    other_rss=rss_of(server.other_pids()),
+                    mode=getattr(server, 'used_mode', None))
+        if server.name == 'qpd' and len(info['worker_rss']) != \
+                self.args.workers:
+            self.error('round %d: found %d qpd workers, expected %d' % (
+                number, len(info['worker_rss']), self.args.workers))
+        self.rounds.append(info)
+
+    # Measurements ----------------------------------------------------------
+
+    def warm_up(self, server):
+        """(server) -> None: a second of each page, so that workers have
+        imported everything and loaded the objects."""
+        for path in ('/hello', '/read', '/static/100k.bin'):
+            if server.name == 'nginx' and path == '/read':
+                continue
+            try:
+                run_wrk(server.url(path), duration=1,
+                        connections=self.args.connections,
+                        threads=self.args.threads)
+            except WrkError as e:
+                self.error('warm-up of %s %s failed: %s' % (
+                    server.name, path, str(e).splitlines()[0]))
+
+    def measure(self, number, server, workload):
+        """(number:int, server, workload:Workload) -> dict | None"""
+        args = self.args
+        sample = dict(round=number, server=server.name,
+                      workload=workload.name)
+        slow = None
+        try:
+            if workload.write:
+                before = server.get_count()
+            if workload.slow:
+                slow = self.start_slow_clients(server)
+            result = run_wrk(server.url(workload.path),
+                             duration=args.duration,
+                             connections=args.connections,
+                             threads=args.threads, close=workload.close)
+            if slow is not None:
+                sample['slow_clients'] = self.stop_slow_clients(slow)
+                slow = None
+            sample.update(result)
+            if workload.write:
+                time.sleep(0.5)     # let requests in flight at wrk's end commit
+                committed = server.get_count() - before
+                sample['committed'] = committed
+                sample['lost'] = max(0, result['ok'] - committed)
+                sample['unacknowledged'] = max(0, committed - result['ok'])
+        except (BenchError, WrkError, OSError) as e:
+            self.error('round %d: %s %s failed: %s' % (
+                number, workload.name, server.name, e))
+            return None
+        finally:
+            if slow is not None:
+                self.stop_slow_clients(slow)
+        sample['command'] = ' '.join(sample['command'])
+        self.samples.append(sample)
+        notes = ''
+        if workload.write:
+            notes = ' committed %d ok %d lost %d' % (
+                sample['committed'], sample['ok'], sample['lost'])
+        if 'slow_clients' in sample:
+            notes = ' slow clients %s' % json.dumps(sample['slow_clients'])
+        self.log('round %d: %-12s %-8s %9.1f req/s  p50 %s  p99 %s  '
+                 'non-2xx %d  sock err %d%s' % (
+                     number, workload.name, server.name, sample['rps'],
+                     _ms(sample['p50_ms']), _ms(sample['p99_ms']),
+                     sample['non_2xx'], sample['socket_errors'], notes))
+        return sample
+
+    def start_slow_clients(self, server):
+        """(server) -> Popen: slow clients dribbling heads at server."""
+        proc = self.processes.spawn(
+            [sys.executable, os.path.join(BENCH_DIR, 'slow_clients.py'),
+             server.host, str(server.port),
+             '--clients', str(self.args.slow_clients)],
+            name='slow clients', stdout=subprocess.PIPE)
+        wait_for_line(proc, 'READY', timeout=30)
+        return proc
+
+    def stop_slow_clients(self, proc):
+        """(proc:Popen) -> dict: the slow clients' statistics."""
+        stats = {}
+        try:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=10)
+            for line in out.splitlines():
+                if line.startswith('{'):
+                    stats = json.loads(line)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
+        self.processes.stop(proc)
+        return stats
+
+    def run(self):
+        """() -> None: every round."""
+        args = self.args
+        for number in range(1, args.rounds + 1):
+            servers = self.start_servers(number)
+            try:
+                for server in servers:
+                    self.warm_up(server)
+                recorded = False
+                for workload in self.workloads:
+                    if workload.slow and not recorded:
+                        for server in servers:
+                            self.record_round(number, server)
+                        recorded = True
+                    for server in servers:
+                        if server.name == 'nginx' and not workload.nginx:
+                            continue
+                        self.measure(number, server, workload)
+                if not recorded:
+                    for server in servers:
+                        self.record_round(number, server)
+            finally:
+                for server in servers:
+                    try:
+                        server.stop()
+                    except Exception as e:
+                        self.error('stopping %s: %s' % (server.name, e))
+
+
+def _ms(value):
+    return '-' if value is None else '%.2f ms' % value
+
+
+def write_json(bench, summary, targets, started, output):
+    """(...) -> str: the path of the JSON results file."""
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, started.strftime('%Y%m%d-%H%M%S') + '.json')
+    args = bench.args
+    data = dict(
+        started=started.isoformat(timespec='seconds'),
+        arguments=vars(args),
+        machine=dict(cpus=os.cpu_count(), python=platform.python_version(),
+                     platform=platform.platform(), wrk=wrk_version()),
+        workloads=[w.name for w in bench.workloads],
+        samples=bench.samples, rounds=bench.rounds, summary=summary,
+        targets=targets, errors=bench.errors)
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1, default=str)
+    return path
+
+
+def main(argv=None):
+    """(argv:[str]=None) -> int: 0 when the bench ran (1 with --strict when
+    a target fails), 2 when it could not run, 130 when interrupted."""
+    args = make_parser().parse_args(argv)
+    if args.duration is None:
+        args.duration = 2.0 if args.quick else 5.0
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 2
+    try:
+        check_tools()
+        select_workloads(args.only)
+    except (BenchError, WrkError, ValueError) as e:
+        print('bench: %s' % e, file=sys.stderr)
+        return 2
+    started = datetime.datetime.now()
+    directory = tempfile.mkdtemp(prefix='qpd-bench-')
+    print('bench: %d workers, %g s per measurement, %d round(s), wrk -t%d '
+          '-c%d; temporary homes in %s' % (
+              args.workers, args.duration, args.rounds, args.threads,
+              args.connections, directory), flush=True)
+    interrupted = False
+    try:
+        with Processes() as processes:
+            bench = Bench(args, processes, directory)
+            try:
+                bench.run()
+            except KeyboardInterrupt:
+                interrupted = True
+                print('\nbench: interrupted; stopping servers', flush=True)
+    finally:
+        if args.keep:
+            print('bench: kept %s' % directory)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+    summary = summarize(bench.samples, bench.rounds)
+    targets = evaluate_targets(summary)
+    print()
+    print(format_report(summary, targets))
+    path = write_json(bench, summary, targets, started, args.output)
+    print('\nbench: results in %s' % os.path.relpath(path))
+    if bench.errors:
+        print('bench: %d problem(s) during the run:' % len(bench.errors))
+        for text in bench.errors:
+            print('  ' + text.splitlines()[0])
+    if interrupted:
+        return 130
+    if args.strict and any(t['passed'] is False for t in targets):
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

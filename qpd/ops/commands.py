@@ -1,0 +1,602 @@
+"""The `qpd` subcommands that operate sites: one function per subcommand.
+
+Each takes the argparse namespace made by qpd.cli and returns an exit
+status: 0 done, 1 an operation failed (OperationError), 2 a mistake on the
+command line or in a configuration (UsageError, ConfigurationError), 3 from
+`status` when a site that should run does not.
+"""
+
+import os
+import sys
+import time
+
+from qpd.ops.errors import OperationError
+from qpd.ops.progress import Progress
+from qpd.ops.supervisor import (Supervisor, get_program_names,
+                                make_site_conf, FAILED_STATES)
+from qpd.site import (Site, ConfigurationError, list_site_names,
+                      check_sites, format_address)
+
+__all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
+           'log', 'shell', 'pack', 'shutdown', 'build', 'demo',
+           'wait_until_ready']
+
+START_TIMEOUT = 60.0
+
+
+def _usage(message):
+    from qpd.cli import UsageError
+    return UsageError(message)
+
+
+def _say(text):
+    print(text, flush=True)
+
+
+def _named_sites(args, default_names=None):
+    """(args, default_names:[str]=None) -> [Site]: the sites named on the
+    command line (each must exist), else those of default_names, else
+    every site of the home."""
+    names = list(getattr(args, 'names', None) or [])
+    if names:
+        for name in names:
+            site = Site(name, args.home)
+            if not site.exists():
+                raise _usage('no site %s in %s (see "qpd list", or create '
+                             'it with "qpd new %s")' % (
+                                 name, os.path.join(args.home, 'sites'),
+                                 name))
+    else:
+        names = (default_names if default_names is not None
+                 else list_site_names(args.home))
+    return [Site(name, args.home) for name in names]
+
+
+def _one_site(args):
+    site = Site(args.name, args.home)
+    if not site.exists():
+        raise _usage('no site %s in %s (see "qpd list", or create it with '
+                     '"qpd new %s")' % (
+                         args.name, os.path.join(args.home, 'sites'),
+                         args.name))
+    site.get_configuration()   # a ConfigurationError now, in one line
+    return site
+
+
+# new, list, show -----------------------------------------------------------
+
+def new(args):
+    """qpd new NAME [--force] [--port N]: copy the proto site to
+    sites/NAME with free loopback ports."""
+    from qpd.ops.newsite import create_site, FIRST_PORT
+    try:
+        site = create_site(args.name, args.home,
+                           force=getattr(args, 'force', False),
+                           first_port=getattr(args, 'port', None)
+                           or FIRST_PORT)
+    except FileExistsError as e:
+        raise _usage('site %s exists in %s (use --force to replace it)'
+                     % (args.name, e))
+    except FileNotFoundError as e:
+        raise OperationError(str(e))
+    addresses = ', '.join('%s %s' % (key.replace('_address', ''),
+                                     format_address(address))
+                          for key, address in site.get_listening_addresses())
+    _say('created site %s in %s (%s)' % (
+        site.get_name(), site.get_package_directory(), addresses))
+    _say('start it with: qpd start %s' % site.get_name())
+    return 0
+
+
+def _is_started(supervisor, name):
+    return name in supervisor.get_site_names()
+
+
+def list_sites(args):
+    """qpd list: each site of the home, whether it runs, and its URL."""
+    supervisor = Supervisor(args.home)
+    names = list_site_names(args.home)
+    if not names:
+        _say('no sites in %s; create one with "qpd new NAME"' % args.home)
+        return 0
+    groups = supervisor.get_group_names() if supervisor.is_running() else []
+    for name in names:
+        try:
+            site = Site(name, args.home)
+            url = site.get_base_url() or format_address(
+                site.get_scgi_address())
+        except ConfigurationError as e:
+            _say('%-16s broken   %s' % (name, e))
+            continue
+        state = 'running' if name in groups else 'stopped'
+        _say('%-16s %-8s %s' % (name, state, url))
+    return 0
+
+
+def show(args):
+    """qpd show NAME: the site's configuration, paths and files."""
+    site = _one_site(args)
+    supervisor = Supervisor(args.home)
+    config = site.get_configuration()
+    _say('site %s' % site.get_name())
+    _say('  %-20s %s' % ('package', site.get_package_directory()))
+    _say('  %-20s %s' % ('publisher', '%s.%s' % (
+        site.get_publisher_class().__module__,
+        site.get_publisher_class().__name__)))
+    _say('  %-20s %s' % ('url', site.get_base_url() or '-'))
+    for key in sorted(config):
+        value = config[key]
+        if key.endswith('_address'):
+            value = format_address(value)
+        _say('  %-20s %s' % (key, value))
+    _say('  %-20s %s' % ('dispatcher socket', site.get_dispatcher_socket()))
+    _say('  %-20s %s' % ('control socket', site.get_control_socket()))
+    _say('  %-20s %s' % ('supervisor group', supervisor.get_site_conf_file(
+        site.get_name())))
+    running = (supervisor.is_running()
+               and site.get_name() in supervisor.get_group_names())
+    _say('  %-20s %s' % ('state', 'running' if running else 'stopped'))
+    return 0
+
+
+# start, stop, restart --------------------------------------------------------
+
+def _check_addresses(home, sites, supervisor):
+    """Refuse to start sites that share an address with each other or with
+    a site that runs."""
+    names = {site.get_name() for site in sites}
+    others = [Site(name, home) for name in supervisor.get_site_names()
+              if name not in names and Site(name, home).exists()]
+    for site in sites:
+        site.get_configuration()
+    check_sites(list(sites) + others)
+
+
+def _describe(infos):
+    """([dict]) -> str: 'durus RUNNING, dispatcher RUNNING, workers 3/4'"""
+    parts = []
+    workers = [i for i in infos if i['name'].startswith('worker_')]
+    for info in infos:
+        if not info['name'].startswith('worker_'):
+            parts.append('%s %s' % (info['name'], info['statename']))
+    if workers:
+        running = sum(1 for i in workers if i['statename'] == 'RUNNING')
+        parts.append('workers %d/%d running' % (running, len(workers)))
+    return ', '.join(parts) or 'no processes'
+
+
+def _failure_details(supervisor, infos, count=15):
+    """([dict]) -> (str, [str]): the first failing process and the last
+    lines of its log."""
+    from qpd.ops.logs import tail
+    order = {'durus': 0, 'dispatcher': 1}
+    ranked = sorted(infos, key=lambda i: (order.get(i['name'], 2),
+                                          i['name']))
+    for info in ranked:
+        if info['statename'] in FAILED_STATES + ('STOPPED', 'STARTING'):
+            path = info.get('stdout_logfile')
+            reason = '%s is %s' % (info['name'], info['statename'])
+            if info.get('spawnerr'):
+                reason += ' (%s)' % info['spawnerr']
+            lines = ['--- last lines of %s ---' % path] + tail(path, count)
+            return reason, lines
+    dispatcher = [i for i in infos if i['name'] == 'dispatcher']
+    if dispatcher:
+        path = dispatcher[0].get('stdout_logfile')
+        return ('every process runs', ['--- last lines of %s ---' % path]
+                + tail(path, count))
+    return 'it has no processes', []
+
+
+def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
+    """(site:Site, supervisor:Supervisor, timeout:float, progress) -> int
+
+    Wait until the site answers a request for its home page and all its
+    processes run; the HTTP status. OperationError (with the last lines of
+    the failing program's log) when it does not within `timeout`."""
+    from qpd.ops.probe import probe
+    progress = progress or Progress()
+    name = site.get_name()
+    deadline = time.monotonic() + timeout
+    answered = None
+    problem = ''
+    while True:
+        infos = supervisor.get_process_infos(name)
+        states = {info['name']: info['statename'] for info in infos}
+        fatal = [n for n, s in states.items() if s == 'FATAL']
+        if fatal and (set(fatal) & {'durus', 'dispatcher'} or
+                      len(fatal) == len(states) - 2):
+            break
+        if answered is None:
+            try:
+                answered = probe(site, timeout=max(1.0, min(
+                    5.0, deadline - time.monotonic())))
+            except OSError as e:
+                problem = str(e)
+        all_running = infos and all(s == 'RUNNING' for s in states.values())
+        if answered is not None and all_running:
+            progress.done('site %s: %s' % (name, _describe(infos)))
+            return answered
+        progress.update('starting %s: %s%s' % (
+            name, _describe(infos),
+            ', answers' if answered is not None else ''))
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    progress.done()
+    infos = supervisor.get_process_infos(name)
+    if answered is not None:
+        _say('warning: site %s answers, but %s' % (name, _describe(infos)))
+        return answered
+    reason, details = _failure_details(supervisor, infos)
+    raise OperationError(
+        'site %s did not answer at %s within %ds: %s%s' % (
+            name, site.get_base_url() or format_address(
+                site.get_scgi_address()), timeout, reason,
+            ' (%s)' % problem if problem else ''), details)
+
+
+def _report_started(site, status):
+    url = site.get_base_url() or 'scgi %s' % format_address(
+        site.get_scgi_address())
+    note = '' if status < 500 else ' (it answered %d: see "qpd log %s")' % (
+        status, site.get_name())
+    _say('site %s runs at %s%s' % (site.get_name(), url, note))
+
+
+def _start_sites(home, sites, timeout=START_TIMEOUT):
+    """(home:str, sites:[Site], timeout:float) -> int"""
+    supervisor = Supervisor(home)
+    _check_addresses(home, sites, supervisor)
+    for site in sites:
+        supervisor.write_site_conf(site)
+    if supervisor.ensure_running():
+        others = sorted(set(supervisor.get_site_names()) -
+                        {site.get_name() for site in sites})
+        _say('supervisord started (%s)%s' % (
+            supervisor.get_conf_file(),
+            '; it also starts %s' % ', '.join(others) if others else ''))
+    else:
+        changes = supervisor.update([site.get_name() for site in sites])
+        for name, change in changes.items():
+            if change in ('unchanged', 'changed'):
+                supervisor.start_process('%s:*' % name, wait=False)
+    progress = Progress(sys.stdout)
+    for site in sites:
+        _report_started(site, wait_until_ready(site, supervisor, timeout,
+                                               progress))
+    return 0
+
+
+def start(args):
+    """qpd start [NAME…]: run sites under supervisord (every site when none
+    is named) and wait until each answers."""
+    sites = _named_sites(args)
+    if not sites:
+        raise _usage('no sites in %s; create one with "qpd new NAME"'
+                     % args.home)
+    return _start_sites(args.home, sites,
+                        getattr(args, 'timeout', None) or START_TIMEOUT)
+
+
+def stop(args):
+    """qpd stop [NAME…]: stop sites (every running site when none is
+    named); supervisord keeps running the others."""
+    supervisor = Supervisor(args.home)
+    sites = _named_sites(args, default_names=supervisor.get_site_names())
+    if not sites:
+        _say('no site is running')
+        return 0
+    running = supervisor.is_running()
+    for site in sites:
+        name = site.get_name()
+        had_conf = supervisor.remove_site_conf(name)
+        if running:
+            change = supervisor.update([name])[name]
+            if change == 'removed':
+                _say('stopped %s' % name)
+                continue
+        _say('%s was not running' % name if not had_conf else
+             'stopped %s' % name)
+    return 0
+
+
+def _rolling_restart(site, supervisor, progress, timeout=START_TIMEOUT):
+    """Restart the site's workers one at a time, each waiting for the
+    previous to be ready again, so that no request fails."""
+    from qpd.ops.logs import tail
+    name = site.get_name()
+    if make_site_conf(site) != _read(supervisor.get_site_conf_file(name)):
+        _say('note: the process configuration of %s changed (max_children?);'
+             ' "qpd restart %s" applies it' % (name, name))
+    infos = supervisor.get_process_infos(name)
+    workers = sorted(i['name'] for i in infos if i['name'].startswith(
+        'worker_'))
+    for number, worker in enumerate(workers, 1):
+        namespec = '%s:%s' % (name, worker)
+        info = [i for i in infos if i['name'] == worker][0]
+        path = info['stdout_logfile']
+        offset = _size(path)
+        progress.update('restarting %s: %s (%d of %d)' % (
+            name, worker, number, len(workers)))
+        supervisor.stop_process(namespec, wait=True)
+        supervisor.start_process(namespec, wait=True)
+        deadline = time.monotonic() + timeout
+        while not _has_ready_line(path, offset):
+            state = supervisor.call('getProcessInfo', namespec)['statename']
+            if state in ('FATAL', 'BACKOFF') or time.monotonic() > deadline:
+                progress.done()
+                raise OperationError(
+                    'worker %s of %s did not come back ready (%s)' % (
+                        worker, name, state),
+                    ['--- last lines of %s ---' % path] + tail(path, 15))
+            time.sleep(0.1)
+    progress.done('restarted %d workers of %s, one at a time' % (
+        len(workers), name))
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except (FileNotFoundError, TypeError):
+        return 0
+
+
+def _has_ready_line(path, offset):
+    """(path:str, offset:int) -> bool: has a READY line been written to
+    the log after offset?"""
+    try:
+        with open(path, 'rb') as f:
+            if os.fstat(f.fileno()).st_size < offset:
+                offset = 0   # rotated
+            f.seek(offset)
+            return any(line.startswith(b'READY ') for line in f)
+    except FileNotFoundError:
+        return False
+
+
+def restart(args):
+    """qpd restart [NAME…] [--rolling]: restart sites (every running site
+    when none is named). --rolling restarts one worker at a time and keeps
+    the dispatcher and StorageServer: no request fails."""
+    supervisor = Supervisor(args.home)
+    sites = _named_sites(args, default_names=supervisor.get_site_names())
+    if not sites:
+        raise _usage('no site is running; start one with "qpd start NAME"')
+    if not supervisor.is_running():
+        return _start_sites(args.home, sites)
+    progress = Progress(sys.stdout)
+    stopped = [site for site in sites
+               if site.get_name() not in supervisor.get_group_names()]
+    running = [site for site in sites if site not in stopped]
+    if getattr(args, 'rolling', False):
+        for site in running:
+            site.get_configuration()
+            _rolling_restart(site, supervisor, progress)
+    else:
+        _check_addresses(args.home, running, supervisor)
+        for site in running:
+            supervisor.write_site_conf(site)
+        changes = supervisor.update([site.get_name() for site in running])
+        for site in running:
+            name = site.get_name()
+            if changes[name] == 'unchanged':
+                progress.update('stopping %s' % name)
+                supervisor.stop_process('%s:*' % name, wait=True)
+                supervisor.start_process('%s:*' % name, wait=False)
+        for site in running:
+            _report_started(site, wait_until_ready(site, supervisor,
+                                                   progress=progress))
+    if stopped:
+        return _start_sites(args.home, stopped)
+    return 0
+
+
+# status, log ----------------------------------------------------------------
+
+def _format_uptime(info):
+    if info['statename'] != 'RUNNING' or not info.get('start'):
+        return info.get('description', '')
+    seconds = int(info['now'] - info['start'])
+    return 'pid %s, up %d:%02d:%02d' % (
+        info['pid'], seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def get_pool_stats(site):
+    """(site:Site) -> dict | None: the dispatcher's pool stats, when the
+    dispatcher offers them (qpd.web.control.get_stats)."""
+    try:
+        from qpd.web.control import get_stats
+    except ImportError:
+        return None
+    try:
+        return get_stats(site)
+    except Exception:
+        return None
+
+
+def status(args):
+    """qpd status [NAME…]: each site's processes and pool stats. Exit 3
+    when a site that should run (or a named one) does not run fully."""
+    supervisor = Supervisor(args.home)
+    named = bool(getattr(args, 'names', None))
+    sites = _named_sites(args)
+    running = supervisor.is_running()
+    if not running:
+        _say('supervisord is not running for %s' % args.home)
+    result = 0
+    for site in sites:
+        name = site.get_name()
+        should_run = _is_started(supervisor, name)
+        infos = supervisor.get_process_infos(name) if running else []
+        if not infos:
+            _say('%s: stopped' % name)
+            if named or should_run:
+                result = 3
+            continue
+        try:
+            url = site.get_base_url() or format_address(
+                site.get_scgi_address())
+        except ConfigurationError as e:
+            url = str(e)
+        _say('%s: %s  %s' % (name, _describe(infos), url))
+        for info in infos:
+            _say('  %-12s %-9s %s' % (info['name'], info['statename'],
+                                      _format_uptime(info)))
+            if info['statename'] != 'RUNNING':
+                result = 3
+        stats = get_pool_stats(site)
+        if stats:
+            _say('  pool: %s' % ', '.join(
+                '%s %s' % (key, value) for key, value in sorted(
+                    stats.items()) if not isinstance(value, (list, dict))))
+    return result
+
+
+def _log_path(site, supervisor, process):
+    if process in (None, '', 'site'):
+        path = site.get_logfile()
+        if process is None and not os.path.exists(path):
+            return os.path.join(site.get_var_directory(), 'dispatcher.log')
+        return path
+    if process == 'supervisord':
+        return supervisor.get_log_file()
+    known = get_program_names(site)
+    if process not in known:
+        raise _usage('no process %s in site %s (one of: site, %s, '
+                     'supervisord)' % (process, site.get_name(),
+                                       ', '.join(known)))
+    return os.path.join(site.get_var_directory(), '%s.log' % process)
+
+
+def log(args):
+    """qpd log NAME [-f] [-n N] [--process P]: print the end of the site's
+    log (or of one process's output), and with -f what follows."""
+    from qpd.ops.logs import tail, follow
+    site = _one_site(args)
+    path = _log_path(site, Supervisor(args.home),
+                     getattr(args, 'process', None))
+    if not os.path.exists(path) and not args.follow:
+        raise OperationError('no log yet at %s' % path)
+    sys.stderr.write('==> %s <==\n' % path)
+    for line in tail(path, args.lines):
+        print(line)
+    sys.stdout.flush()
+    if args.follow:
+        try:
+            follow(path)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+# shell, pack ---------------------------------------------------------------
+
+def shell(args):
+    """qpd shell NAME [-c CODE]: Python on the running site's database."""
+    from qpd.ops.pack import open_storage
+    from qpd.ops.shell import make_namespace, run_code, interact
+    site = _one_site(args)
+    open_storage(site).close()   # a clear error when it is not running
+    namespace = make_namespace(site)
+    if args.code is not None:
+        return run_code(args.code, namespace)
+    return interact(namespace, plain=getattr(args, 'plain', False))
+
+
+def pack(args):
+    """qpd pack NAME: pack the live database, showing progress."""
+    from qpd.ops.pack import pack_site
+    site = _one_site(args)
+    pack_site(site, Progress(sys.stderr))
+    return 0
+
+
+# shutdown ----------------------------------------------------------------------
+
+def shutdown(args):
+    """qpd shutdown: stop every site and supervisord. The sites that ran
+    start again with the next `qpd start`."""
+    supervisor = Supervisor(args.home)
+    if not supervisor.is_running():
+        _say('supervisord is not running for %s' % args.home)
+        return 0
+    groups = supervisor.get_group_names()
+    supervisor.shutdown()
+    _say('supervisord stopped%s' % (
+        ' with %s' % ', '.join(groups) if groups else ''))
+    return 0
+
+
+# build -----------------------------------------------------------------------
+
+def build(args):
+    """qpd build NAME [--output DIR]: print (or write into DIR) nginx,
+    Apache, lighttpd and stunnel configuration for the site, and build its
+    cgi2scgi."""
+    from qpd.ops.build import get_configs, build_cgi2scgi
+    site = _one_site(args)
+    output = getattr(args, 'output', None)
+    configs = get_configs(site)
+    if output:
+        os.makedirs(output, exist_ok=True)
+        for filename, text in configs:
+            path = os.path.join(output, filename)
+            with open(path, 'w') as f:
+                f.write(text)
+            _say('wrote %s' % path)
+    else:
+        for filename, text in configs:
+            _say('# ==== %s ====' % filename)
+            _say(text)
+    if site.get_scgi_address():
+        path, kind = build_cgi2scgi(site, output or
+                                    site.ensure_var_directory())
+        message = 'built %s (%s): a CGI program that forwards to %s' % (
+            path, kind, format_address(site.get_scgi_address()))
+    else:
+        message = ('cgi2scgi not built: site %s has no scgi_address'
+                   % site.get_name())
+    if output:
+        _say(message)
+    else:
+        _say('# ' + message)
+    return 0
+
+
+# demo ------------------------------------------------------------------------
+
+DEMO = 'demo'
+
+
+def demo(args):
+    """qpd demo: create the demo site from proto unless it exists, start
+    it, and say what to try next."""
+    from qpd.ops.newsite import create_site
+    site = Site(DEMO, args.home)
+    if not site.exists():
+        site = create_site(DEMO, args.home)
+        _say('created site %s in %s' % (DEMO, site.get_package_directory()))
+    _start_sites(args.home, [site])
+    qpd = 'qpd' if os.path.abspath(args.home) == os.getcwd() else (
+        'qpd --home %s' % args.home)
+    _say('')
+    _say('Open %s in a browser.' % site.get_base_url())
+    _say('Then try:')
+    _say('  %s shell %s -c "create_user(\'admin\', \'secret\', admin=True)'
+         '; commit()"' % (qpd, DEMO))
+    _say('      (an admin user, to sign in and see /durus/ and /users/)')
+    _say('  %s shell %s     # Python on the live database' % (qpd, DEMO))
+    _say('  %s status       # the processes and the pool' % qpd)
+    _say('  %s log %s -f    # follow the log' % (qpd, DEMO))
+    _say('  %s stop %s      # stop it (qpd shutdown stops supervisord)'
+         % (qpd, DEMO))
+    return 0

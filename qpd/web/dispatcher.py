@@ -1,0 +1,979 @@
+"""qpd.web.dispatcher: the front process of a site's worker pool.
+
+    qpd dispatcher NAME  ->  main(Site(NAME))
+
+One epoll loop owns the listening sockets (http_address, scgi_address,
+as_https_address), the unix socket its workers connect to, and the control
+socket that answers the pool's stats. For each connection it reads the
+request head (and up to preread_body_size bytes of body) itself, under
+deadlines, refusing malformed requests (see qpd.web.protocol); then it
+hands the socket and the bytes read to an idle worker (qpd.web.fdpass),
+keeping its own copy of the socket. The worker answers and says KEEP (the
+dispatcher waits for the next request on the connection) or CLOSE.
+
+While every worker is busy, ready requests wait in a bounded queue; past the
+bound or the queue wait the client gets 503 with Retry-After. A worker that
+dies before it received its request gives the request to another worker;
+one that dies while answering costs that request (502 when nothing was sent
+yet). A worker busy past request_timeout is asked to dump its stack
+(SIGUSR1, faulthandler) and killed (then 504).
+
+SIGTERM or SIGINT: stop accepting, finish the requests in hand (up to
+shutdown_timeout), exit.
+"""
+
+import collections
+import errno
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+
+from qpd.web import fdpass, protocol
+from qpd.web.errors import HTTPError
+
+__all__ = ['main', 'Dispatcher', 'open_listener', 'format_ready_line']
+
+_EPOLLIN = select.EPOLLIN
+_ARM = select.EPOLLIN | select.EPOLLONESHOT
+_DONTWAIT = socket.MSG_DONTWAIT
+_REQUEST_HEADER = fdpass.REQUEST_HEADER
+_DONE_SIZE = fdpass.DONE_HEADER.size
+
+# Connection states.
+HEAD, BODY, QUEUED, BUSY, LINGER = range(5)
+
+LINGER_TIME = 2.0        # how long a refused client may keep sending
+SWEEP_INTERVAL = 0.25    # timeouts are checked this often
+BANNED_CHECK = 5.0       # the banned file is reread when changed
+KILL_GRACE = 1.0         # between the stack dump and the kill
+_CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+
+
+def _now():
+    return time.monotonic()
+
+
+class Listener:
+    """A listening socket and what the environ says about it."""
+
+    def __init__(self, key, sock):
+        self.key = key
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.scgi = key == 'scgi_address'
+        self.https = key == 'as_https_address'
+        self.flags = ((fdpass.F_SCGI if self.scgi else 0)
+                      | (fdpass.F_HTTPS if self.https else 0))
+        name = sock.getsockname()
+        if isinstance(name, tuple):
+            self.address = name[:2]
+            self.server_info = ('%s\0%d' % name[:2]).encode('latin-1')
+        else:
+            self.address = name if isinstance(name, str) else name.decode()
+            self.server_info = b'localhost\0'
+        self.unix_path = self.address if sock.family == socket.AF_UNIX \
+            else None
+
+    def format_address(self):
+        """() -> str"""
+        if isinstance(self.address, tuple):
+            host, port = self.address
+            return ('[%s]:%s' if ':' in host else '%s:%s') % (host, port)
+        return self.address
+
+
+class Connection:
+    """A client connection, from accept to close."""
+
+    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'info', 'buf',
+                 'state', 'deadline', 'started', 'head', 'length', 'chunked',
+                 'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
+                 'flags', 'queued_at', 'worker', 'peer')
+
+    def __init__(self, sock, id, listener, info, peer):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.id = id
+        self.listener = listener
+        self.family = sock.family
+        self.info = info
+        self.peer = peer
+        self.buf = b''
+        self.state = HEAD
+        self.deadline = 0.0
+        self.started = False
+        self.head = b''
+        self.length = 0
+        self.chunked = False
+        self.expect = False
+        self.continued = False
+        self.decoder = None
+        self.raw = b''
+        self.parts = None
+        self.body = b''
+        self.flags = 0
+        self.queued_at = 0.0
+        self.worker = None
+
+
+class Worker:
+    """A worker process connected to the dispatcher's unix socket."""
+
+    __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
+                 'conn', 'since', 'kill_at', 'timed_out', 'registered',
+                 'served')
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.pid = None
+        self.index = None
+        self.counters = None
+        self.dispatched = 0
+        self.conn = None
+        self.since = 0.0
+        self.kill_at = 0.0
+        self.timed_out = False
+        self.registered = False
+        self.served = 0
+
+
+class _ControlClient:
+    __slots__ = ('sock', 'fd', 'buf', 'deadline')
+
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.buf = b''
+        self.deadline = deadline
+
+
+def _remove_stale_socket(path):
+    """(path:str) -> None: remove a socket file nobody listens on; raise
+    OSError when another process still listens there."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EEXIST, '%s exists and is not a socket' % path)
+    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+        probe = socket.socket(socket.AF_UNIX, kind)
+        try:
+            probe.connect(path)
+        except OSError as e:
+            if e.errno == errno.EPROTOTYPE:
+                continue
+            break
+        else:
+            raise OSError(errno.EADDRINUSE,
+                          'another process listens on %s' % path)
+        finally:
+            probe.close()
+    os.unlink(path)
+
+
+def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
+    """(address:(host, port)|str, kind=SOCK_STREAM, umask:int=None, backlog:int=1024) -> socket
+    A non-blocking, close-on-exec listening socket on a TCP address or a
+    unix socket path (created under umask when given)."""
+    if isinstance(address, tuple):
+        host, port = address
+        family, _, _, _, sockaddr = socket.getaddrinfo(
+            host or None, port, socket.AF_UNSPEC, kind, 0,
+            socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(sockaddr)
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        _remove_stale_socket(address)
+        sock = socket.socket(socket.AF_UNIX, kind)
+        old = os.umask(umask) if umask is not None else None
+        try:
+            sock.bind(address)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            if old is not None:
+                os.umask(old)
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def format_ready_line(site_name, listeners):
+    """(site_name:str, listeners:[Listener]) -> str"""
+    return 'READY dispatcher %s pid=%d %s' % (
+        site_name, os.getpid(), ' '.join(
+            '%s=%s' % (l.key.replace('_address', ''), l.format_address())
+            for l in listeners))
+
+
+class Dispatcher:
+    """(site:Site)
+    The event loop; run() returns the exit status."""
+
+    def __init__(self, site):
+        self.site = site
+        self.name = site.get_name()
+        limits = protocol.get_limits(site)
+        self.limits = limits
+        self.header_timeout = limits['header_timeout']
+        self.body_timeout = limits['body_timeout']
+        self.keepalive_timeout = limits['keepalive_timeout']
+        self.preread = limits['preread_body_size']
+        self.max_body = limits['max_body_size']
+        self.queue_length = limits['queue_length']
+        self.queue_timeout = limits['queue_timeout']
+        self.request_timeout = limits['request_timeout']
+        self.shutdown_timeout = limits['shutdown_timeout']
+        self.retry_after = [('Retry-After', str(int(limits['retry_after'])))]
+        self.rcvtimeo = _timeval(limits['body_timeout'])
+        self.sndtimeo = _timeval(limits['send_timeout'])
+        self.epoll = select.epoll()
+        self.handlers = {}         # fd -> (callback, object)
+        self.listeners = []
+        self.conns = {}            # fd -> Connection
+        self.workers = {}          # fd -> Worker
+        self.idle = []             # idle Workers, most recently used last
+        self.queue = collections.deque()
+        self.controls = {}
+        self.buffer = bytearray(fdpass.MAX_MESSAGE)
+        self.view = memoryview(self.buffer)
+        self.next_id = 0
+        self.now = _now()
+        self.started_at = time.time()
+        self.draining = False
+        self.drain_deadline = 0.0
+        self.stop_requested = False
+        self.banned = set()
+        self.banned_mtime = None
+        self.banned_checked = 0.0
+        self.seen_indexes = set()
+        self.stats = collections.Counter()
+        self.worker_listener = None
+        self.control_listener = None
+        self.wakeup = None
+
+    # Setup -------------------------------------------------------------------
+
+    def log(self, message):
+        """(message:str) -> None: one line on stderr."""
+        sys.stderr.write('%s qpd dispatcher %s: %s\n' % (
+            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, message))
+        sys.stderr.flush()
+
+    def open(self):
+        """() -> None: open every socket; raise OSError when one fails."""
+        self.site.ensure_var_directory()
+        for key, address in self.site.get_listening_addresses():
+            listener = Listener(key, open_listener(address))
+            self.listeners.append(listener)
+            self.register(listener.fd, self.on_accept, listener)
+        self.worker_path = self.site.get_dispatcher_socket()
+        self.worker_listener = open_listener(
+            self.worker_path, socket.SOCK_SEQPACKET, umask=0o177)
+        self.register(self.worker_listener.fileno(), self.on_worker_accept,
+                      None)
+        self.control_path = self.site.get_control_socket()
+        self.control_listener = open_listener(
+            self.control_path, socket.SOCK_STREAM, umask=0o177, backlog=16)
+        self.register(self.control_listener.fileno(), self.on_control_accept,
+                      None)
+        self.wakeup, wakeup_write = socket.socketpair()
+        self.wakeup.setblocking(False)
+        wakeup_write.setblocking(False)
+        self._wakeup_write = wakeup_write
+        signal.set_wakeup_fd(wakeup_write.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self.on_signal)
+        signal.signal(signal.SIGHUP, self.on_signal)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.register(self.wakeup.fileno(), self.on_wakeup, None)
+        self.load_banned(force=True)
+
+    def register(self, fd, callback, obj, events=_EPOLLIN):
+        self.handlers[fd] = (callback, obj)
+        self.epoll.register(fd, events)
+
+    def unregister(self, fd):
+        self.handlers.pop(fd, None)
+        try:
+            self.epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+
+    def on_signal(self, signum, frame):
+        if signum == signal.SIGHUP:
+            self.banned_checked = 0.0
+        else:
+            self.stop_requested = True
+
+    def on_wakeup(self, obj, events):
+        try:
+            while self.wakeup.recv(512):
+                pass
+        except OSError:
+            pass
+
+    def load_banned(self, force=False):
+        """(force:bool=False) -> None: reread the banned file if it changed."""
+        self.banned_checked = self.now
+        path = self.site.get_banned_file()
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime != self.banned_mtime or force:
+            self.banned_mtime = mtime
+            self.banned = self.site.get_banned() if mtime is not None \
+                else set()
+
+    # The loop -------------------------------------------------------------------
+
+    def run(self):
+        """() -> int: serve until stopped; the exit status."""
+        poll = self.epoll.poll
+        handlers = self.handlers
+        next_sweep = _now() + SWEEP_INTERVAL
+        while True:
+            try:
+                events = poll(SWEEP_INTERVAL)
+            except InterruptedError:
+                events = ()
+            self.now = now = _now()
+            for fd, mask in events:
+                entry = handlers.get(fd)
+                if entry is not None:
+                    entry[0](entry[1], mask)
+            if self.stop_requested and not self.draining:
+                self.begin_drain()
+            if now >= next_sweep:
+                next_sweep = now + SWEEP_INTERVAL
+                self.sweep(now)
+                if self.draining and self.is_drained(now):
+                    break
+        self.close_all()
+        return 0
+
+    # Accepting --------------------------------------------------------------------
+
+    def on_accept(self, listener, events):
+        for _ in range(64):
+            try:
+                sock, peer = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.log('accept failed: %s' % e)
+                return
+            self.add_connection(listener, sock, peer)
+
+    def add_connection(self, listener, sock, peer):
+        if sock.family == socket.AF_UNIX:
+            host, port = '', 0
+        else:
+            host, port = peer[0], peer[1]
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.rcvtimeo)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.sndtimeo)
+        self.next_id = (self.next_id + 1) & 0xFFFFFFFF
+        info = ('%s\0%d\0' % (host, port)).encode('latin-1') \
+            + listener.server_info
+        conn = Connection(sock, self.next_id, listener, info, host)
+        conn.deadline = self.now + self.header_timeout
+        self.conns[conn.fd] = conn
+        self.register(conn.fd, self.on_readable, conn, _ARM)
+        self.stats['connections'] += 1
+        if host in self.banned and not listener.scgi:
+            self.refuse(conn, 403, 'address banned')
+
+    def arm(self, conn):
+        try:
+            self.epoll.modify(conn.fd, _ARM)
+        except OSError:
+            self.close(conn)
+
+    # Reading requests ----------------------------------------------------------------
+
+    def on_readable(self, conn, events):
+        try:
+            data = conn.sock.recv(65536, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            self.arm(conn)
+            return
+        except OSError:
+            self.close(conn)
+            return
+        if not data:
+            self.close(conn)
+            return
+        if conn.state == LINGER:
+            self.arm(conn)
+            return
+        conn.buf = conn.buf + data if conn.buf else data
+        self.advance(conn)
+
+    def advance(self, conn):
+        """(conn) -> None: parse what conn.buf holds; hand over a complete
+        request, or wait for more."""
+        try:
+            if conn.state == HEAD:
+                if conn.listener.scgi:
+                    if not self.read_scgi_head(conn):
+                        return
+                elif not self.read_http_head(conn):
+                    return
+            if conn.chunked:
+                self.read_chunked_body(conn)
+            else:
+                self.read_body(conn)
+        except HTTPError as e:
+            self.refuse(conn, e.get_status(), e.get_message())
+
+    def read_http_head(self, conn):
+        """(conn) -> bool: has the head been read?"""
+        buf = conn.buf
+        while buf[:2] == b'\r\n':
+            buf = buf[2:]
+        end = buf.find(b'\r\n\r\n') + 4
+        if end < 4:
+            conn.buf = buf
+            protocol.check_partial_head(buf, self.limits)
+            self.wait_head(conn)
+            return False
+        conn.head = buf[:end]
+        conn.buf = buf[end:]
+        head = protocol.parse_http_head(conn.head, self.limits)
+        conn.length = head.content_length or 0
+        conn.chunked = head.chunked
+        conn.expect = head.expect_continue
+        self.start_body(conn)
+        return True
+
+    def read_scgi_head(self, conn):
+        """(conn) -> bool: has the netstring been read?"""
+        parsed = protocol.parse_scgi(conn.buf, self.limits)
+        if parsed is None:
+            self.wait_head(conn)
+            return False
+        payload, environ, end = parsed
+        if environ.get('REMOTE_ADDR') in self.banned:
+            raise HTTPError(403, 'address banned')
+        conn.head = payload
+        conn.buf = conn.buf[end:]
+        conn.length = int(environ['CONTENT_LENGTH'])
+        conn.chunked = False
+        conn.expect = False
+        self.start_body(conn)
+        return True
+
+    def wait_head(self, conn):
+        if conn.buf and not conn.started:
+            conn.started = True
+            conn.deadline = self.now + self.header_timeout
+        self.arm(conn)
+
+    def start_body(self, conn):
+        conn.state = BODY
+        conn.continued = False
+        conn.deadline = self.now + self.body_timeout
+        if conn.chunked:
+            conn.decoder = protocol.ChunkedDecoder(self.max_body)
+            conn.raw = b''
+            conn.parts = []
+
+    def read_body(self, conn):
+        buf = conn.buf
+        length = conn.length
+        if len(buf) >= length:
+            if len(buf) == length:
+                conn.body = buf
+                conn.buf = b''
+            else:
+                conn.body = buf[:length]
+                conn.buf = buf[length:]
+            self.ready(conn, fdpass.F_COMPLETE)
+        elif len(buf) >= self.preread:
+            conn.body = buf
+            conn.buf = b''
+            self.ready(conn, 0)
+        else:
+            self.wait_body(conn)
+
+    def read_chunked_body(self, conn):
+        decoder = conn.decoder
+        if conn.buf:
+            data = conn.buf
+            conn.buf = b''
+            conn.raw += data
+            conn.parts.extend(decoder.feed(data))
+        if decoder.done:
+            conn.body = b''.join(conn.parts)
+            conn.buf = decoder.leftover
+            conn.raw = b''
+            conn.parts = None
+            self.ready(conn, fdpass.F_COMPLETE)
+        elif len(conn.raw) >= self.preread:
+            conn.body = conn.raw
+            conn.raw = b''
+            conn.parts = None
+            self.ready(conn, fdpass.F_CHUNKED)
+        else:
+            self.wait_body(conn)
+
+    def wait_body(self, conn):
+        if conn.expect and not conn.continued:
+            conn.continued = True
+            try:
+                conn.sock.send(_CONTINUE, _DONTWAIT)
+            except OSError:
+                self.close(conn)
+                return
+        self.arm(conn)
+
+    # Handing requests to workers ----------------------------------------------------------
+
+    def ready(self, conn, flags):
+        """(conn, flags:int) -> None: conn holds a request to hand over."""
+        if conn.continued:
+            flags |= fdpass.F_CONTINUED
+        conn.flags = flags | conn.listener.flags
+        conn.deadline = 0.0
+        conn.decoder = None
+        if self.idle and not self.queue:
+            self.handoff(self.idle.pop(), conn)
+        elif len(self.queue) >= self.queue_length:
+            self.stats['overflows'] += 1
+            self.refuse(conn, 503, 'every worker is busy',
+                        headers=self.retry_after)
+        else:
+            conn.state = QUEUED
+            conn.queued_at = self.now
+            self.queue.append(conn)
+            self.pump()
+
+    def pump(self):
+        """() -> None: hand queued requests to idle workers."""
+        while self.idle and self.queue:
+            self.handoff(self.idle.pop(), self.queue.popleft())
+
+    def handoff(self, worker, conn):
+        flags = conn.flags
+        if self.draining:
+            flags |= fdpass.F_CLOSE
+        info = conn.info
+        head = conn.head
+        body = conn.body
+        message = b''.join((
+            _REQUEST_HEADER.pack(fdpass.REQUEST, flags, conn.family, conn.id,
+                                 len(info), len(head), len(body)),
+            info, head, body))
+        try:
+            fdpass.send_message(worker.sock, message, (conn.fd,), _DONTWAIT)
+        except OSError as e:
+            self.log('worker %s pid=%s unreachable (%s); dropped' % (
+                worker.index, worker.pid, e))
+            conn.state = QUEUED
+            conn.queued_at = self.now
+            self.queue.appendleft(conn)
+            self.drop_worker(worker)
+            return
+        conn.state = BUSY
+        conn.worker = worker
+        worker.conn = conn
+        worker.since = self.now
+        worker.dispatched += 1
+
+    def on_worker_message(self, worker, events):
+        try:
+            if worker.registered:
+                n = worker.sock.recv_into(self.buffer, 0, _DONTWAIT)
+                fds = ()
+            else:
+                n, fds = fdpass.recv_message_into(
+                    worker.sock, self.buffer, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n, fds = 0, ()
+        if n == 0:
+            self.drop_worker(worker)
+            return
+        kind = self.buffer[:1]
+        if kind == fdpass.KEEP or kind == fdpass.CLOSE:
+            self.on_done(worker, kind, n)
+        elif kind == fdpass.HELLO and not worker.registered and fds:
+            self.on_hello(worker, n, fds)
+        else:
+            for fd in fds:
+                os.close(fd)
+            self.log('worker %s pid=%s sent a bad message; dropped' % (
+                worker.index, worker.pid))
+            self.drop_worker(worker)
+
+    def on_hello(self, worker, n, fds):
+        _, index, pid = fdpass.HELLO_HEADER.unpack_from(self.buffer)
+        for fd in fds[1:]:
+            os.close(fd)
+        try:
+            worker.counters = fdpass.Counters(fds[0])
+        finally:
+            os.close(fds[0])
+            if worker.counters is not None:
+                worker.counters.fd = None
+        try:
+            worker.pid = fdpass.peer_pid(worker.sock)
+        except OSError:
+            worker.pid = pid
+        worker.index = index
+        worker.registered = True
+        if index in self.seen_indexes:
+            self.stats['restarts'] += 1
+        self.seen_indexes.add(index)
+        self.log('worker %s pid=%s ready' % (index, worker.pid))
+        self.idle.append(worker)
+        self.pump()
+
+    def on_done(self, worker, kind, n):
+        conn = worker.conn
+        worker.conn = None
+        worker.served += 1
+        self.stats['served'] += 1
+        if worker.kill_at:
+            worker.kill_at = 0.0
+        self.idle.append(worker)
+        if conn is None:
+            self.log('worker %s pid=%s finished no request' % (
+                worker.index, worker.pid))
+        elif kind == fdpass.KEEP and not self.draining:
+            conn.worker = None
+            conn.state = HEAD
+            conn.head = conn.body = b''
+            if n > _DONE_SIZE:
+                conn.buf += bytes(self.view[_DONE_SIZE:n])
+            if conn.buf:
+                conn.started = True
+                conn.deadline = self.now + self.header_timeout
+                if self.queue:
+                    self.pump()
+                self.advance(conn)
+            else:
+                conn.started = False
+                conn.deadline = self.now + self.keepalive_timeout
+                self.arm(conn)
+        else:
+            conn.worker = None
+            self.finish(conn)
+        self.pump()
+
+    # Workers ------------------------------------------------------------------------------
+
+    def on_worker_accept(self, obj, events):
+        for _ in range(16):
+            try:
+                sock, _ = self.worker_listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.log('worker accept failed: %s' % e)
+                return
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                fdpass.MAX_MESSAGE * 2)
+            except OSError:
+                pass
+            worker = Worker(sock)
+            self.workers[worker.fd] = worker
+            self.register(worker.fd, self.on_worker_message, worker)
+
+    def drop_worker(self, worker):
+        """(worker) -> None: forget a worker that died or misbehaved; its
+        request goes to another worker if it never received it."""
+        if self.workers.pop(worker.fd, None) is None:
+            return
+        self.unregister(worker.fd)
+        worker.sock.close()
+        if worker in self.idle:
+            self.idle.remove(worker)
+        conn = worker.conn
+        worker.conn = None
+        if worker.registered:
+            self.log('worker %s pid=%s gone%s' % (
+                worker.index, worker.pid,
+                ' while serving a request' if conn else ''))
+        if conn is not None:
+            conn.worker = None
+            received, started = worker.counters.read() if worker.counters \
+                else (worker.dispatched, worker.dispatched)
+            if received < worker.dispatched:
+                conn.state = QUEUED
+                conn.queued_at = self.now
+                self.queue.appendleft(conn)
+            elif started < worker.dispatched:
+                self.stats['failed'] += 1
+                if worker.timed_out:
+                    self.refuse(conn, 504, 'the request took too long')
+                else:
+                    self.refuse(conn, 502, 'the worker died')
+            else:
+                self.stats['failed'] += 1
+                self.close(conn)
+        if worker.counters is not None:
+            worker.counters.close()
+        self.pump()
+
+    def check_worker_time(self, worker, now):
+        if now - worker.since < self.request_timeout:
+            return
+        if not worker.kill_at:
+            conn = worker.conn
+            what = conn.head.split(b'\r\n', 1)[0][:200] if conn and not \
+                conn.listener.scgi else b'an SCGI request'
+            self.log('worker %s pid=%s busy %.0fs on %s: dumping its stack '
+                     'and killing it' % (worker.index, worker.pid,
+                                         now - worker.since,
+                                         what.decode('latin-1')))
+            worker.kill_at = now + KILL_GRACE
+            self.signal_worker(worker, signal.SIGUSR1)
+        elif now >= worker.kill_at and not worker.timed_out:
+            worker.timed_out = True
+            self.signal_worker(worker, signal.SIGKILL)
+
+    def signal_worker(self, worker, signum):
+        if worker.pid:
+            try:
+                os.kill(worker.pid, signum)
+            except OSError as e:
+                self.log('cannot signal worker pid=%s: %s' % (worker.pid, e))
+
+    # Ending connections ----------------------------------------------------------------
+
+    def refuse(self, conn, status, message='', headers=()):
+        """(conn, status:int, message:str='', headers=()) -> None: answer
+        with a short error and close, letting the client finish sending."""
+        self.stats['refused'] += 1
+        if conn.state == QUEUED:
+            try:
+                self.queue.remove(conn)
+            except ValueError:
+                pass
+        data = protocol.format_error(status, message, conn.listener.scgi,
+                                     headers)
+        try:
+            conn.sock.send(data, _DONTWAIT)
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close(conn)
+            return
+        self.linger(conn)
+
+    def linger(self, conn):
+        conn.state = LINGER
+        conn.buf = b''
+        conn.head = conn.body = b''
+        conn.deadline = self.now + LINGER_TIME
+        self.arm(conn)
+
+    def finish(self, conn):
+        """(conn) -> None: close after a worker's last response, lingering
+        only when the client has sent more."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+            data = conn.sock.recv(65536, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            data = b''
+        except OSError:
+            data = b''
+        if data:
+            self.linger(conn)
+        else:
+            self.close(conn)
+
+    def close(self, conn):
+        if self.conns.pop(conn.fd, None) is None:
+            return
+        self.unregister(conn.fd)
+        conn.sock.close()
+        conn.state = LINGER
+
+    # Timeouts, stats, shutdown ---------------------------------------------------------
+
+    def sweep(self, now):
+        for conn in list(self.conns.values()):
+            deadline = conn.deadline
+            if deadline and now >= deadline:
+                state = conn.state
+                if state == LINGER or (state == HEAD and not conn.started):
+                    self.close(conn)
+                elif state in (HEAD, BODY):
+                    self.stats['timeouts'] += 1
+                    self.refuse(conn, 408, 'request not received in time')
+        queue = self.queue
+        limit = now - self.queue_timeout
+        while queue and queue[0].queued_at <= limit:
+            self.stats['overflows'] += 1
+            conn = queue.popleft()
+            conn.state = BODY
+            self.refuse(conn, 503, 'no worker was free in time',
+                        headers=self.retry_after)
+        for worker in list(self.workers.values()):
+            if worker.conn is not None:
+                self.check_worker_time(worker, now)
+        for client in list(self.controls.values()):
+            if now >= client.deadline:
+                self.close_control(client)
+        if now - self.banned_checked >= BANNED_CHECK:
+            self.load_banned()
+
+    def begin_drain(self):
+        self.draining = True
+        self.drain_deadline = self.now + self.shutdown_timeout
+        self.log('stopping: finishing %d requests in hand' % sum(
+            1 for c in self.conns.values() if c.state in (BODY, QUEUED, BUSY)))
+        for listener in self.listeners:
+            self.unregister(listener.fd)
+            listener.sock.close()
+            if listener.unix_path:
+                _unlink(listener.unix_path)
+        self.listeners = []
+        for conn in list(self.conns.values()):
+            if conn.state == HEAD and not conn.started:
+                self.close(conn)
+
+    def is_drained(self, now):
+        if now >= self.drain_deadline:
+            left = sum(1 for c in self.conns.values() if c.state != LINGER)
+            if left:
+                self.log('stopping with %d requests unfinished' % left)
+            return True
+        for conn in self.conns.values():
+            if conn.state != LINGER and (conn.state != HEAD or conn.started):
+                return False
+            if conn.state == HEAD:
+                self.close(conn)
+        return True
+
+    def close_all(self):
+        for conn in list(self.conns.values()):
+            if conn.state == QUEUED:
+                self.refuse(conn, 503, 'shutting down',
+                            headers=self.retry_after)
+            self.close(conn)
+        for worker in list(self.workers.values()):
+            self.unregister(worker.fd)
+            worker.sock.close()
+        for sock in (self.worker_listener, self.control_listener):
+            if sock is not None:
+                sock.close()
+        for path in (self.worker_path, self.control_path):
+            _unlink(path)
+        signal.set_wakeup_fd(-1)
+        self.epoll.close()
+        self.log('stopped')
+
+    def get_stats(self):
+        """() -> dict: the pool's state and counters."""
+        registered = [w for w in self.workers.values() if w.registered]
+        busy = sum(1 for w in registered if w.conn is not None)
+        return {
+            'site': self.name,
+            'pid': os.getpid(),
+            'uptime': round(time.time() - self.started_at, 1),
+            'workers': len(registered),
+            'busy': busy,
+            'idle': len(registered) - busy,
+            'queue': len(self.queue),
+            'connections': len(self.conns),
+            'served': self.stats['served'],
+            'restarts': self.stats['restarts'],
+            'accepted': self.stats['connections'],
+            'refused': self.stats['refused'],
+            'overflows': self.stats['overflows'],
+            'timeouts': self.stats['timeouts'],
+            'failed': self.stats['failed'],
+            'draining': self.draining,
+            'pool': [{'index': w.index, 'pid': w.pid,
+                      'busy': w.conn is not None, 'served': w.served}
+                     for w in sorted(registered,
+                                     key=lambda w: (w.index or 0, w.pid))],
+        }
+
+    # Control socket ---------------------------------------------------------------------
+
+    def on_control_accept(self, obj, events):
+        try:
+            sock, _ = self.control_listener.accept()
+        except OSError:
+            return
+        client = _ControlClient(sock, self.now + 5.0)
+        self.controls[client.fd] = client
+        self.register(client.fd, self.on_control_readable, client)
+
+    def on_control_readable(self, client, events):
+        try:
+            data = client.sock.recv(1024, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b''
+        client.buf += data
+        if data and b'\n' not in client.buf and len(client.buf) < 1024:
+            return
+        command = client.buf.strip().decode('latin-1', 'replace')
+        if command in ('stats', ''):
+            reply = json.dumps(self.get_stats(), sort_keys=True)
+        else:
+            reply = json.dumps({'error': 'unknown command %r' % command})
+        try:
+            client.sock.settimeout(1.0)
+            client.sock.sendall(reply.encode() + b'\n')
+        except OSError:
+            pass
+        self.close_control(client)
+
+    def close_control(self, client):
+        self.controls.pop(client.fd, None)
+        self.unregister(client.fd)
+        client.sock.close()
+
+
+def _timeval(seconds):
+    """(seconds:float) -> bytes: a struct timeval."""
+    whole = int(seconds)
+    return struct.pack('ll', whole, int((seconds - whole) * 1e6))
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def main(site):
+    """(site:Site) -> int: run the site's dispatcher until SIGTERM."""
+    import setproctitle
+    setproctitle.setproctitle('qpd dispatcher %s' % site.get_name())
+    try:
+        dispatcher = Dispatcher(site)
+        dispatcher.open()
+    except Exception as e:
+        sys.stderr.write('qpd dispatcher %s: cannot start: %s\n' % (
+            site.get_name(), e))
+        return 1
+    sys.stdout.write(format_ready_line(site.get_name(),
+                                       dispatcher.listeners) + '\n')
+    sys.stdout.flush()
+    return dispatcher.run()

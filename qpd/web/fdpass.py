@@ -1,0 +1,139 @@
+"""qpd.web.fdpass: messages between the dispatcher and its workers.
+
+They talk over a unix SOCK_SEQPACKET socket, so each message arrives whole
+and alone. A message may carry file descriptors (SCM_RIGHTS); received
+descriptors are close-on-exec.
+
+    worker -> dispatcher   HELLO  index, pid; carries the worker's counters
+                                  (a memfd the dispatcher maps)
+    dispatcher -> worker   REQUEST flags, family, connection id, and the
+                                  bytes read so far; carries the client socket
+    worker -> dispatcher   KEEP   connection id + bytes read past the request:
+                                  the dispatcher waits for the next request
+                           CLOSE  connection id: the dispatcher closes it
+
+The counters let the dispatcher tell, when a worker dies, whether it had
+received its last request and whether it had begun to answer it.
+"""
+
+import array
+import mmap
+import os
+import socket
+import struct
+
+__all__ = [
+    'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'REQUEST_HEADER', 'DONE_HEADER',
+    'HELLO_HEADER', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE', 'F_CHUNKED',
+    'F_CLOSE', 'F_CONTINUED', 'MAX_MESSAGE', 'send_message',
+    'recv_message_into', 'Counters', 'peer_pid',
+]
+
+HELLO = b'W'
+REQUEST = b'R'
+KEEP = b'K'
+CLOSE = b'C'
+
+# kind, flags, socket family, connection id, info, head and body lengths
+REQUEST_HEADER = struct.Struct('<cBBxIIII')
+# kind, connection id (+ leftover bytes)
+DONE_HEADER = struct.Struct('<cxxxI')
+# kind, worker index, pid
+HELLO_HEADER = struct.Struct('<cxxxii')
+
+F_HTTPS = 1        # the listener is as_https: HTTPS=on
+F_SCGI = 2         # head is an SCGI netstring payload
+F_COMPLETE = 4     # body is the whole (decoded) body
+F_CHUNKED = 8      # body is the start of a raw chunked body
+F_CLOSE = 16       # close after this response (the dispatcher is draining)
+F_CONTINUED = 32   # a 100 Continue was sent already
+
+MAX_MESSAGE = 256 * 1024
+
+_FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
+
+
+def send_message(sock, data, fds=(), flags=0):
+    """(sock, data:bytes, fds=(), flags:int=0) -> None
+    Send data as one message, with the descriptors fds."""
+    if fds:
+        sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                               array.array('i', fds))], flags)
+    else:
+        sock.send(data, flags)
+
+
+def recv_message_into(sock, buffer, flags=0):
+    """(sock, buffer:bytearray, flags:int=0) -> (nbytes:int, fds:[int])
+    Receive one message into buffer; nbytes is 0 at end of file. Received
+    descriptors are close-on-exec; a truncated message closes them and
+    raises OSError."""
+    nbytes, ancdata, msg_flags, _ = sock.recvmsg_into(
+        [buffer], _FD_SPACE, flags | socket.MSG_CMSG_CLOEXEC)
+    fds = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            items = array.array('i')
+            items.frombytes(data[:len(data) - len(data) % items.itemsize])
+            fds.extend(items)
+    if msg_flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+        for fd in fds:
+            os.close(fd)
+        raise OSError('truncated message from %r' % (sock,))
+    return nbytes, fds
+
+
+def peer_pid(sock):
+    """(sock:unix socket) -> int: the pid of the process at the other end."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                            struct.calcsize('3i'))
+    return struct.unpack('3i', creds)[0]
+
+
+class Counters:
+    """(fd:int=None)
+    Two counters in shared memory: requests a worker has received, and
+    requests it has begun to answer. Without fd, creates a new memfd (the
+    worker's side); with fd, maps that one (the dispatcher's side)."""
+
+    _LAYOUT = struct.Struct('<II')
+
+    def __init__(self, fd=None):
+        if fd is None:
+            fd = os.memfd_create('qpd-worker-counters', os.MFD_CLOEXEC)
+            os.ftruncate(fd, self._LAYOUT.size)
+        try:
+            self.map = mmap.mmap(fd, self._LAYOUT.size)
+        finally:
+            self.fd = fd
+        self.received = 0
+        self.started = 0
+
+    def get_fd(self):
+        """() -> int: the memfd, for send_message."""
+        return self.fd
+
+    def close_fd(self):
+        """() -> None: close the memfd (the mapping stays)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def mark_received(self):
+        """() -> None"""
+        self.received += 1
+        self._LAYOUT.pack_into(self.map, 0, self.received, self.started)
+
+    def mark_started(self):
+        """() -> None"""
+        self.started = self.received
+        self._LAYOUT.pack_into(self.map, 0, self.received, self.started)
+
+    def read(self):
+        """() -> (received:int, started:int)"""
+        return self._LAYOUT.unpack_from(self.map, 0)
+
+    def close(self):
+        """() -> None"""
+        self.close_fd()
+        self.map.close()

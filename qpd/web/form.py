@@ -1,0 +1,456 @@
+"""Form: a set of widgets rendered as an HTML form and taken back from the
+request that submits it.
+
+The usual handler::
+
+    form = Form()
+    form.add_string('name', title='Name', required=True)
+    form.add_int('age', title='Age')
+    form.add_submit('save', 'Save')
+    if not form.is_submitted() or form.has_errors():
+        return page('Edit', form.render())
+    ...use form.get('name'), form['age']...
+
+With `use_tokens` (the default) a post form carries a one-time token from
+the session; a submission whose token is missing, forged, already used or
+not a single string has an error, so the handler above shows the form
+again (with a message) instead of processing it.
+"""
+
+from qpd.qpy import xml
+from qpd.web.widgets import (
+    Widget, render_tag, StringWidget, TextWidget, PasswordWidget,
+    CheckboxWidget, SingleSelectWidget, MultipleSelectWidget,
+    RadiobuttonsWidget, OptionSelectWidget, IntWidget, FloatWidget,
+    DateWidget, EmailWidget, FileWidget, HiddenWidget, SubmitWidget,
+    ResetWidget, ButtonWidget)
+from qpd.web.widgets.base import get_current_request
+
+__all__ = ['Form', 'TOKEN_NAME', 'TOKEN_MESSAGE']
+
+TOKEN_NAME = '_form_token'
+TOKEN_MESSAGE = ('This form was already submitted, or it has expired. '
+                 'Please check it and submit it again.')
+MAX_TOKEN_LENGTH = 200
+
+
+def get_current_session():
+    """() -> Session
+    The session of the hit being processed in this process.
+    """
+    from qpd.web.common import get_session
+    return get_session()
+
+
+class Form:
+    """(method='post', action_url=None, enctype=None, use_tokens=True,
+        request=None, session=None, **attrs)
+    An HTML form of widgets. `action_url` None submits to the page's own
+    URL; `enctype` None is multipart/form-data when the form has a
+    FileWidget; `use_tokens` guards post forms with one-time tokens from
+    the session. `request` and `session` default to the current hit's.
+    Other keywords become attributes of the <form> (`class_`, `id`,
+    `novalidate`, ...).
+    """
+
+    token_name = TOKEN_NAME
+    token_message = TOKEN_MESSAGE
+
+    def __init__(self, method='post', action_url=None, enctype=None,
+                 use_tokens=True, request=None, session=None, **attrs):
+        method = method.lower()
+        if method not in ('get', 'post'):
+            raise ValueError('method must be get or post, not %r' % method)
+        self.method = method
+        self.action_url = action_url
+        self.enctype = enctype
+        self.use_tokens = use_tokens
+        self.request = request
+        self.session = session
+        self.attrs = attrs
+        self.widgets = []
+        self.widget_by_name = {}
+        self.error = None
+        self.parsed = False
+
+    # the request and the session
+
+    def get_request(self):
+        """() -> HTTPRequest"""
+        if self.request is None:
+            self.request = get_current_request()
+        return self.request
+
+    def get_session(self):
+        """() -> Session
+        Where the tokens come from: an object with add_token() -> str and
+        use_token(token:str) -> bool.
+        """
+        if self.session is None:
+            self.session = get_current_session()
+        return self.session
+
+    def is_using_tokens(self) -> bool:
+        """() -> bool
+        Whether submissions need a token (post forms with use_tokens).
+        """
+        return bool(self.use_tokens) and self.method == 'post'
+
+    # building
+
+    def add(self, widget_class, name:str, value=None, title=None, hint=None,
+            required=False, **kwargs) -> Widget:
+        """(widget_class:type, name:str, value=None, title=None, hint=None,
+            required=False, **kwargs) -> Widget
+        Add a widget of this class and return it. Keywords go to the
+        widget's constructor.
+        """
+        if name in self.widget_by_name:
+            raise ValueError('the form already has a widget named %r' % name)
+        if name == self.token_name or name.startswith(self.token_name + '$'):
+            raise ValueError('%r is the name of the form token' % name)
+        widget = widget_class(name, value=value, title=title, hint=hint,
+                              required=required, **kwargs)
+        self.add_widget(widget)
+        return widget
+
+    def add_widget(self, widget:Widget) -> Widget:
+        """(widget:Widget) -> Widget
+        Add a widget made elsewhere.
+        """
+        if widget.get_name() in self.widget_by_name:
+            raise ValueError('the form already has a widget named %r'
+                             % widget.get_name())
+        self.widgets.append(widget)
+        self.widget_by_name[widget.get_name()] = widget
+        if self.parsed and self.is_submitted():
+            widget.parse(self.get_request())
+        return widget
+
+    def add_string(self, name, value=None, **kwargs):
+        """(name:str, value:str=None, **kwargs) -> StringWidget"""
+        return self.add(StringWidget, name, value, **kwargs)
+
+    def add_text(self, name, value=None, **kwargs):
+        """(name:str, value:str=None, **kwargs) -> TextWidget"""
+        return self.add(TextWidget, name, value, **kwargs)
+
+    def add_password(self, name, value=None, **kwargs):
+        """(name:str, value=None, **kwargs) -> PasswordWidget"""
+        return self.add(PasswordWidget, name, value, **kwargs)
+
+    def add_checkbox(self, name, value=False, **kwargs):
+        """(name:str, value:bool=False, **kwargs) -> CheckboxWidget"""
+        return self.add(CheckboxWidget, name, value, **kwargs)
+
+    def add_single_select(self, name, value=None, **kwargs):
+        """(name:str, value=None, options=..., **kwargs) -> SingleSelectWidget"""
+        return self.add(SingleSelectWidget, name, value, **kwargs)
+
+    def add_multiple_select(self, name, value=None, **kwargs):
+        """(name:str, value:list=None, options=..., **kwargs) -> MultipleSelectWidget"""
+        return self.add(MultipleSelectWidget, name, value, **kwargs)
+
+    def add_radiobuttons(self, name, value=None, **kwargs):
+        """(name:str, value=None, options=..., **kwargs) -> RadiobuttonsWidget"""
+        return self.add(RadiobuttonsWidget, name, value, **kwargs)
+
+    def add_option_select(self, name, value=None, **kwargs):
+        """(name:str, value=None, options=..., **kwargs) -> OptionSelectWidget"""
+        return self.add(OptionSelectWidget, name, value, **kwargs)
+
+    def add_int(self, name, value=None, **kwargs):
+        """(name:str, value:int=None, **kwargs) -> IntWidget"""
+        return self.add(IntWidget, name, value, **kwargs)
+
+    def add_float(self, name, value=None, **kwargs):
+        """(name:str, value:float=None, **kwargs) -> FloatWidget"""
+        return self.add(FloatWidget, name, value, **kwargs)
+
+    def add_date(self, name, value=None, **kwargs):
+        """(name:str, value:date=None, **kwargs) -> DateWidget"""
+        return self.add(DateWidget, name, value, **kwargs)
+
+    def add_email(self, name, value=None, **kwargs):
+        """(name:str, value:str=None, **kwargs) -> EmailWidget"""
+        return self.add(EmailWidget, name, value, **kwargs)
+
+    def add_file(self, name, value=None, **kwargs):
+        """(name:str, value=None, **kwargs) -> FileWidget"""
+        return self.add(FileWidget, name, value, **kwargs)
+
+    def add_hidden(self, name, value=None, **kwargs):
+        """(name:str, value=None, **kwargs) -> HiddenWidget"""
+        return self.add(HiddenWidget, name, value, **kwargs)
+
+    def add_submit(self, name='submit', value=None, **kwargs):
+        """(name:str='submit', value:str=None, **kwargs) -> SubmitWidget
+        value is the button's label.
+        """
+        return self.add(SubmitWidget, name, value, **kwargs)
+
+    def add_reset(self, name='reset', value=None, **kwargs):
+        """(name:str='reset', value:str=None, **kwargs) -> ResetWidget"""
+        return self.add(ResetWidget, name, value, **kwargs)
+
+    def add_button(self, name, value=None, **kwargs):
+        """(name:str, value:str=None, **kwargs) -> ButtonWidget"""
+        return self.add(ButtonWidget, name, value, **kwargs)
+
+    # widgets
+
+    def get_widget(self, name:str):
+        """(name:str) -> Widget | None"""
+        return self.widget_by_name.get(name)
+
+    def get_widgets(self) -> list:
+        """() -> [Widget]
+        All widgets, in the order they were added.
+        """
+        return list(self.widgets)
+
+    def get_field_widgets(self) -> list:
+        """() -> [Widget]
+        The widgets laid out as rows: neither hidden nor buttons.
+        """
+        return [widget for widget in self.widgets
+                if not widget.is_hidden() and not widget.is_button()]
+
+    def get_hidden_widgets(self) -> list:
+        """() -> [Widget]"""
+        return [widget for widget in self.widgets if widget.is_hidden()]
+
+    def get_button_widgets(self) -> list:
+        """() -> [Widget]"""
+        return [widget for widget in self.widgets if widget.is_button()]
+
+    def get_submit_widgets(self) -> list:
+        """() -> [SubmitWidget]"""
+        return [widget for widget in self.widgets
+                if isinstance(widget, SubmitWidget)]
+
+    # taking the form back
+
+    def is_submitted(self) -> bool:
+        """() -> bool
+        Whether the current request submits this form: its method is the
+        form's and it carries the token or a field of one of its widgets.
+        """
+        request = self.get_request()
+        if request.get_method().lower() != self.method:
+            return False
+        fields = request.get_fields()
+        if self.method == 'post' and self.token_name in fields:
+            return True
+        return any(widget.is_submitted_in(fields) for widget in self.widgets)
+
+    def parse(self):
+        """() -> None
+        When the form is submitted: check the token and parse every widget
+        (once; the accessors below call this).
+        """
+        if self.parsed:
+            return
+        self.parsed = True
+        if not self.is_submitted():
+            return
+        request = self.get_request()
+        for widget in self.widgets:
+            widget.parse(request)
+        if self.is_using_tokens() and not self.use_submitted_token():
+            self.error = self.token_message
+
+    def use_submitted_token(self) -> bool:
+        """() -> bool
+        Whether the request carries one valid token, which is then used up.
+        A missing or unknown token, a repeated field or an upload is False.
+        """
+        token = self.get_request().get_field(self.token_name)
+        if not isinstance(token, str) or not token:
+            return False
+        if len(token) > MAX_TOKEN_LENGTH:
+            return False
+        return bool(self.get_session().use_token(token))
+
+    def get(self, name:str, default=None):
+        """(name:str, default=None) -> object
+        The value of the widget named name: parsed from the request when
+        the form is submitted, else its initial value. default when the
+        form has no such widget.
+        """
+        widget = self.widget_by_name.get(name)
+        if widget is None:
+            return default
+        self.parse()
+        return widget.get_value()
+
+    def __getitem__(self, name:str):
+        """(name:str) -> object
+        Like get(), but a KeyError for an unknown name.
+        """
+        if name not in self.widget_by_name:
+            raise KeyError(name)
+        return self.get(name)
+
+    def __contains__(self, name):
+        return name in self.widget_by_name
+
+    def get_submit(self):
+        """() -> str | bool | None
+        The name of the submit button that sent the form; True when the
+        form was submitted without one (Enter in a field in some
+        browsers); None when it was not submitted.
+        """
+        if not self.is_submitted():
+            return None
+        self.parse()
+        for widget in self.get_submit_widgets():
+            if widget.is_pressed():
+                return widget.get_name()
+        return True
+
+    def has_errors(self) -> bool:
+        """() -> bool
+        Whether the submission must not be processed: a widget has an
+        error, the token was refused, set_error was called, or a widget
+        was only rearranged (a row added or removed).
+        """
+        self.parse()
+        if self.error is not None:
+            return True
+        for widget in self.widgets:
+            if widget.has_error():
+                return True
+            if getattr(widget, 'is_rearranged', lambda: False)():
+                return True
+        return False
+
+    def get_error(self):
+        """() -> str | None
+        The error of the form as a whole (the token's, or set_form_error's).
+        """
+        return self.error
+
+    def set_error(self, name:str, message:str):
+        """(name:str, message:str) -> None
+        Give the widget named name an error (after checks of your own).
+        A name of None sets the error of the form as a whole.
+        """
+        self.parse()
+        if name is None:
+            self.error = message
+        else:
+            self.widget_by_name[name].set_error(message)
+
+    def set_form_error(self, message):
+        """(message:str|None) -> None"""
+        self.parse()
+        self.error = message
+
+    def clear_errors(self):
+        """() -> None
+        Forget every error (the form's and the widgets').
+        """
+        self.parse()
+        self.error = None
+        for widget in self.widgets:
+            widget.clear_error()
+
+    # rendering
+
+    def get_enctype(self):
+        """() -> str | None"""
+        if self.enctype is None and self.method == 'post' and any(
+                isinstance(widget, FileWidget) for widget in self._walk()):
+            return 'multipart/form-data'
+        return self.enctype
+
+    def _walk(self):
+        stack = list(self.widgets)
+        while stack:
+            widget = stack.pop()
+            yield widget
+            stack.extend(getattr(widget, 'get_widgets', lambda: [])())
+
+    def get_form_attrs(self) -> dict:
+        """() -> dict"""
+        attrs = {'method': self.method, 'action': self.action_url or None,
+                 'enctype': self.get_enctype(), 'class': 'qpd-form'}
+        attrs.update(self.attrs)
+        return attrs
+
+    def render_start(self) -> xml:
+        """() -> xml
+        The <form> tag, the token, the hidden widgets and the form's error:
+        what comes before the widgets when laying a form out by hand.
+        """
+        self.parse()
+        return (render_tag('form', self.get_form_attrs())
+                + self.render_hidden()
+                + self.render_default_button()
+                + self.render_error())
+
+    def render_hidden(self) -> xml:
+        """() -> xml
+        The token (a new one for every rendering) and the hidden widgets.
+        """
+        items = []
+        if self.is_using_tokens():
+            items.append(render_tag('input', dict(
+                type='hidden', name=self.token_name,
+                value=self.get_session().add_token())))
+        items.extend(widget.render() for widget in self.get_hidden_widgets())
+        return xml('').join(items)
+
+    def render_default_button(self) -> xml:
+        """() -> xml
+        When a widget has buttons of its own (a WidgetList's add and remove),
+        an unseen copy of the first submit button, so that Enter in a field
+        presses it rather than the widget's.
+        """
+        submits = self.get_submit_widgets()
+        if not submits or not any(getattr(widget, 'has_buttons', lambda: False)()
+                                  for widget in self.get_field_widgets()):
+            return xml('')
+        submit = submits[0]
+        return render_tag('div', {'hidden': True}, render_tag('input', dict(
+            type='submit', name=submit.get_name(), value=submit.get_label(),
+            tabindex='-1', aria_hidden='true')))
+
+    def render_error(self) -> xml:
+        """() -> xml
+        The error of the form as a whole, if any.
+        """
+        if self.error is None:
+            return xml('')
+        return render_tag('div', {'class': 'form-error', 'role': 'alert'}, self.error)
+
+    def render_widgets(self) -> xml:
+        """() -> xml
+        The rows of the widgets that are neither hidden nor buttons.
+        """
+        return xml('').join(widget.render() for widget in self.get_field_widgets())
+
+    def render_buttons(self) -> xml:
+        """() -> xml
+        The buttons, in a div of class "buttons".
+        """
+        buttons = self.get_button_widgets()
+        if not buttons:
+            return xml('')
+        return render_tag('div', {'class': 'buttons'},
+                          xml(' ').join(widget.render() for widget in buttons))
+
+    def render_end(self) -> xml:
+        """() -> xml"""
+        return xml('</form>')
+
+    def render(self) -> xml:
+        """() -> xml
+        The whole form.
+        """
+        return (self.render_start() + self.render_widgets()
+                + self.render_buttons() + self.render_end())
+
+    def __html__(self):
+        return self.render()

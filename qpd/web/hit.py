@@ -1,0 +1,107 @@
+"""qpd.web.hit: Hit, one request and the response being built for it.
+
+    hit = Hit(HTTPRequest(body_file, environ))
+    publisher.process_hit(hit)
+    hit.get_response()
+
+Besides the request and the response, a hit holds the session (None until
+the publisher finds one in a cookie or someone asks for one through
+`qpd.web.common.get_session()`), the user signed in for this hit alone (by
+HTTP Basic or Digest authentication), the time it started, and `info`, a
+dict for whatever the application wants to note about the hit.
+"""
+
+import time
+
+from qpd.web.response import HTTPResponse
+
+__all__ = ['Hit']
+
+
+class Hit:
+    """(request:HTTPRequest, response:HTTPResponse=None)"""
+
+    def __init__(self, request, response=None):
+        self.request = request
+        self.response = HTTPResponse() if response is None else response
+        self.session = None
+        self.stored_session_id = None
+        self.user = None
+        self.time = time.time()
+        self.info = {}
+        self.attempts = 0
+
+    def __repr__(self):
+        return '<Hit %r>' % (self.request,)
+
+    def get_request(self):
+        """() -> HTTPRequest"""
+        return self.request
+
+    def get_response(self):
+        """() -> HTTPResponse"""
+        return self.response
+
+    def set_response(self, response):
+        """(response:HTTPResponse) -> None"""
+        self.response = response
+
+    def get_session(self):
+        """() -> Session | None
+        The session of this hit, if one was found or made; use
+        qpd.web.common.get_session() to have one made when there is none.
+        """
+        return self.session
+
+    def set_session(self, session, stored_id=None):
+        """(session:Session | None, stored_id:str=None) -> None
+        stored_id is the key the session was found under in the database
+        (None for a session that is not stored yet).
+        """
+        self.session = session
+        self.stored_session_id = stored_id
+
+    def get_stored_session_id(self):
+        """() -> str | None: the session's key in the database when the
+        hit began (it changes when the id is rotated)."""
+        return self.stored_session_id
+
+    def get_user(self):
+        """() -> User | None
+        The user signed in for this hit alone (Basic, Digest), else the
+        session's effective user, else None.
+        """
+        if self.user is not None:
+            return self.user
+        if self.session is not None:
+            return self.session.get_effective_user()
+        return None
+
+    def set_user(self, user):
+        """(user:User | None) -> None: sign in for this hit only."""
+        self.user = user
+
+    def get_time(self):
+        """() -> float: when the hit started, in seconds since the epoch"""
+        return self.time
+
+    def get_info(self):
+        """() -> dict: notes about the hit, the application's to use"""
+        return self.info
+
+    def get_attempts(self):
+        """() -> int: how many times the hit was retried after a conflict
+        or a lost database connection (0 for most hits)"""
+        return self.attempts
+
+    def reset(self):
+        """() -> None
+        Forget what an attempt that is to be retried has done: a new
+        response, no session, no user, empty info. The request stays (its
+        fields are already parsed).
+        """
+        self.response = HTTPResponse()
+        self.session = None
+        self.stored_session_id = None
+        self.user = None
+        self.info = {}

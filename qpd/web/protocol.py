@@ -1,0 +1,525 @@
+"""qpd.web.protocol: the bytes of HTTP/1.x and SCGI requests and responses.
+
+The dispatcher uses this module to find where a request ends and to refuse
+malformed or ambiguous ones before any worker sees them; the worker uses it
+to build the CGI environ from the bytes the dispatcher passed along.
+
+HTTP heads are parsed by httptools (llhttp, strict mode). On top of it this
+module adds the rules llhttp leaves to the server: only HTTP/1.0 and 1.1,
+a plain request line, chunked only under HTTP/1.1 and only alone, one Host
+(required under 1.1), no `Expect` but `100-continue`, size limits, and
+header names holding `_` never reaching the environ (so `X-Auth_User`
+cannot pose as `X-Auth-User`). Each refusal is an HTTPError whose status is
+the answer (400, 413, 414, 417, 431, 501 or 505); the connection is then
+closed.
+"""
+
+import re
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from qpd.web.errors import HTTPError, get_reason_phrase
+
+__all__ = [
+    'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
+    'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
+    'check_partial_scgi', 'make_http_environ', 'make_scgi_environ',
+    'format_error', 'split_target',
+]
+
+# Limits and timeouts: configuration keys (site.get(key, default)) and
+# their defaults. Sizes in bytes, times in seconds.
+LIMITS = {
+    'header_timeout': 10.0,       # from a request's first byte to its blank line
+    'body_timeout': 30.0,         # for the body the dispatcher reads; per read in a worker
+    'keepalive_timeout': 15.0,    # idle time allowed between requests
+    'max_head_size': 32768,       # request line + headers (431 past it)
+    'max_target_size': 8192,      # the request target (414 past it)
+    'max_body_size': 20 * 1024 * 1024,   # 413 past it
+    'preread_body_size': 65536,   # body bytes the dispatcher reads before handing over
+    'queue_length': 256,          # requests waiting for a worker (503 past it)
+    'queue_timeout': 30.0,        # longest wait for a worker (then 503)
+    'retry_after': 5,             # the Retry-After of a 503
+    'request_timeout': 120.0,     # a worker busy longer is dumped and killed
+    'send_timeout': 60.0,         # a worker's wait for a client to take a write
+    'shutdown_timeout': 20.0,     # drain deadline after SIGTERM
+}
+
+# What fits one message on the dispatcher's SOCK_SEQPACKET worker socket.
+_HARD_MAX_HEAD = 65536
+_HARD_MAX_PREREAD = 131072
+
+
+def get_limits(site):
+    """(site:Site|None) -> dict: LIMITS with the site's configured values."""
+    limits = dict(LIMITS)
+    if site is not None:
+        for key, default in LIMITS.items():
+            value = site.get(key, default)
+            if (isinstance(value, bool)
+                    or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError('%s must be a number >= 0, not %r' % (
+                    key, value))
+            limits[key] = type(default)(value)
+    limits['max_head_size'] = min(limits['max_head_size'], _HARD_MAX_HEAD)
+    limits['preread_body_size'] = min(
+        limits['preread_body_size'], _HARD_MAX_PREREAD)
+    return limits
+
+
+# HTTP heads ----------------------------------------------------------------
+
+# method SP target SP HTTP/d.d CRLF, with single spaces and a token method.
+_REQUEST_LINE = re.compile(
+    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP/[0-9]\.[0-9]\r\n")
+_TRAILER_LINE = re.compile(
+    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*")
+_DIGITS = re.compile(rb'[0-9]{1,18}')
+
+
+def find_head_end(buf, start=0):
+    """(buf:bytes, start:int=0) -> int: the index just past the blank line
+    that ends the head, or -1."""
+    end = buf.find(b'\r\n\r\n', start)
+    return end + 4 if end >= 0 else -1
+
+
+def check_partial_head(buf, limits):
+    """(buf:bytes, limits:dict) -> None
+    Raise HTTPError when an incomplete head already cannot be accepted:
+    a bare LF, or more bytes than the limits allow."""
+    if buf.count(b'\n') != buf.count(b'\r\n'):
+        raise HTTPError(400, 'bare LF in the request head')
+    if len(buf) > limits['max_head_size']:
+        if b'\r\n' not in buf:
+            raise HTTPError(414, 'request line too long')
+        raise HTTPError(431, 'request head too large')
+    if b'\r\n' not in buf and len(buf) > limits['max_target_size'] + 64:
+        raise HTTPError(414, 'request line too long')
+
+
+class RequestHead:
+    """What the dispatcher needs to know about a request head."""
+
+    __slots__ = ('method', 'version', 'content_length', 'chunked',
+                 'keep_alive', 'expect_continue', 'target')
+
+    def __init__(self):
+        self.method = b''
+        self.version = '1.1'
+        self.content_length = None
+        self.chunked = False
+        self.keep_alive = False
+        self.expect_continue = False
+        self.target = b''
+
+
+class _HeadCallbacks:
+    """httptools callbacks that keep the few headers the dispatcher checks."""
+
+    __slots__ = ('url', 'lengths', 'codings', 'hosts', 'expect', 'complete')
+
+    def __init__(self):
+        self.url = b''
+        self.lengths = 0
+        self.codings = None
+        self.hosts = 0
+        self.expect = None
+        self.complete = False
+
+    def on_url(self, url):
+        self.url += url
+
+    def on_header(self, name, value):
+        name = name.lower()
+        if name == b'host':
+            self.hosts += 1
+        elif name == b'transfer-encoding':
+            if self.codings is None:
+                self.codings = []
+            self.codings.extend(
+                c.strip(b' \t').lower() for c in value.split(b','))
+        elif name == b'content-length':
+            self.lengths += 1
+        elif name == b'expect':
+            self.expect = value.strip(b' \t').lower()
+
+    def on_headers_complete(self):
+        self.complete = True
+
+
+def parse_http_head(head, limits):
+    """(head:bytes, limits:dict) -> RequestHead
+    head runs from the request line through the blank line. Raises HTTPError
+    for anything malformed, ambiguous or over the limits."""
+    if len(head) > limits['max_head_size']:
+        raise HTTPError(431, 'request head too large')
+    if head.count(b'\n') != head.count(b'\r\n'):
+        raise HTTPError(400, 'bare LF in the request head')
+    line_end = head.find(b'\r\n') + 2
+    if not _REQUEST_LINE.fullmatch(head, 0, line_end):
+        if line_end - 12 > limits['max_target_size']:
+            raise HTTPError(414, 'request line too long')
+        raise HTTPError(400, 'malformed request line')
+    callbacks = _HeadCallbacks()
+    parser = httptools.HttpRequestParser(callbacks)
+    try:
+        parser.feed_data(head)
+    except httptools.HttpParserUpgrade:
+        pass    # Upgrade and CONNECT: refused below or served as plain
+    except httptools.HttpParserError as e:
+        status = 413 if 'overflow' in str(e) else 400
+        raise HTTPError(status, str(e)) from None
+    if not callbacks.complete:
+        raise HTTPError(400, 'incomplete request head')
+    result = RequestHead()
+    result.method = parser.get_method()
+    result.target = callbacks.url
+    version = parser.get_http_version()
+    if version not in ('1.1', '1.0'):
+        raise HTTPError(505, 'HTTP/%s is not supported' % version)
+    result.version = version
+    if len(callbacks.url) > limits['max_target_size']:
+        raise HTTPError(414, 'request target too long')
+    if result.method == b'CONNECT':
+        raise HTTPError(501, 'CONNECT is not implemented')
+    if callbacks.hosts > 1:
+        raise HTTPError(400, 'more than one Host header')
+    if callbacks.hosts == 0 and version == '1.1':
+        raise HTTPError(400, 'HTTP/1.1 request without Host')
+    if callbacks.codings is not None:
+        codings = callbacks.codings
+        if version == '1.0':
+            raise HTTPError(400, 'Transfer-Encoding under HTTP/1.0')
+        if callbacks.lengths:
+            raise HTTPError(400, 'Transfer-Encoding with Content-Length')
+        if codings != [b'chunked']:
+            if codings[-1:] == [b'chunked'] and b'chunked' not in codings[:-1]:
+                raise HTTPError(501, 'only the chunked transfer coding is '
+                                     'implemented')
+            raise HTTPError(400, 'Transfer-Encoding is not chunked alone')
+        result.chunked = True
+    elif callbacks.lengths:
+        if callbacks.lengths > 1:
+            raise HTTPError(400, 'more than one Content-Length')
+        result.content_length = _content_length(head)
+    if result.content_length is not None and (
+            result.content_length > limits['max_body_size']):
+        raise HTTPError(413, 'request body too large')
+    if callbacks.expect is not None:
+        if callbacks.expect != b'100-continue':
+            raise HTTPError(417, 'only Expect: 100-continue is supported')
+        result.expect_continue = version == '1.1'
+    result.keep_alive = parser.should_keep_alive()
+    return result
+
+
+_CONTENT_LENGTH = re.compile(
+    rb'\r\ncontent-length:[ \t]*([^\r]*?)[ \t]*\r\n', re.IGNORECASE)
+
+
+def _content_length(head):
+    """(head:bytes) -> int: the one Content-Length value,
+    which must be plain ASCII digits."""
+    match = _CONTENT_LENGTH.search(head)
+    value = match.group(1) if match else b''
+    if not _DIGITS.fullmatch(value):
+        raise HTTPError(400, 'Content-Length is not plain digits')
+    return int(value)
+
+
+def split_target(target):
+    """(target:bytes) -> (path:bytes, query:bytes)
+    Origin form ('/a/b?x=1'), absolute form ('http://host/a?x') or '*'."""
+    if target[:1] != b'/' and target != b'*':
+        if target[:7].lower() == b'http://' or target[:8].lower() == b'https://':
+            url = httptools.parse_url(target)
+            return url.path or b'/', url.query or b''
+        raise HTTPError(400, 'request target is not a path')
+    path, _, query = target.partition(b'?')
+    query = query.partition(b'#')[0]
+    return path, query
+
+
+# Chunked bodies --------------------------------------------------------------
+
+_CHUNK_SIZE = re.compile(
+    rb'([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?')
+_MAX_CHUNK_LINE = 4096
+
+
+class ChunkedDecoder:
+    """(max_size:int)
+    Decodes a chunked request body fed in pieces. feed(data) returns the
+    decoded pieces; `done` is true after the last chunk and the trailers,
+    and `leftover` then holds the bytes that followed. HTTPError 400 for a
+    malformed body, 413 when it decodes to more than max_size bytes."""
+
+    __slots__ = ('max_size', 'size', 'state', 'remaining', 'pending', 'done',
+                 'leftover', 'raw_size')
+
+    _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
+
+    def __init__(self, max_size):
+        self.max_size = max_size
+        self.size = 0
+        self.raw_size = 0
+        self.state = self._SIZE
+        self.remaining = 0
+        self.pending = b''
+        self.done = False
+        self.leftover = b''
+
+    def feed(self, data):
+        """(data:bytes) -> [bytes]"""
+        if self.done:
+            self.leftover += data
+            return []
+        buf = self.pending + data if self.pending else data
+        pos = 0
+        out = []
+        end = len(buf)
+        while pos < end:
+            state = self.state
+            if state == self._DATA:
+                n = min(self.remaining, end - pos)
+                out.append(buf[pos:pos + n])
+                pos += n
+                self.remaining -= n
+                if self.remaining:
+                    break
+                self.state = self._DATA_END
+            elif state == self._DATA_END:
+                if end - pos < 2:
+                    break
+                if buf[pos:pos + 2] != b'\r\n':
+                    raise HTTPError(400, 'chunk data not followed by CRLF')
+                pos += 2
+                self.state = self._SIZE
+            else:
+                i = buf.find(b'\r\n', pos)
+                if i < 0:
+                    if (end - pos > _MAX_CHUNK_LINE
+                            or b'\n' in buf[pos:end]):
+                        raise HTTPError(400, 'malformed chunk line')
+                    break
+                line = buf[pos:i]
+                pos = i + 2
+                if state == self._SIZE:
+                    match = _CHUNK_SIZE.fullmatch(line)
+                    if not match:
+                        raise HTTPError(400, 'malformed chunk size')
+                    size = int(match.group(1), 16)
+                    self.size += size
+                    if self.size > self.max_size:
+                        raise HTTPError(413, 'request body too large')
+                    if size:
+                        self.remaining = size
+                        self.state = self._DATA
+                    else:
+                        self.state = self._TRAILER
+                elif line:
+                    if not _TRAILER_LINE.fullmatch(line):
+                        raise HTTPError(400, 'malformed trailer')
+                else:
+                    self.done = True
+                    self.leftover = buf[pos:]
+                    self.raw_size += pos
+                    self.pending = b''
+                    return out
+        self.raw_size += pos
+        self.pending = buf[pos:]
+        if len(self.pending) > _MAX_CHUNK_LINE + 2:
+            raise HTTPError(400, 'malformed chunk line')
+        return out
+
+
+# SCGI ------------------------------------------------------------------------
+
+def check_partial_scgi(buf, limits):
+    """(buf:bytes, limits:dict) -> None
+    Raise HTTPError when an incomplete SCGI netstring cannot be valid."""
+    colon = buf.find(b':', 0, 9)
+    digits = buf[:colon] if colon >= 0 else buf[:9]
+    if (not digits.isdigit() and digits) or (colon < 0 and len(buf) > 8):
+        raise HTTPError(400, 'malformed SCGI netstring')
+    if colon > 0 and int(digits) > limits['max_head_size']:
+        raise HTTPError(431, 'SCGI headers too large')
+
+
+def parse_scgi(buf, limits):
+    """(buf:bytes, limits:dict) -> (headers:bytes, environ:dict, end:int) | None
+    The netstring of SCGI headers at the start of buf: its payload, the
+    environ it holds, and the index just past it; None while incomplete."""
+    check_partial_scgi(buf, limits)
+    colon = buf.find(b':', 0, 9)
+    if colon < 0:
+        return None
+    digits = buf[:colon]
+    if not digits.isdigit() or (len(digits) > 1 and digits[:1] == b'0'):
+        raise HTTPError(400, 'malformed SCGI netstring length')
+    size = int(digits)
+    end = colon + 1 + size
+    if len(buf) <= end:
+        return None
+    if buf[end:end + 1] != b',':
+        raise HTTPError(400, 'SCGI netstring not ended by a comma')
+    payload = buf[colon + 1:end]
+    environ = _scgi_pairs(payload)
+    length = environ.get('CONTENT_LENGTH')
+    if length is None or not _DIGITS.fullmatch(length.encode('latin-1')):
+        raise HTTPError(400, 'SCGI CONTENT_LENGTH missing or not digits')
+    if not payload.startswith(b'CONTENT_LENGTH\0'):
+        raise HTTPError(400, 'SCGI headers must start with CONTENT_LENGTH')
+    if environ.get('SCGI') != '1':
+        raise HTTPError(400, 'SCGI header missing')
+    if int(length) > limits['max_body_size']:
+        raise HTTPError(413, 'request body too large')
+    return payload, environ, end + 1
+
+
+def _scgi_pairs(payload):
+    """(payload:bytes) -> dict: NUL-separated names and values."""
+    if payload[-1:] != b'\0':
+        raise HTTPError(400, 'SCGI headers not NUL terminated')
+    items = payload[:-1].split(b'\0')
+    if len(items) % 2:
+        raise HTTPError(400, 'SCGI header without a value')
+    environ = {}
+    for i in range(0, len(items), 2):
+        name = items[i].decode('latin-1')
+        if not name or name in environ:
+            raise HTTPError(400, 'empty or repeated SCGI header')
+        environ[name] = items[i + 1].decode('latin-1')
+    return environ
+
+
+# Environ ------------------------------------------------------------------------
+
+_ENVIRON_KEYS = {}   # raw header name -> environ key, or None (dropped)
+_JOINERS = {'HTTP_COOKIE': '; '}
+
+
+def _environ_key(name):
+    """(name:bytes) -> str | None"""
+    key = _ENVIRON_KEYS.get(name, 0)
+    if key == 0:
+        if b'_' in name:
+            key = None
+        else:
+            key = name.decode('latin-1').upper().replace('-', '_')
+            if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                key = 'HTTP_' + key
+        if len(_ENVIRON_KEYS) < 2000:
+            _ENVIRON_KEYS[name] = key
+    return key
+
+
+class _EnvironCallbacks:
+    """httptools callbacks that fill an environ."""
+
+    __slots__ = ('environ', 'url')
+
+    def __init__(self, environ):
+        self.environ = environ
+        self.url = b''
+
+    def on_url(self, url):
+        self.url += url
+
+    def on_header(self, name, value):
+        key = _environ_key(name)
+        if key is not None:
+            environ = self.environ
+            value = value.decode('latin-1')
+            if key in environ:
+                value = environ[key] + _JOINERS.get(key, ', ') + value
+            environ[key] = value
+
+
+def _set_path(environ, path, script_name):
+    """(environ:dict, path:str, script_name:str) -> None: SCRIPT_NAME and
+    PATH_INFO of a percent-decoded path."""
+    if script_name and (path == script_name
+                        or path.startswith(script_name + '/')):
+        environ['SCRIPT_NAME'] = script_name
+        environ['PATH_INFO'] = path[len(script_name):]
+    else:
+        environ['SCRIPT_NAME'] = ''
+        environ['PATH_INFO'] = path
+
+
+def make_http_environ(head, base, script_name=''):
+    """(head:bytes, base:dict, script_name:str='') -> (environ:dict, keep_alive:bool)
+    The CGI environ of an HTTP request head (already checked by
+    parse_http_head), over a copy of base (the server and remote address
+    keys, wsgi.url_scheme and HTTPS)."""
+    environ = dict(base)
+    callbacks = _EnvironCallbacks(environ)
+    parser = httptools.HttpRequestParser(callbacks)
+    try:
+        parser.feed_data(head)
+    except httptools.HttpParserUpgrade:
+        pass
+    except httptools.HttpParserError as e:
+        raise HTTPError(400, str(e)) from None
+    target = callbacks.url
+    path, query = split_target(target)
+    if b'%' in path:
+        path = unquote_to_bytes(path)
+    environ['REQUEST_METHOD'] = parser.get_method().decode('latin-1')
+    environ['SERVER_PROTOCOL'] = 'HTTP/' + parser.get_http_version()
+    environ['REQUEST_URI'] = target.decode('latin-1')
+    environ['QUERY_STRING'] = query.decode('latin-1')
+    _set_path(environ, path.decode('latin-1'), script_name)
+    return environ, parser.should_keep_alive()
+
+
+def make_scgi_environ(payload, base, script_name=''):
+    """(payload:bytes, base:dict, script_name:str='') -> dict
+    The environ of SCGI headers, over a copy of base. PATH_INFO and
+    QUERY_STRING come from REQUEST_URI when the front end leaves them out
+    (nginx's scgi_params do)."""
+    environ = dict(base)
+    sent = _scgi_pairs(payload)
+    for key in [k for k in sent if k.startswith('HTTP_') and '-' in k]:
+        del sent[key]
+    environ.update(sent)
+    if sent.get('HTTPS', '').lower() in ('on', '1'):
+        environ['HTTPS'] = 'on'
+        environ['wsgi.url_scheme'] = 'https'
+    uri = environ.get('REQUEST_URI')
+    if 'PATH_INFO' not in sent and uri is not None:
+        path, query = split_target(uri.encode('latin-1'))
+        if b'%' in path:
+            path = unquote_to_bytes(path)
+        prefix = sent.get('SCRIPT_NAME') or script_name
+        _set_path(environ, path.decode('latin-1'), prefix)
+        if 'QUERY_STRING' not in sent:
+            environ['QUERY_STRING'] = query.decode('latin-1')
+    environ.setdefault('SCRIPT_NAME', '')
+    environ.setdefault('PATH_INFO', '/')
+    environ.setdefault('QUERY_STRING', '')
+    environ.setdefault('REQUEST_METHOD', 'GET')
+    environ.setdefault('SERVER_PROTOCOL', 'HTTP/1.0')
+    if environ.get('CONTENT_LENGTH') == '0':
+        del environ['CONTENT_LENGTH']
+    return environ
+
+
+# Responses the dispatcher writes itself --------------------------------------
+
+def format_error(status, message='', scgi=False, headers=()):
+    """(status:int, message:str='', scgi:bool=False, headers=()) -> bytes
+    A complete short plain-text response that closes the connection."""
+    reason = get_reason_phrase(status) or 'Error'
+    body = ('%s %s\n%s' % (status, reason, message + '\n' if message else '')
+            ).encode('utf-8', 'replace')
+    lines = ['Status: %d %s' % (status, reason) if scgi
+             else 'HTTP/1.1 %d %s' % (status, reason),
+             'Content-Type: text/plain; charset=utf-8',
+             'Content-Length: %d' % len(body),
+             'Connection: close']
+    lines.extend('%s: %s' % pair for pair in headers)
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + body

@@ -1,0 +1,788 @@
+"""qpd.web.publish: Publisher, which turns each hit into a response inside
+one Durus transaction.
+
+    publisher = SitePublisher(connection=connection, site=site)
+    publisher.process_hit(hit)      # never raises for request problems
+
+`process_hit` syncs the Durus connection (so the hit sees what other
+clients committed), parses the request's inputs, finds the session named
+by the cookie, traverses the root directory with the request path, and
+then commits when the hit succeeded (including a Redirect or RespondNow)
+or aborts when it failed (an HTTPError becomes its error page, any other
+exception the 500 page of handle_exception()).
+
+A ConflictError or ReadConflictError, and a lost connection to the storage
+server, make the whole hit run again (at most `max_retries` times, after a
+short jittered backoff), reconnecting first when the connection was lost.
+No handler here swallows them, and an application that does (`except
+Exception`) does not hide them either: a conflict left in the connection
+or a storage socket that failed is noticed at the end of the attempt.
+
+Configuration (`SitePublisher.configuration`, over `PUBLISHER_DEFAULTS`,
+under the site's configuration when a Site is given): see
+PUBLISHER_DEFAULTS below.
+"""
+
+import logging
+import random
+import sys
+import time
+import traceback
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+from durus.btree import BTree
+from durus.error import ConflictError
+
+from qpd.qpy import join_xml, xml
+from qpd.storage.connection import (
+    LOST_CONNECTION_ERRORS, StorageUnavailable, is_disconnected, reconnect)
+from qpd.storage.session import Session, is_session_id
+from qpd.storage.user import User
+from qpd.web import common, signin
+from qpd.web.directory import split_path
+from qpd.web.errors import HTTPError, Redirect, RespondNow
+from qpd.web.response import HTTPResponse
+
+__all__ = ['Publisher', 'RespondNow', 'Redirect', 'PUBLISHER_DEFAULTS',
+           'LostConnection']
+
+PUBLISHER_DEFAULTS = {
+    # Retries of a hit after a conflict or a lost storage connection.
+    'max_retries': 5,
+    'retry_delay': 0.005,       # seconds; doubled each retry, jittered
+    'reconnect_wait': 10.0,     # seconds to wait for a StorageServer back
+    # Sessions.
+    'session_cookie_name': None,    # default: qpd_session, or NAME_session
+    'session_idle_timeout': 7 * 24 * 3600.0,   # seconds unused to expiry
+    'session_cleanup_interval': 3600.0,        # seconds between clean-ups
+    'session_cookie_max_age': None,  # None: the cookie lasts the browser's
+                                     # session
+    # Sign-in.
+    'realm': None,              # default: the site name, else 'qpd'
+    'digest_nonce_lifetime': 300.0,
+    # Errors and mail.
+    'display_exceptions': False,    # show tracebacks on the 500 page
+    'email_enabled': False,
+    'smtp_server': 'localhost',
+    'webmaster_address': None,
+    'administrator_address': None,  # gets error reports (else webmaster)
+    'debug_address': None,          # when set, all mail goes there
+    # URLs.
+    'https_address': None,
+    'script_name': '',
+}
+
+
+class LostConnection(Exception):
+    """The connection to the storage server failed during a hit."""
+
+
+_log_time_cache = [None, '']
+
+
+def _format_log_time(seconds):
+    """(seconds:float) -> str: '10/Oct/2000:13:55:36 -0700'"""
+    whole = int(seconds)
+    if _log_time_cache[0] != whole:
+        _log_time_cache[1] = time.strftime(
+            '%d/%b/%Y:%H:%M:%S %z', time.localtime(whole))
+        _log_time_cache[0] = whole
+    return _log_time_cache[1]
+
+
+def _raw_path_query(environ):
+    """(environ:dict) -> str: the request target as the client sent it
+    (near enough), even when the path is not valid UTF-8."""
+    path = quote((environ.get('SCRIPT_NAME', '') +
+                  environ.get('PATH_INFO', '')).encode('latin-1', 'replace'),
+                 safe="/:@!$&'()*+,;=-._~")
+    query = environ.get('QUERY_STRING', '')
+    return path + '?' + query if query else path
+
+
+def _log_quote(text):
+    """(text:str | None) -> str: text for a quoted log field"""
+    if not text:
+        return '-'
+    return text.replace('\\', '\\\\').replace('"', '\\"').replace(
+        '\n', '\\n').replace('\r', '\\r')
+
+
+class Publisher:
+    """(connection:durus Connection=None, site:Site=None)
+    A site's SitePublisher subclasses this, setting `configuration`.
+    """
+
+    configuration = {}
+    session_class = Session
+    user_class = User
+
+    def __init__(self, connection=None, site=None):
+        self.connection = connection
+        self.site = site
+        config = dict(PUBLISHER_DEFAULTS)
+        config.update(type(self).configuration or {})
+        if site is not None:
+            config.update(site.get_configuration())
+        self.config = config
+        self.hit = None
+        self.root_directory = None
+        self.initialized = False
+        self.retry_count = 0
+        self.reconnect_count = 0
+        self.reconnect_time = 0.0
+        self.last_session_cleanup = time.time()
+        self.secret = None
+        if site is not None:
+            name = 'qpd.site.%s' % site.get_name()
+        else:
+            name = 'qpd.publisher'
+        self.logger = logging.getLogger(name)
+        name = self.config.get('session_cookie_name')
+        if not name:
+            name = ('%s_session' % site.get_name() if site is not None
+                    else 'qpd_session')
+        self.session_cookie_name = name
+
+    # Configuration and parts ---------------------------------------------
+
+    def get_configuration(self):
+        """() -> dict"""
+        return self.config
+
+    def get_config(self, key, default=None):
+        """(key:str, default=None) -> value of configuration key"""
+        value = self.config.get(key)
+        return default if value is None else value
+
+    def get_site(self):
+        """() -> Site | None"""
+        return self.site
+
+    def get_connection(self):
+        """() -> durus Connection | None"""
+        return self.connection
+
+    def get_hit(self):
+        """() -> Hit | None: the hit being processed"""
+        return self.hit
+
+    def get_logger(self):
+        """() -> logging.Logger
+        Hits are logged at INFO (Combined Log Format), failures at ERROR.
+        The worker attaches a handler that writes to the site's log file.
+        """
+        return self.logger
+
+    def get_realm(self):
+        """() -> str: the realm for passwords and HTTP authentication"""
+        realm = self.config.get('realm')
+        if realm:
+            return realm
+        return self.site.get_name() if self.site is not None else 'qpd'
+
+    def get_webmaster_address(self):
+        """() -> str | None"""
+        return self.config.get('webmaster_address')
+
+    def get_administrator_address(self):
+        """() -> str | None: who gets error reports"""
+        return (self.config.get('administrator_address')
+                or self.get_webmaster_address())
+
+    def is_email_enabled(self):
+        """() -> bool"""
+        return bool(self.config.get('email_enabled'))
+
+    def get_smtp_server(self):
+        """() -> str | (host, port) | None"""
+        return self.config.get('smtp_server')
+
+    def get_debug_address(self):
+        """() -> str | None: when set, all mail goes here instead"""
+        return self.config.get('debug_address')
+
+    def display_exceptions(self):
+        """() -> bool: may the 500 page show the traceback?"""
+        return bool(self.config.get('display_exceptions'))
+
+    def get_https_address(self):
+        """() -> (host, port) | None"""
+        return self.config.get('https_address')
+
+    def get_session_cookie_name(self):
+        """() -> str"""
+        return self.session_cookie_name
+
+    def get_retry_count(self):
+        """() -> int: hits retried since this publisher started"""
+        return self.retry_count
+
+    def get_reconnect_count(self):
+        """() -> int: reconnections to the storage server"""
+        return self.reconnect_count
+
+    # The root directory -----------------------------------------------------
+
+    def get_root_directory(self):
+        """() -> Directory
+        The root of the URL space: the SiteDirectory of the module that
+        defines this publisher's class, else the site's.
+        """
+        if self.root_directory is None:
+            module = sys.modules.get(type(self).__module__)
+            cls = getattr(module, 'SiteDirectory', None)
+            if cls is None and self.site is not None:
+                cls = self.site.get_directory_class()
+            if cls is None:
+                raise TypeError('%s: no SiteDirectory next to the publisher '
+                                'class' % type(self).__name__)
+            self.root_directory = cls()
+        return self.root_directory
+
+    def set_root_directory(self, directory):
+        """(directory:Directory) -> None"""
+        self.root_directory = directory
+
+    # The database ------------------------------------------------------------
+
+    def get_root(self):
+        """() -> the database's root mapping"""
+        return self.connection.get_root()
+
+    def ensure_initialized(self):
+        """() -> None
+        Create the root's `sessions` and `users` (and the `qpd_secret` that
+        signs HTTP Digest nonces) when they are missing, and commit.
+        """
+        if self.initialized or self.connection is None:
+            return
+        root = self.get_root()
+        changed = False
+        if 'sessions' not in root:
+            root['sessions'] = BTree()
+            changed = True
+        if 'users' not in root:
+            root['users'] = BTree()
+            changed = True
+        if 'qpd_secret' not in root:
+            import secrets
+            root['qpd_secret'] = secrets.token_bytes(32)
+            changed = True
+        if changed:
+            self.connection.commit()
+        self.initialized = True
+
+    def get_sessions(self):
+        """() -> BTree of session id -> Session"""
+        return self.get_root()['sessions']
+
+    def get_users(self):
+        """() -> BTree of user id -> User"""
+        return self.get_root()['users']
+
+    def get_secret(self):
+        """() -> bytes: a random key shared by every worker of the site"""
+        if self.secret is None:
+            if self.connection is not None:
+                self.ensure_initialized()
+                self.secret = self.get_root()['qpd_secret']
+            else:
+                import secrets
+                self.secret = secrets.token_bytes(32)
+        return self.secret
+
+    def create_user(self, user_id):
+        """(user_id:str) -> User
+        A new user, stored (ValueError if the id is taken).
+        """
+        users = self.get_users()
+        if user_id in users:
+            raise ValueError('user %r exists' % (user_id,))
+        user = self.user_class(user_id)
+        users[user_id] = user
+        return user
+
+    def create_session(self):
+        """() -> Session: a new, unsaved session for the current hit"""
+        request = self.hit.get_request() if self.hit is not None else None
+        address = (request.get_remote_address() or '') if request else ''
+        return self.session_class(remote_address=address)
+
+    # Processing a hit ----------------------------------------------------------
+
+    def process_hit(self, hit):
+        """(hit:Hit) -> None
+        Fill in hit's response (see the module's docstring).
+        """
+        self.hit = hit
+        common.set_current(self, hit)
+        max_retries = self.config['max_retries']
+        delay = self.config['retry_delay']
+        while True:
+            try:
+                self.try_hit(hit)
+                break
+            except (ConflictError, LostConnection) as error:
+                lost = isinstance(error, LostConnection)
+                if hit.attempts >= max_retries:
+                    self.abort_quietly()
+                    self.respond_unavailable(hit, error)
+                    break
+                hit.attempts += 1
+                self.retry_count += 1
+                if lost:
+                    if not self.recover_connection():
+                        self.respond_unavailable(hit, error)
+                        break
+                else:
+                    self.abort_quietly()
+                time.sleep(delay * (0.5 + random.random()))
+                delay *= 2
+                hit.reset()
+            except BaseException:
+                self.abort_quietly()
+                raise
+        hit.get_response().finish(hit.get_request())
+        self.log_hit(hit)
+        if (self.connection is not None and hit.get_time() -
+                self.last_session_cleanup >
+                self.config['session_cleanup_interval']):
+            self.last_session_cleanup = hit.get_time()
+            self.clean_sessions_quietly()
+
+    def try_hit(self, hit):
+        """(hit:Hit) -> None
+        One attempt at the hit: sync, fill the response, commit or abort.
+        Raises ConflictError or LostConnection for the retry loop.
+        """
+        connection = self.connection
+        if connection is None:
+            self.fill_response(hit)
+            return
+        try:
+            if is_disconnected(connection):
+                raise LostConnection('the storage connection failed before')
+            connection.abort()      # sync: see other clients' commits
+            self.ensure_initialized()
+        except LOST_CONNECTION_ERRORS as error:
+            raise LostConnection(str(error)) from error
+        ok = self.fill_response(hit)
+        self.check_storage()
+        try:
+            if ok:
+                self.finish_session(hit)
+                if connection.changed:
+                    connection.commit()
+            else:
+                self.abort_quietly()
+        except LOST_CONNECTION_ERRORS as error:
+            raise LostConnection(str(error)) from error
+
+    def fill_response(self, hit):
+        """(hit:Hit) -> bool
+        Parse the inputs, find the session, traverse; True when the hit
+        succeeded (the changes are to be committed). An HTTPError becomes
+        its error page, another exception the 500 page; ConflictError and a
+        lost storage connection are raised.
+        """
+        try:
+            request = hit.get_request()
+            request.process_inputs()
+            self.start_session(hit)
+            self.traverse(hit)
+            return True
+        except RespondNow:
+            return True
+        except Redirect as redirect:
+            self.respond_redirect(hit, redirect)
+            return True
+        except ConflictError:
+            raise
+        except HTTPError as error:
+            self.check_storage(error)
+            self.respond_http_error(hit, error)
+            return False
+        except Exception as error:
+            self.check_storage(error)
+            self.handle_exception(hit, sys.exc_info())
+            return False
+
+    def check_storage(self, error=None):
+        """(error:Exception=None) -> None
+        Raise LostConnection when the storage connection has failed, and
+        ConflictError when a read conflict happened (and was caught by the
+        application): either is the real cause of error, if any.
+        """
+        connection = self.connection
+        if connection is None:
+            return
+        if is_disconnected(connection):
+            raise LostConnection(str(error or 'storage failed')) from error
+        if connection.invalid_oids:
+            raise ConflictError(list(connection.invalid_oids)) from error
+
+    def traverse(self, hit):
+        """(hit:Hit) -> None
+        Walk the root directory with the request path, and make what the
+        callable at the end returns (unless None) the response body.
+        """
+        request = hit.get_request()
+        components = split_path(request.get_path_info())
+        output = self.get_root_directory()._q_traverse(components)
+        if output is not None:
+            hit.get_response().set_body(output)
+
+    def abort_quietly(self):
+        """() -> None
+        Drop the uncommitted changes; a failing connection is left to be
+        noticed (and reconnected) by the next hit.
+        """
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            connection.abort()
+        except LOST_CONNECTION_ERRORS:
+            pass
+
+    def recover_connection(self):
+        """() -> bool
+        Reconnect to the storage server, waiting up to `reconnect_wait`
+        seconds. False when it does not come back.
+        """
+        start = time.monotonic()
+        try:
+            reconnect(self.connection, wait=self.config['reconnect_wait'])
+        except StorageUnavailable:
+            self.logger.error('storage server unavailable: %s',
+                              self.connection.get_storage().address)
+            return False
+        self.reconnect_count += 1
+        self.reconnect_time = time.monotonic() - start
+        self.logger.warning('reconnected to the storage server in %.3fs',
+                            self.reconnect_time)
+        return True
+
+    # Sessions --------------------------------------------------------------
+
+    def start_session(self, hit):
+        """(hit:Hit) -> None
+        Give the hit the stored, unexpired session its cookie names.
+        A missing, malformed, unknown or expired cookie gives no session.
+        """
+        if self.connection is None:
+            return
+        value = hit.get_request().get_cookie(self.session_cookie_name)
+        if value is None or not is_session_id(value):
+            return
+        session = self.get_sessions().get(value)
+        if session is None:
+            return
+        if session.is_expired(self.config['session_idle_timeout'],
+                              hit.get_time()):
+            return
+        hit.set_session(session, stored_id=value)
+
+    def get_session(self):
+        """() -> Session
+        The session of the current hit, made (unsaved) when there is none.
+        """
+        hit = self.hit
+        session = hit.get_session()
+        if session is None:
+            session = self.create_session()
+            hit.set_session(session)
+        return session
+
+    def finish_session(self, hit):
+        """(hit:Hit) -> None
+        Store the session when it needs saving (under its id, which may
+        have changed) and send its cookie when the client does not have
+        it yet; drop a stored session that no longer needs saving.
+        """
+        session = hit.get_session()
+        if session is None or self.connection is None:
+            return
+        stored_id = hit.get_stored_session_id()
+        session_id = session.get_id()
+        sessions = None
+        if stored_id is not None and stored_id != session_id:
+            sessions = self.get_sessions()
+            if sessions.get(stored_id) is session:
+                del sessions[stored_id]
+            stored_id = None
+        if session.needs_saving():
+            session.touch(hit.get_time())
+            if stored_id is None:
+                if sessions is None:
+                    sessions = self.get_sessions()
+                sessions[session_id] = session
+                hit.set_session(session, stored_id=session_id)
+                self.set_session_cookie(hit, session_id)
+        elif stored_id is not None:
+            sessions = self.get_sessions()
+            del sessions[stored_id]
+            hit.set_session(session, stored_id=None)
+            self.set_session_cookie(hit, None)
+
+    def set_session_cookie(self, hit, session_id):
+        """(hit:Hit, session_id:str | None) -> None
+        Send the session cookie (None: tell the client to drop it).
+        """
+        response = hit.get_response()
+        path = (self.config.get('script_name') or '') + '/'
+        if session_id is None:
+            response.expire_cookie(self.session_cookie_name, path=path)
+        else:
+            response.set_cookie(
+                self.session_cookie_name, session_id, path=path,
+                max_age=self.config.get('session_cookie_max_age'))
+
+    def clean_sessions(self, now=None):
+        """(now:float=None) -> int
+        Remove the expired sessions (without committing); how many.
+        """
+        now = time.time() if now is None else now
+        limit = self.config['session_idle_timeout']
+        sessions = self.get_sessions()
+        expired = [key for key, session in sessions.items()
+                   if session.is_expired(limit, now)]
+        for key in expired:
+            del sessions[key]
+        return len(expired)
+
+    def clean_sessions_quietly(self):
+        """() -> None
+        clean_sessions() in a transaction of its own; a conflict or a
+        failure just leaves the work for next time.
+        """
+        try:
+            self.connection.abort()
+            count = self.clean_sessions()
+            if count:
+                self.connection.commit()
+                self.logger.info('removed %d expired sessions', count)
+        except Exception:
+            self.abort_quietly()
+
+    # Signing in (see qpd.web.signin) ---------------------------------------
+
+    def ensure_signed_in(self, **kwargs):
+        """(**kwargs) -> None
+        Return when a user is signed in; else answer with a way to sign in.
+        By default a form (ensure_signed_in_using_form); override to use
+        another way.
+        """
+        self.ensure_signed_in_using_form(**kwargs)
+
+    def ensure_signed_in_using_form(self, **kwargs):
+        """(title:str='Sign in', realm:str=None) -> None"""
+        signin.ensure_signed_in_using_form(self, **kwargs)
+
+    def ensure_signed_in_using_basic(self, **kwargs):
+        """(realm:str=None) -> None"""
+        signin.ensure_signed_in_using_basic(self, **kwargs)
+
+    def ensure_signed_in_using_digest(self, **kwargs):
+        """(realm:str=None) -> None"""
+        signin.ensure_signed_in_using_digest(self, **kwargs)
+
+    def sign_in(self, user):
+        """(user:User) -> None
+        Make user the authenticated user of the session (whose id
+        changes, and is sent in a new cookie).
+        """
+        self.get_session().set_authenticated(user)
+
+    def sign_out(self):
+        """() -> None: no user is signed in any more (the id changes)"""
+        hit = self.hit
+        hit.set_user(None)
+        session = hit.get_session()
+        if session is not None:
+            session.set_authenticated(None)
+
+    # Pages ------------------------------------------------------------------
+
+    def header(self, title, **kwargs):
+        """(title:str, **kwargs) -> xml"""
+        return xml('<!DOCTYPE html>\n<html lang="en"><head>'
+                   '<meta charset="utf-8">'
+                   '<meta name="viewport" '
+                   'content="width=device-width, initial-scale=1">'
+                   '<title>%s</title></head>\n<body>\n') % title
+
+    def footer(self, **kwargs):
+        """(**kwargs) -> xml"""
+        return xml('\n</body></html>\n')
+
+    def page(self, title, *content, **kwargs):
+        """(title:str, *content, **kwargs) -> xml
+        header(title) + content (quoted unless xml) + footer().
+        """
+        return (self.header(title, **kwargs) + join_xml(content) +
+                self.footer(**kwargs))
+
+    def respond(self, title, *content, status=None, **kwargs):
+        """(title:str, *content, status:int=None, **kwargs)
+        Make the response the page, with status, and raise RespondNow.
+        """
+        response = self.hit.get_response()
+        if status is not None:
+            response.set_status(status)
+        response.set_content_type('text/html')
+        response.set_body(self.page(title, *content, **kwargs))
+        raise RespondNow()
+
+    def respond_redirect(self, hit, redirect):
+        """(hit:Hit, redirect:Redirect) -> None"""
+        hit.get_response().redirect(redirect.get_location(),
+                                    redirect.is_permanent())
+
+    def format_error_page(self, status, title, message=''):
+        """(status:int, title:str, message:str='') -> xml"""
+        content = [xml('<h1>%s</h1>\n') % title]
+        if message:
+            content.append(xml('<p>%s</p>\n') % message)
+        return self.page(title, *content)
+
+    def _error_response(self, hit, status):
+        response = HTTPResponse()
+        response.set_status(status)
+        response.set_header('Cache-Control', 'no-store')
+        hit.set_response(response)
+        return response
+
+    def respond_http_error(self, hit, error):
+        """(hit:Hit, error:HTTPError) -> None
+        A fresh response: error's status, headers, and page.
+        """
+        response = self._error_response(hit, error.get_status())
+        for name, value in error.get_headers():
+            response.add_header(name, value)
+        title = '%s %s' % (error.get_status(), error.get_reason_phrase())
+        response.set_body(self.format_error_page(
+            error.get_status(), title.strip(), error.get_message()))
+
+    def respond_unavailable(self, hit, error):
+        """(hit:Hit, error:Exception) -> None
+        The 503 page, when retries did not get the hit through.
+        """
+        self.logger.error('giving up after %d retries: %s: %s',
+                          hit.attempts, type(error).__name__, error)
+        response = self._error_response(hit, 503)
+        response.set_header('Retry-After', '1')
+        response.set_body(self.format_error_page(
+            503, '503 Service Unavailable', 'Please try again.'))
+
+    def format_exception_report(self, hit, exc_info):
+        """(hit:Hit, exc_info) -> str: what went wrong, for the log"""
+        request = hit.get_request()
+        lines = ['%s %s' % (request.get_method(),
+                            _raw_path_query(request.get_environ())),
+                 'remote address: %s' % request.get_remote_address()]
+        user = hit.get_user()
+        if user is not None:
+            lines.append('user: %s' % user)
+        lines.append('')
+        lines.extend(traceback.format_exception(*exc_info))
+        return '\n'.join(line.rstrip('\n') for line in lines)
+
+    def handle_exception(self, hit, exc_info):
+        """(hit:Hit, exc_info) -> None
+        Log the full report (and mail it to the administrator when mail
+        is enabled); answer with the 500 page, which shows the report only
+        when display_exceptions().
+        """
+        if isinstance(exc_info[1], (ConflictError, LostConnection)):
+            raise exc_info[1]
+        report = self.format_exception_report(hit, exc_info)
+        self.logger.error('%s', report)
+        self.mail_exception_report(report)
+        response = self._error_response(hit, 500)
+        if self.display_exceptions():
+            body = self.page('500 Internal Server Error',
+                             xml('<h1>500 Internal Server Error</h1>\n'
+                                 '<pre>%s</pre>\n') % report)
+        else:
+            body = self.format_error_page(
+                500, '500 Internal Server Error',
+                'The error has been logged; sorry.')
+        response.set_body(body)
+
+    def mail_exception_report(self, report):
+        """(report:str) -> None"""
+        address = self.get_administrator_address()
+        if not (self.is_email_enabled() and address):
+            return
+        try:
+            from qpd.lib.mail import sendmail
+            subject = 'error: %s' % report.split('\n', 1)[0]
+            sendmail(subject[:200], report, to=address,
+                     from_address=self.get_webmaster_address() or address)
+        except Exception:
+            self.logger.exception('could not mail the error report')
+
+    # URLs ----------------------------------------------------------------------
+
+    def secure(self):
+        """() -> None
+        When https_address is set and the request is not https, redirect
+        to the https URL of the request.
+        """
+        request = self.hit.get_request()
+        if self.get_https_address() and not request.is_secure():
+            raise Redirect(self.complete_url(request.get_path_query(),
+                                             secure=True))
+
+    def complete_url(self, path, secure=False):
+        """(path:str, secure=False) -> str
+        The absolute URL of path, relative to the request URL. With
+        secure and an https_address, an https URL on that address (its
+        host, unless it is a wildcard, when the request's host is kept).
+        """
+        hit = self.hit
+        if hit is not None:
+            base = hit.get_request().get_url()
+        else:
+            base = 'http://localhost/'
+        url = urljoin(base, path)
+        https_address = self.get_https_address()
+        if secure and https_address:
+            parts = urlsplit(url)
+            host, port = https_address
+            if host in ('', '0.0.0.0', '::'):
+                host = parts.hostname or 'localhost'
+            if ':' in host:
+                host = '[%s]' % host
+            netloc = host if port == 443 else '%s:%s' % (host, port)
+            url = urlunsplit(('https', netloc, parts.path, parts.query,
+                              parts.fragment))
+        return url
+
+    # Logging ---------------------------------------------------------------------
+
+    def log_hit(self, hit):
+        """(hit:Hit) -> None
+        One line in Combined Log Format, at INFO, on get_logger().
+        """
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        request = hit.get_request()
+        response = hit.get_response()
+        environ = request.get_environ()
+        user = hit.get_user()
+        length = response.get_content_length()
+        logger.info('%s - %s [%s] "%s %s %s" %s %s "%s" "%s"',
+                    request.get_remote_address() or '-',
+                    _log_quote(str(user)) if user is not None else '-',
+                    _format_log_time(hit.get_time()),
+                    request.get_method(),
+                    _log_quote(_raw_path_query(environ)),
+                    environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
+                    response.get_status_code(),
+                    '-' if length is None else length,
+                    _log_quote(environ.get('HTTP_REFERER')),
+                    _log_quote(environ.get('HTTP_USER_AGENT')))

@@ -1,0 +1,1 @@
+"""A tiny qpd site with one form, for the form tests (Profile and browser)."""
