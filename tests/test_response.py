@@ -97,6 +97,11 @@ def test_content_type_and_charset():
     response.set_body('caf\u00e9')
     assert response.get_body() == b'caf\xe9'
     assert response.get_charset() == 'iso-8859-1'
+    with pytest.raises(ValueError):
+        response.set_content_type('text/plain', 'no-such-charset')
+    response.set_content_type('text/plain; charset="iso-8859-1"')
+    assert response.get_header('Content-Type') == 'text/plain; charset="iso-8859-1"'
+    assert response.get_charset() == 'iso-8859-1'
 
 
 def test_bodies():
@@ -295,6 +300,13 @@ def test_location_made_absolute():
     response.set_location('https://other.org/\u00e9 x')
     response.finish(make_request())
     assert response.get_header('Location') == 'https://other.org/%C3%A9%20x'
+
+
+def test_location_kept_when_request_path_is_bad():
+    response = HTTPResponse()
+    response.set_location('c/')
+    response.finish(make_request(PATH_INFO=b'/\xff'.decode('latin-1')))
+    assert response.get_header('Location') == 'c/'
 
 
 def test_redirect():

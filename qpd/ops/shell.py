@@ -4,8 +4,8 @@ The shell is one more client of the site's StorageServer: what it commits,
 the next request sees; what the workers commit, it sees after `abort()`
 (which drops its own uncommitted changes and syncs). Its namespace holds
 `site`, `publisher`, `connection`, `root`, `users`, `sessions`, `commit`,
-`abort`, and `pp` (pprint.pprint), and `create_user` when the publishing
-layer provides it.
+`abort`, `pp` (pprint.pprint), and `create_user(user_id, password,
+admin=False)`.
 """
 
 import code
@@ -46,18 +46,29 @@ def make_namespace(site):
         committed."""
         connection.abort()
 
+    def create_user(user_id, password=None, admin=False):
+        """(user_id:str, password:str=None, admin=False) -> User: a new
+        user who can sign in with password (an admin if admin), committed.
+        """
+        connection.abort()
+        user = publisher.create_user(user_id)
+        if password is not None:
+            user.set_password(password, realm=publisher.get_realm())
+        if admin:
+            user.grant('admin', 'qpd shell')
+        connection.commit()
+        return user
+
+    ensure = getattr(publisher, 'ensure_initialized', None)
+    if ensure is not None:
+        ensure()
     namespace = dict(
         site=site, publisher=publisher, connection=connection, root=root,
         commit=commit, abort=abort, pp=pprint.pprint,
+        create_user=create_user,
         users=_first(lambda: publisher.get_users(), lambda: root['users']),
         sessions=_first(lambda: publisher.get_sessions(),
                         lambda: root['sessions']))
-    try:
-        from qpd.web import publish
-    except ImportError:
-        publish = None
-    if publish is not None and hasattr(publish, 'create_user'):
-        namespace['create_user'] = publish.create_user
     return namespace
 
 

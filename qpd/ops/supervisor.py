@@ -156,6 +156,10 @@ class Supervisor:
     """supervisord for the qpd home `home`: its files and its control."""
 
     def __init__(self, home):
+        if '%' in home:
+            raise OperationError(
+                "the qpd home %s has a '%%' in its path, which supervisord's "
+                "configuration cannot hold; use another directory" % home)
         self.home = home
         self._proxy = None
 

@@ -666,8 +666,6 @@ class Dispatcher:
             if conn.buf:
                 conn.started = True
                 conn.deadline = self.now + self.header_timeout
-                if self.queue:
-                    self.pump()
                 self.advance(conn)
             else:
                 conn.started = False
@@ -858,7 +856,7 @@ class Dispatcher:
             if left:
                 self.log('stopping with %d requests unfinished' % left)
             return True
-        for conn in self.conns.values():
+        for conn in list(self.conns.values()):
             if conn.state != LINGER and (conn.state != HEAD or conn.started):
                 return False
             if conn.state == HEAD:

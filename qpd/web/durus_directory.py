@@ -38,6 +38,14 @@ __all__ = ['DurusDirectory', 'ValueDirectory', 'get_oid', 'format_step',
 PAGE_SIZE = 50
 INLINE_ITEMS = 8
 REPR_LIMIT = 300
+HIDDEN = '(hidden)'
+
+
+def is_hidden(label, value):
+    """(label, value) -> bool: is value a secret not to show, such as the
+    key that signs the site's nonces (a bytes value named *secret*)?"""
+    return (isinstance(label, str) and 'secret' in label.lower()
+            and isinstance(value, (bytes, str)))
 
 
 def _common():
@@ -212,13 +220,16 @@ class _Renderer:
 
 
 class ValueDirectory(Directory):
-    """(value, oid:int, steps:[str]) -> the page of a value: a persistent
-    object (steps empty), or something inside one."""
+    """(value, oid:int, steps:[str]=(), depth:int=None): the page of a
+    value: a persistent object (steps empty), or something inside one;
+    `depth` is how many components below /durus/ its URL is (by default
+    one for the oid and one per step)."""
 
-    def __init__(self, value, oid, steps=()):
+    def __init__(self, value, oid, steps=(), depth=None):
         self.value = value
         self.oid = oid
         self.steps = list(steps)
+        self.depth = 1 + len(self.steps) if depth is None else depth
 
     def get_exports(self):
         yield '', '_q_index', None, None
@@ -230,19 +241,24 @@ class ValueDirectory(Directory):
             return None
         oid = get_oid(value)
         if oid is not None:
-            return ValueDirectory(value, oid)
-        return ValueDirectory(value, self.oid, self.steps + [component])
+            return ValueDirectory(value, oid, depth=self.depth + 1)
+        return ValueDirectory(value, self.oid, self.steps + [component],
+                              depth=self.depth + 1)
 
     def get_crumb(self):
         return self.steps[-1] if self.steps else str(self.oid)
 
     def get_depth(self):
         """() -> int: how many components below /durus/ the page is."""
-        return 1 + len(self.steps)
+        return self.depth
 
     def _q_index(self):
+        here = ''
+        if self.depth != 1 + len(self.steps):   # reached by another path
+            here = '../' * self.depth + '%d/%s' % (self.oid, ''.join(
+                step + '/' for step in self.steps))
         return render_page(self.value, self.oid, self.steps,
-                           '../' * self.get_depth())
+                           '../' * self.depth, here)
 
 
 def _get_start():
@@ -277,8 +293,12 @@ def render_page(value, oid, steps, to_root, here=''):
             label_xml = xml('<code>%s</code>') % label
         else:
             label_xml = renderer.render_value(label, None, 1)
+        if is_hidden(label, item):
+            shown = xml('<em>%s</em>') % HIDDEN
+        else:
+            shown = renderer.render_value(item, step)
         rows.append(xml('<tr><th>%s</th><td>%s</td></tr>\n') % (
-            label_xml, renderer.render_value(item, step)))
+            label_xml, shown))
     pager = []
     if start > 0:
         pager.append(xml('<a href="?start=%d">previous</a>') % max(

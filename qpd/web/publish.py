@@ -499,7 +499,7 @@ class Publisher:
         """(hit:Hit) -> None
         Store the session when it needs saving (under its id, which may
         have changed) and send its cookie when the client does not have
-        it yet; drop a stored session that no longer needs saving.
+        it yet. A stored session stays until it expires.
         """
         session = hit.get_session()
         if session is None or self.connection is None:
@@ -512,19 +512,14 @@ class Publisher:
             if sessions.get(stored_id) is session:
                 del sessions[stored_id]
             stored_id = None
-        if session.needs_saving():
+        if stored_id is not None:
             session.touch(hit.get_time())
-            if stored_id is None:
-                if sessions is None:
-                    sessions = self.get_sessions()
-                sessions[session_id] = session
-                hit.set_session(session, stored_id=session_id)
-                self.set_session_cookie(hit, session_id)
-        elif stored_id is not None:
-            sessions = self.get_sessions()
-            del sessions[stored_id]
-            hit.set_session(session, stored_id=None)
-            self.set_session_cookie(hit, None)
+        elif session.needs_saving():
+            if sessions is None:
+                sessions = self.get_sessions()
+            sessions[session_id] = session
+            hit.set_session(session, stored_id=session_id)
+            self.set_session_cookie(hit, session_id)
 
     def set_session_cookie(self, hit, session_id):
         """(hit:Hit, session_id:str | None) -> None

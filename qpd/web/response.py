@@ -5,13 +5,14 @@ then calls finish(request), after which a server sends get_status_code(),
 get_reason_phrase(), get_header_list() and the bytes from iter_body().
 """
 
+import codecs
 import re
 import time
 import zlib
 from email.utils import formatdate
 from urllib.parse import quote, urljoin, urlsplit
 
-from qpd.web.errors import get_reason_phrase
+from qpd.web.errors import HTTPError, get_reason_phrase
 
 __all__ = ['HTTPResponse', 'http_date']
 
@@ -187,13 +188,25 @@ class HTTPResponse:
     def set_content_type(self, content_type, charset='utf-8'):
         """(content_type:str, charset:str | None='utf-8')
         The media type of the body. charset is the encoding of a str body;
-        it is named in the header for text types.
+        it is named in the header for text types. A content_type that has
+        parameters is used as it is (its charset, if any, wins).
         """
         content_type = _check_value(content_type).strip()
-        if charset and ';' not in content_type and _wants_charset(content_type.lower()):
+        if ';' in content_type:
+            value = content_type
+            for parameter in content_type.split(';')[1:]:
+                name, _, given = parameter.partition('=')
+                if name.strip().lower() == 'charset' and given.strip(' "'):
+                    charset = given.strip(' "')
+        elif charset and _wants_charset(content_type.lower()):
             value = '%s; charset=%s' % (content_type, _check_value(charset))
         else:
             value = content_type
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                raise ValueError('unknown charset %r' % (charset,)) from None
         self.headers['content-type'] = ('Content-Type', value)
         self.charset = charset or 'utf-8'
 
@@ -407,8 +420,12 @@ class HTTPResponse:
             if 'location' in headers:
                 location = headers['location'][1]
                 if not urlsplit(location).scheme:
-                    headers['location'] = ('Location', urljoin(
-                        request.get_url(), location))
+                    try:
+                        base = request.get_url()
+                    except HTTPError:  # a path that is not UTF-8
+                        base = None
+                    if base is not None:
+                        headers['location'] = ('Location', urljoin(base, location))
             if request.get_method() == 'HEAD':
                 self.head = True
         if status < 200 or status in _NO_BODY:

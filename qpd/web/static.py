@@ -249,9 +249,12 @@ def _is_safe_name(name):
 
 
 class StaticDirectory(Directory):
-    """(path:str, list_directory=False, cache_seconds:int=None, file_class=StaticFile)
+    """(path:str, list_directory=False, cache_seconds:int=None, file_class=StaticFile, root:str=None)
     A Directory serving the files below path. A listing of the directory
     is its index when list_directory is true (it is 404 by default).
+    file_class makes the file objects (file_class(path, cache_seconds=...));
+    root, which subdirectories get from their parent, is the tree that no
+    path may leave (path itself by default).
     Nothing outside path is served: '..' and encoded '%2e%2e', hidden
     names, and symlinks that resolve outside the tree are 404.
     """

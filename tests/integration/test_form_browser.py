@@ -175,7 +175,6 @@ def test_order_form_in_a_browser(server, page):
         page.go_back()
     except sync_api.Error:
         return
-    print("BACK", page.title(), page.locator("#order").count())
     if page.title() == 'Order' and page.locator('#order').count():
         with page.expect_navigation():
             page.click('#order')

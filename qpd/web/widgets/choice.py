@@ -126,7 +126,7 @@ class _ChoiceWidget(Widget):
 
     def __init__(self, name, value=None, options=None, **kwargs):
         Widget.__init__(self, name, value=value, **kwargs)
-        self.options = make_options(options)
+        self.set_options(options)
 
     def get_options(self) -> list:
         """() -> [Option]"""
@@ -135,13 +135,11 @@ class _ChoiceWidget(Widget):
     def set_options(self, options):
         """(options:iterable) -> None"""
         self.options = make_options(options)
+        self.option_by_key = {option.key: option for option in self.options}
 
     def get_option_for_key(self, key:str):
         """(key:str) -> Option | None"""
-        for option in self.options:
-            if option.key == key:
-                return option
-        return None
+        return self.option_by_key.get(key)
 
     def get_selected_keys(self) -> set:
         """() -> {str}

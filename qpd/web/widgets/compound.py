@@ -120,6 +120,7 @@ class CompositeWidget(Widget):
 
 
 _row_id = re.compile(r'[0-9]{1,6}\Z')
+_word = re.compile(r'\S+')
 
 
 class WidgetList(CompositeWidget):
@@ -219,13 +220,13 @@ class WidgetList(CompositeWidget):
     def _parse(self, request):
         ids_text = get_text_field(request, self._get_field_name('rows'))
         if ids_text is not None:
-            row_ids = []
-            for text in ids_text.split():
-                if _row_id.match(text) and int(text) not in row_ids:
-                    row_ids.append(int(text))
             self.rows = {}
-            for row_id in row_ids[:self.max_rows]:
-                self._make_row(row_id)
+            for match in _word.finditer(ids_text):
+                if len(self.rows) >= self.max_rows:
+                    break
+                text = match.group()
+                if _row_id.match(text) and int(text) not in self.rows:
+                    self._make_row(int(text))
         for row_id, row in list(self.rows.items()):
             row.parse(request)
             if request.get_field(self._get_field_name('remove', str(row_id))) is not None:

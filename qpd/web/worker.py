@@ -1,0 +1,444 @@
+"""qpd.web.worker: one single-threaded worker of a site's pool.
+
+    qpd worker NAME --index N  ->  main(Site(NAME), index=N)
+
+A worker imports the site (exiting with a one-line reason when it cannot),
+opens its own Durus connection through the site's publisher, connects to
+the dispatcher's unix socket (retrying with backoff while it is not up) and
+says HELLO. Then, for each client socket the dispatcher passes it with the
+bytes of a request: build the environ, HTTPRequest and Hit, let the
+publisher process the hit, write the response, close its copy of the socket
+and tell the dispatcher KEEP (wait for the client's next request) or CLOSE.
+Idle keep-alive waits happen in the dispatcher, never here.
+
+SIGTERM (or SIGINT) ends the worker once its current request is answered;
+SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
+"""
+
+import faulthandler
+import io
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from email.utils import formatdate
+
+from qpd.web import fdpass, protocol
+from qpd.web.errors import HTTPError
+
+__all__ = ['main', 'Worker', 'SocketBody']
+
+_REQUEST_HEADER = fdpass.REQUEST_HEADER
+_DONE_HEADER = fdpass.DONE_HEADER
+_SEND_CHUNK = 65536
+_DRAIN_LIMIT = 65536
+
+
+class SocketBody:
+    """(sock, prefix:bytes, length:int)
+    A request body of `length` bytes: prefix (read by the dispatcher), then
+    the rest read from sock, never past the end of the body."""
+
+    def __init__(self, sock, prefix, length):
+        self.sock = sock
+        self.prefix = prefix
+        self.remaining = length - len(prefix)
+
+    def read(self, size=-1):
+        """(size:int=-1) -> bytes: at most size bytes, b'' at the end."""
+        if self.prefix:
+            if size is None or size < 0 or size >= len(self.prefix):
+                data, self.prefix = self.prefix, b''
+                if size is None or size < 0:
+                    return data + self._recv(-1)
+                return data
+            data, self.prefix = self.prefix[:size], self.prefix[size:]
+            return data
+        return self._recv(size)
+
+    def _recv(self, size):
+        if size is None or size < 0:
+            parts = []
+            while self.remaining > 0:
+                data = self._recv(_SEND_CHUNK)
+                if not data:
+                    break
+                parts.append(data)
+            return b''.join(parts)
+        size = min(size, self.remaining)
+        if size <= 0:
+            return b''
+        try:
+            data = self.sock.recv(size)
+        except (BlockingIOError, TimeoutError):
+            raise HTTPError(408, 'request body not received in time')
+        self.remaining -= len(data)
+        if not data:
+            self.remaining = 0
+            self.truncated = True
+        return data
+
+    def drain(self, limit):
+        """(limit:int) -> bool: read and drop the unread rest of the body,
+        when it is at most limit bytes; is the body read to its end?"""
+        if self.remaining > limit or getattr(self, 'truncated', False):
+            return False
+        try:
+            while self.remaining > 0:
+                if not self._recv(_SEND_CHUNK):
+                    return False
+        except (OSError, HTTPError):
+            return False
+        return True
+
+
+_date = [0, '']
+
+
+def http_date():
+    """() -> str: the current time as an HTTP date, cached per second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = formatdate(now, usegmt=True)
+    return _date[1]
+
+
+class Worker:
+    """(site:Site, index:int=0)"""
+
+    def __init__(self, site, index=0):
+        self.site = site
+        self.name = site.get_name()
+        self.index = index
+        self.limits = protocol.get_limits(site)
+        self.max_body = self.limits['max_body_size']
+        self.script_name = site.get_script_name()
+        self.publisher = None
+        self.sock = None
+        self.counters = None
+        self.idle = False
+        self.stopping = False
+        self.buffer = bytearray(fdpass.MAX_MESSAGE)
+        self.view = memoryview(self.buffer)
+        self.hit_class = None
+        self.request_class = None
+
+    def log(self, message):
+        """(message:str) -> None: one line on stderr."""
+        sys.stderr.write('%s qpd worker %s %s: %s\n' % (
+            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, self.index,
+            message))
+        sys.stderr.flush()
+
+    # Starting ------------------------------------------------------------------
+
+    def on_signal(self, signum, frame):
+        self.stopping = True
+        if self.idle:
+            raise SystemExit(0)
+
+    def install_signals(self):
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr,
+                              all_threads=True)
+
+    def connect_storage(self):
+        """() -> None: make the publisher, retrying while the storage
+        server is not up."""
+        delay = 0.05
+        complained = False
+        while True:
+            try:
+                self.publisher = self.site.make_publisher()
+                return
+            except (OSError, EOFError) as e:
+                if not complained:
+                    self.log('waiting for the storage server (%s)' % e)
+                    complained = True
+            self.idle = True
+            time.sleep(delay)
+            self.idle = False
+            delay = min(delay * 2, 2.0)
+
+    def connect_dispatcher(self):
+        """() -> None: connect and say HELLO, retrying while the
+        dispatcher is not up."""
+        path = self.site.get_dispatcher_socket()
+        delay = 0.05
+        complained = False
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                sock.connect(path)
+                counters = fdpass.Counters()
+                try:
+                    fdpass.send_message(sock, fdpass.HELLO_HEADER.pack(
+                        fdpass.HELLO, self.index, os.getpid()),
+                        (counters.get_fd(),))
+                finally:
+                    counters.close_fd()
+            except OSError as e:
+                sock.close()
+                if not complained:
+                    self.log('waiting for the dispatcher at %s (%s)' % (
+                        path, e))
+                    complained = True
+                self.idle = True
+                time.sleep(delay)
+                self.idle = False
+                delay = min(delay * 2, 2.0)
+                continue
+            self.sock = sock
+            self.counters = counters
+            return
+
+    def start(self):
+        """() -> int | None: an exit status when the site cannot be served."""
+        try:
+            self.site.get_publisher_class()
+            self.site.get_configuration()
+            from qpd.web.hit import Hit
+            from qpd.web.request import HTTPRequest
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            reason = str(e).splitlines()[0] if str(e) else ''
+            sys.stderr.write('qpd worker %s: cannot import the site: %s%s\n'
+                             % (self.name, type(e).__name__,
+                                ': ' + reason if reason else ''))
+            sys.stderr.flush()
+            return 1
+        self.hit_class = Hit
+        self.request_class = HTTPRequest
+        self.install_signals()
+        self.connect_storage()
+        self.connect_dispatcher()
+        sys.stdout.write('READY worker %s pid=%d %s\n' % (
+            self.name, os.getpid(), self.site.get_dispatcher_socket()))
+        sys.stdout.flush()
+        return None
+
+    # Serving --------------------------------------------------------------------
+
+    def run(self):
+        """() -> int: serve requests until SIGTERM; the exit status."""
+        status = self.start()
+        if status is not None:
+            return status
+        try:
+            while not self.stopping:
+                self.idle = True
+                if self.stopping:
+                    break
+                try:
+                    nbytes, fds = fdpass.recv_message_into(
+                        self.sock, self.buffer)
+                except OSError as e:
+                    self.idle = False
+                    self.log('lost the dispatcher (%s)' % e)
+                    nbytes, fds = 0, ()
+                self.idle = False
+                if nbytes == 0:
+                    if self.stopping:
+                        break
+                    self.reconnect()
+                    continue
+                if len(fds) != 1 or self.buffer[:1] != fdpass.REQUEST:
+                    for fd in fds:
+                        os.close(fd)
+                    self.log('unexpected message from the dispatcher')
+                    continue
+                self.counters.mark_received()
+                self.handle(fds[0])
+        except SystemExit:
+            pass
+        finally:
+            self.idle = False
+            if self.sock is not None:
+                self.sock.close()
+        return 0
+
+    def reconnect(self):
+        self.log('the dispatcher went away; reconnecting')
+        self.sock.close()
+        self.sock = None
+        self.counters.close()
+        self.connect_dispatcher()
+        self.log('reconnected')
+
+    def handle(self, fd):
+        """(fd:int) -> None: serve the request in self.buffer on fd."""
+        (_, flags, family, conn_id, info_size, head_size,
+         body_size) = _REQUEST_HEADER.unpack_from(self.buffer)
+        view = self.view
+        start = _REQUEST_HEADER.size
+        info = bytes(view[start:start + info_size])
+        start += info_size
+        head = bytes(view[start:start + head_size])
+        start += head_size
+        body = bytes(view[start:start + body_size])
+        sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+        try:
+            keep, leftover = self.serve(sock, flags, info, head, body)
+        except _ClientGone:
+            keep, leftover = False, b''
+        except Exception:
+            self.log('error serving a request:\n' + traceback.format_exc())
+            keep, leftover = False, b''
+        finally:
+            sock.close()
+        if keep:
+            message = _DONE_HEADER.pack(fdpass.KEEP, conn_id) + leftover
+        else:
+            message = _DONE_HEADER.pack(fdpass.CLOSE, conn_id)
+        try:
+            self.sock.send(message)
+        except OSError as e:
+            self.log('cannot reach the dispatcher (%s)' % e)
+
+    def make_base(self, flags, info):
+        """(flags:int, info:bytes) -> dict: the environ keys of the
+        connection and the listener."""
+        remote_addr, remote_port, server_name, server_port = info.decode(
+            'latin-1').split('\0')
+        base = {
+            'REMOTE_ADDR': remote_addr,
+            'REMOTE_PORT': remote_port,
+            'SERVER_NAME': server_name,
+            'SERVER_PORT': server_port,
+            'SERVER_SOFTWARE': 'qpd',
+            'GATEWAY_INTERFACE': 'CGI/1.1',
+        }
+        if flags & fdpass.F_HTTPS:
+            base['HTTPS'] = 'on'
+            base['wsgi.url_scheme'] = 'https'
+        else:
+            base['wsgi.url_scheme'] = 'http'
+        return base
+
+    def serve(self, sock, flags, info, head, body):
+        """(sock, flags:int, info:bytes, head:bytes, body:bytes) -> (keep:bool, leftover:bytes)"""
+        scgi = flags & fdpass.F_SCGI
+        reader = None
+        leftover = b''
+        keep = False
+        try:
+            base = self.make_base(flags, info)
+            if scgi:
+                environ = protocol.make_scgi_environ(
+                    head, base, self.script_name)
+            else:
+                environ, keep = protocol.make_http_environ(
+                    head, base, self.script_name)
+            if flags & fdpass.F_COMPLETE:
+                if 'CONTENT_LENGTH' in environ or body:
+                    environ['CONTENT_LENGTH'] = str(len(body))
+                body_file = io.BytesIO(body)
+            elif flags & fdpass.F_CHUNKED:
+                body_file, leftover = self.read_chunked(sock, body, environ)
+            else:
+                reader = body_file = SocketBody(
+                    sock, body, int(environ.get('CONTENT_LENGTH') or 0))
+        except HTTPError as e:
+            self.send_error(sock, e, scgi)
+            return False, b''
+        if flags & fdpass.F_CLOSE:
+            keep = False
+        request = self.request_class(body_file, environ)
+        hit = self.hit_class(request)
+        self.publisher.process_hit(hit)
+        response = hit.get_response()
+        if reader is not None and reader.remaining > 0:
+            keep = keep and reader.drain(_DRAIN_LIMIT)
+        if response.get_content_length() is None and not getattr(
+                response, 'head', False):
+            keep = False
+        if scgi:
+            keep = False
+            lines = ['Status: %d %s' % (
+                response.get_status_code(), response.get_reason_phrase())]
+        else:
+            lines = ['HTTP/1.1 %d %s' % (
+                response.get_status_code(), response.get_reason_phrase()),
+                'Date: ' + http_date()]
+            if not keep:
+                lines.append('Connection: close')
+            elif environ['SERVER_PROTOCOL'] == 'HTTP/1.0':
+                lines.append('Connection: keep-alive')
+        for name, value in response.get_header_list():
+            lines.append('%s: %s' % (name, value))
+        text = '\r\n'.join(lines)
+        if '\n' in text.replace('\r\n', ''):
+            self.log('header with a line break in %r' % (text,))
+            self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
+            return False, b''
+        self.send_response(sock, response,
+                           (text + '\r\n\r\n').encode('latin-1'))
+        return keep, leftover
+
+    def read_chunked(self, sock, prefix, environ):
+        """(sock, prefix:bytes, environ:dict) -> (file, leftover:bytes)
+        Read the rest of a chunked body; CONTENT_LENGTH is set to its size."""
+        decoder = protocol.ChunkedDecoder(self.max_body)
+        spool = tempfile.SpooledTemporaryFile(1024 * 1024)
+        data = prefix
+        while True:
+            for piece in decoder.feed(data):
+                spool.write(piece)
+            if decoder.done:
+                break
+            try:
+                data = sock.recv(65536)
+            except (BlockingIOError, TimeoutError):
+                raise HTTPError(408, 'request body not received in time')
+            if not data:
+                raise HTTPError(400, 'chunked body ended early')
+        environ['CONTENT_LENGTH'] = str(decoder.size)
+        spool.seek(0)
+        return spool, decoder.leftover
+
+    def send_response(self, sock, response, head):
+        """(sock, response, head:bytes) -> None"""
+        self.counters.mark_started()
+        pending = [head]
+        size = len(head)
+        try:
+            for chunk in response.iter_body():
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= _SEND_CHUNK:
+                    sock.sendall(b''.join(pending))
+                    pending = []
+                    size = 0
+            if pending:
+                sock.sendall(pending[0] if len(pending) == 1
+                             else b''.join(pending))
+        except OSError as e:
+            response.close()
+            raise _ClientGone(e)
+
+    def send_error(self, sock, error, scgi):
+        """(sock, error:HTTPError, scgi) -> None: a short error response."""
+        self.counters.mark_started()
+        try:
+            sock.sendall(protocol.format_error(
+                error.get_status(), error.get_message(), scgi,
+                error.get_headers()))
+        except OSError:
+            pass
+
+
+class _ClientGone(Exception):
+    """The client stopped taking the response."""
+
+
+def main(site, index=0):
+    """(site:Site, index:int=0) -> int: run one worker until SIGTERM."""
+    import setproctitle
+    setproctitle.setproctitle('qpd worker %s %s' % (site.get_name(), index))
+    return Worker(site, index).run()
