@@ -19,8 +19,9 @@ for its READY line, and yields a `DurusServer`:
 own (`qpd.storage.connection.connect(durus_address)`). Every server and
 connection is stopped at the end of the test.
 
-`DurusServer(directory)` can also be used directly (e.g. in a
-module-scoped fixture of your own); call `.stop()` when done.
+`durus_server_factory(tcp=False, name='test')` starts more of them (on
+TCP with tcp=True). `DurusServer(directory)` can also be used directly
+(e.g. in a module-scoped fixture of your own); call `.stop()` when done.
 """
 
 import os
@@ -130,6 +131,24 @@ def durus_server():
 
 
 @pytest.fixture
+def durus_server_factory():
+    """A factory: durus_server_factory(tcp=False, name='test') -> a started
+    DurusServer in a new directory (on a free TCP port with tcp=True);
+    all are stopped after the test."""
+    made = []
+
+    def make(tcp=False, name='test'):
+        directory = tempfile.mkdtemp(prefix='qpd-durus-', dir='/tmp')
+        server = DurusServer(directory, name=name, tcp=tcp)
+        made.append(server)
+        return server.start()
+    yield make
+    for server in made:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture
 def durus_address(durus_server):
     """The unix socket path of a running DurusServer (see durus_server)."""
     return durus_server.address
@@ -176,7 +195,7 @@ PUBLISH_TEST_SLASH = '''
 from durus.persistent_dict import PersistentDict
 
 from qpd.web.common import (
-    ensure_signed_in, get_field, get_publisher, get_root, get_session,
+    ensure_signed_in, get_field, get_hit, get_publisher, get_root, get_session,
     get_user, redirect, respond, sign_out)
 from qpd.web.directory import Directory
 from qpd.web.publish import Publisher
@@ -197,7 +216,7 @@ class SiteDirectory(Directory):
 
     _q_exports = ['', 'count', 'read', 'put', 'value', 'write_then_fail',
                   'whoami', 'form', 'basic', 'digest', 'token', 'use_token',
-                  'sign_out', 'go', 'page']
+                  'sign_out', 'go', 'page', 'big']
 
     def _q_index(self):
         return 'Hello, world!'
@@ -235,7 +254,11 @@ class SiteDirectory(Directory):
 
     def digest(self):
         get_publisher().ensure_signed_in_using_digest()
-        return 'digest: ' + get_user().get_id()
+        return 'digest: %s (%s)' % (
+            get_user().get_id(), get_hit().get_info()['authentication'])
+
+    def big(self):
+        return ''.join('<p>line %d</p>\\n' % i for i in range(200))
 
     def token(self):
         return get_session().add_token()
@@ -256,12 +279,21 @@ class SiteDirectory(Directory):
 
 
 @pytest.fixture
-def publish_site(make_site, durus_server):
-    """A Site whose SitePublisher is a plain Publisher and whose
-    SiteDirectory exercises the publisher (see PUBLISH_TEST_SLASH), on the
-    durus_server. Users: site_users(site) makes 'ann' (password 'secret',
-    with HTTP Digest digests)."""
-    return make_site(PUBLISH_TEST_SLASH, durus_address=durus_server.address)
+def make_publish_site(make_site, durus_server):
+    """A factory: make_publish_site(**configuration) -> a Site whose
+    SitePublisher is a plain Publisher and whose SiteDirectory exercises
+    the publisher (see PUBLISH_TEST_SLASH), on the durus_server."""
+    def make(**configuration):
+        configuration.setdefault('durus_address', durus_server.address)
+        return make_site(PUBLISH_TEST_SLASH, **configuration)
+    return make
+
+
+@pytest.fixture
+def publish_site(make_publish_site):
+    """make_publish_site(): see there. `site_users(site)` adds the user
+    'ann' (password 'secret', HTTP Digest digests included)."""
+    return make_publish_site()
 
 
 def add_test_user(site, user_id='ann', password='secret'):

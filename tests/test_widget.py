@@ -168,6 +168,21 @@ def test_string_maxlength():
     assert Parsed(widget.render()).find('input').attrs['maxlength'] == '3'
 
 
+def test_string_is_one_line():
+    assert StringWidget('a').parse(make_request(dict(a='x\ty'))) == 'x\ty'
+    for bad in ('x\ny', 'x\ry', 'x\x00y', 'x\x1by'):
+        widget = StringWidget('a')
+        widget.parse(make_request(dict(a=bad)))
+        assert widget.get_error() == 'must be one line of text'
+        value = Parsed(widget.render()).find('input').attrs['value']
+        assert '\n' not in value and '\r' not in value and '\x00' not in value
+    widget = TextWidget('a')
+    assert widget.parse(make_request(dict(a='x\ty\nz'))) == 'x\ty\nz'
+    widget = TextWidget('a')
+    widget.parse(make_request(dict(a='x\x00y')))
+    assert widget.get_error() == 'must not hold control characters'
+
+
 def test_string_render():
     widget = StringWidget('first_name', value='<Ann & "Bob">', hint='as on your passport',
                           placeholder='name', class_='wide', data_role='x')

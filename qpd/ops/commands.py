@@ -21,6 +21,13 @@ __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
            'log', 'shell', 'pack', 'shutdown', 'build', 'demo',
            'wait_until_ready']
 
+_ORDER = {'durus': 0, 'dispatcher': 1}
+
+
+def _in_start_order(infos):
+    """([dict]) -> [dict]: process infos, durus and dispatcher first."""
+    return sorted(infos, key=lambda i: (_ORDER.get(i['name'], 2), i['name']))
+
 START_TIMEOUT = 60.0
 
 
@@ -59,8 +66,25 @@ def _one_site(args):
                      '"qpd new %s")' % (
                          args.name, os.path.join(args.home, 'sites'),
                          args.name))
-    site.get_configuration()   # a ConfigurationError now, in one line
+    _check_site(site)
     return site
+
+
+def _check_site(site):
+    """(site:Site) -> None: a ConfigurationError now, in one line, rather
+    than in a process that supervisord starts."""
+    try:
+        site.get_configuration()
+        site.get_directory_class()
+    except ConfigurationError:
+        raise
+    except Exception as e:
+        import traceback
+        lines = traceback.format_exception(e)
+        raise OperationError(
+            'site %s: its slash module fails to import: %s: %s' % (
+                site.get_name(), type(e).__name__, e),
+            [line.rstrip('\n') for line in lines[-6:]])
 
 
 # new, list, show -----------------------------------------------------------
@@ -148,7 +172,7 @@ def _check_addresses(home, sites, supervisor):
     others = [Site(name, home) for name in supervisor.get_site_names()
               if name not in names and Site(name, home).exists()]
     for site in sites:
-        site.get_configuration()
+        _check_site(site)
     check_sites(list(sites) + others)
 
 
@@ -156,7 +180,7 @@ def _describe(infos):
     """([dict]) -> str: 'durus RUNNING, dispatcher RUNNING, workers 3/4'"""
     parts = []
     workers = [i for i in infos if i['name'].startswith('worker_')]
-    for info in infos:
+    for info in _in_start_order(infos):
         if not info['name'].startswith('worker_'):
             parts.append('%s %s' % (info['name'], info['statename']))
     if workers:
@@ -169,10 +193,7 @@ def _failure_details(supervisor, infos, count=15):
     """([dict]) -> (str, [str]): the first failing process and the last
     lines of its log."""
     from qpd.ops.logs import tail
-    order = {'durus': 0, 'dispatcher': 1}
-    ranked = sorted(infos, key=lambda i: (order.get(i['name'], 2),
-                                          i['name']))
-    for info in ranked:
+    for info in _in_start_order(infos):
         if info['statename'] in FAILED_STATES + ('STOPPED', 'STARTING'):
             path = info.get('stdout_logfile')
             reason = '%s is %s' % (info['name'], info['statename'])
@@ -410,22 +431,10 @@ def _format_uptime(info):
         info['pid'], seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def get_pool_stats(site):
-    """(site:Site) -> dict | None: the dispatcher's pool stats, when the
-    dispatcher offers them (qpd.web.control.get_stats)."""
-    try:
-        from qpd.web.control import get_stats
-    except ImportError:
-        return None
-    try:
-        return get_stats(site)
-    except Exception:
-        return None
-
-
 def status(args):
     """qpd status [NAME…]: each site's processes and pool stats. Exit 3
     when a site that should run (or a named one) does not run fully."""
+    from qpd.ops.pool import get_stats, format_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
     sites = _named_sites(args)
@@ -436,7 +445,8 @@ def status(args):
     for site in sites:
         name = site.get_name()
         should_run = _is_started(supervisor, name)
-        infos = supervisor.get_process_infos(name) if running else []
+        infos = _in_start_order(
+            supervisor.get_process_infos(name) if running else [])
         if not infos:
             _say('%s: stopped' % name)
             if named or should_run:
@@ -453,11 +463,9 @@ def status(args):
                                       _format_uptime(info)))
             if info['statename'] != 'RUNNING':
                 result = 3
-        stats = get_pool_stats(site)
+        stats = get_stats(site)
         if stats:
-            _say('  pool: %s' % ', '.join(
-                '%s %s' % (key, value) for key, value in sorted(
-                    stats.items()) if not isinstance(value, (list, dict))))
+            _say('  pool: %s' % format_stats(stats))
     return result
 
 

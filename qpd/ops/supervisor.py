@@ -104,13 +104,25 @@ def make_main_conf(supervisor):
         ''])
 
 
+def _get_stop_timeout(site):
+    """(site:Site) -> float: how long a process may take to stop cleanly:
+    the longest of the request and shutdown timeouts."""
+    try:
+        from qpd.web.protocol import get_limits
+        limits = get_limits(site)
+    except (ImportError, ValueError):
+        return _DEFAULT_REQUEST_TIMEOUT
+    return max(limits.get('request_timeout', _DEFAULT_REQUEST_TIMEOUT),
+               limits.get('shutdown_timeout', 0))
+
+
 def make_site_conf(site):
     """(site:Site) -> str: the text of supervisord.conf.d/NAME.conf."""
     name = site.get_name()
     home = site.get_home()
     var = site.get_var_directory()
     qpd = get_qpd_command() + ['--home', home]
-    timeout = site.get('request_timeout', _DEFAULT_REQUEST_TIMEOUT)
+    timeout = _get_stop_timeout(site)
     names = get_program_names(site)
     lines = [
         '; supervisord program group for the qpd site %s' % name,

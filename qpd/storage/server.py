@@ -19,6 +19,7 @@ storage file closed.
 
 import os
 import signal
+import stat
 import sys
 
 from durus.file_storage import FileStorage
@@ -105,14 +106,30 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     storage = FileStorage(durus_file)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    listening = []
+
+    def note_listening(sock):
+        listening.append(sock)
+        on_listening(sock)
     try:
         server = _Server(storage, make_socket_address(address, umask),
-                         on_listening=on_listening)
+                         on_listening=note_listening)
         server.serve()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         storage.close()
+        if listening and not isinstance(address, (tuple, list)):
+            # A signal just before Durus's own clean-up could leave it.
+            _remove_socket(str(address))
+
+
+def _remove_socket(path):
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _set_title(title):

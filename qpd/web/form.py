@@ -14,7 +14,9 @@ The usual handler::
 With `use_tokens` (the default) a post form carries a one-time token from
 the session; a submission whose token is missing, forged, already used or
 not a single string has an error, so the handler above shows the form
-again (with a message) instead of processing it.
+again (with a message) instead of processing it. Tokens live in the
+session, so they need a publisher with a database (which keeps sessions);
+pass use_tokens=False for a form on a database-less site.
 """
 
 from qpd.qpy import xml

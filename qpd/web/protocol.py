@@ -72,7 +72,7 @@ def get_limits(site):
 
 # method SP target SP HTTP/d.d CRLF, with single spaces and a token method.
 _REQUEST_LINE = re.compile(
-    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP/[0-9]\.[0-9]\r\n")
+    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP/([0-9]\.[0-9])\r\n")
 _TRAILER_LINE = re.compile(
     rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*")
 _DIGITS = re.compile(rb'[0-9]{1,18}')
@@ -158,10 +158,14 @@ def parse_http_head(head, limits):
     if head.count(b'\n') != head.count(b'\r\n'):
         raise HTTPError(400, 'bare LF in the request head')
     line_end = head.find(b'\r\n') + 2
-    if not _REQUEST_LINE.fullmatch(head, 0, line_end):
+    match = _REQUEST_LINE.fullmatch(head, 0, line_end)
+    if not match:
         if line_end - 12 > limits['max_target_size']:
             raise HTTPError(414, 'request line too long')
         raise HTTPError(400, 'malformed request line')
+    if match.group(1) not in (b'1.1', b'1.0'):
+        raise HTTPError(505, 'HTTP/%s is not supported' %
+                        match.group(1).decode())
     callbacks = _HeadCallbacks()
     parser = httptools.HttpRequestParser(callbacks)
     try:

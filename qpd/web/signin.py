@@ -156,6 +156,7 @@ def ensure_signed_in_using_basic(publisher, realm=None):
             user, problem = authenticate(publisher, user_id, password, realm)
             if user is not None:
                 hit.set_user(user)
+                hit.get_info()['authentication'] = 'Basic'
                 return
     raise HTTPError(401, 'Please sign in.', headers=[
         ('WWW-Authenticate', 'Basic realm="%s", charset="UTF-8"' %
@@ -259,6 +260,7 @@ def _check_digest(publisher, params, realm, request):
         return None, False
     if state == 'stale':
         return None, True
+    publisher.get_hit().get_info()['authentication'] = 'Digest ' + algorithm
     return user, False
 
 

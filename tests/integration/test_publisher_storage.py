@@ -33,18 +33,14 @@ def test_server_ready_line_socket_mode_and_title(durus_server):
     assert not os.path.exists(durus_server.address)     # removed on SIGTERM
 
 
-def test_server_on_tcp(tmp_path):
-    from conftest import DurusServer
-    server = DurusServer(str(tmp_path), tcp=True).start()
-    try:
-        host, port = server.address
-        assert server.ready_line.endswith('%s:%s' % (host, port))
-        connection = server.connect()
-        connection.get_root()['x'] = 1
-        connection.commit()
-        assert server.connect().get_root()['x'] == 1
-    finally:
-        server.stop()
+def test_server_on_tcp(durus_server_factory):
+    server = durus_server_factory(tcp=True)
+    host, port = server.address
+    assert server.ready_line.endswith('%s:%s' % (host, port))
+    connection = server.connect()
+    connection.get_root()['x'] = 1
+    connection.commit()
+    assert server.connect().get_root()['x'] == 1
 
 
 def test_qpd_durus_command_serves_a_site(make_site):
@@ -172,7 +168,10 @@ class _ConflictDirectory(Directory):
         if self.attempts == 1:
             # Another client changes the box in the middle of this hit.
             self.other.abort()
+            # It changes the root too, which this hit has read: so the
+            # box's state is no longer consistent with it.
             self.other.get_root()['box']['value'] = 'changed'
+            self.other.get_root()['stamp'] = time.time()
             self.other.commit()
             try:
                 box['value']

@@ -11,7 +11,7 @@ import re
 from qpd.qpy import xml, xml_quote
 
 __all__ = ['Widget', 'WidgetValueError', 'render_tag', 'get_text_field',
-           'is_upload', 'REQUIRED_MESSAGE']
+           'is_upload', 'get_current_request', 'REQUIRED_MESSAGE']
 
 REQUIRED_MESSAGE = 'this field is required'
 
@@ -304,7 +304,7 @@ class Widget:
 
     def render_error(self) -> xml:
         """() -> xml"""
-        if not self.has_error() or self.error is None:
+        if self.error is None:
             return xml('')
         return render_tag('div', {'class': 'error', 'id': self.get_error_id()},
                           self.error)

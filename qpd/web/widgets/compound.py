@@ -8,7 +8,7 @@ the fields of one compound widget never collide with another's.
 import re
 
 from qpd.qpy import xml
-from qpd.web.widgets.base import Widget, WidgetValueError, render_tag, get_text_field
+from qpd.web.widgets.base import Widget, render_tag, get_text_field
 from qpd.web.widgets.button import SubmitWidget
 from qpd.web.widgets.text import StringWidget
 
@@ -253,7 +253,8 @@ class WidgetList(CompositeWidget):
                 row.set_title('%s %d' % (title, number))
             remove = SubmitWidget(self._get_field_name('remove', str(row_id)),
                                   self.remove_element_label, formnovalidate=True,
-                                  class_='remove')
+                                  class_='remove', aria_label='%s: %s' % (
+                                      self.remove_element_label, row.get_title()))
             items.append(render_tag('div', {'class': 'row'},
                                     row.render() + remove.render()))
         if len(self.rows) < self.max_rows:

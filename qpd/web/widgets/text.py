@@ -11,6 +11,11 @@ __all__ = ['StringWidget', 'TextWidget', 'PasswordWidget', 'EmailWidget',
            'HiddenWidget', 'InputWidget']
 
 
+# C0 controls and DEL: one line holds only tab of them; text, tab and newline
+_line_controls = re.compile('[\x00-\x08\x0a-\x1f\x7f]')
+_text_controls = re.compile('[\x00-\x08\x0b-\x1f\x7f]')
+
+
 class InputWidget(Widget):
     """(name:str, value=None, ..., maxlength=None, **attrs)
     A single `<input>` holding text. `maxlength` limits the length of the
@@ -32,6 +37,8 @@ class InputWidget(Widget):
         text = raw.strip() if self.strip else raw
         if not text:
             return None
+        if _line_controls.search(text):
+            raise WidgetValueError('must be one line of text')
         if self.maxlength is not None and len(text) > self.maxlength:
             raise WidgetValueError('must be at most %d characters' % self.maxlength)
         return self.convert(text)
@@ -54,7 +61,7 @@ class InputWidget(Widget):
         can be corrected), else the formatted value.
         """
         if self.raw is not None and self.has_error():
-            return self.raw
+            return _line_controls.sub(' ', self.raw)
         return self.format_value(self.value)
 
     def is_showable(self, text:str) -> bool:
@@ -171,6 +178,8 @@ class TextWidget(Widget):
         if raw is None or not raw.strip():
             return None
         text = raw.replace('\r\n', '\n').replace('\r', '\n')
+        if _text_controls.search(text):
+            raise WidgetValueError('must not hold control characters')
         if self.maxlength is not None and len(text) > self.maxlength:
             raise WidgetValueError('must be at most %d characters' % self.maxlength)
         return text

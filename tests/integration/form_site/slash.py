@@ -12,7 +12,7 @@ from qpd.web.common import page
 from qpd.web.directory import Directory
 from qpd.web.form import Form
 from qpd.web.publish import Publisher
-from qpd.web.widget import StringWidget
+from qpd.web.widget import StringWidget, WidgetList
 
 __all__ = ['SitePublisher', 'SiteDirectory', 'make_order_form']
 
@@ -38,14 +38,9 @@ def make_order_form():
     form.add_single_select('size', 'm', title='Size', options=SIZES)
     form.add_checkbox('gift', title='Gift wrap')
     form.add_text('note', title='Note', rows=3)
-    form.add_widget(make_tags_widget())
+    form.add(WidgetList, 'tags', title='Tag', element_type=StringWidget)
     form.add_submit('order', 'Order')
     return form
-
-
-def make_tags_widget():
-    from qpd.web.widget import WidgetList
-    return WidgetList('tags', title='Tag', element_type=StringWidget)
 
 
 class SiteDirectory(Directory):

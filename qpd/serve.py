@@ -1,0 +1,259 @@
+"""qpd.serve: run one site in the foreground, without supervisord.
+
+    qpd serve NAME [--workers N]  ->  main(Site(NAME), workers=N)
+
+Starts `qpd durus NAME`, `qpd dispatcher NAME` and N x `qpd worker NAME
+--index i` as child processes, each waiting for the one before to print its
+READY line, then prints its own:
+
+    READY serve NAME pid=PID http=HOST:PORT ...
+
+Logs go to the terminal. A worker that exits is started again (as
+supervisord would); if the storage server or the dispatcher exits, or a
+worker keeps failing at once, everything stops. Ctrl-C or SIGTERM stops the
+dispatcher first (it finishes the requests in hand), then the workers, then
+the storage server. The children run in their own process groups, so the
+terminal's Ctrl-C reaches only this process, which stops them in order, and
+they get SIGTERM should this process die.
+"""
+
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+from qpd.web.protocol import get_limits
+
+__all__ = ['main', 'Child', 'Serve']
+
+READY_TIMEOUT = 60.0
+RESTART_DELAY = 1.0
+FAST_FAILURES = 5          # consecutive quick exits before giving up
+QUICK_EXIT = 5.0           # an exit this soon after a start is quick
+
+
+def _die_with_parent():
+    """Run in the child before exec: SIGTERM when the parent dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Child:
+    """(role:str, argv:[str], index:int=None)
+    One child process and the lines it printed."""
+
+    def __init__(self, role, argv, index=None):
+        self.role = role
+        self.argv = argv
+        self.index = index
+        self.process = None
+        self.ready_line = None
+        self.started_at = 0.0
+        self.partial = b''
+        self.failures = 0
+        self.restart_at = None
+
+    def get_label(self):
+        """() -> str"""
+        if self.index is None:
+            return self.role
+        return '%s %s' % (self.role, self.index)
+
+    def start(self):
+        self.process = subprocess.Popen(
+            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            process_group=0, preexec_fn=_die_with_parent)
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self.ready_line = None
+        self.partial = b''
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def is_running(self):
+        """() -> bool"""
+        return self.process is not None and self.process.poll() is None
+
+    def read_lines(self):
+        """() -> [str]: complete lines printed since the last call."""
+        lines = []
+        try:
+            while True:
+                data = os.read(self.process.stdout.fileno(), 65536)
+                if not data:
+                    break
+                self.partial += data
+        except BlockingIOError:
+            pass
+        except OSError:
+            pass
+        *done, self.partial = self.partial.split(b'\n')
+        for raw in done:
+            line = raw.decode('utf-8', 'replace')
+            if line.startswith('READY ') and self.ready_line is None:
+                self.ready_line = line
+            lines.append(line)
+        return lines
+
+    def signal(self, signum):
+        if self.is_running():
+            try:
+                self.process.send_signal(signum)
+            except OSError:
+                pass
+
+
+class Serve:
+    """(site:Site, workers:int=None)"""
+
+    def __init__(self, site, workers=None):
+        self.site = site
+        self.name = site.get_name()
+        self.count = workers or site.get_max_children()
+        base = [sys.executable, '-m', 'qpd', '--home', site.get_home()]
+        self.durus = Child('durus', base + ['durus', self.name])
+        self.dispatcher = Child('dispatcher', base + ['dispatcher', self.name])
+        self.workers = [
+            Child('worker', base + ['worker', self.name, '--index', str(i)],
+                  index=i)
+            for i in range(self.count)]
+        self.selector = selectors.DefaultSelector()
+        self.stopping = False
+        self.shutdown_timeout = get_limits(site)['shutdown_timeout']
+
+    def log(self, message):
+        sys.stderr.write('%s qpd serve %s: %s\n' % (
+            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, message))
+        sys.stderr.flush()
+
+    def on_signal(self, signum, frame):
+        self.stopping = True
+
+    def children(self):
+        return [self.durus, self.dispatcher] + self.workers
+
+    def start(self, child):
+        child.start()
+        self.selector.register(child.process.stdout, selectors.EVENT_READ,
+                               child)
+
+    def forget(self, child):
+        try:
+            self.selector.unregister(child.process.stdout)
+        except (KeyError, ValueError):
+            pass
+        self.pump(child)
+        child.process.stdout.close()
+
+    def pump(self, child):
+        for line in child.read_lines():
+            sys.stdout.write(line + '\n')
+        sys.stdout.flush()
+
+    def poll(self, timeout):
+        for key, _ in self.selector.select(timeout):
+            self.pump(key.data)
+
+    def wait_ready(self, children):
+        """([Child]) -> bool: have they all printed READY?"""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self.stopping and time.monotonic() < deadline:
+            self.poll(0.1)
+            for child in children:
+                if child.ready_line is None and not child.is_running():
+                    self.pump(child)
+                    self.log('%s exited with status %s before it was ready'
+                             % (child.get_label(), child.process.returncode))
+                    return False
+            if all(child.ready_line for child in children):
+                return True
+        if not self.stopping:
+            self.log('not ready after %ss' % READY_TIMEOUT)
+        return False
+
+    def run(self):
+        """() -> int: the exit status."""
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        status = 1
+        try:
+            self.site.ensure_var_directory()
+            for group in ([self.durus], [self.dispatcher], self.workers):
+                for child in group:
+                    self.start(child)
+                if not self.wait_ready(group):
+                    return 0 if self.stopping else 1
+            addresses = self.dispatcher.ready_line.split(' ', 4)[4:]
+            sys.stdout.write('READY serve %s pid=%d %s\n' % (
+                self.name, os.getpid(), ' '.join(addresses)))
+            sys.stdout.flush()
+            status = self.watch()
+        finally:
+            self.stop()
+        return status
+
+    def watch(self):
+        """() -> int: supervise until stopped or broken."""
+        while not self.stopping:
+            self.poll(0.25)
+            now = time.monotonic()
+            for child in (self.durus, self.dispatcher):
+                if not child.is_running():
+                    self.log('%s exited with status %s; stopping' % (
+                        child.get_label(), child.process.returncode))
+                    return 1
+            for child in self.workers:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        self.start(child)
+                elif not child.is_running():
+                    self.forget(child)
+                    quick = now - child.started_at < QUICK_EXIT
+                    child.failures = child.failures + 1 if quick else 0
+                    if child.failures >= FAST_FAILURES:
+                        self.log('%s keeps exiting (status %s); stopping' % (
+                            child.get_label(), child.process.returncode))
+                        return 1
+                    self.log('%s exited with status %s; starting it again'
+                             % (child.get_label(), child.process.returncode))
+                    child.restart_at = now + RESTART_DELAY * max(
+                        1, child.failures)
+        return 0
+
+    def stop(self):
+        """() -> None: stop the dispatcher, then the workers, then the
+        storage server; kill what does not stop in time."""
+        for group, grace in (([self.dispatcher], self.shutdown_timeout + 5),
+                             (self.workers, 10.0), ([self.durus], 10.0)):
+            running = [c for c in group if c.is_running()]
+            for child in running:
+                child.signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while any(c.is_running() for c in running) and (
+                    time.monotonic() < deadline):
+                self.poll(0.05)
+            for child in running:
+                if child.is_running():
+                    self.log('%s did not stop; killing it' %
+                             child.get_label())
+                    child.signal(signal.SIGKILL)
+                    child.process.wait()
+        for child in self.children():
+            if child.process is not None:
+                if child.process.poll() is None:
+                    child.process.wait()
+                if not child.process.stdout.closed:
+                    self.forget(child)
+        self.selector.close()
+
+
+def main(site, workers=None):
+    """(site:Site, workers:int=None) -> int: run the site in the foreground
+    until Ctrl-C or SIGTERM."""
+    import setproctitle
+    setproctitle.setproctitle('qpd serve %s' % site.get_name())
+    return Serve(site, workers).run()

@@ -1,0 +1,210 @@
+"""Signing in with a form, HTTP Basic and HTTP Digest, on a real Durus
+StorageServer; Digest also with `curl --digest` against the site served by
+gunicorn."""
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from qpd.web.profile import Profile
+from qpd.web.signin import (
+    PASSWORD_FIELD, UNKNOWN_USER, USER_FIELD, WRONG_PASSWORD, _make_nonce,
+    parse_auth_params)
+
+
+@pytest.fixture
+def site(publish_site, site_users):
+    site_users(publish_site)
+    return publish_site
+
+
+def _sign_in(profile, user, password):
+    return profile.post('/form', **{USER_FIELD: user, PASSWORD_FIELD: password})
+
+
+# The form ----------------------------------------------------------------------
+
+def test_form_sign_in(site):
+    profile = Profile(site)
+    response = profile.get('/form')
+    assert response.get_status_code() == 200
+    body = profile.get_text(response)
+    assert 'name="%s"' % USER_FIELD in body and 'type="password"' in body
+    assert 'action="/form"' in body
+
+    response = _sign_in(profile, 'nobody', 'secret')
+    body = profile.get_text(response)
+    assert UNKNOWN_USER in body and WRONG_PASSWORD not in body
+    # The message is beside the user field.
+    assert body.index(UNKNOWN_USER) < body.index('name="%s"' % PASSWORD_FIELD)
+    assert profile.get_cookies() == {}
+
+    response = _sign_in(profile, 'ann', 'wrong')
+    body = profile.get_text(response)
+    assert WRONG_PASSWORD in body and UNKNOWN_USER not in body
+    assert body.index(WRONG_PASSWORD) > body.index('name="%s"' % PASSWORD_FIELD)
+    assert 'value="ann"' in body
+
+    response = _sign_in(profile, 'ann', 'secret')
+    assert response.get_status_code() == 302
+    assert response.get_header('Location') == 'http://localhost/form'
+    assert profile.get_text(profile.get('/form')) == 'form: ann'
+    assert profile.get_text(profile.get('/whoami')) == 'ann'
+    profile.get('/sign_out')
+    assert profile.get_text(profile.get('/whoami')) == 'nobody'
+    # The form offers the owner's name again.
+    assert 'value="ann"' in profile.get_text(profile.get('/form'))
+
+
+def test_form_moves_to_https_first(make_publish_site, site_users):
+    site = make_publish_site(https_address=('127.0.0.1', 8443))
+    site_users(site)
+    profile = Profile(site)
+    response = profile.get('/form')
+    assert response.get_status_code() == 302
+    assert response.get_header('Location') == 'https://127.0.0.1:8443/form'
+    secure = Profile(site, host='127.0.0.1:8443', scheme='https')
+    assert secure.get('/form').get_status_code() == 200
+    response = _sign_in(secure, 'ann', 'secret')
+    assert response.get_status_code() == 302
+    cookie = [value for name, value in response.get_header_list()
+              if name == 'Set-Cookie'][0]
+    assert 'Secure' in cookie and 'HttpOnly' in cookie
+    assert secure.get_text(secure.get('/form')) == 'form: ann'
+
+
+def test_form_timing_does_not_tell_which_users_exist(site):
+    profile = Profile(site)
+    _sign_in(profile, 'ann', 'warm up')
+
+    known = unknown = 0.0
+    for _ in range(4):      # interleaved, so that load drifts hit both
+        start = time.perf_counter()
+        _sign_in(profile, 'ann', 'wrong')
+        middle = time.perf_counter()
+        _sign_in(profile, 'nobody', 'wrong')
+        known += middle - start
+        unknown += time.perf_counter() - middle
+    print('\nSIGN-IN TIMING: wrong password %.1f ms, unknown user %.1f ms' % (
+        known / 4 * 1000, unknown / 4 * 1000))
+    assert 0.5 < unknown / known < 2.0
+
+
+# HTTP Basic ----------------------------------------------------------------------
+
+def _basic(user, password):
+    token = base64.b64encode(('%s:%s' % (user, password)).encode()).decode()
+    return {'Authorization': 'Basic ' + token}
+
+
+def test_basic_sign_in_on_https_only(site):
+    plain = Profile(site)
+    response = plain.request('GET', '/basic', headers=_basic('ann', 'secret'))
+    assert response.get_status_code() == 403
+    secure = Profile(site, scheme='https')
+    response = secure.get('/basic')
+    assert response.get_status_code() == 401
+    assert response.get_header('WWW-Authenticate') == \
+        'Basic realm="%s", charset="UTF-8"' % site.get_name()
+    for user, password in (('ann', 'wrong'), ('nobody', 'secret')):
+        response = secure.request('GET', '/basic',
+                                  headers=_basic(user, password))
+        assert response.get_status_code() == 401
+    response = secure.request('GET', '/basic', headers=_basic('ann', 'secret'))
+    assert secure.get_text(response) == 'basic: ann'
+    assert secure.get_cookies() == {}          # per request, no session
+    response = secure.request('GET', '/basic',
+                              headers={'Authorization': 'Basic !!!'})
+    assert response.get_status_code() == 400
+
+
+# HTTP Digest -------------------------------------------------------------------
+
+def _digest_answer(challenge, user, password, method, uri, algorithm,
+                   cnonce='0a4f113b', nc='00000001'):
+    params = parse_auth_params(challenge[len('Digest '):])
+    h = {'SHA-256': hashlib.sha256, 'MD5': hashlib.md5}[algorithm]
+
+    def digest(text):
+        return h(text.encode()).hexdigest()
+    ha1 = digest('%s:%s:%s' % (user, params['realm'], password))
+    ha2 = digest('%s:%s' % (method, uri))
+    response = digest('%s:%s:%s:%s:auth:%s' % (
+        ha1, params['nonce'], nc, cnonce, ha2))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+            'algorithm=%s, response="%s", qop=auth, nc=%s, cnonce="%s", '
+            'opaque="%s"' % (user, params['realm'], params['nonce'], uri,
+                             algorithm, response, nc, cnonce,
+                             params['opaque']))
+
+
+def _challenges(response):
+    return [value for name, value in response.get_header_list()
+            if name == 'WWW-Authenticate']
+
+
+def test_digest_challenge_and_answers(site):
+    profile = Profile(site)
+    response = profile.get('/digest')
+    assert response.get_status_code() == 401
+    sha, md5 = _challenges(response)
+    assert 'algorithm=SHA-256' in sha and 'qop="auth"' in sha
+    assert 'algorithm=MD5' in md5
+    assert parse_auth_params(sha[7:])['realm'] == site.get_name()
+    for challenge, algorithm in ((sha, 'SHA-256'), (md5, 'MD5')):
+        answer = _digest_answer(challenge, 'ann', 'secret', 'GET',
+                                '/digest?a=1', algorithm)
+        response = profile.request('GET', '/digest?a=1',
+                                   headers={'Authorization': answer})
+        assert profile.get_text(response) == 'digest: ann (Digest %s)' % (
+            algorithm)
+    bad = [
+        _digest_answer(sha, 'ann', 'wrong', 'GET', '/digest', 'SHA-256'),
+        _digest_answer(sha, 'nobody', 'secret', 'GET', '/digest', 'SHA-256'),
+        _digest_answer(sha, 'ann', 'secret', 'GET', '/other', 'SHA-256'),
+        _digest_answer(sha, 'ann', 'secret', 'POST', '/digest', 'SHA-256'),
+        _digest_answer(sha.replace('.', '0', 1), 'ann', 'secret', 'GET',
+                       '/digest', 'SHA-256'),
+    ]
+    for answer in bad:
+        response = profile.request('GET', '/digest',
+                                   headers={'Authorization': answer})
+        assert response.get_status_code() == 401, answer
+
+
+def test_digest_stale_nonce(site):
+    profile = Profile(site)
+    publisher = profile.get_publisher()
+    response = profile.get('/digest')
+    sha = _challenges(response)[0]
+    old = _make_nonce(publisher.get_secret(), site.get_name(),
+                      time.time() - 3600)
+    fresh = parse_auth_params(sha[7:])['nonce']
+    answer = _digest_answer(sha.replace(fresh, old), 'ann', 'secret', 'GET',
+                            '/digest', 'SHA-256')
+    response = profile.request('GET', '/digest',
+                               headers={'Authorization': answer})
+    assert response.get_status_code() == 401
+    assert all('stale=true' in c for c in _challenges(response))
+
+
+@pytest.mark.skipif(shutil.which('curl') is None, reason='needs curl')
+def test_digest_with_curl(site, serve_wsgi):
+    url = serve_wsgi(site)
+
+    def curl(*args):
+        result = subprocess.run(
+            ['curl', '-s', '-o', '-', '-w', '\n%{http_code}', '--digest']
+            + list(args), capture_output=True, text=True, timeout=30)
+        body, _, status = result.stdout.rpartition('\n')
+        return int(status), body
+    assert curl('-u', 'ann:secret', url + '/digest?q=1') == (
+        200, 'digest: ann (Digest SHA-256)')
+    status, body = curl('-u', 'ann:wrong', url + '/digest')
+    assert status == 401 and 'Please sign in.' in body
+    assert curl('-u', 'nobody:secret', url + '/digest')[0] == 401
+    assert curl(url + '/digest')[0] == 401
