@@ -17,7 +17,8 @@ import subprocess
 import time
 
 __all__ = ['Processes', 'free_port', 'http_get', 'wait_for_200',
-           'wait_for_line', 'median', 'rss_of', 'kill_tree', 'BenchError']
+           'wait_for_line', 'median', 'rss_of', 'cpu_times', 'cpu_delta',
+           'kill_tree', 'BenchError']
 
 
 class BenchError(Exception):
@@ -116,6 +117,32 @@ def rss_of(pids):
         except psutil.Error:
             pass
     return sizes
+
+
+def cpu_times(role_pids):
+    """(role_pids:{role: [pid]}) -> {role: {pid: seconds}}: user + system
+    CPU time used so far by each live process."""
+    import psutil
+    times = {}
+    for role, pids in role_pids.items():
+        times[role] = {}
+        for pid in pids:
+            try:
+                cpu = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            times[role][pid] = cpu.user + cpu.system
+    return times
+
+
+def cpu_delta(before, after):
+    """(before, after: cpu_times() results) -> {role: seconds}: the CPU
+    each role used in between (processes present in both)."""
+    delta = {}
+    for role, pids in before.items():
+        delta[role] = sum(after.get(role, {}).get(pid, start) - start
+                          for pid, start in pids.items())
+    return delta
 
 
 def kill_tree(pid, sig=signal.SIGTERM, wait=5.0):

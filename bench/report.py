@@ -16,7 +16,8 @@ SERVERS = ('nginx', 'qpd', 'gunicorn')
 
 # Per-sample numbers whose median is reported.
 NUMBERS = ('rps', 'p50_ms', 'p99_ms', 'non_2xx', 'socket_errors',
-           'requests', 'ok', 'committed', 'lost', 'unacknowledged')
+           'requests', 'ok', 'committed', 'lost', 'unacknowledged',
+           'cpu_us_total')
 
 
 class Workload:
@@ -106,6 +107,10 @@ def summarize(samples, rounds):
             entry = {number: median([s.get(number) for s in items])
                      for number in NUMBERS}
             entry['samples'] = len(items)
+            roles = sorted({role for s in items for role in s.get('cpu_us', {})})
+            entry['cpu_us'] = {role: median([s.get('cpu_us', {}).get(role)
+                                             for s in items])
+                               for role in roles}
             out[server] = entry
             if any(s.get('lost') is not None for s in items):
                 summary['lost'][server] = summary['lost'].get(server, 0) + sum(
@@ -187,8 +192,9 @@ def evaluate_targets(summary):
                 lost == 0, unit='')
     if 'qpd' in summary['slow_fraction']:
         value = summary['slow_fraction']['qpd']
-        add('qpd hello req/s under 100 slow clients / unloaded', value,
-            '>= 0.80', at_least(value, 0.8))
+        add('qpd hello req/s under 100 slow clients / unloaded',
+            None if value is None else value * 100, '>= 80%',
+            at_least(value, 0.8), unit='%')
     servers = summary['servers']
     if 'qpd' in servers and 'gunicorn' in servers:
         value = ratio(servers['qpd'].get('worker_rss_mean'),
@@ -265,7 +271,8 @@ def workload_rows(summary):
                          if fraction is not None else '')
             rows.append([name, server, entry.get('rps'), entry.get('p50_ms'),
                          entry.get('p99_ms'), _int(entry.get('non_2xx')),
-                         _int(entry.get('socket_errors')), shown_ratio, extra])
+                         _int(entry.get('socket_errors')),
+                         _int(entry.get('cpu_us_total')), shown_ratio, extra])
     return rows
 
 
@@ -278,7 +285,7 @@ def format_report(summary, targets):
     servers' memory and start times, and the targets with PASS/FAIL."""
     parts = [format_table(
         ['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx',
-         'sock err', 'qpd/gunicorn', 'notes'],
+         'sock err', 'CPU us/req', 'qpd/gunicorn', 'notes'],
         workload_rows(summary))]
     rows = []
     for server in SERVERS:

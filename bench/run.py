@@ -27,8 +27,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 if BENCH_DIR not in sys.path:
     sys.path.insert(0, BENCH_DIR)
 
-from harness import (BenchError, Processes, free_port, rss_of,  # noqa: E402
-                     wait_for_line)
+from harness import (BenchError, Processes, cpu_delta,  # noqa: E402
+                     cpu_times, free_port, rss_of, wait_for_line)
 from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
                     summarize)
 from servers import (GunicornServer, NginxServer, QpdServer,  # noqa: E402
@@ -174,6 +174,7 @@ class Bench:
         """(number:int, server) -> None: its RSS and start time."""
         info = dict(round=number, server=server.name,
                     start_seconds=getattr(server, 'start_seconds', None),
+                    command_seconds=getattr(server, 'command_seconds', None),
                     worker_rss=rss_of(server.worker_pids()),
                     other_rss=rss_of(server.other_pids()),
                     mode=getattr(server, 'used_mode', None))
@@ -210,10 +211,17 @@ class Bench:
                 before = server.get_count()
             if workload.slow:
                 slow = self.start_slow_clients(server)
+            role_pids = server.role_pids()
+            cpu_before = cpu_times(role_pids)
             result = run_wrk(server.url(workload.path),
                              duration=args.duration,
                              connections=args.connections,
                              threads=args.threads, close=workload.close)
+            cpu = cpu_delta(cpu_before, cpu_times(role_pids))
+            requests = max(1, result['requests'])
+            sample['cpu_us'] = {role: seconds * 1e6 / requests
+                                for role, seconds in cpu.items()}
+            sample['cpu_us_total'] = sum(cpu.values()) * 1e6 / requests
             if slow is not None:
                 sample['slow_clients'] = self.stop_slow_clients(slow)
                 slow = None
@@ -239,11 +247,12 @@ class Bench:
                 sample['committed'], sample['ok'], sample['lost'])
         if 'slow_clients' in sample:
             notes = ' slow clients %s' % json.dumps(sample['slow_clients'])
+        cpu = ' '.join('%s %.0f' % item for item in sample['cpu_us'].items())
         self.log('round %d: %-12s %-8s %9.1f req/s  p50 %s  p99 %s  '
-                 'non-2xx %d  sock err %d%s' % (
+                 'non-2xx %d  sock err %d  CPU us/req %s%s' % (
                      number, workload.name, server.name, sample['rps'],
                      _ms(sample['p50_ms']), _ms(sample['p99_ms']),
-                     sample['non_2xx'], sample['socket_errors'], notes))
+                     sample['non_2xx'], sample['socket_errors'], cpu, notes))
         return sample
 
     def start_slow_clients(self, server):

@@ -129,6 +129,10 @@ class _Server:
         """() -> [int]: server processes that are not workers."""
         return []
 
+    def role_pids(self):
+        """() -> {role:str: [pid]}: the server's processes by role."""
+        return dict(workers=self.worker_pids(), others=self.other_pids())
+
 
 class QpdServer(_Server):
     """(processes, home, port, workers, mode='auto')
@@ -146,6 +150,7 @@ class QpdServer(_Server):
         self.used_mode = None
         self.serve_proc = None
         self.supervisord_pid = None
+        self.command_seconds = None
         self.log = os.path.join(home, 'bench-qpd.log')
 
     def start(self):
@@ -162,19 +167,32 @@ class QpdServer(_Server):
         return self._start_serve()
 
     def _start_supervised(self):
+        """Run `qpd start` and poll /hello while it runs: the time is to
+        the first 200, whether or not the command has returned by then."""
         self.used_mode = 'start'
         self.processes.on_stop(self._stop_supervised)
         start = time.monotonic()
-        with open(self.log, 'a') as log:
-            completed = subprocess.run(
-                qpd_command() + ['--home', self.home, 'start', SITE_NAME],
-                stdout=log, stderr=subprocess.STDOUT, timeout=60)
+        log = open(self.log, 'a')
+        command = self.processes.spawn(
+            qpd_command() + ['--home', self.home, 'start', SITE_NAME],
+            name='qpd start', stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        try:
+            wait_for_200(self.host, self.port, '/hello', timeout=60,
+                         alive=lambda: command.poll() in (None, 0))
+            seconds = time.monotonic() - start
+            status = command.wait(timeout=60)
+            self.command_seconds = time.monotonic() - start
+        except (BenchError, subprocess.TimeoutExpired) as e:
+            self._find_supervisord()
+            raise BenchError('qpd start: %s\n%s' % (e, _log_tail(self.log)))
+        finally:
+            self.processes.stop(command)
         self._find_supervisord()
-        if completed.returncode != 0:
+        if status != 0:
             raise BenchError('qpd start exited %d: %s' % (
-                completed.returncode, _log_tail(self.log, 1000)))
-        wait_for_200(self.host, self.port, '/hello', timeout=30)
-        return time.monotonic() - start
+                status, _log_tail(self.log, 1000)))
+        return seconds
 
     def _find_supervisord(self):
         import psutil
@@ -239,6 +257,12 @@ class QpdServer(_Server):
         """() -> [int]: the dispatcher's and the storage server's pids."""
         return self._processes('dispatcher') + self._processes('durus')
 
+    def role_pids(self):
+        """() -> {role: [pid]}: workers, dispatcher, durus."""
+        return dict(workers=self.worker_pids(),
+                    dispatcher=self._processes('dispatcher'),
+                    durus=self._processes('durus'))
+
     def stop(self):
         """() -> None"""
         if self.used_mode == 'start':
@@ -301,6 +325,12 @@ class GunicornServer(_Server):
         """() -> [int]: the master's and the storage server's pids."""
         return [proc.pid for proc in (self.master, self.durus)
                 if proc is not None]
+
+    def role_pids(self):
+        """() -> {role: [pid]}: workers, master, durus."""
+        return dict(workers=self.worker_pids(),
+                    master=[self.master.pid] if self.master else [],
+                    durus=[self.durus.pid] if self.durus else [])
 
     def stop(self):
         """() -> None"""
@@ -397,6 +427,10 @@ class NginxServer(_Server):
         if self.proc is None:
             return []
         return [proc.pid for proc in _children(self.proc.pid, False)]
+
+    def other_pids(self):
+        """() -> [int]: the master's pid."""
+        return [self.proc.pid] if self.proc is not None else []
 
     def stop(self):
         """() -> None"""

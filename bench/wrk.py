@@ -81,6 +81,10 @@ def parse_wrk(text):
     result['errors'] = errors
     result['socket_errors'] = sum(errors.values())
     result['ok'] = result['requests'] - result['non_2xx']
+    if result['requests'] == 0:     # wrk prints 0.00us: there is no latency
+        for key in ('latency_avg_ms', 'latency_max_ms', 'p50_ms', 'p75_ms',
+                    'p90_ms', 'p99_ms'):
+            result[key] = None
     return result
 
 

@@ -221,13 +221,21 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
     deadline = time.monotonic() + timeout
     answered = None
     problem = ''
+    failures = set()   # (process, start time) of failed starts
     while True:
         infos = supervisor.get_process_infos(name)
         states = {info['name']: info['statename'] for info in infos}
+        for info in infos:
+            if info['statename'] in ('BACKOFF', 'EXITED', 'FATAL'):
+                failures.add((info['name'], info['start']))
         fatal = [n for n, s in states.items() if s == 'FATAL']
         if fatal and (set(fatal) & {'durus', 'dispatcher'} or
                       len(fatal) == len(states) - 2):
             break
+        if answered is None and any(
+                sum(1 for n, _ in failures if n == process) >= 3
+                for process in ('durus', 'dispatcher')):
+            break      # it keeps failing: say why now
         if answered is None:
             try:
                 answered = probe(site, timeout=max(1.0, min(
@@ -250,10 +258,11 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
         _say('warning: site %s answers, but %s' % (name, _describe(infos)))
         return answered
     reason, details = _failure_details(supervisor, infos)
+    elapsed = time.monotonic() - deadline + timeout
     raise OperationError(
-        'site %s did not answer at %s within %ds: %s%s' % (
+        'site %s did not answer at %s after %ds: %s%s' % (
             name, site.get_base_url() or format_address(
-                site.get_scgi_address()), timeout, reason,
+                site.get_scgi_address()), elapsed, reason,
             ' (%s)' % problem if problem else ''), details)
 
 

@@ -12,6 +12,7 @@ that restart processes under load.
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,7 +96,6 @@ class QpdHome:
         slash = self.get_slash_path(name)
         with open(slash) as f:
             text = f.read()
-        import re
         found = re.search(r"http_address=\('127\.0\.0\.1', (\d+)\)", text)
         self.ports[name] = int(found.group(1))
         return self.ports[name]
@@ -114,6 +114,10 @@ class QpdHome:
         for key, value in configuration.items():
             if value is True:
                 text = text.replace('# %s=' % key, '%s=' % key)
+            elif re.search(r'^\s+%s=' % key, text, re.M):
+                text = re.sub(r'(?m)^(\s+)%s=.*,$' % key,
+                              lambda m: '%s%s=%r,' % (m.group(1), key, value),
+                              text)
             else:
                 text = text.replace(
                     '    configuration = dict(\n',

@@ -117,8 +117,16 @@ def connect(address, cache_size=100000, wait=0.0):
     (host, port) pair). When wait > 0, keep trying for that many seconds
     while nothing answers. Raises StorageUnavailable.
     """
-    storage = _open_storage(address, wait)
-    return Connection(storage, cache_size=cache_size)
+    for attempt in range(20):
+        storage = _open_storage(address, wait)
+        try:
+            return Connection(storage, cache_size=cache_size)
+        except AssertionError:
+            # A new database, and another client created the root object
+            # first (qpd's server runner makes it before listening).
+            storage.close()
+            time.sleep(0.01 * (1 + random.random()))
+    return Connection(_open_storage(address, wait), cache_size=cache_size)
 
 
 def _open_storage(address, wait):

@@ -22,6 +22,7 @@ import signal
 import stat
 import sys
 
+from durus.connection import Connection
 from durus.file_storage import FileStorage
 from durus.storage_server import (
     HostPortAddress, StorageServer, UnixDomainSocketAddress)
@@ -104,6 +105,9 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     directory = os.path.dirname(os.path.abspath(durus_file))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     storage = FileStorage(durus_file)
+    # Make the root object now: clients that start together on a new file
+    # would race to create it.
+    Connection(storage)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []

@@ -41,7 +41,7 @@ __all__ = ['main', 'Dispatcher', 'open_listener', 'format_ready_line']
 
 _EPOLLIN = select.EPOLLIN
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
-_DONTWAIT = socket.MSG_DONTWAIT
+_DONTWAIT = int(socket.MSG_DONTWAIT)
 _REQUEST_HEADER = fdpass.REQUEST_HEADER
 _DONE_SIZE = fdpass.DONE_HEADER.size
 

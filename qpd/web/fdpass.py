@@ -51,6 +51,8 @@ F_CONTINUED = 32   # a 100 Continue was sent already
 MAX_MESSAGE = 256 * 1024
 
 _FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
+_CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
+_TRUNCATED = int(socket.MSG_TRUNC | socket.MSG_CTRUNC)
 
 
 def send_message(sock, data, fds=(), flags=0):
@@ -69,14 +71,14 @@ def recv_message_into(sock, buffer, flags=0):
     descriptors are close-on-exec; a truncated message closes them and
     raises OSError."""
     nbytes, ancdata, msg_flags, _ = sock.recvmsg_into(
-        [buffer], _FD_SPACE, flags | socket.MSG_CMSG_CLOEXEC)
+        [buffer], _FD_SPACE, flags | _CLOEXEC)
     fds = []
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             items = array.array('i')
             items.frombytes(data[:len(data) - len(data) % items.itemsize])
             fds.extend(items)
-    if msg_flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+    if msg_flags & _TRUNCATED:
         for fd in fds:
             os.close(fd)
         raise OSError('truncated message from %r' % (sock,))

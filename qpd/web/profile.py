@@ -178,8 +178,13 @@ class Profile:
                 self.cookies[cookie_name.strip()] = cookie_value.strip()
 
     def get_body(self, response):
-        """(response:HTTPResponse) -> bytes"""
-        return b''.join(response.iter_body())
+        """(response:HTTPResponse) -> bytes
+        The whole body; the response is closed after it.
+        """
+        try:
+            return b''.join(response.iter_body())
+        finally:
+            response.close()
 
     def get_text(self, response):
         """(response:HTTPResponse) -> str: the body, decoded"""

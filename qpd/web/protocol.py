@@ -118,9 +118,12 @@ class RequestHead:
 class _HeadCallbacks:
     """httptools callbacks that keep the few headers the dispatcher checks."""
 
-    __slots__ = ('url', 'lengths', 'codings', 'hosts', 'expect', 'complete')
+    __slots__ = ('url', 'lengths', 'codings', 'hosts', 'expect', 'complete',
+                 'parser', 'keep_alive')
 
     def __init__(self):
+        self.parser = None
+        self.keep_alive = False
         self.url = b''
         self.lengths = 0
         self.codings = None
@@ -147,6 +150,7 @@ class _HeadCallbacks:
 
     def on_headers_complete(self):
         self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()
 
 
 def parse_http_head(head, limits):
@@ -167,7 +171,7 @@ def parse_http_head(head, limits):
         raise HTTPError(505, 'HTTP/%s is not supported' %
                         match.group(1).decode())
     callbacks = _HeadCallbacks()
-    parser = httptools.HttpRequestParser(callbacks)
+    parser = callbacks.parser = httptools.HttpRequestParser(callbacks)
     try:
         parser.feed_data(head)
     except httptools.HttpParserUpgrade:
@@ -215,7 +219,7 @@ def parse_http_head(head, limits):
         if callbacks.expect != b'100-continue':
             raise HTTPError(417, 'only Expect: 100-continue is supported')
         result.expect_continue = version == '1.1'
-    result.keep_alive = parser.should_keep_alive()
+    result.keep_alive = callbacks.keep_alive
     return result
 
 
@@ -296,6 +300,8 @@ class ChunkedDecoder:
                 self.state = self._DATA_END
             elif state == self._DATA_END:
                 if end - pos < 2:
+                    if buf[pos:pos + 1] != b'\r':
+                        raise HTTPError(400, 'chunk data not followed by CRLF')
                     break
                 if buf[pos:pos + 2] != b'\r\n':
                     raise HTTPError(400, 'chunk data not followed by CRLF')
@@ -423,11 +429,16 @@ def _environ_key(name):
 class _EnvironCallbacks:
     """httptools callbacks that fill an environ."""
 
-    __slots__ = ('environ', 'url')
+    __slots__ = ('environ', 'url', 'parser', 'keep_alive')
 
     def __init__(self, environ):
         self.environ = environ
         self.url = b''
+        self.parser = None
+        self.keep_alive = False
+
+    def on_headers_complete(self):
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_url(self, url):
         self.url += url
@@ -461,7 +472,7 @@ def make_http_environ(head, base, script_name=''):
     keys, wsgi.url_scheme and HTTPS)."""
     environ = dict(base)
     callbacks = _EnvironCallbacks(environ)
-    parser = httptools.HttpRequestParser(callbacks)
+    parser = callbacks.parser = httptools.HttpRequestParser(callbacks)
     try:
         parser.feed_data(head)
     except httptools.HttpParserUpgrade:
@@ -477,7 +488,7 @@ def make_http_environ(head, base, script_name=''):
     environ['REQUEST_URI'] = target.decode('latin-1')
     environ['QUERY_STRING'] = query.decode('latin-1')
     _set_path(environ, path.decode('latin-1'), script_name)
-    return environ, parser.should_keep_alive()
+    return environ, callbacks.keep_alive
 
 
 def make_scgi_environ(payload, base, script_name=''):

@@ -114,9 +114,9 @@ class Worker:
         self.site = site
         self.name = site.get_name()
         self.index = index
-        self.limits = protocol.get_limits(site)
-        self.max_body = self.limits['max_body_size']
-        self.script_name = site.get_script_name()
+        self.limits = None
+        self.max_body = None
+        self.script_name = ''
         self.publisher = None
         self.sock = None
         self.counters = None
@@ -156,7 +156,10 @@ class Worker:
             try:
                 self.publisher = self.site.make_publisher()
                 return
-            except (OSError, EOFError) as e:
+            except (OSError, EOFError, AssertionError) as e:
+                # AssertionError: Durus's Connection() on a new database
+                # when another client created the root object first; the
+                # next attempt finds the root.
                 if not complained:
                     self.log('waiting for the storage server (%s)' % e)
                     complained = True
@@ -201,7 +204,9 @@ class Worker:
         """() -> int | None: an exit status when the site cannot be served."""
         try:
             self.site.get_publisher_class()
-            self.site.get_configuration()
+            self.limits = protocol.get_limits(self.site)
+            self.max_body = self.limits['max_body_size']
+            self.script_name = self.site.get_script_name()
             from qpd.web.hit import Hit
             from qpd.web.request import HTTPRequest
         except BaseException as e:

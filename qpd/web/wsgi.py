@@ -42,10 +42,27 @@ def make_app(site_or_publisher):
         start_response('%s %s' % (response.get_status_code(),
                                   response.get_reason_phrase()),
                        response.get_header_list())
-        return response.iter_body()
+        if response.is_streaming():
+            return _Body(response)
+        return list(response.iter_body())
 
     application.get_publisher = get_publisher
     return application
+
+
+class _Body:
+    """The WSGI iterable of a streamed body: the server's close() closes
+    the response (its file), whether or not it was sent to the end."""
+
+    def __init__(self, response):
+        self.response = response
+        self.chunks = response.iter_body()
+
+    def __iter__(self):
+        return self.chunks
+
+    def close(self):
+        self.response.close()
 
 
 def make_site_app(name, home=None):
