@@ -228,6 +228,8 @@ def make_email():
 
 
 def test_without_a_publisher_there_is_none():
+    from qpd.web import common
+    common.set_current(None, None)
     assert send_module.get_current_publisher() is None
 
 

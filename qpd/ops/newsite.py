@@ -14,7 +14,7 @@ import qpd
 from qpd.site import Site, list_site_names
 
 __all__ = ['get_proto_directory', 'create_site', 'pick_ports',
-           'set_ports', 'PORT_KEYS', 'FIRST_PORT']
+           'set_ports', 'find_ports', 'get_port_keys', 'PORT_KEYS', 'FIRST_PORT']
 
 PORT_KEYS = ('http_address', 'scgi_address', 'as_https_address',
              'https_address')
@@ -84,6 +84,17 @@ def get_port_keys(text):
     """(text:str) -> [str]: the address keys that `text` sets to a
     (host, port) literal, in PORT_KEYS order."""
     return [key for key in PORT_KEYS if _port_pattern(key).search(text)]
+
+
+def find_ports(text):
+    """(text:str) -> {key: int}: the port of each address key that `text`
+    sets to a (host, port) literal (commented out or not)."""
+    ports = {}
+    for key in PORT_KEYS:
+        found = _port_pattern(key).search(text)
+        if found:
+            ports[key] = int(found.group(2))
+    return ports
 
 
 def set_ports(text, ports):

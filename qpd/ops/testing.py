@@ -93,12 +93,14 @@ class QpdHome:
         self.run('new', name, '--port', str(port))
         if configuration:
             self.configure(name, **configuration)
-        slash = self.get_slash_path(name)
-        with open(slash) as f:
-            text = f.read()
-        found = re.search(r"http_address=\('127\.0\.0\.1', (\d+)\)", text)
-        self.ports[name] = int(found.group(1))
+        self.ports[name] = self.get_ports(name)['http_address']
         return self.ports[name]
+
+    def get_ports(self, name):
+        """(name:str) -> {key: int}: the ports in the site's slash module"""
+        from qpd.ops.newsite import find_ports
+        with open(self.get_slash_path(name)) as f:
+            return find_ports(f.read())
 
     def get_slash_path(self, name):
         """(name:str) -> str"""
