@@ -216,11 +216,14 @@ def build_cgi2scgi(site, directory, compiler=None):
                        '-DSCGI_PORT=%d' % port]
         else:
             defines = ['-DSCGI_SOCKET=%s' % _c_string(address)]
-        result = subprocess.run(
-            [compiler, '-O2', '-Wall'] + defines +
-            ['-o', path, get_c_source()],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if result.returncode == 0:
+        try:
+            result = subprocess.run(
+                [compiler, '-O2', '-Wall'] + defines +
+                ['-o', path, get_c_source()],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        except OSError:
+            result = None
+        if result is not None and result.returncode == 0:
             return path, 'C'
     if isinstance(address, tuple) and address[0] in ('', '0.0.0.0'):
         address = ('127.0.0.1', address[1])

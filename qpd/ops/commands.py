@@ -239,7 +239,7 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
         if answered is None:
             try:
                 answered = probe(site, timeout=max(1.0, min(
-                    5.0, deadline - time.monotonic())))
+                    2.0, deadline - time.monotonic())))
             except OSError as e:
                 problem = str(e)
         all_running = infos and all(s == 'RUNNING' for s in states.values())
@@ -594,6 +594,24 @@ def build(args):
 DEMO = 'demo'
 
 
+def _get_command_name(home):
+    """(home:str) -> str: how the user runs this qpd on this home, for
+    the commands we suggest."""
+    import shlex
+    import shutil
+    from qpd.ops.supervisor import get_qpd_command
+    command = get_qpd_command()
+    if len(command) == 1 and shutil.which('qpd') == command[0]:
+        command = ['qpd']
+    elif len(command) == 1:
+        command = [os.path.relpath(command[0])
+                   if command[0].startswith(os.getcwd() + os.sep)
+                   else command[0]]
+    if os.path.abspath(home) != os.getcwd():
+        command += ['--home', home]
+    return ' '.join(shlex.quote(word) for word in command)
+
+
 def demo(args):
     """qpd demo: create the demo site from proto unless it exists, start
     it, and say what to try next."""
@@ -603,17 +621,16 @@ def demo(args):
         site = create_site(DEMO, args.home)
         _say('created site %s in %s' % (DEMO, site.get_package_directory()))
     _start_sites(args.home, [site])
-    qpd = 'qpd' if os.path.abspath(args.home) == os.getcwd() else (
-        'qpd --home %s' % args.home)
+    qpd = _get_command_name(args.home)
     _say('')
     _say('Open %s in a browser.' % site.get_base_url())
     _say('Then try:')
-    _say('  %s shell %s -c "create_user(\'admin\', \'secret\', admin=True)'
-         '; commit()"' % (qpd, DEMO))
-    _say('      (an admin user, to sign in and see /durus/ and /users/)')
-    _say('  %s shell %s     # Python on the live database' % (qpd, DEMO))
-    _say('  %s status       # the processes and the pool' % qpd)
-    _say('  %s log %s -f    # follow the log' % (qpd, DEMO))
-    _say('  %s stop %s      # stop it (qpd shutdown stops supervisord)'
+    _say("  %s shell %s -c \"create_user('admin', 'PASSWORD', admin=True)\""
          % (qpd, DEMO))
+    _say('      an admin, to sign in and see /users/ and /durus/')
+    _say('  %s shell %s      Python on the live database' % (qpd, DEMO))
+    _say('  %s status         the processes and the pool' % qpd)
+    _say('  %s log %s -f     follow the log' % (qpd, DEMO))
+    _say('  %s stop %s       stop it (%s shutdown stops supervisord too)'
+         % (qpd, DEMO, qpd))
     return 0

@@ -15,7 +15,6 @@ object is made a ghost, to be loaded afresh.
 """
 
 import random
-import socket
 import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
@@ -139,7 +138,7 @@ def _open_storage(address, wait):
             if time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.25)
+        delay = min(delay * 2, 0.1)
 
 
 def get_address(connection):

@@ -309,7 +309,7 @@ class Publisher:
         address = (request.get_remote_address() or '') if request else ''
         return self.session_class(remote_address=address)
 
-    # Processing a hit ----------------------------------------------------------
+    # Processing a hit ------------------------------------------------
 
     def process_hit(self, hit):
         """(hit:Hit) -> None
@@ -337,8 +337,8 @@ class Publisher:
                         break
                 else:
                     self.abort_quietly()
-                time.sleep(delay * (0.5 + random.random()))
-                delay *= 2
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay *= 2
                 hit.reset()
             except BaseException:
                 self.abort_quietly()
@@ -719,7 +719,7 @@ class Publisher:
         except Exception:
             self.logger.exception('could not mail the error report')
 
-    # URLs ----------------------------------------------------------------------
+    # URLs ----------------------------------------------
 
     def secure(self):
         """() -> None
@@ -756,7 +756,7 @@ class Publisher:
                               parts.fragment))
         return url
 
-    # Logging ---------------------------------------------------------------------
+    # Logging ---------------------------------------------
 
     def log_hit(self, hit):
         """(hit:Hit) -> None

@@ -1,0 +1,147 @@
+"""qpd build: front-end configuration, and cgi2scgi against a small SCGI
+server in a thread (the C program and the Python fallback)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from qpd.ops import build
+
+
+class FakeSite:
+    def __init__(self, **addresses):
+        self.addresses = addresses
+
+    def get_name(self):
+        return 'fake'
+
+    def get(self, key, default=None):
+        return default
+
+    def get_script_name(self):
+        return self.addresses.get('script_name', '')
+
+    def get_scgi_address(self):
+        return self.addresses.get('scgi')
+
+    def get_http_address(self):
+        return self.addresses.get('http')
+
+    def get_as_https_address(self):
+        return self.addresses.get('as_https')
+
+    def get_https_address(self):
+        return self.addresses.get('https')
+
+
+def test_configs_name_the_addresses():
+    site = FakeSite(scgi=('127.0.0.1', 7001), http=('0.0.0.0', 7000),
+                    as_https=('127.0.0.1', 7002), https=('0.0.0.0', 7443))
+    configs = dict(build.get_configs(site))
+    assert 'scgi_pass 127.0.0.1:7001;' in configs['nginx-scgi.conf']
+    assert 'proxy_pass http://127.0.0.1:7000;' in configs['nginx-proxy.conf']
+    assert 'ProxyPass / scgi://127.0.0.1:7001/' in configs['apache.conf']
+    assert '"port" => 7001' in configs['lighttpd.conf']
+    assert 'accept = 0.0.0.0:7443' in configs['stunnel.conf']
+    assert 'connect = 127.0.0.1:7002' in configs['stunnel.conf']
+
+
+def test_configs_say_what_is_off():
+    site = FakeSite(http=('127.0.0.1', 7000), script_name='/app')
+    configs = dict(build.get_configs(site))
+    assert configs['nginx-scgi.conf'].startswith('# scgi_address is off')
+    assert configs['stunnel.conf'].startswith('# as_https_address is off')
+    assert 'location /app {' in configs['nginx-proxy.conf']
+    with pytest.raises(ValueError):
+        build.build_cgi2scgi(site, '/tmp')
+
+
+class SCGIServer:
+    """Answers each SCGI request with its headers and body, echoed."""
+
+    def __init__(self, status_line=b'Status: 200 OK'):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.status_line = status_line
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b''
+                while b':' not in data:
+                    data += conn.recv(1)
+                length = int(data[:-1])
+                headers = b''
+                while len(headers) < length + 1:
+                    headers += conn.recv(length + 1 - len(headers))
+                items = headers[:-1].split(b'\0')
+                environ = dict(zip(items[::2], items[1::2]))
+                size = int(environ[b'CONTENT_LENGTH'])
+                body = b''
+                while len(body) < size:
+                    body += conn.recv(size - len(body))
+                conn.sendall(self.status_line + b'\r\nContent-Type: text/plain'
+                             b'\r\n\r\nfirst=' + items[0] + b'\n' +
+                             b'method=' + environ[b'REQUEST_METHOD'] +
+                             b'\nscgi=' + environ[b'SCGI'] +
+                             b'\nbody=' + body)
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(5)
+
+
+def _run_cgi(path, method='GET', body=b''):
+    environ = dict(os.environ, REQUEST_METHOD=method, PATH_INFO='/x',
+                   QUERY_STRING='', SCRIPT_NAME='/c.cgi')
+    if body:
+        environ['CONTENT_LENGTH'] = str(len(body))
+    return subprocess.run([path], input=body, env=environ,
+                          stdout=subprocess.PIPE, timeout=30).stdout
+
+
+@pytest.mark.parametrize('kind', ['C', 'Python'])
+def test_cgi2scgi_forwards(tmp_path, kind):
+    if kind == 'C' and not build.find_compiler():
+        pytest.skip('no C compiler')
+    server = SCGIServer(b'HTTP/1.1 201 Created')
+    try:
+        site = FakeSite(scgi=('127.0.0.1', server.port))
+        path, built = build.build_cgi2scgi(
+            site, str(tmp_path),
+            compiler=None if kind == 'C' else '/nonexistent/cc')
+        assert built == kind
+        out = _run_cgi(path)
+        assert out.startswith(b'Status: 201 Created\r\n')
+        assert b'first=CONTENT_LENGTH\nmethod=GET\nscgi=1\nbody=' in out
+        body = os.urandom(200000).hex().encode()
+        out = _run_cgi(path, 'POST', body)
+        assert out.endswith(b'method=POST\nscgi=1\nbody=' + body)
+    finally:
+        server.close()
+    out = _run_cgi(path)      # nobody listens now
+    assert out.startswith(b'Status: 502 Bad Gateway')
+
+
+def test_c_source_compiles_cleanly(tmp_path):
+    compiler = build.find_compiler()
+    if not compiler:
+        pytest.skip('no C compiler')
+    result = subprocess.run(
+        [compiler, '-Wall', '-Wextra', '-Werror', '-DSCGI_SOCKET="/x/y"',
+         '-o', str(tmp_path / 'c'), build.get_c_source()],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert result.returncode == 0, result.stdout
