@@ -32,7 +32,7 @@ from qpd.web.errors import BadRequest, Forbidden, HTTPError, Redirect
 
 __all__ = ['ensure_signed_in_using_form', 'ensure_signed_in_using_basic',
            'ensure_signed_in_using_digest', 'authenticate',
-           'format_sign_in_form', 'parse_auth_params', 'USER_FIELD',
+           'make_sign_in_form', 'parse_auth_params', 'USER_FIELD',
            'PASSWORD_FIELD', 'UNKNOWN_USER', 'WRONG_PASSWORD']
 
 USER_FIELD = 'qpd_sign_in_user'
@@ -66,32 +66,17 @@ def authenticate(publisher, user_id, password, realm=None):
 
 # The form ----------------------------------------------------------------
 
-def format_sign_in_form(action, user_id='', problems=None,
-                        submit='Sign in'):
-    """(action:str, user_id:str='', problems:dict=None, submit:str='Sign in')
-        -> xml
-    The form: problems maps USER_FIELD or PASSWORD_FIELD to the message
-    shown beside that field.
+def make_sign_in_form(action, user_id='', submit='Sign in'):
+    """(action:str, user_id:str='', submit:str='Sign in') -> Form
+    The sign-in form, with a one-time token like every qpd post form (so
+    no other site can sign a visitor in to an account of its choosing).
     """
-    problems = problems or {}
-
-    def problem(field):
-        if field in problems:
-            return xml(' <strong class="error">%s</strong>') % problems[field]
-        return xml('')
-    return xml(
-        '<form class="qpd-sign-in" method="post" action="%s">\n'
-        '<div><label for="%s">User</label> '
-        '<input type="text" id="%s" name="%s" value="%s" '
-        'autocomplete="username" required autofocus>%s</div>\n'
-        '<div><label for="%s">Password</label> '
-        '<input type="password" id="%s" name="%s" '
-        'autocomplete="current-password" required>%s</div>\n'
-        '<div><input type="submit" value="%s"></div>\n'
-        '</form>\n') % (
-            action, USER_FIELD, USER_FIELD, USER_FIELD, user_id,
-            problem(USER_FIELD), PASSWORD_FIELD, PASSWORD_FIELD,
-            PASSWORD_FIELD, problem(PASSWORD_FIELD), submit)
+    from qpd.web.form import Form
+    form = Form(action_url=action)
+    form.add_string(USER_FIELD, value=user_id, title='User', required=True)
+    form.add_password(PASSWORD_FIELD, title='Password', required=True)
+    form.add_submit('qpd_sign_in', submit)
+    return form
 
 
 def ensure_signed_in_using_form(publisher, title='Sign in', realm=None):
@@ -105,26 +90,21 @@ def ensure_signed_in_using_form(publisher, title='Sign in', realm=None):
         return
     publisher.secure()
     request = hit.get_request()
-    user_id = request.get_field(USER_FIELD)
-    password = request.get_field(PASSWORD_FIELD)
-    problems = {}
-    if (request.get_method() == 'POST' and isinstance(user_id, str)
-            and isinstance(password, str)):
-        user, problem = authenticate(publisher, user_id, password, realm)
+    session = hit.get_session()
+    owner = session.get_owner() if session is not None else None
+    form = make_sign_in_form(request.get_path_query(),
+                             owner.get_id() if owner is not None else '')
+    if form.is_submitted() and not form.has_errors():
+        user, problem = authenticate(publisher, form.get(USER_FIELD),
+                                     form.get(PASSWORD_FIELD), realm)
         if user is not None:
             publisher.sign_in(user)
             raise Redirect(request.get_path_query())
         if problem == UNKNOWN_USER:
-            problems[USER_FIELD] = problem
+            form.set_error(USER_FIELD, problem)
         else:
-            problems[PASSWORD_FIELD] = problem
-    else:
-        session = hit.get_session()
-        owner = session.get_owner() if session is not None else None
-        user_id = owner.get_id() if owner is not None else ''
-    publisher.respond(title, xml('<h1>%s</h1>\n') % title,
-                      format_sign_in_form(request.get_path_query(),
-                                          user_id or '', problems))
+            form.set_error(PASSWORD_FIELD, problem)
+    publisher.respond(title, xml('<h1>%s</h1>\n') % title, form.render())
 
 
 # HTTP Basic ----------------------------------------------------------------

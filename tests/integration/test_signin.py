@@ -4,6 +4,7 @@ gunicorn."""
 
 import base64
 import hashlib
+import re
 import shutil
 import subprocess
 import time
@@ -22,8 +23,15 @@ def site(publish_site, site_users):
     return publish_site
 
 
+def _form_token(profile, path='/form'):
+    body = profile.get_text(profile.get(path))
+    return re.search(r'name="_form_token" value="([^"]+)"', body).group(1)
+
+
 def _sign_in(profile, user, password):
-    return profile.post('/form', **{USER_FIELD: user, PASSWORD_FIELD: password})
+    token = _form_token(profile)
+    return profile.post('/form', _form_token=token,
+                        **{USER_FIELD: user, PASSWORD_FIELD: password})
 
 
 # The form ----------------------------------------------------------------------
@@ -41,7 +49,9 @@ def test_form_sign_in(site):
     assert UNKNOWN_USER in body and WRONG_PASSWORD not in body
     # The message is beside the user field.
     assert body.index(UNKNOWN_USER) < body.index('name="%s"' % PASSWORD_FIELD)
-    assert profile.get_cookies() == {}
+    # The form's token lives in a session; nobody is signed in to it.
+    assert profile.get_text(profile.get('/whoami')) == 'nobody'
+    before = dict(profile.get_cookies())
 
     response = _sign_in(profile, 'ann', 'wrong')
     body = profile.get_text(response)
@@ -54,10 +64,20 @@ def test_form_sign_in(site):
     assert response.get_header('Location') == 'http://localhost/form'
     assert profile.get_text(profile.get('/form')) == 'form: ann'
     assert profile.get_text(profile.get('/whoami')) == 'ann'
+    assert profile.get_cookies() != before      # the id rotated
     profile.get('/sign_out')
     assert profile.get_text(profile.get('/whoami')) == 'nobody'
     # The form offers the owner's name again.
     assert 'value="ann"' in profile.get_text(profile.get('/form'))
+
+
+def test_form_sign_in_needs_the_forms_token(site):
+    # A post from another site (no token) signs nobody in: no login CSRF.
+    profile = Profile(site)
+    response = profile.post('/form', **{USER_FIELD: 'ann',
+                                        PASSWORD_FIELD: 'secret'})
+    assert response.get_status_code() == 200
+    assert profile.get_text(profile.get('/whoami')) == 'nobody'
 
 
 def test_form_moves_to_https_first(make_publish_site, site_users):
