@@ -60,8 +60,8 @@ WORKLOADS = [
 def select_workloads(only=None):
     """(only:str=None) -> [Workload]
     only is a comma-separated list of workload names or bases ('hello'
-    selects hello and hello-close). 'slow' needs 'hello' (its baseline),
-    which is added. Raises ValueError for an unknown name."""
+    selects hello and hello-close). Raises ValueError for an unknown
+    name."""
     if not only:
         return list(WORKLOADS)
     wanted = {word.strip() for word in only.split(',') if word.strip()}
@@ -71,12 +71,8 @@ def select_workloads(only=None):
         raise ValueError('unknown workload %s (choose from %s)' % (
             ', '.join(sorted(unknown)),
             ', '.join(w.name for w in WORKLOADS)))
-    selected = [w for w in WORKLOADS
-                if w.name in wanted or w.get_base() in wanted]
-    names = [w.name for w in selected]
-    if 'slow' in names and 'hello' not in names:
-        selected.insert(0, WORKLOADS[0])
-    return selected
+    return [w for w in WORKLOADS
+            if w.name in wanted or w.get_base() in wanted]
 
 
 def ratio(a, b):
@@ -132,11 +128,16 @@ def summarize(samples, rounds):
             other_rss=median([sum(r.get('other_rss') or []) or None
                               for r in infos]),
             mode=infos[-1].get('mode'))
+    # Under slow clients / unloaded: paired with the baseline measured just
+    # before each slow sample when there is one, else the hello workload.
     hello = summary['workloads'].get('hello', {})
-    slow = summary['workloads'].get('slow', {})
-    for server in slow:
-        summary['slow_fraction'][server] = ratio(
-            slow[server].get('rps'), hello.get(server, {}).get('rps'))
+    for server, items in workloads.get('slow', {}).items():
+        paired = [ratio(s.get('rps'), s.get('baseline_rps')) for s in items]
+        fraction = median(paired)
+        if fraction is None:
+            fraction = ratio(summary['workloads']['slow'][server].get('rps'),
+                             hello.get(server, {}).get('rps'))
+        summary['slow_fraction'][server] = fraction
     return summary
 
 
@@ -267,7 +268,7 @@ def workload_rows(summary):
                     entry['committed'], summary['lost'].get(server, 0))
             if name == 'slow' and server in summary['slow_fraction']:
                 fraction = summary['slow_fraction'][server]
-                extra = ('%.0f%% of unloaded hello' % (fraction * 100)
+                extra = ('%.0f%% of unloaded' % (fraction * 100)
                          if fraction is not None else '')
             rows.append([name, server, entry.get('rps'), entry.get('p50_ms'),
                          entry.get('p99_ms'), _int(entry.get('non_2xx')),

@@ -210,6 +210,13 @@ class Bench:
             if workload.write:
                 before = server.get_count()
             if workload.slow:
+                # The unloaded baseline, measured just before, so that the
+                # fraction compares like with like on a noisy machine.
+                baseline = run_wrk(server.url(workload.path),
+                                   duration=args.duration,
+                                   connections=args.connections,
+                                   threads=args.threads)
+                sample['baseline_rps'] = baseline['rps']
                 slow = self.start_slow_clients(server)
             role_pids = server.role_pids()
             cpu_before = cpu_times(role_pids)
@@ -246,7 +253,8 @@ class Bench:
             notes = ' committed %d ok %d lost %d' % (
                 sample['committed'], sample['ok'], sample['lost'])
         if 'slow_clients' in sample:
-            notes = ' slow clients %s' % json.dumps(sample['slow_clients'])
+            notes = ' (unloaded %.1f req/s) slow clients %s' % (
+                sample['baseline_rps'], json.dumps(sample['slow_clients']))
         cpu = ' '.join('%s %.0f' % item for item in sample['cpu_us'].items())
         self.log('round %d: %-12s %-8s %9.1f req/s  p50 %s  p99 %s  '
                  'non-2xx %d  sock err %d  CPU us/req %s%s' % (

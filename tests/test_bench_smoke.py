@@ -106,7 +106,7 @@ def test_select_workloads():
         'read', 'read-close']
     assert [w.name for w in select_workloads('hello-close')] == [
         'hello-close']
-    assert [w.name for w in select_workloads('slow')] == ['hello', 'slow']
+    assert [w.name for w in select_workloads('slow')] == ['slow']
     with pytest.raises(ValueError):
         select_workloads('nope')
 
@@ -179,6 +179,14 @@ def test_targets_fail_and_missing():
     assert targets['write keep-alive req/s qpd/gunicorn']['passed'] is None
     assert targets['write lost updates (qpd, all runs)']['passed'] is False
     assert 'FAIL' in format_report(summary, list(targets.values()))
+
+
+def test_slow_fraction_uses_paired_baseline():
+    samples = [_sample(1, 'qpd', 'hello', 1000, 1),
+               _sample(1, 'qpd', 'slow', 450, 1, baseline_rps=500),
+               _sample(2, 'qpd', 'slow', 800, 1, baseline_rps=1000)]
+    summary = summarize(samples, [])
+    assert summary['slow_fraction']['qpd'] == pytest.approx(0.85)
 
 
 def test_slow_head_never_ends():

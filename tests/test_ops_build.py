@@ -2,7 +2,6 @@
 server in a thread (the C program and the Python fallback)."""
 
 import os
-import shutil
 import socket
 import subprocess
 import threading

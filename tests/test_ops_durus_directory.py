@@ -24,6 +24,15 @@ class SitePublisher(Publisher):
     configuration = {}
 
 
+def sign_in(profile, path, user, password):
+    """Post the sign-in form found at path (with its hidden fields)."""
+    page = profile.get_text(profile.get(path))
+    fields = dict(re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    fields.update(qpd_sign_in_user=user, qpd_sign_in_password=password)
+    return profile.post(path, **fields)
+
+
 @pytest.fixture
 def admin():
     publisher = SitePublisher(connection=Connection(TempFileStorage()))
@@ -42,9 +51,8 @@ def admin():
         items=PersistentList(range(PAGE_SIZE + 7)))
     publisher.get_connection().commit()
     profile = Profile(publisher)
-    response = profile.post('/durus/', qpd_sign_in_user='root',
-                            qpd_sign_in_password='pw')
-    assert response.get_status_code() == 302
+    response = sign_in(profile, '/durus/', 'root', 'pw')
+    assert response.get_status_code() == 302, profile.get_text(response)
     return profile
 
 
@@ -107,7 +115,7 @@ def test_non_admin_is_refused():
     profile = Profile(publisher)
     page = body(profile, '/durus/')
     assert 'qpd_sign_in_user' in page           # asked to sign in
-    profile.post('/durus/', qpd_sign_in_user='bob', qpd_sign_in_password='pw')
+    sign_in(profile, '/durus/', 'bob', 'pw')
     body(profile, '/durus/', 403)
     body(profile, '/durus/0/', 403)
 

@@ -36,11 +36,19 @@ def publisher(site):
     return publisher
 
 
+def sign_in(profile, path, user, password):
+    """Post the sign-in form found at path (with its hidden fields)."""
+    page = profile.get_text(profile.get(path))
+    fields = dict(re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    fields.update(qpd_sign_in_user=user, qpd_sign_in_password=password)
+    return profile.post(path, **fields)
+
+
 def browser(publisher, user=None, password=None):
     profile = Profile(publisher)
     if user:
-        response = profile.post('/sign_in', qpd_sign_in_user=user,
-                                qpd_sign_in_password=password)
+        response = sign_in(profile, '/sign_in', user, password)
         assert response.get_status_code() == 302
     return profile
 
@@ -73,8 +81,7 @@ def test_sign_in_and_out(publisher):
     profile = browser(publisher)
     page = text(profile, '/sign_in')
     assert 'qpd_sign_in_password' in page
-    response = profile.post('/sign_in', qpd_sign_in_user='bob',
-                            qpd_sign_in_password='wrong')
+    response = sign_in(profile, '/sign_in', 'bob', 'wrong')
     assert 'wrong password' in profile.get_text(response)
     profile = browser(publisher, 'bob', 'pw')
     page = text(profile, '/')

@@ -8,7 +8,7 @@ import pytest
 
 from qpd.ops.newsite import create_site
 from qpd.ops.supervisor import (Supervisor, get_program_names,
-                                make_main_conf, make_site_conf,
+                                make_main_conf,
                                 get_qpd_command)
 
 _names = itertools.count()

@@ -113,7 +113,7 @@ def test_tampered_or_unknown_cookie_starts_fresh(publish_site):
 def test_sessions_persist_across_publishers(publish_site, site_users):
     site_users(publish_site)
     one = Profile(publish_site)
-    response = one.post('/form', qpd_sign_in_user='ann',
+    response = one.submit('/form', qpd_sign_in_user='ann',
                         qpd_sign_in_password='secret')
     assert response.get_status_code() == 302
     two = Profile(publish_site)        # another publisher and connection
@@ -131,7 +131,7 @@ def test_session_rotates_on_sign_in_and_out(publish_site, site_users):
     name = publisher.get_session_cookie_name()
     profile.get('/token')                       # an anonymous stored session
     before = profile.get_cookies()[name]
-    profile.post('/form', qpd_sign_in_user='ann', qpd_sign_in_password='secret')
+    profile.submit('/form', qpd_sign_in_user='ann', qpd_sign_in_password='secret')
     after = profile.get_cookies()[name]
     assert after != before
     assert before not in publisher.get_sessions()
@@ -150,7 +150,7 @@ def test_sessions_expire_and_are_cleaned_up(publish_site, site_users):
     site_users(publish_site)
     profile = Profile(publish_site)
     publisher = profile.get_publisher()
-    profile.post('/form', qpd_sign_in_user='ann', qpd_sign_in_password='secret')
+    profile.submit('/form', qpd_sign_in_user='ann', qpd_sign_in_password='secret')
     assert profile.get_text(profile.get('/whoami')) == 'ann'
     # Age the session beyond the idle limit, as another client would.
     connection = publish_site.get_connection()

@@ -537,7 +537,7 @@ def pack(args):
     return 0
 
 
-# shutdown ----------------------------------------------------------------------
+# shutdown ------------------------------------------------------------------
 
 def shutdown(args):
     """qpd shutdown: stop every site and supervisord. The sites that ran

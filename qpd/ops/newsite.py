@@ -14,7 +14,8 @@ import qpd
 from qpd.site import Site, list_site_names
 
 __all__ = ['get_proto_directory', 'create_site', 'pick_ports',
-           'set_ports', 'find_ports', 'get_port_keys', 'PORT_KEYS', 'FIRST_PORT']
+           'set_ports', 'find_ports', 'get_port_keys', 'PORT_KEYS',
+           'FIRST_PORT']
 
 PORT_KEYS = ('http_address', 'scgi_address', 'as_https_address',
              'https_address')

@@ -3,6 +3,8 @@
     profile = Profile(site)                 # or Profile(publisher)
     response = profile.get('/')             # an HTTPResponse, finished
     response = profile.post('/sign_in', qpd_sign_in_user='ann', ...)
+    response = profile.submit('/sign_in', qpd_sign_in_user='ann', ...)
+                                            # get the form, post with its token
     profile.get_body(response)              # bytes
     Profile(site, profile=True).get('/')    # prints cProfile statistics
 
@@ -13,8 +15,10 @@ them with the next calls, and returns the response.
 """
 
 import cProfile
+import html
 import io
 import pstats
+import re
 import sys
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +26,8 @@ from qpd.web.hit import Hit
 from qpd.web.request import HTTPRequest
 
 __all__ = ['Profile', 'format_response']
+
+_FORM_TOKEN = re.compile(r'name="_form_token" value="([^"]*)"')
 
 
 def format_response(response):
@@ -91,6 +97,19 @@ class Profile:
         """(path:str, **fields) -> HTTPResponse: fields go in the body,
         form-urlencoded"""
         return self.request('POST', path, fields=fields)
+
+    def submit(self, path, **fields):
+        """(path:str, **fields) -> HTTPResponse
+        What a person does: get the page at path, then post fields to it
+        with the one-time token of the form on it."""
+        fields.setdefault('_form_token', self.get_form_token(path))
+        return self.post(path, **fields)
+
+    def get_form_token(self, path):
+        """(path:str) -> str | None: the token of the first form that
+        carries one on the page at path."""
+        match = _FORM_TOKEN.search(self.get_text(self.get(path)))
+        return html.unescape(match.group(1)) if match else None
 
     def make_environ(self, method, path, query='', body=b'',
                      content_type=None, headers=None, scheme=None):

@@ -3,6 +3,7 @@ through stunnel to as_https_address, and cgi2scgi run as a CGI program by
 lighttpd, forwarding to scgi_address."""
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -129,11 +130,15 @@ def test_cgi2scgi_under_lighttpd(home, built, tmp_path):
         response = requests.get(base + '/visits?x=1', timeout=30)
         assert response.status_code == 200, response.text
         assert 'id="visits">' in response.text
-        response = requests.post(base + '/sign_in', data={
-            'qpd_sign_in_user': 'nobody', 'qpd_sign_in_password': 'x' * 5000},
-            timeout=30)
+        session = requests.Session()
+        page = session.get(base + '/sign_in', timeout=30).text
+        fields = dict(re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+        fields.update(qpd_sign_in_user='nobody',
+                      qpd_sign_in_password='x' * 5000)
+        response = session.post(base + '/sign_in', data=fields, timeout=30)
         assert response.status_code == 200
-        assert 'unknown user' in response.text   # the POST's fields arrived
+        assert 'unknown user' in response.text.lower()  # the fields arrived
         response = requests.get(base + '/no/such/page', timeout=30)
         assert response.status_code == 404
     finally:

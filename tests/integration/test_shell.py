@@ -2,7 +2,6 @@
 the site's StorageServer."""
 
 import re
-import sys
 
 import pytest
 
@@ -64,8 +63,11 @@ def test_shell_creates_an_admin_who_signs_in(home):
     import requests
     session = requests.Session()
     base = 'http://127.0.0.1:%d' % home.get_port(NAME)
-    response = session.post(base + '/sign_in', data={
-        'qpd_sign_in_user': 'ann', 'qpd_sign_in_password': 'pw'})
+    page = session.get(base + '/sign_in').text
+    fields = dict(re.findall(
+        r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    fields.update(qpd_sign_in_user='ann', qpd_sign_in_password='pw')
+    response = session.post(base + '/sign_in', data=fields)
     assert response.status_code == 200
     response = session.get(base + '/users/')
     assert response.status_code == 200 and '>ann</a>' in response.text
