@@ -75,6 +75,7 @@ def test_shell_creates_an_admin_who_signs_in(home):
 
 def test_interactive_shell_round_trip(home):
     pexpect = pytest.importorskip('pexpect')
+    visits(home)                       # root['visits'] exists
     command = get_qpd_command() + ['--home', home.get_path(), 'shell',
                                    NAME, '--plain']
     child = pexpect.spawn(command[0], command[1:], encoding='utf-8',
@@ -89,8 +90,9 @@ def test_interactive_shell_round_trip(home):
                        "root['visits'].get_count())")
         child.expect(r'count is 100')
         child.expect('>>> ')
-        child.sendline('roo\t')          # tab completion
-        child.expect('root')
+        child.sendline('roo\t')          # tab completion: root
+        child.expect('PersistentDict 0')
+        child.expect('>>> ')
         child.sendcontrol('d')
         child.expect(pexpect.EOF)
     finally:
