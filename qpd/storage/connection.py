@@ -19,7 +19,7 @@ import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
 from durus.connection import Connection
-from durus.error import ProtocolError
+from durus.error import ProtocolError, ReadConflictError
 from durus.storage_server import SocketAddress
 
 __all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address',
@@ -120,9 +120,11 @@ def connect(address, cache_size=100000, wait=0.0):
         storage = _open_storage(address, wait)
         try:
             return Connection(storage, cache_size=cache_size)
-        except AssertionError:
-            # A new database, and another client created the root object
-            # first (qpd's server runner makes it before listening).
+        except (AssertionError, ReadConflictError):
+            # AssertionError: a new database, and another client created
+            # the root object first (qpd's server runner makes it before
+            # listening). ReadConflictError: another client committed a
+            # change to the root between our connecting and loading it.
             storage.close()
             time.sleep(0.01 * (1 + random.random()))
     return Connection(_open_storage(address, wait), cache_size=cache_size)

@@ -17,6 +17,7 @@ SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 
 import faulthandler
 import io
+import logging
 import os
 import signal
 import socket
@@ -147,6 +148,23 @@ class Worker:
         faulthandler.register(signal.SIGUSR1, file=sys.stderr,
                               all_threads=True)
 
+    def open_log(self):
+        """() -> None: send the publisher's hit and error lines to the
+        site's log file (opened for appending: every worker adds its lines
+        to the one file)."""
+        path = self.site.get_logfile()
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            handler = logging.FileHandler(path, delay=False)
+        except OSError as e:
+            self.log('cannot open the log file %s (%s)' % (path, e))
+            return
+        handler.setFormatter(logging.Formatter('%(message)s'))
+        logger = self.publisher.get_logger()
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
     def connect_storage(self):
         """() -> None: make the publisher, retrying while the storage
         server is not up."""
@@ -222,6 +240,7 @@ class Worker:
         self.request_class = HTTPRequest
         self.install_signals()
         self.connect_storage()
+        self.open_log()
         self.connect_dispatcher()
         sys.stdout.write('READY worker %s pid=%d %s\n' % (
             self.name, os.getpid(), self.site.get_dispatcher_socket()))
