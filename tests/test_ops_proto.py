@@ -105,6 +105,9 @@ def test_admin_pages_are_for_admins(publisher):
 def test_admin_adds_a_user_who_signs_in(publisher):
     admin = browser(publisher, 'admin', 'secret')
     page = text(admin, '/users/')
+    # One form, inside the page (a template statement's value is output).
+    assert page.count('name="user_id"') == 1
+    assert page.index('name="user_id"') > page.index('<h1>Users</h1>')
     token = re.search(r'name="_form_token" value="([^"]+)"', page).group(1)
     response = admin.post('/users/', user_id='carol', password='c4rol',
                           _form_token=token, add='Add user')
@@ -113,6 +116,7 @@ def test_admin_adds_a_user_who_signs_in(publisher):
     carol = browser(publisher, 'carol', 'c4rol')
     text(carol, '/users/', 403)
     page = text(admin, '/users/carol/')
+    assert page.count('name="password"') == 1
     token = re.search(r'name="_form_token" value="([^"]+)"', page).group(1)
     response = admin.post('/users/carol/', admin='yes', password='',
                           _form_token=token, save='Save')
