@@ -2,7 +2,6 @@
 
 worker_class = 'sync'
 loglevel = 'warning'
-accesslog = None
 
 
 def post_worker_init(worker):

@@ -305,6 +305,9 @@ class GunicornServer(_Server):
                  '--chdir', BENCH_DIR,
                  '-w', str(self.workers),
                  '-b', '%s:%s' % (self.host, self.port),
+                 # qpd's workers write a line per hit to the site log; so
+                 # does gunicorn, as a user would run it.
+                 '--access-logfile', os.path.join(self.home, 'access.log'),
                  'gunicorn_app:application'],
                 name='gunicorn', stdout=log, stderr=subprocess.STDOUT,
                 env=env)
