@@ -225,10 +225,11 @@ class Bench:
                              connections=args.connections,
                              threads=args.threads, close=workload.close)
             cpu = cpu_delta(cpu_before, cpu_times(role_pids))
-            requests = max(1, result['requests'])
-            sample['cpu_us'] = {role: seconds * 1e6 / requests
-                                for role, seconds in cpu.items()}
-            sample['cpu_us_total'] = sum(cpu.values()) * 1e6 / requests
+            requests = result['requests']
+            sample['cpu_us'] = {role: seconds * 1e6 / requests if requests
+                                else None for role, seconds in cpu.items()}
+            sample['cpu_us_total'] = (sum(cpu.values()) * 1e6 / requests
+                                      if requests else None)
             if slow is not None:
                 sample['slow_clients'] = self.stop_slow_clients(slow)
                 slow = None
@@ -255,7 +256,9 @@ class Bench:
         if 'slow_clients' in sample:
             notes = ' (unloaded %.1f req/s) slow clients %s' % (
                 sample['baseline_rps'], json.dumps(sample['slow_clients']))
-        cpu = ' '.join('%s %.0f' % item for item in sample['cpu_us'].items())
+        cpu = ' '.join('%s %s' % (role, '-' if value is None else '%.0f'
+                                  % value)
+                       for role, value in sample['cpu_us'].items())
         self.log('round %d: %-12s %-8s %9.1f req/s  p50 %s  p99 %s  '
                  'non-2xx %d  sock err %d  CPU us/req %s%s' % (
                      number, workload.name, server.name, sample['rps'],
