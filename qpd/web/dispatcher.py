@@ -94,7 +94,7 @@ class Connection:
     __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'info', 'buf',
                  'state', 'deadline', 'started', 'head', 'length', 'chunked',
                  'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
-                 'flags', 'queued_at', 'worker', 'peer')
+                 'flags', 'queued_at', 'worker', 'peer', 'polled')
 
     def __init__(self, sock, id, listener, info, peer):
         self.sock = sock
@@ -120,6 +120,7 @@ class Connection:
         self.flags = 0
         self.queued_at = 0.0
         self.worker = None
+        self.polled = False      # registered with epoll yet?
 
 
 class Worker:
@@ -279,6 +280,7 @@ class Dispatcher:
         self.site.ensure_var_directory()
         for key, address in self.site.get_listening_addresses():
             listener = Listener(key, open_listener(address))
+            self.set_connection_options(listener.sock)
             self.listeners.append(listener)
             self.register(listener.fd, self.on_accept, listener)
         self.worker_path = self.site.get_dispatcher_socket()
@@ -380,28 +382,49 @@ class Dispatcher:
                 return
             self.add_connection(listener, sock, peer)
 
+    def set_connection_options(self, sock):
+        """(sock) -> None: options for the connections a listener accepts,
+        set once on the listener: Linux copies them to each accepted
+        socket. The timeouts bound a worker's blocking reads and writes;
+        TCP_DEFER_ACCEPT wakes the dispatcher only once a request's first
+        bytes have arrived."""
+        if sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            defer = getattr(socket, 'TCP_DEFER_ACCEPT', None)
+            if defer is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, defer,
+                                max(1, int(self.header_timeout)))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.rcvtimeo)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.sndtimeo)
+
     def add_connection(self, listener, sock, peer):
         if sock.family == socket.AF_UNIX:
             host, port = '', 0
         else:
             host, port = peer[0], peer[1]
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.rcvtimeo)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.sndtimeo)
         self.next_id = (self.next_id + 1) & 0xFFFFFFFF
         info = ('%s\0%d\0' % (host, port)).encode('latin-1') \
             + listener.server_info
         conn = Connection(sock, self.next_id, listener, info, host)
         conn.deadline = self.now + self.header_timeout
         self.conns[conn.fd] = conn
-        self.register(conn.fd, self.on_readable, conn, _ARM)
         self.stats['connections'] += 1
         if host in self.banned and not listener.scgi:
             self.refuse(conn, 403, 'address banned')
+        else:
+            # The request has usually arrived with the connection: read it
+            # now. The connection joins epoll only when it has to wait
+            # (arm), so one answered and closed costs no epoll_ctl at all.
+            self.on_readable(conn, 0)
 
     def arm(self, conn):
+        """(conn) -> None: wake on_readable once when conn has more to read."""
         try:
-            self.epoll.modify(conn.fd, _ARM)
+            if conn.polled:
+                self.epoll.modify(conn.fd, _ARM)
+            else:
+                self.register(conn.fd, self.on_readable, conn, _ARM)
+                conn.polled = True
         except OSError:
             self.close(conn)
 
@@ -802,7 +825,8 @@ class Dispatcher:
     def close(self, conn):
         if self.conns.pop(conn.fd, None) is None:
             return
-        self.unregister(conn.fd)
+        if conn.polled:
+            self.unregister(conn.fd)
         conn.sock.close()
         conn.state = LINGER
 

@@ -48,8 +48,9 @@ __all__ = ['Publisher', 'RespondNow', 'Redirect', 'PUBLISHER_DEFAULTS',
 
 PUBLISHER_DEFAULTS = {
     # Retries of a hit after a conflict or a lost storage connection.
-    'max_retries': 5,
-    'retry_delay': 0.005,       # seconds; doubled each retry, jittered
+    'max_retries': 10,
+    'retry_delay': 0.001,       # seconds; doubled each retry (to at most
+                                # 0.05), jittered
     'reconnect_wait': 10.0,     # seconds to wait for a StorageServer back
     # Sessions.
     'session_cookie_name': None,    # default: qpd_session, or NAME_session
@@ -138,6 +139,7 @@ class Publisher:
         else:
             name = 'qpd.publisher'
         self.logger = logging.getLogger(name)
+        self.hit_log = None
         name = self.config.get('session_cookie_name')
         if not name:
             name = ('%s_session' % site.get_name() if site is not None
@@ -338,7 +340,7 @@ class Publisher:
                 else:
                     self.abort_quietly()
                     time.sleep(delay * (0.5 + random.random()))
-                    delay *= 2
+                    delay = min(delay * 2, 0.05)
                 hit.reset()
             except BaseException:
                 self.abort_quietly()
@@ -758,26 +760,39 @@ class Publisher:
 
     # Logging ---------------------------------------------
 
+    def set_hit_log(self, write):
+        """(write:callable(str) | None) -> None
+        Where log_hit sends each line (with its newline): a worker passes a
+        function that appends to the site's log file in one system call.
+        None (the default) sends the lines to get_logger() at INFO.
+        """
+        self.hit_log = write
+
     def log_hit(self, hit):
         """(hit:Hit) -> None
-        One line in Combined Log Format, at INFO, on get_logger().
+        One line in Combined Log Format, to the hit log (set_hit_log), or
+        else at INFO on get_logger().
         """
-        logger = self.logger
-        if not logger.isEnabledFor(logging.INFO):
+        write = self.hit_log
+        if write is None and not self.logger.isEnabledFor(logging.INFO):
             return
         request = hit.get_request()
         response = hit.get_response()
         environ = request.get_environ()
         user = hit.get_user()
         length = response.get_content_length()
-        logger.info('%s - %s [%s] "%s %s %s" %s %s "%s" "%s"',
-                    request.get_remote_address() or '-',
-                    _log_quote(str(user)) if user is not None else '-',
-                    _format_log_time(hit.get_time()),
-                    request.get_method(),
-                    _log_quote(_raw_path_query(environ)),
-                    environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
-                    response.get_status_code(),
-                    '-' if length is None else length,
-                    _log_quote(environ.get('HTTP_REFERER')),
-                    _log_quote(environ.get('HTTP_USER_AGENT')))
+        line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
+            request.get_remote_address() or '-',
+            _log_quote(str(user)) if user is not None else '-',
+            _format_log_time(hit.get_time()),
+            request.get_method(),
+            _log_quote(_raw_path_query(environ)),
+            environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
+            response.get_status_code(),
+            '-' if length is None else length,
+            _log_quote(environ.get('HTTP_REFERER')),
+            _log_quote(environ.get('HTTP_USER_AGENT')))
+        if write is None:
+            self.logger.info(line)
+        else:
+            write(line + '\n')

@@ -149,17 +149,26 @@ class Worker:
                               all_threads=True)
 
     def open_log(self):
-        """() -> None: send the publisher's hit and error lines to the
-        site's log file (opened for appending: every worker adds its lines
-        to the one file)."""
+        """() -> None: send the publisher's hit lines and errors to the
+        site's log file. Every worker appends to the one file: a hit line
+        is one write to a descriptor opened with O_APPEND.
+        """
         path = self.site.get_logfile()
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            handler = logging.FileHandler(path, delay=False)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | os.O_CLOEXEC, 0o600)
         except OSError as e:
             self.log('cannot open the log file %s (%s)' % (path, e))
             return
-        handler.setFormatter(logging.Formatter('%(message)s'))
+        write = os.write
+
+        def write_hit_line(line):
+            write(fd, line.encode('utf-8', 'backslashreplace'))
+        self.publisher.set_hit_log(write_hit_line)
+        handler = logging.StreamHandler(os.fdopen(os.dup(fd), 'a'))
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(levelname)s %(message)s'))
         logger = self.publisher.get_logger()
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

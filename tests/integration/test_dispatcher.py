@@ -223,7 +223,9 @@ def test_idle_connections_do_not_delay_requests(cluster):
               'open took %.1f ms (median of 5)' % (
                   sorted(delays)[2] * 1000))
         assert sorted(delays)[2] < 0.1
-        assert cluster.get_stats()['connections'] >= 200
+        # The 100 half-sent heads are held by the dispatcher; the 100 silent
+        # connections wait in the kernel (TCP_DEFER_ACCEPT) until they send.
+        assert cluster.get_stats()['connections'] >= 100
     finally:
         for sock in idle:
             sock.close()
