@@ -7,6 +7,7 @@ that `qpd --help` stays quick.
 
 import argparse
 import os
+import re
 import sys
 
 import qpd
@@ -23,6 +24,10 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser that reports mistakes in one line."""
 
     def error(self, message):
+        unknown = re.match(r"argument COMMAND: invalid choice: '([^']*)'",
+                           message)
+        if unknown:
+            message = 'unknown command %r' % unknown.group(1)
         raise UsageError('%s (try "%s --help")' % (message, self.prog))
 
 
