@@ -232,6 +232,10 @@ def main(argv=None):
     except UsageError as e:
         sys.stderr.write('qpd: %s\n' % e)
         return 2
+    except BrokenPipeError:
+        # The reader went away (qpd show NAME | head): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:
         return _report(e)
     except KeyboardInterrupt:
