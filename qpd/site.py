@@ -16,7 +16,8 @@ import socket
 import qpd.sites
 
 __all__ = ['Site', 'ConfigurationError', 'list_site_names', 'get_home',
-           'parse_address', 'format_address', 'check_sites', 'DEFAULTS']
+           'parse_address', 'format_address', 'get_local_address',
+           'check_sites', 'DEFAULTS']
 
 # Keys with plain default values. Paths are relative to the site's var
 # directory unless absolute; addresses are (host, port) tuples or socket
@@ -100,6 +101,19 @@ def format_address(address):
         if ':' in host:
             return '[%s]:%s' % (host, port)
         return '%s:%s' % (host or '*', port)
+    return address
+
+
+def get_local_address(address):
+    """(address) -> (host, port) | str: where a client on this machine
+    connects to reach a listener on address: a wildcard host becomes the
+    loopback address of its family."""
+    if isinstance(address, tuple):
+        host, port = address
+        if host in ('', '0.0.0.0'):
+            return ('127.0.0.1', port)
+        if host == '::':
+            return ('::1', port)
     return address
 
 
@@ -362,9 +376,7 @@ class Site:
         """() -> str: the http URL of the site's home page."""
         address = self.get_http_address() or self.get_as_https_address()
         if isinstance(address, tuple):
-            host, port = address
-            if host in ('', '0.0.0.0', '::'):
-                host = '127.0.0.1'
+            host, port = get_local_address(address)
             if ':' in host:
                 host = '[%s]' % host
             scheme = 'http' if self.get_http_address() else 'https'

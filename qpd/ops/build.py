@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 from qpd.ops.cgi2scgi import make_script
-from qpd.site import format_address
+from qpd.site import format_address, get_local_address
 
 __all__ = ['get_configs', 'build_cgi2scgi', 'find_compiler',
            'get_c_source']
@@ -22,12 +22,7 @@ __all__ = ['get_configs', 'build_cgi2scgi', 'find_compiler',
 def _host_port(address):
     """(address) -> str: host:port for a tuple, unix:PATH for a socket."""
     if isinstance(address, tuple):
-        host, port = address
-        if host in ('', '0.0.0.0'):
-            host = '127.0.0.1'
-        elif host == '::':
-            host = '::1'
-        return format_address((host, port))
+        return format_address(get_local_address(address))
     return 'unix:%s' % address
 
 

@@ -443,7 +443,7 @@ def _format_uptime(info):
 def status(args):
     """qpd status [NAME…]: each site's processes and pool stats. Exit 3
     when a site that should run (or a named one) does not run fully."""
-    from qpd.ops.pool import get_stats, format_stats
+    from qpd.web.control import get_stats, format_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
     sites = _named_sites(args)
@@ -472,7 +472,10 @@ def status(args):
                                       _format_uptime(info)))
             if info['statename'] != 'RUNNING':
                 result = 3
-        stats = get_stats(site)
+        try:
+            stats = get_stats(site)
+        except (OSError, ValueError):
+            stats = None      # the dispatcher is not answering (yet)
         if stats:
             _say('  pool: %s' % format_stats(stats))
     return result

@@ -9,18 +9,16 @@ site answers.
 import http.client
 import socket
 
+from qpd.site import get_local_address
+
 __all__ = ['probe', 'connect', 'scgi_request']
 
 
 def connect(address, timeout=5.0):
     """(address:(host, port) | str, timeout:float=5.0) -> socket"""
     if isinstance(address, tuple):
-        host, port = address
-        if host in ('', '0.0.0.0'):
-            host = '127.0.0.1'
-        elif host == '::':
-            host = '::1'
-        return socket.create_connection((host, port), timeout=timeout)
+        return socket.create_connection(get_local_address(address),
+                                        timeout=timeout)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

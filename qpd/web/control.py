@@ -33,8 +33,14 @@ def get_stats(site, timeout=2.0):
     return json.loads(data)
 
 
+_SHOWN = ('workers', 'busy', 'idle', 'queue', 'connections', 'served',
+          'restarts', 'refused', 'overflows', 'timeouts', 'failed')
+
+
 def format_stats(stats):
-    """(stats:dict) -> str: one line for `qpd status`."""
-    return ('workers %(workers)s (busy %(busy)s, idle %(idle)s), queue '
-            '%(queue)s, served %(served)s, restarts %(restarts)s, '
-            'connections %(connections)s' % stats)
+    """(stats:dict) -> str: one line for `qpd status`, such as
+    'workers 2, busy 0, idle 2, queue 0, ...'"""
+    parts = ['%s %s' % (key, stats[key]) for key in _SHOWN if key in stats]
+    if stats.get('draining'):
+        parts.append('draining')
+    return ', '.join(parts)
