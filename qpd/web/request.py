@@ -209,13 +209,7 @@ class _MultipartReader:
 
     def __init__(self, request, boundary):
         self.request = request
-        self.headers = []
-        self.header_name = b''
-        self.header_value = b''
-        self.name = None
-        self.upload = None
-        self.data = []
-        self.length = 0
+        self.on_part_begin()
         self.parser = MultipartParser(boundary, callbacks=dict(
             on_part_begin=self.on_part_begin,
             on_header_field=self.on_header_field,
