@@ -5,10 +5,13 @@
 One epoll loop owns the listening sockets (http_address, scgi_address,
 as_https_address), the unix socket its workers connect to, and the control
 socket that answers the pool's stats. For each connection it reads the
-request head (and up to preread_body_size bytes of body) itself, under
-deadlines, refusing malformed requests (see qpd.web.protocol); then it
-hands the socket and the bytes read to an idle worker (qpd.web.fdpass),
-keeping its own copy of the socket. The worker answers and says KEEP (the
+request head and body itself, under deadlines, refusing malformed requests
+(see qpd.web.protocol); then it hands the socket and the bytes read to an
+idle worker (qpd.web.fdpass), keeping its own copy of the socket. A body
+longer than preread_body_size is spooled to a temporary file whose
+descriptor goes along, so a slow upload never ties up a worker (while the
+spooled bodies in hand stay under max_spool_size; past that, the worker
+reads the rest of a body itself). The worker answers and says KEEP (the
 dispatcher waits for the next request on the connection) or CLOSE.
 
 While every worker is busy, ready requests wait in a bounded queue; past the
@@ -32,6 +35,7 @@ import socket
 import stat
 import struct
 import sys
+import tempfile
 import time
 
 from qpd.web import fdpass, protocol
@@ -94,7 +98,8 @@ class Connection:
     __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'info', 'buf',
                  'state', 'deadline', 'started', 'head', 'length', 'chunked',
                  'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
-                 'flags', 'queued_at', 'worker', 'peer', 'polled')
+                 'flags', 'queued_at', 'worker', 'peer', 'polled', 'spool',
+                 'spool_size')
 
     def __init__(self, sock, id, listener, info, peer):
         self.sock = sock
@@ -121,6 +126,8 @@ class Connection:
         self.queued_at = 0.0
         self.worker = None
         self.polled = False      # registered with epoll yet?
+        self.spool = None        # a temporary file holding the body read
+        self.spool_size = 0
 
 
 class Worker:
@@ -235,6 +242,8 @@ class Dispatcher:
         self.keepalive_timeout = limits['keepalive_timeout']
         self.preread = limits['preread_body_size']
         self.max_body = limits['max_body_size']
+        self.max_spool = limits['max_spool_size']
+        self.spooled = 0           # bytes in the spools of connections in hand
         self.queue_length = limits['queue_length']
         self.queue_timeout = limits['queue_timeout']
         self.request_timeout = limits['request_timeout']
@@ -520,7 +529,15 @@ class Dispatcher:
     def read_body(self, conn):
         buf = conn.buf
         length = conn.length
-        if len(buf) >= length:
+        if conn.spool is not None:
+            need = length - conn.spool_size
+            self.write_spool(conn, buf[:need])
+            conn.buf = buf[need:]
+            if conn.spool_size == length:
+                self.ready(conn, fdpass.F_COMPLETE | fdpass.F_SPOOLED)
+            else:
+                self.wait_body(conn)
+        elif len(buf) >= length:
             if len(buf) == length:
                 conn.body = buf
                 conn.buf = b''
@@ -528,33 +545,87 @@ class Dispatcher:
                 conn.body = buf[:length]
                 conn.buf = buf[length:]
             self.ready(conn, fdpass.F_COMPLETE)
-        elif len(buf) >= self.preread:
+        elif len(buf) < self.preread:
+            self.wait_body(conn)
+        elif self.start_spool(conn, length):
+            self.read_body(conn)
+        else:
             conn.body = buf
             conn.buf = b''
             self.ready(conn, 0)
-        else:
-            self.wait_body(conn)
 
     def read_chunked_body(self, conn):
         decoder = conn.decoder
         if conn.buf:
             data = conn.buf
             conn.buf = b''
-            conn.raw += data
-            conn.parts.extend(decoder.feed(data))
+            pieces = decoder.feed(data)
+            if conn.spool is not None:
+                for piece in pieces:
+                    self.write_spool(conn, piece)
+            else:
+                conn.raw += data
+                conn.parts.extend(pieces)
         if decoder.done:
-            conn.body = b''.join(conn.parts)
             conn.buf = decoder.leftover
+            if conn.spool is not None:
+                self.ready(conn, fdpass.F_COMPLETE | fdpass.F_SPOOLED)
+                return
+            conn.body = b''.join(conn.parts)
             conn.raw = b''
             conn.parts = None
             self.ready(conn, fdpass.F_COMPLETE)
-        elif len(conn.raw) >= self.preread:
-            conn.body = conn.raw
-            conn.raw = b''
-            conn.parts = None
-            self.ready(conn, fdpass.F_CHUNKED)
+        elif conn.spool is None and len(conn.raw) >= self.preread:
+            if self.start_spool(conn, len(conn.raw)):
+                for piece in conn.parts:
+                    self.write_spool(conn, piece)
+                conn.raw = b''
+                conn.parts = None
+                self.wait_body(conn)
+            else:
+                conn.body = conn.raw
+                conn.raw = b''
+                conn.parts = None
+                self.ready(conn, fdpass.F_CHUNKED)
         else:
             self.wait_body(conn)
+
+    # Spooling bodies -----------------------------------------------------------------
+
+    def start_spool(self, conn, size):
+        """(conn, size:int) -> bool: give conn a temporary file for its
+        body, unless the bodies spooled already leave no room for size."""
+        if self.spooled + size > self.max_spool:
+            return False
+        try:
+            conn.spool = tempfile.TemporaryFile(
+                buffering=0, dir=self.site.get_var_directory())
+        except OSError as e:
+            self.log('cannot spool a request body (%s)' % e)
+            return False
+        conn.spool_size = 0
+        return True
+
+    def write_spool(self, conn, data):
+        """(conn, data:bytes) -> None: append data to conn's spooled body."""
+        if not data:
+            return
+        try:
+            conn.spool.write(data)
+        except OSError as e:
+            self.log('cannot spool a request body (%s)' % e)
+            raise HTTPError(503, 'no room for the request body',
+                            headers=self.retry_after)
+        conn.spool_size += len(data)
+        self.spooled += len(data)
+
+    def drop_spool(self, conn):
+        """(conn) -> None: close the dispatcher's copy of conn's spool."""
+        if conn.spool is not None:
+            conn.spool.close()
+            conn.spool = None
+            self.spooled -= conn.spool_size
+            conn.spool_size = 0
 
     def wait_body(self, conn):
         if conn.expect and not conn.continued:
@@ -604,7 +675,9 @@ class Dispatcher:
                                  len(info), len(head), len(body)),
             info, head, body))
         try:
-            fdpass.send_message(worker.sock, message, (conn.fd,), _DONTWAIT)
+            fds = (conn.fd,) if conn.spool is None else (
+                conn.fd, conn.spool.fileno())
+            fdpass.send_message(worker.sock, message, fds, _DONTWAIT)
         except OSError as e:
             self.log('worker %s pid=%s unreachable (%s); dropped' % (
                 worker.index, worker.pid, e))
@@ -672,6 +745,9 @@ class Dispatcher:
     def on_done(self, worker, kind, n):
         conn = worker.conn
         worker.conn = None
+        if conn is not None:
+            # Kept until now, in case a worker died before receiving it.
+            self.drop_spool(conn)
         worker.served += 1
         self.stats['served'] += 1
         if worker.kill_at:
@@ -823,6 +899,7 @@ class Dispatcher:
             self.close(conn)
 
     def close(self, conn):
+        self.drop_spool(conn)
         if self.conns.pop(conn.fd, None) is None:
             return
         if conn.polled:

@@ -47,6 +47,8 @@ F_COMPLETE = 4     # body is the whole (decoded) body
 F_CHUNKED = 8      # body is the start of a raw chunked body
 F_CLOSE = 16       # close after this response (the dispatcher is draining)
 F_CONTINUED = 32   # a 100 Continue was sent already
+F_SPOOLED = 64     # the whole (decoded) body is in a second descriptor,
+                   # a temporary file the dispatcher wrote
 
 MAX_MESSAGE = 256 * 1024
 

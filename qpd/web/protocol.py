@@ -37,7 +37,8 @@ LIMITS = {
     'max_head_size': 32768,       # request line + headers (431 past it)
     'max_target_size': 8192,      # the request target (414 past it)
     'max_body_size': 20 * 1024 * 1024,   # 413 past it
-    'preread_body_size': 65536,   # body bytes the dispatcher reads before handing over
+    'preread_body_size': 65536,   # body bytes the dispatcher hands over in its message
+    'max_spool_size': 256 * 1024 * 1024,  # bodies spooled to temporary files at once
     'queue_length': 256,          # requests waiting for a worker (503 past it)
     'queue_timeout': 30.0,        # longest wait for a worker (then 503)
     'retry_after': 5,             # the Retry-After of a 503

@@ -281,13 +281,13 @@ class Worker:
                         break
                     self.reconnect()
                     continue
-                if len(fds) != 1 or self.buffer[:1] != fdpass.REQUEST:
+                if not 1 <= len(fds) <= 2 or self.buffer[:1] != fdpass.REQUEST:
                     for fd in fds:
                         os.close(fd)
                     self.log('unexpected message from the dispatcher')
                     continue
                 self.counters.mark_received()
-                self.handle(fds[0])
+                self.handle(*fds)
         except SystemExit:
             pass
         finally:
@@ -304,8 +304,9 @@ class Worker:
         self.connect_dispatcher()
         self.log('reconnected')
 
-    def handle(self, fd):
-        """(fd:int) -> None: serve the request in self.buffer on fd."""
+    def handle(self, fd, spool_fd=None):
+        """(fd:int, spool_fd:int=None) -> None: serve the request in
+        self.buffer on fd; spool_fd, when given, holds its body."""
         (_, flags, family, conn_id, info_size, head_size,
          body_size) = _REQUEST_HEADER.unpack_from(self.buffer)
         view = self.view
@@ -316,8 +317,11 @@ class Worker:
         start += head_size
         body = bytes(view[start:start + body_size])
         sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+        spool = None
+        if spool_fd is not None:
+            spool = os.fdopen(spool_fd, 'rb')
         try:
-            keep, leftover = self.serve(sock, flags, info, head, body)
+            keep, leftover = self.serve(sock, flags, info, head, body, spool)
         except _ClientGone:
             keep, leftover = False, b''
         except Exception:
@@ -325,6 +329,8 @@ class Worker:
             keep, leftover = False, b''
         finally:
             sock.close()
+            if spool is not None:
+                spool.close()
         if keep:
             message = _DONE_HEADER.pack(fdpass.KEEP, conn_id) + leftover
         else:
@@ -354,8 +360,9 @@ class Worker:
             base['wsgi.url_scheme'] = 'http'
         return base
 
-    def serve(self, sock, flags, info, head, body):
-        """(sock, flags:int, info:bytes, head:bytes, body:bytes) -> (keep:bool, leftover:bytes)"""
+    def serve(self, sock, flags, info, head, body, spool=None):
+        """(sock, flags:int, info:bytes, head:bytes, body:bytes,
+            spool:file=None) -> (keep:bool, leftover:bytes)"""
         scgi = flags & fdpass.F_SCGI
         reader = None
         leftover = b''
@@ -368,7 +375,11 @@ class Worker:
             else:
                 environ, keep = protocol.make_http_environ(
                     head, base, self.script_name)
-            if flags & fdpass.F_COMPLETE:
+            if flags & fdpass.F_SPOOLED and spool is not None:
+                spool.seek(0)
+                environ['CONTENT_LENGTH'] = str(os.fstat(spool.fileno()).st_size)
+                body_file = spool
+            elif flags & fdpass.F_COMPLETE:
                 if 'CONTENT_LENGTH' in environ or body:
                     environ['CONTENT_LENGTH'] = str(len(body))
                 body_file = io.BytesIO(body)

@@ -136,6 +136,35 @@ def test_large_bodies(cluster):
         sock.close()
 
 
+def test_slow_uploads_do_not_tie_up_workers(cluster):
+    # Three clients (more than the two workers) send the start of a large
+    # body and stall. The dispatcher spools each body, so every worker
+    # stays free for other requests; each upload, once finished, is whole.
+    data = [os.urandom(200000) for _ in range(3)]
+    uploads = []
+    try:
+        for body in data:
+            sock = connect(cluster.addresses['http'])
+            sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\n'
+                         b'Connection: close\r\nContent-Length: %d\r\n\r\n'
+                         % len(body) + body[:100000])
+            uploads.append(sock)
+        time.sleep(0.3)
+        started = time.monotonic()
+        status, _, body = cluster.get('/')
+        assert (status, body) == (200, b'hello')
+        assert time.monotonic() - started < 1.0
+        assert cluster.get_stats()['busy'] == 0
+        for sock, body in zip(uploads, data):
+            sock.sendall(body[100000:])
+        for sock, body in zip(uploads, data):
+            status, _, echoed = read_response(sock)
+            assert status == 200 and echoed == body
+    finally:
+        for sock in uploads:
+            sock.close()
+
+
 def test_expect_continue(cluster):
     sock = connect(cluster.addresses['http'])
     try:
