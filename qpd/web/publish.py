@@ -339,8 +339,12 @@ class Publisher:
                         break
                 else:
                     self.abort_quietly()
-                    time.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 0.05)
+                    if hit.attempts > 1:
+                        # The first retry runs at once: the commit that
+                        # beat this one is already in, and the abort just
+                        # made its changes visible here.
+                        time.sleep(delay * (0.5 + random.random()))
+                        delay = min(delay * 2, 0.05)
                 hit.reset()
             except BaseException:
                 self.abort_quietly()
