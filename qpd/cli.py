@@ -52,17 +52,17 @@ def cmd_durus(args):
 
 
 def cmd_dispatcher(args):
-    from qpd.web.dispatcher import main
+    from qpd.server.dispatcher import main
     return main(_site(args))
 
 
 def cmd_worker(args):
-    from qpd.web.worker import main
+    from qpd.server.worker import main
     return main(_site(args), index=args.index)
 
 
 def cmd_serve(args):
-    from qpd.serve import main
+    from qpd.server.serve import main
     return main(_site(args), workers=args.workers)
 
 

@@ -1,11 +1,11 @@
-"""qpd.web.protocol: head checks, chunked decoding, SCGI, environ."""
+"""qpd.server.protocol: head checks, chunked decoding, SCGI, environ."""
 
 import os
 
 import pytest
 
 from qpd.web.errors import HTTPError
-from qpd.web.protocol import (
+from qpd.server.protocol import (
     LIMITS, ChunkedDecoder, check_partial_head, format_error,
     get_limits, make_http_environ, make_scgi_environ, parse_http_head,
     parse_scgi, split_target)

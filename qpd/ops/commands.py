@@ -443,7 +443,7 @@ def _format_uptime(info):
 def status(args):
     """qpd status [NAME…]: each site's processes and pool stats. Exit 3
     when a site that should run (or a named one) does not run fully."""
-    from qpd.web.control import get_stats, format_stats
+    from qpd.server.control import get_stats, format_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
     sites = _named_sites(args)

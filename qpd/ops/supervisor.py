@@ -108,7 +108,7 @@ def _get_stop_timeout(site):
     """(site:Site) -> float: how long a process may take to stop cleanly:
     the longest of the request and shutdown timeouts."""
     try:
-        from qpd.web.protocol import get_limits
+        from qpd.server.protocol import get_limits
         limits = get_limits(site)
     except (ImportError, ValueError):
         return _DEFAULT_REQUEST_TIMEOUT

@@ -286,7 +286,7 @@ class Cluster:
 
     def get_stats(self):
         """() -> dict from the dispatcher's control socket."""
-        from qpd.web.control import get_stats
+        from qpd.server.control import get_stats
         from qpd.site import Site
         return get_stats(Site(self.name, home=self.home))
 

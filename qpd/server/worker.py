@@ -1,4 +1,4 @@
-"""qpd.web.worker: one single-threaded worker of a site's pool.
+"""qpd.server.worker: one single-threaded worker of a site's pool.
 
     qpd worker NAME --index N  ->  main(Site(NAME), index=N)
 
@@ -27,7 +27,7 @@ import time
 import traceback
 from email.utils import formatdate
 
-from qpd.web import fdpass, protocol
+from qpd.server import fdpass, protocol
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'SocketBody']

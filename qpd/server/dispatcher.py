@@ -1,4 +1,4 @@
-"""qpd.web.dispatcher: the front process of a site's worker pool.
+"""qpd.server.dispatcher: the front process of a site's worker pool.
 
     qpd dispatcher NAME  ->  main(Site(NAME))
 
@@ -6,8 +6,8 @@ One epoll loop owns the listening sockets (http_address, scgi_address,
 as_https_address), the unix socket its workers connect to, and the control
 socket that answers the pool's stats. For each connection it reads the
 request head and body itself, under deadlines, refusing malformed requests
-(see qpd.web.protocol); then it hands the socket and the bytes read to an
-idle worker (qpd.web.fdpass), keeping its own copy of the socket. A body
+(see qpd.server.protocol); then it hands the socket and the bytes read to an
+idle worker (qpd.server.fdpass), keeping its own copy of the socket. A body
 longer than preread_body_size is spooled to a temporary file whose
 descriptor goes along, so a slow upload never ties up a worker (while the
 spooled bodies in hand stay under max_spool_size; past that, the worker
@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from qpd.web import fdpass, protocol
+from qpd.server import fdpass, protocol
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Dispatcher', 'open_listener', 'format_ready_line']

@@ -1,4 +1,4 @@
-"""qpd.serve: run one site in the foreground, without supervisord.
+"""qpd.server.serve: run one site in the foreground, without supervisord.
 
     qpd serve NAME [--workers N]  ->  main(Site(NAME), workers=N)
 
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from qpd.web.protocol import get_limits
+from qpd.server.protocol import get_limits
 
 __all__ = ['main', 'Child', 'Serve']
 

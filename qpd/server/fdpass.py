@@ -1,4 +1,4 @@
-"""qpd.web.fdpass: messages between the dispatcher and its workers.
+"""qpd.server.fdpass: messages between the dispatcher and its workers.
 
 They talk over a unix SOCK_SEQPACKET socket, so each message arrives whole
 and alone. A message may carry file descriptors (SCM_RIGHTS); received

@@ -1,4 +1,4 @@
-"""qpd.web.protocol: the bytes of HTTP/1.x and SCGI requests and responses.
+"""qpd.server.protocol: the bytes of HTTP/1.x and SCGI requests and responses.
 
 The dispatcher uses this module to find where a request ends and to refuse
 malformed or ambiguous ones before any worker sees them; the worker uses it

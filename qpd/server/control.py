@@ -1,4 +1,4 @@
-"""qpd.web.control: ask a site's dispatcher for its pool's stats.
+"""qpd.server.control: ask a site's dispatcher for its pool's stats.
 
 The dispatcher answers one command per connection on its control socket
 (site.get_control_socket(), mode 0600): the client sends `stats` and a
