@@ -1,0 +1,531 @@
+"""qpd.config: every configuration key of a qpd site, in one table.
+
+A site is configured by its `SitePublisher.configuration` dict. `KEYS`
+below is the only place that says which keys exist: each `Key` holds the
+name, the default, a `Check` (the type and range a value must have, and
+how it is converted: seconds become floats, addresses are parsed by
+qpd.lib.address), a one-line doc, and whether a change needs the whole
+site restarted (`qpd restart NAME`: the dispatcher, the StorageServer or
+supervisord's files use it) or only the workers (`qpd restart NAME
+--rolling`, which loses no request). To add a key, add one `Key` here, use
+it through `site.get(key)` or `publisher.get_config(key)`, and paste the
+output of `python -m qpd.config --markdown` into the README (a test fails
+until you do). Never write a key's default anywhere else.
+
+`check_configuration(site_name, configuration)` turns a site's dict into
+the full configuration: every key, set to the site's value (checked and
+converted) or the default. An unknown key is a ConfigurationError naming
+the nearest known key, since a misspelled key would otherwise be silently
+ignored; a bad value is one naming the value and what is expected. Keys
+that start with `site_` are the site's own: qpd keeps them as they are and
+never reads them. Defaults that depend on the site (paths under its var
+directory, the session cookie's name, the realm) are None here, with the
+README text in `shown`; Site and the publisher fill them in.
+
+Values that front ends and supervisord need are not keys: they are derived
+from the keys they depend on by the functions in `DERIVED` (for example
+nginx waits `queue_timeout + request_timeout` plus a margin for a response,
+so qpd's own 504 always comes first).
+
+This module sits low, just above qpd.lib: Site, the framework (the
+publisher reads its keys' defaults here), the process server and the
+commands all import it, and it imports none of them.
+"""
+
+import difflib
+import math
+import os
+import re
+import sys
+
+from qpd.lib.address import parse_address
+
+__all__ = [
+    'ConfigurationError', 'Check', 'Key', 'KEYS', 'SCHEMA', 'SITE_PREFIX',
+    'Derived', 'DERIVED', 'get_defaults', 'check_configuration',
+    'check_value', 'get_front_end_timeout', 'get_front_end_body_size',
+    'get_stop_wait', 'render_markdown', 'integer', 'seconds', 'boolean',
+    'text', 'optional', 'address', 'path', 'url_path', 'cookie_name',
+    'smtp_server', 'MAX_HEAD_SIZE', 'MAX_PREREAD_BODY_SIZE',
+]
+
+SITE_PREFIX = 'site_'
+
+# What fits one message on the dispatcher's SOCK_SEQPACKET worker socket
+# (qpd.server.fdpass.MAX_MESSAGE is 256 KiB): the ceilings of the request
+# head and of the body bytes passed along with it.
+MAX_HEAD_SIZE = 65536
+MAX_PREREAD_BODY_SIZE = 131072
+
+
+class ConfigurationError(Exception):
+    """A site's configuration cannot work. str() is one line naming the
+    site, the key and the fix."""
+
+    def __init__(self, site_name, key, problem, fix):
+        self.site_name = site_name
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        Exception.__init__(self, 'site %s: %s %s; %s' % (
+            site_name, key, problem, fix))
+
+
+# Checks ------------------------------------------------------------------
+
+class Check:
+    """(expects:str, convert)
+    A value's type and range: `expects` says what is accepted ('an integer
+    from 1 to 65536'), for errors and docs; convert(value) returns the value
+    qpd uses, or raises ValueError when value is not accepted."""
+
+    def __init__(self, expects, convert):
+        self.expects = expects
+        self.convert = convert
+
+    def __call__(self, value):
+        return self.convert(value)
+
+    def __repr__(self):
+        return '<Check %s>' % self.expects
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _range_text(noun, low, high):
+    if high is None:
+        return '%s >= %s' % (noun, low)
+    return '%s from %s to %s' % (noun, low, high)
+
+
+def integer(low=0, high=None):
+    """(low:int=0, high:int=None) -> Check: an int (or a float with an
+    integral value) from low to high."""
+    def convert(value):
+        if not _is_number(value) or value != int(value):
+            raise ValueError
+        value = int(value)
+        if value < low or (high is not None and value > high):
+            raise ValueError
+        return value
+    return Check(_range_text('an integer', low, high), convert)
+
+
+def seconds(low=0):
+    """(low:float=0) -> Check: a number of seconds >= low, as a float."""
+    def convert(value):
+        if not _is_number(value) or not value >= low:
+            raise ValueError
+        return float(value)
+    return Check(_range_text('a number of seconds', low, None), convert)
+
+
+def boolean():
+    """() -> Check: True or False."""
+    def convert(value):
+        if not isinstance(value, bool):
+            raise ValueError
+        return value
+    return Check('True or False', convert)
+
+
+def text():
+    """() -> Check: a str."""
+    def convert(value):
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    return Check('a str', convert)
+
+
+def optional(check):
+    """(check:Check) -> Check: None, or what check accepts."""
+    def convert(value):
+        return None if value is None else check(value)
+    return Check(check.expects + ', or None', convert)
+
+
+def address():
+    """() -> Check: ('host', port), 'host:port', a port number or a unix
+    socket path; None (or '') for off. Parsed by parse_address."""
+    def convert(value):
+        try:
+            return parse_address(value)
+        except ValueError:
+            raise ValueError from None
+    return Check("('host', port), 'host:port', a port number, a socket "
+                 "path, or None for off", convert)
+
+
+def path():
+    """() -> Check: a file path (str or os.PathLike), or None for the
+    site's default; Site makes it absolute."""
+    def convert(value):
+        if value is None or value == '':
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise ValueError
+        value = os.fspath(value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    return Check('a file path (str), or None for the default', convert)
+
+
+def url_path():
+    """() -> Check: '' or a URL path starting with '/'; a trailing '/' is
+    dropped."""
+    def convert(value):
+        if not isinstance(value, str) or (value and value[0] != '/'):
+            raise ValueError
+        return value.rstrip('/')
+    return Check("'' or a URL path starting with '/'", convert)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+
+
+def cookie_name():
+    """() -> Check: a cookie name (an HTTP token), or None."""
+    def convert(value):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _TOKEN.match(value):
+            raise ValueError
+        return value
+    return Check('a cookie name (letters, digits, - and _), or None',
+                 convert)
+
+
+def smtp_server():
+    """() -> Check: 'host', 'host:port', (host, port), an object with an
+    smtplib-style sendmail() method, or None."""
+    def convert(value):
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (tuple, list)):
+            if (len(value) == 2 and isinstance(value[0], str)
+                    and isinstance(value[1], int)
+                    and not isinstance(value[1], bool)):
+                return tuple(value)
+            raise ValueError
+        if callable(getattr(value, 'sendmail', None)):
+            return value
+        raise ValueError
+    return Check("'host', 'host:port', (host, port), an object with "
+                 "sendmail(), or None", convert)
+
+
+# The keys ----------------------------------------------------------------
+
+class Key:
+    """(name:str, default, check:Check, doc:str, restart:bool=True,
+        shown:str=None, example=None)
+    One configuration key. restart: does a change need `qpd restart NAME`
+    (True), or does `qpd restart NAME --rolling` apply it (False: only the
+    workers read it)? shown: the README's default column when the default
+    is computed by Site or the publisher (default None). example: a value
+    for error messages when the default is None."""
+
+    def __init__(self, name, default, check, doc, restart=True, shown=None,
+                 example=None):
+        self.name = name
+        self.default = default
+        self.check = check
+        self.doc = doc
+        self.restart = restart
+        self.shown = shown
+        self.example = example
+
+    def __repr__(self):
+        return '<Key %s>' % self.name
+
+    def get_default(self):
+        """() -> the default, converted as a site's value would be."""
+        return self.check(self.default)
+
+    def get_example(self):
+        """() -> str: a value to suggest in an error message."""
+        if self.example is not None:
+            return self.example
+        return repr(self.default)
+
+    def format_default(self):
+        """() -> str: the default as the README shows it."""
+        if self.shown is not None:
+            return self.shown
+        return '`%r`' % (self.default,)
+
+
+KEYS = [
+    # Addresses.
+    Key('http_address', ('127.0.0.1', 8000), address(),
+        'where the dispatcher accepts HTTP'),
+    Key('scgi_address', None, address(),
+        'where the dispatcher accepts SCGI (from nginx, Apache, lighttpd, '
+        'cgi2scgi)', shown='off', example="('127.0.0.1', 8001)"),
+    Key('as_https_address', None, address(),
+        'plain HTTP that the site treats as HTTPS (behind stunnel or a TLS '
+        'proxy)', shown='off', example="('127.0.0.1', 8002)"),
+    Key('https_address', None, address(),
+        'where that TLS proxy listens; used to build https URLs',
+        shown='off', example="('0.0.0.0', 443)"),
+    Key('durus_address', None, address(),
+        'the StorageServer; a `(host, port)` puts it on TCP',
+        shown='`var/durus.sock` (mode 0600)', example="'durus.sock'"),
+    # Files.
+    Key('durus_file', None, path(), 'the database file',
+        shown='`var/NAME.durus`', example="'NAME.durus'"),
+    Key('durus_cache_size', 10000, integer(1),
+        'objects each worker keeps in its Durus cache', restart=False),
+    # Processes.
+    Key('max_children', 4, integer(1), 'the number of workers'),
+    Key('script_name', '', url_path(),
+        'URL prefix when the site is not at the root', example="'/app'"),
+    Key('var_directory', None, path(), 'database, sockets and logs',
+        shown='`sites/NAME/var`', example="'/srv/NAME/var'"),
+    Key('static_directory', None, path(), 'static files',
+        shown='`sites/NAME/static`', restart=False,
+        example="'/srv/NAME/static'"),
+    Key('logfile', None, path(), "the site's log (hits, errors)",
+        shown='`var/site.log`', restart=False, example="'site.log'"),
+    Key('banned', None, path(), 'addresses to refuse (403), one per line',
+        shown='`var/banned`', example="'banned'"),
+    # Requests: read by the dispatcher (qpd.server.protocol's limits).
+    Key('header_timeout', 10, seconds(),
+        'seconds a client has to send a request head (else 408)'),
+    Key('body_timeout', 30, seconds(),
+        'seconds a client has to send the body it announced'),
+    Key('keepalive_timeout', 15, seconds(),
+        'seconds an idle keep-alive connection is held (by the dispatcher, '
+        'never a worker)'),
+    Key('max_head_size', 32768, integer(1, MAX_HEAD_SIZE),
+        'bytes of request line and headers (else 431; at most %d)'
+        % MAX_HEAD_SIZE),
+    Key('max_target_size', 8192, integer(1),
+        'bytes of request target (else 414)'),
+    Key('max_body_size', 20971520, integer(0),
+        'bytes of request body (else 413)'),
+    Key('preread_body_size', 65536, integer(0, MAX_PREREAD_BODY_SIZE),
+        'a body up to this size goes to the worker with the request (at '
+        'most %d); a '
+        'longer one is first read whole by the dispatcher into a temporary '
+        'file in the var directory, so a slow upload never ties up a '
+        'worker' % MAX_PREREAD_BODY_SIZE),
+    Key('max_spool_size', 268435456, integer(0),
+        'bytes of such bodies the dispatcher holds at once; past it, a '
+        'worker reads the rest of a body itself'),
+    Key('queue_length', 256, integer(0),
+        'requests that may wait for a free worker (past it: 503 with '
+        'Retry-After)'),
+    Key('queue_timeout', 30, seconds(),
+        'seconds a request may wait for a free worker (else 503)'),
+    Key('retry_after', 5, integer(0), 'the Retry-After of those 503s'),
+    Key('request_timeout', 120, seconds(),
+        'seconds a worker may spend on one request; then its stack is '
+        'dumped to the log, it is killed, and the client gets 504'),
+    Key('send_timeout', 60, seconds(),
+        'seconds a worker waits for a slow client to take the response'),
+    Key('shutdown_timeout', 20, seconds(),
+        'seconds SIGTERM lets requests in flight finish'),
+    # The publisher: read by the workers only.
+    Key('max_retries', 10, integer(0),
+        'times a hit is retried after a Durus conflict or a lost storage '
+        'connection (then 503)', restart=False),
+    Key('retry_delay', 0.001, seconds(),
+        'the first retry runs at once; later ones wait this long, doubled '
+        'each time up to 0.05 s, with jitter', restart=False),
+    Key('reconnect_wait', 10, seconds(),
+        'seconds a worker keeps trying to reach a restarting StorageServer',
+        restart=False),
+    Key('session_cookie_name', None, cookie_name(), 'the session cookie',
+        shown='`NAME_session`', restart=False, example="'demo_session'"),
+    Key('session_idle_timeout', 604800, seconds(),
+        'seconds of idleness after which a session expires (7 days)',
+        restart=False),
+    Key('session_cleanup_interval', 3600, seconds(),
+        'seconds between sweeps of expired sessions', restart=False),
+    Key('session_cookie_max_age', None, optional(integer(0)),
+        '`None`: the cookie ends with the browser session', shown='`None`',
+        restart=False, example='86400'),
+    Key('realm', None, optional(text()),
+        'realm of password digests and HTTP authentication',
+        shown='the site name', restart=False, example="'Example'"),
+    Key('digest_nonce_lifetime', 300, seconds(),
+        'seconds an HTTP Digest nonce stays valid', restart=False),
+    Key('display_exceptions', False, boolean(),
+        'show tracebacks on the 500 page (development only)',
+        restart=False),
+    Key('email_enabled', False, boolean(),
+        'send mail at all (error reports, `Email.send()`)', restart=False),
+    Key('smtp_server', 'localhost', smtp_server(), 'where mail goes',
+        restart=False),
+    Key('webmaster_address', None, optional(text()),
+        "the From of the site's mail", restart=False,
+        example="'webmaster@example.com'"),
+    Key('administrator_address', None, optional(text()),
+        'who gets error reports', shown='the webmaster', restart=False,
+        example="'admin@example.com'"),
+    Key('debug_address', None, optional(text()),
+        'when set, every message goes here instead', restart=False,
+        example="'me@example.com'"),
+]
+
+SCHEMA = {key.name: key for key in KEYS}
+
+
+def get_defaults():
+    """() -> dict: every key's default (None where Site computes it)."""
+    return {key.name: key.get_default() for key in KEYS}
+
+
+def check_value(site_name, name, value):
+    """(site_name:str, name:str, value) -> the value qpd uses for key name.
+    Raises ConfigurationError naming the site, the key, the value and what
+    is expected, or, for an unknown key, the nearest known one."""
+    key = SCHEMA.get(name)
+    if key is None:
+        if isinstance(name, str) and name.startswith(SITE_PREFIX):
+            return value
+        raise _unknown(site_name, name)
+    try:
+        return key.check(value)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            site_name, name, 'is %r, not %s' % (value, key.check.expects),
+            'set it like %s=%s' % (name, key.get_example())) from None
+
+
+def _unknown(site_name, name):
+    if not isinstance(name, str):
+        return ConfigurationError(
+            site_name, repr(name), 'is not a configuration key',
+            'keys are str')
+    close = difflib.get_close_matches(name, list(SCHEMA), n=1)
+    if close:
+        fix = 'did you mean %s?' % close[0]
+    else:
+        fix = ("see the README's table of keys (a site's own keys start "
+               "with %r)" % SITE_PREFIX)
+    return ConfigurationError(site_name, name, 'is not a configuration key',
+                              fix)
+
+
+def check_configuration(site_name, configuration):
+    """(site_name:str, configuration:dict) -> dict
+    Every key of the schema, set to the site's value (checked and converted)
+    or the default, plus the site's own `site_` keys as they are. Raises
+    ConfigurationError on the first unknown key or bad value."""
+    if not isinstance(configuration, dict):
+        raise ConfigurationError(
+            site_name, 'configuration', 'is not a dict',
+            'set SitePublisher.configuration = dict(...)')
+    result = get_defaults()
+    for name, value in configuration.items():
+        result[name] = check_value(site_name, name, value)
+    return result
+
+
+# Derived values ----------------------------------------------------------
+
+FRONT_END_MARGIN = 10   # seconds
+STOP_MARGIN = 10        # seconds
+
+
+def get_front_end_timeout(config):
+    """(config:dict) -> int: seconds a front end (nginx's scgi_read_timeout
+    and proxy_read_timeout, Apache's ProxyPass timeout) waits for a
+    response: queue_timeout + request_timeout + a margin, so that the
+    client gets qpd's 503 or 504 rather than the front end's."""
+    return math.ceil(config['queue_timeout'] + config['request_timeout']
+                     + FRONT_END_MARGIN)
+
+
+def get_front_end_body_size(config):
+    """(config:dict) -> int: the largest request body a front end lets
+    through (nginx's client_max_body_size): max_body_size."""
+    return config['max_body_size']
+
+
+def get_stop_wait(config):
+    """(config:dict) -> int: seconds supervisord lets a process stop
+    before it kills it (stopwaitsecs): the longer of request_timeout and
+    shutdown_timeout, plus a margin."""
+    return math.ceil(max(config['request_timeout'],
+                         config['shutdown_timeout']) + STOP_MARGIN)
+
+
+class Derived:
+    """(name:str, function, formula:str)
+    A value qpd writes for another program, computed from keys."""
+
+    def __init__(self, name, function, formula):
+        self.name = name
+        self.function = function
+        self.formula = formula
+
+
+DERIVED = [
+    Derived("nginx `scgi_read_timeout`, `proxy_read_timeout`; Apache's "
+            "`ProxyPass … timeout`", get_front_end_timeout,
+            '`queue_timeout + request_timeout + %d`' % FRONT_END_MARGIN),
+    Derived('nginx `client_max_body_size`', get_front_end_body_size,
+            '`max_body_size`'),
+    Derived('supervisord `stopwaitsecs`', get_stop_wait,
+            '`max(request_timeout, shutdown_timeout) + %d`' % STOP_MARGIN),
+]
+
+
+# The README's table ------------------------------------------------------
+
+BEGIN_MARKER = ('<!-- configuration keys: generated by '
+                '`python -m qpd.config --markdown`; do not edit -->')
+END_MARKER = '<!-- end of configuration keys -->'
+
+
+def render_markdown():
+    """() -> str: the README's table of keys and of derived values,
+    between its markers."""
+    defaults = get_defaults()
+    lines = [
+        BEGIN_MARKER,
+        '',
+        '| key | default | applied by | meaning |',
+        '| --- | --- | --- | --- |']
+    for key in KEYS:
+        lines.append('| `%s` | %s | %s | %s |' % (
+            key.name, key.format_default(),
+            '`restart`' if key.restart else '`--rolling`', key.doc))
+    lines.extend([
+        '',
+        '"applied by": `restart` keys are read by the dispatcher, the '
+        'StorageServer or supervisord, so a change takes `qpd restart NAME`; '
+        '`--rolling` keys are read by the workers only, so '
+        '`qpd restart NAME --rolling` applies them without failing a '
+        'request.',
+        '',
+        'Values qpd writes for other programs are derived from the keys:',
+        '',
+        '| value | from | default |',
+        '| --- | --- | --- |'])
+    for derived in DERIVED:
+        lines.append('| %s | %s | `%s` |' % (
+            derived.name, derived.formula, derived.function(defaults)))
+    lines.extend(['', END_MARKER])
+    return '\n'.join(lines) + '\n'
+
+
+def main(argv):
+    """(argv:[str]) -> int: `python -m qpd.config --markdown` prints the
+    README's table."""
+    if argv != ['--markdown']:
+        sys.stderr.write('usage: python -m qpd.config --markdown\n')
+        return 2
+    sys.stdout.write(render_markdown())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
