@@ -280,6 +280,10 @@ KEYS = [
         shown='`var/NAME.durus`', example="'NAME.durus'"),
     Key('durus_cache_size', 10000, integer(1),
         'objects each worker keeps in its Durus cache', restart=False),
+    Key('durus_sync', True, boolean(),
+        'sync each commit to disk before the StorageServer acknowledges it '
+        '(off only for scratch sites: a crash can lose acknowledged '
+        'commits)'),
     # Processes.
     Key('max_children', 4, integer(1), 'the number of workers'),
     Key('script_name', '', url_path(),
@@ -364,6 +368,7 @@ KEYS = [
         restart=False),
     Key('webmaster_address', None, optional(text()),
         "the From of the site's mail", restart=False,
+        shown="`'webmaster@'` and the host's name",
         example="'webmaster@example.com'"),
     Key('administrator_address', None, optional(text()),
         'who gets error reports', shown='the webmaster', restart=False,

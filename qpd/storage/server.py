@@ -23,9 +23,13 @@ import stat
 import sys
 
 from durus.connection import Connection
+
+from qpd.lib import ready
 from durus.file_storage import FileStorage
-from durus.storage_server import (
-    HostPortAddress, StorageServer, UnixDomainSocketAddress)
+from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
+
+from qpd.storage.durable import (
+    DurableStorageServer, StorageDamaged, recover_tail)
 
 __all__ = ['main', 'serve', 'make_socket_address', 'format_ready_line',
            'UNIX_SOCKET_UMASK']
@@ -44,32 +48,10 @@ def make_socket_address(address, umask=UNIX_SOCKET_UMASK):
 
 
 def format_ready_line(name, address, pid=None):
-    """(name:str, address, pid:int=None) -> str"""
-    if isinstance(address, (tuple, list)):
-        host, port = address
-        text = '[%s]:%s' % (host, port) if ':' in host else '%s:%s' % (
-            host, port)
-    else:
-        text = str(address)
-    return 'READY durus %s pid=%s %s' % (
-        name, os.getpid() if pid is None else pid, text)
-
-
-class _Server(StorageServer):
-    """StorageServer that calls on_listening(address) once its listening
-    socket exists, before it waits for the first client."""
-
-    def __init__(self, storage, address, on_listening=None, gcbytes=0):
-        StorageServer.__init__(self, storage, address=address,
-                               gcbytes=gcbytes)
-        original = self.address.get_listening_socket
-
-        def get_listening_socket():
-            sock = original()
-            if on_listening is not None:
-                on_listening(sock)
-            return sock
-        self.address.get_listening_socket = get_listening_socket
+    """(name:str, address, pid:int=None) -> str: the StorageServer's READY
+    line (see qpd.lib.ready)."""
+    return ready.format_ready_line(
+        'durus', name, ready.format_address_text(address), pid)
 
 
 def _stop(signum, frame):
@@ -77,14 +59,18 @@ def _stop(signum, frame):
 
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
-          quiet=True):
+          quiet=True, sync=True, side_directory=None, check_command=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
-        on_listening=None, umask:int=None, quiet=True) -> None
+        on_listening=None, umask:int=None, quiet=True, sync=True,
+        side_directory:str=None, check_command:str=None) -> None
     Serve durus_file on address until SIGTERM or SIGINT. When listening,
     call on_listening(sock) if given, else print the READY line naming
     `name` (the file's base name when None). With quiet, Durus logs only
     warnings (not a line per commit). A TCP port 0 listens on a free port,
-    which the READY line names.
+    which the READY line names. With sync, every commit is synced to disk
+    before it is answered (see qpd.storage.durable). A torn tail is cut off
+    the file first (its bytes saved in side_directory, default the file's
+    directory); other damage raises StorageDamaged, naming check_command.
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -104,6 +90,7 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             print(format_ready_line(name, bound), flush=True)
     directory = os.path.dirname(os.path.abspath(durus_file))
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    recover_tail(durus_file, side_directory, check_command)
     storage = FileStorage(durus_file)
     # Make the root object now: clients that start together on a new file
     # would race to create it.
@@ -116,8 +103,9 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         listening.append(sock)
         on_listening(sock)
     try:
-        server = _Server(storage, make_socket_address(address, umask),
-                         on_listening=note_listening)
+        server = DurableStorageServer(
+            storage, make_socket_address(address, umask), sync=sync,
+            on_listening=note_listening)
         server.serve()
     finally:
         for sig, handler in previous.items():
@@ -150,23 +138,38 @@ def main(site):
     """
     name = site.get_name()
     _set_title('qpd durus %s' % name)
-    site.ensure_var_directory()
+    var = site.ensure_var_directory()
+    return _run(site.get_durus_file(), site.get_durus_address(), name=name,
+                sync=site.get('durus_sync'), side_directory=var,
+                check_command='qpd check %s' % name)
+
+
+def _run(durus_file, address, **options):
+    """(durus_file:str, address, **options) -> int: serve(), and the exit
+    status: 0 after SIGTERM, 1 when the file is damaged (one line on
+    stderr) or a sync failed."""
     try:
-        serve(site.get_durus_file(), site.get_durus_address(), name=name)
-    except SystemExit:
-        pass
+        serve(durus_file, address, **options)
+    except StorageDamaged as e:
+        sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), e))
+        sys.stderr.flush()
+        return 1
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
     return 0
 
 
 def _main(argv=None):
-    """python -m qpd.storage.server FILE ADDRESS [--name NAME]
-    ADDRESS is a socket path or HOST:PORT.
+    """python -m qpd.storage.server FILE ADDRESS [--name NAME] [--no-sync]
+    ADDRESS is a socket path or HOST:PORT; --no-sync answers commits
+    without syncing them (durus_sync off).
     """
     import argparse
     parser = argparse.ArgumentParser(prog='python -m qpd.storage.server')
     parser.add_argument('durus_file')
     parser.add_argument('address')
     parser.add_argument('--name', default=None)
+    parser.add_argument('--no-sync', dest='sync', action='store_false')
     args = parser.parse_args(argv)
     address = args.address
     if '/' not in address and ':' in address:
@@ -174,11 +177,7 @@ def _main(argv=None):
         address = (host.strip('[]'), int(port))
     name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
     _set_title('qpd durus %s' % name)
-    try:
-        serve(args.durus_file, address, name=name)
-    except SystemExit:
-        pass
-    return 0
+    return _run(args.durus_file, address, name=name, sync=args.sync)
 
 
 if __name__ == '__main__':
