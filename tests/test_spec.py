@@ -13,7 +13,7 @@ from qpd.lib.spec import (
     Pattern, Spec, Specified, add_getters, add_getters_and_setters,
     add_setters, anything, both, boolean, datetime_with_tz,
     datetime_without_tz, either, format_pattern, get_spec_problems, get_specs,
-    mapping, match, match_pattern, no, pattern, require, sequence, spec,
+    mapping, match, match_pattern, prefix_pattern, no, pattern, require, sequence, spec,
     specify, string)
 
 
@@ -82,15 +82,16 @@ def test_sequence():
     assert match_pattern([], p)
     assert match_pattern([1, 2], p)
     assert not match_pattern([1, 'a'], p)
-    assert not match_pattern((1, 2), p)
+    assert match_pattern((1, 2), p)  # QP: any container by default
+    assert not match_pattern((1, 2), sequence(int, list))
     assert match_pattern((1, 2), sequence(int, tuple))
-    assert match_pattern({'a'}, sequence(string, container=(set, frozenset)))
-    assert match_pattern(frozenset(), sequence(string, (set, frozenset)))
+    assert match_pattern({'a'}, sequence(string, container=either(set, frozenset)))
+    assert match_pattern(frozenset(), sequence(string, either(set, frozenset)))
     assert not match_pattern('abc', sequence(string))
     assert match_pattern([None, 1], sequence((None, int)))
     assert match_pattern([[1], []], sequence(sequence(int)))
     assert match_pattern(['x', 3], sequence())
-    assert repr(p) == 'sequence(int, container=list)'
+    assert repr(p) == 'sequence(int, container=anything)'
 
 
 def test_mapping():
@@ -109,7 +110,7 @@ def test_mapping():
         pass
     assert match_pattern(MyDict(a=1), p)
     assert not match_pattern({'a': 1}, mapping({string: int}, MyDict))
-    assert repr(p) == 'mapping({string: int}, container=dict)'
+    assert repr(p) == 'mapping({string: int}, container=anything)'
 
 
 def test_string():
@@ -123,7 +124,8 @@ def test_string():
 def test_boolean():
     assert match_pattern(True, boolean)
     assert match_pattern(False, boolean)
-    assert not match_pattern(1, boolean)
+    assert match_pattern(1, boolean) and match_pattern(0, boolean)  # QP
+    assert not match_pattern(2, boolean)
     assert not match_pattern(None, boolean)
     assert repr(boolean) == 'boolean'
 
@@ -140,13 +142,14 @@ def test_pattern_matches_whole_value():
     assert repr(p) == "pattern('[a-z]+')"
 
 
-def test_match_matches_at_start():
-    p = match(r'[a-z]+')
+def test_prefix_pattern_matches_at_start():
+    p = prefix_pattern(r'[a-z]+')
     assert match_pattern('abc1', p)
     assert not match_pattern('1abc', p)
     assert not match_pattern(None, p)
-    assert not match_pattern('abc1', match(r'[a-z]+$'))
-    assert repr(p) == "match('[a-z]+')"
+    assert not match_pattern('abc1', prefix_pattern(r'[a-z]+$'))
+    assert repr(p) == "prefix_pattern('[a-z]+')"
+    assert match('abc', p) is True  # match is QP's match(value, spec)
 
 
 def test_datetime_patterns():
@@ -173,7 +176,7 @@ def test_spec_wraps_pattern_and_doc():
 def test_patterns_pickle():
     for p in (anything, string, boolean, datetime_with_tz,
               either(int, None), both(int, no(bool)), sequence(string, tuple),
-              mapping({string: int}), pattern('a+', re.I), match('b'),
+              mapping({string: int}), pattern('a+', re.I), prefix_pattern('b'),
               spec(sequence(int), 'numbers')):
         copy = pickle.loads(pickle.dumps(p, 2))
         assert repr(copy) == repr(p)
@@ -215,7 +218,8 @@ class Base:
     name = ''
     age = 0
 
-    def this_is(self):  # a method named like a spec is not a spec
+    @staticmethod
+    def this_is():  # a static method named like a spec is not a spec
         return 1
 
 
@@ -236,8 +240,13 @@ def test_get_specs():
 def test_get_spec_problems():
     obj = Derived()
     problems = get_spec_problems(obj)
-    assert problems == ["tags: expected sequence(string, container=list), "
-                        "got () (tuple)"]
+    assert problems == []
+    Derived.tags_is = sequence(string, list)
+    try:
+        assert get_spec_problems(obj) == [
+            "tags: expected sequence(string, container=list), got () (tuple)"]
+    finally:
+        Derived.tags_is = sequence(string)
     obj.tags = ['a']
     obj.age = None
     assert get_spec_problems(obj) == []
@@ -305,7 +314,7 @@ def test_setter_uses_subclass_spec():
     add_setters(A)
 
     class B(A):
-        v_is = (int, str)
+        v_is = either(int, str)
     B().set_v('ok')
     with pytest.raises(TypeError):
         A().set_v('no')

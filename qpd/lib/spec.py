@@ -8,13 +8,23 @@ A class declares an attribute `x` with a class attribute named `x_is`:
         roles_is = sequence(string, container=set)
 
 The value of `x_is` is a pattern (or a `spec(pattern, doc)` wrapping one).
-Patterns are:
+Patterns are QP's specs, with QP's meaning:
 
 - a type (class): the value is an instance of it;
-- a tuple: the value matches at least one of its items;
-- a `Pattern` instance (the combinators below): its `match(value)` decides;
+- a `Pattern` instance (the combinators below; `SpecOperator` is QP's name
+  for their base): calling it with the value decides;
+- a tuple: when it holds None or a str/bytes/number literal, a disjunction
+  (the value matches at least one item: `(None, string)`); otherwise a
+  fixed-length tuple whose items match position by position (`(int, str)`
+  is a pair); `either(int, str)` says "int or str" whatever the items are;
+- a list `[s]`: a list whose every element matches `s` (one of the items,
+  when several are given);
+- a dict `{k: v}`: a dict whose every item matches some (k, v) pair;
+- any other callable (a function): called with the value, true means match;
 - anything else is a literal: the value equals it (`None` is a handy one;
   `True` does not count as equal to `1`, nor `1` to `True`).
+
+`match(value, spec)` is QP's name for the test, `match_pattern` qpd's.
 
 `require(value, pattern)` raises a TypeError that says what was expected and
 what came; `get_spec_problems(obj)` lists every declared attribute whose value
@@ -27,18 +37,24 @@ import re
 from datetime import datetime
 
 __all__ = [
-    'Pattern', 'Spec', 'spec', 'match_pattern', 'format_pattern', 'require',
-    'get_specs', 'get_spec_problems', 'specify', 'Specified',
+    'Pattern', 'SpecOperator', 'Spec', 'Specification', 'spec', 'nspec',
+    'match', 'match_pattern', 'format_spec', 'format_pattern', 'require',
+    'get_spec', 'get_specs', 'get_spec_problems', 'get_spec_doc',
+    'get_spec_report', 'specify', 'init', 'Specified',
     'add_getters', 'add_setters', 'add_getters_and_setters',
     'anything', 'either', 'both', 'no', 'sequence', 'mapping', 'string',
-    'boolean', 'pattern', 'match', 'datetime_with_tz', 'datetime_without_tz',
+    'boolean', 'pattern', 'prefix_pattern', 'identifier_pattern',
+    'subclass', 'instance', 'interval', 'length', 'eq', 'equal',
+    'charset', 'ascii', 'with_attribute', 'UndeclaredAttributeError',
+    'datetime_with_tz', 'datetime_without_tz',
 ]
 
 SPEC_SUFFIX = '_is'
 
 
 class Pattern:
-    """The base of the combinators: a subclass defines match() and __repr__().
+    """The base of the combinators: a subclass defines match() (or, as QP's
+    spec operators did, __call__()) and __repr__().
     """
 
     __slots__ = ()
@@ -47,31 +63,106 @@ class Pattern:
         """(value) -> bool"""
         raise NotImplementedError
 
+    def __call__(self, value):
+        """(value) -> bool: QP's spelling of match()."""
+        return self.match(value)
+
     def __repr__(self):
         return self.__class__.__name__
 
 
+class SpecOperator(Pattern):
+    """(*args)
+    QP's base class for spec combinators: keeps its arguments, formats
+    them, and decides in `__call__(value)` (or `match(value)`).
+    """
+
+    def __init__(self, *args):
+        self.args = args
+
+    def get_args(self):
+        """() -> tuple"""
+        return self.args
+
+    def format_args(self):
+        """() -> str"""
+        return ', '.join(format_pattern(arg) for arg in self.args)
+
+    def __repr__(self):
+        return '%s(%s)' % (self.__class__.__name__, self.format_args())
+
+
+_LITERAL_TYPES = (str, bytes, int, float, complex)
+
+
+def _is_disjunction(pattern):
+    """(pattern:tuple) -> bool
+    QP's rule: a tuple holding None or a literal lists alternatives;
+    a tuple of specs only describes a fixed-length tuple.
+    """
+    for item in pattern:
+        if item is None or isinstance(item, _LITERAL_TYPES):
+            return True
+    return False
+
+
 def match_pattern(value, pattern):
     """(value, pattern) -> bool
-    Does value match pattern (a type, tuple, Pattern, or literal)?
+    Does value match pattern (a type, Pattern, tuple, list, dict, callable,
+    or literal; see the module docstring)?
     """
     if isinstance(pattern, type):
         return isinstance(value, pattern)
     if isinstance(pattern, Pattern):
-        return pattern.match(value)
+        return bool(pattern(value))
     if isinstance(pattern, tuple):
-        for alternative in pattern:
-            if match_pattern(value, alternative):
-                return True
-        return False
+        if _is_disjunction(pattern):
+            for alternative in pattern:
+                if match_pattern(value, alternative):
+                    return True
+            return False
+        if not isinstance(value, tuple) or len(value) != len(pattern):
+            return False
+        for item, item_pattern in zip(value, pattern):
+            if not match_pattern(item, item_pattern):
+                return False
+        return True
+    if isinstance(pattern, list):
+        if not isinstance(value, list):
+            return False
+        element = pattern[0] if len(pattern) == 1 else either(*pattern)
+        for item in value:
+            if not match_pattern(item, element):
+                return False
+        return True
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and _match_items(value.items(), pattern.items())
     if value is pattern:
         return True
+    if callable(pattern):
+        return bool(pattern(value))
     if isinstance(value, bool) != isinstance(pattern, bool):
         return False
     try:
         return bool(value == pattern)
     except Exception:
         return False
+
+
+match = match_pattern  # QP's name
+
+
+def _match_items(pairs, item_patterns):
+    """Does every (key, value) pair match at least one (key, value) pattern?"""
+    item_patterns = tuple(item_patterns)
+    for key, item in pairs:
+        for key_pattern, value_pattern in item_patterns:
+            if (match_pattern(key, key_pattern) and
+                    match_pattern(item, value_pattern)):
+                break
+        else:
+            return False
+    return True
 
 
 def format_pattern(pattern):
@@ -83,8 +174,21 @@ def format_pattern(pattern):
             return pattern.__name__
         return pattern.__qualname__
     if isinstance(pattern, tuple):
-        return 'either(%s)' % ', '.join(format_pattern(p) for p in pattern)
+        if _is_disjunction(pattern):
+            return 'either(%s)' % ', '.join(format_pattern(p) for p in pattern)
+        return '(%s%s)' % (', '.join(format_pattern(p) for p in pattern),
+                           ',' if len(pattern) == 1 else '')
+    if isinstance(pattern, list):
+        return '[%s]' % ', '.join(format_pattern(p) for p in pattern)
+    if isinstance(pattern, dict):
+        return '{%s}' % ', '.join('%s: %s' % (format_pattern(k), format_pattern(v))
+                                  for k, v in pattern.items())
+    if callable(pattern) and not isinstance(pattern, Pattern):
+        return getattr(pattern, '__qualname__', None) or repr(pattern)
     return repr(pattern)
+
+
+format_spec = format_pattern  # QP's name
 
 
 def _format_value(value, limit=60):
@@ -110,7 +214,8 @@ def require(value, pattern, name=None):
 
 class Spec(Pattern):
     """(pattern, doc:str='')
-    A pattern with its documentation: what `spec(pattern, doc)` returns.
+    A pattern with its documentation: what `spec(pattern, doc)` returns
+    (QP's Specification).
     """
 
     __slots__ = ('pattern', 'doc')
@@ -130,6 +235,17 @@ class Spec(Pattern):
     def match(self, value):
         return match_pattern(value, self.pattern)
 
+    valid = match  # QP's name
+
+    def format_spec(self):
+        """() -> str: the readable text of the pattern."""
+        return format_pattern(self.pattern)
+
+    def __str__(self):
+        if self.doc:
+            return '%s: %s' % (format_pattern(self.pattern), self.doc)
+        return format_pattern(self.pattern)
+
     def __repr__(self):
         return format_pattern(self.pattern)
 
@@ -140,11 +256,23 @@ class Spec(Pattern):
         self.pattern, self.doc = state
 
 
-def spec(pattern, doc=''):
-    """(pattern, doc:str='') -> Spec
+Specification = Spec  # QP's name
+
+
+def spec(pattern, *docs, doc=''):
+    """(pattern, *docs:str, doc:str='') -> Spec
     Declare an attribute in a class body: `name_is = spec(string, "a name")`.
+    Several doc strings (QP wrote long docs as several lines) are joined
+    with spaces.
     """
-    return Spec(pattern, doc)
+    return Spec(pattern, ' '.join(docs + ((doc,) if doc else ())))
+
+
+def nspec(pattern, *docs, doc=''):
+    """(pattern, *docs:str, doc:str='') -> Spec
+    spec(), also accepting None.
+    """
+    return spec(either(None, pattern), *docs, doc=doc)
 
 
 class _Anything(Pattern):
@@ -175,7 +303,10 @@ class either(Pattern):
         self.patterns = patterns
 
     def match(self, value):
-        return match_pattern(value, self.patterns)
+        for item in self.patterns:
+            if match_pattern(value, item):
+                return True
+        return False
 
     def __repr__(self):
         return 'either(%s)' % ', '.join(map(format_pattern, self.patterns))
@@ -214,19 +345,21 @@ class both(Pattern):
 
 
 class no(Pattern):
-    """(pattern)
-    Matches a value that does not match pattern.
+    """(*patterns)
+    Matches a value that matches none of patterns.
     """
 
     __slots__ = ('pattern',)
 
-    def __init__(self, pattern):
-        self.pattern = pattern
+    def __init__(self, *patterns):
+        self.pattern = patterns[0] if len(patterns) == 1 else either(*patterns)
 
     def match(self, value):
         return not match_pattern(value, self.pattern)
 
     def __repr__(self):
+        if isinstance(self.pattern, either):
+            return 'no(%s)' % ', '.join(map(format_pattern, self.pattern.patterns))
         return 'no(%s)' % format_pattern(self.pattern)
 
     def __getstate__(self):
@@ -236,22 +369,28 @@ class no(Pattern):
         self.pattern = state
 
 
+_UNSET = object()
+
+
 class sequence(Pattern):
-    """(element=anything, container=list)
-    Matches a value that matches container (a pattern, usually a type such
-    as list, tuple, set or a tuple of them) and whose every element matches
-    element.
+    """(element_spec=anything, container_spec=anything)
+    Matches a value that matches container_spec (usually a type such as
+    list, tuple, set or `either` of them) and whose every element matches
+    element_spec. `element=` and `container=` are accepted as keywords too.
     """
 
     __slots__ = ('element', 'container')
 
-    def __init__(self, element=anything, container=list):
-        self.element = element
-        self.container = container
+    def __init__(self, element_spec=anything, container_spec=anything,
+                 element=_UNSET, container=_UNSET):
+        self.element = element_spec if element is _UNSET else element
+        self.container = container_spec if container is _UNSET else container
 
     def match(self, value):
         if not match_pattern(value, self.container):
             return False
+        if isinstance(value, (str, bytes)) and self.container is anything:
+            return False  # text is not a sequence of items
         try:
             for item in value:
                 if not match_pattern(item, self.element):
@@ -272,34 +411,32 @@ class sequence(Pattern):
 
 
 class mapping(Pattern):
-    """(items:dict={anything: anything}, container=dict)
-    Matches a value that matches container and each of whose (key, value)
-    pairs matches at least one (key pattern, value pattern) entry of items.
+    """(dict_spec={anything: anything}, container_spec=anything)
+    Matches a value that matches container_spec (dict, BTree, ...) and each
+    of whose (key, value) pairs matches at least one (key pattern, value
+    pattern) entry of dict_spec. `items=` and `container=` are accepted as
+    keywords too.
     """
 
     __slots__ = ('items', 'container')
 
-    def __init__(self, items=None, container=dict):
-        if items is None:
-            items = {anything: anything}
-        self.items = tuple(dict(items).items())
-        self.container = container
+    def __init__(self, dict_spec=None, container_spec=anything,
+                 items=_UNSET, container=_UNSET):
+        if items is not _UNSET:
+            dict_spec = items
+        if dict_spec is None or dict_spec is anything:
+            dict_spec = {anything: anything}
+        self.items = tuple(dict(dict_spec).items())
+        self.container = container_spec if container is _UNSET else container
 
     def match(self, value):
         if not match_pattern(value, self.container):
             return False
         try:
-            pairs = value.items()
+            pairs = list(value.items())
         except (AttributeError, TypeError):
             return False
-        for key, item in pairs:
-            for key_pattern, value_pattern in self.items:
-                if (match_pattern(key, key_pattern) and
-                        match_pattern(item, value_pattern)):
-                    break
-            else:
-                return False
-        return True
+        return _match_items(pairs, self.items)
 
     def __repr__(self):
         items = ', '.join('%s: %s' % (format_pattern(k), format_pattern(v))
@@ -336,7 +473,9 @@ class _Boolean(Pattern):
     __slots__ = ()
 
     def match(self, value):
-        return value is True or value is False
+        # QP's boolean: True, False, and the ints 0 and 1 older data holds.
+        return value is True or value is False or (
+            type(value) is int and value in (0, 1))
 
     def __repr__(self):
         return 'boolean'
@@ -382,16 +521,230 @@ class pattern(Pattern):
         self.compiled = re.compile(self.regex, self.flags)
 
 
-class match(pattern):
+class prefix_pattern(pattern):
     """(regex:str|bytes, flags:int=0)
     Matches a str (or bytes) that the regular expression matches at its
-    start, as re.match does: anchor the end with `$` or `\\Z` if it matters.
+    start, as re.match does (QP's `pattern`): anchor the end with `$` or
+    `\\Z` if it matters.
     """
 
     __slots__ = ()
 
     def _search(self, value):
         return self.compiled.match(value)
+
+
+identifier_pattern = pattern(r'[A-Za-z_][A-Za-z0-9_]*')
+
+
+class subclass(Pattern):
+    """(klass:type)
+    Matches a class that is klass or a subclass of it.
+    """
+
+    __slots__ = ('klass',)
+
+    def __init__(self, klass):
+        self.klass = klass
+
+    def match(self, value):
+        return isinstance(value, type) and issubclass(value, self.klass)
+
+    def __repr__(self):
+        return 'subclass(%s)' % format_pattern(self.klass)
+
+    def __getstate__(self):
+        return self.klass
+
+    def __setstate__(self, state):
+        self.klass = state
+
+
+class instance(Pattern):
+    """(klass_name:str)
+    Matches an instance of a class named klass_name, or of a class with a
+    base of that name (for classes that cannot be imported where the spec
+    is written).
+    """
+
+    __slots__ = ('klass_name',)
+
+    def __init__(self, klass_name):
+        self.klass_name = klass_name
+
+    def match(self, value):
+        for klass in type(value).__mro__:
+            if klass.__name__ == self.klass_name:
+                return True
+        return False
+
+    def __repr__(self):
+        return 'instance(%r)' % self.klass_name
+
+    def __getstate__(self):
+        return self.klass_name
+
+    def __setstate__(self, state):
+        self.klass_name = state
+
+
+def _compare(low, value, high):
+    """low <= value <= high, bounds `anything`/None skipped; False when the
+    values do not compare."""
+    try:
+        if low is not anything and low is not None and not low <= value:
+            return False
+        if high is not anything and high is not None and not value <= high:
+            return False
+    except TypeError:
+        return False
+    return True
+
+
+class interval(Pattern):
+    """(min=anything, max=anything)
+    Matches a value with min <= value <= max (a bound left as `anything`
+    is open).
+    """
+
+    __slots__ = ('min', 'max')
+
+    def __init__(self, min=anything, max=anything):
+        self.min = min
+        self.max = max
+
+    def match(self, value):
+        return _compare(self.min, value, self.max)
+
+    def __repr__(self):
+        return 'interval(%r, %r)' % (self.min, self.max)
+
+    def __getstate__(self):
+        return (self.min, self.max)
+
+    def __setstate__(self, state):
+        self.min, self.max = state
+
+
+class length(interval):
+    """(min=anything, max=anything)
+    Matches a value whose len() lies within min and max (given only min,
+    at least min).
+    """
+
+    __slots__ = ()
+
+    def match(self, value):
+        try:
+            size = len(value)
+        except TypeError:
+            return False
+        return _compare(self.min, size, self.max)
+
+    def __repr__(self):
+        return 'length(%r, %r)' % (self.min, self.max)
+
+
+class eq(Pattern):
+    """(value)
+    Matches the very object value (identity, `is`).
+    """
+
+    __slots__ = ('value',)
+
+    def __init__(self, value):
+        self.value = value
+
+    def match(self, value):
+        return value is self.value
+
+    def __repr__(self):
+        return '%s(%r)' % (type(self).__name__, self.value)
+
+    def __getstate__(self):
+        return self.value
+
+    def __setstate__(self, state):
+        self.value = state
+
+
+class equal(eq):
+    """(value)
+    Matches a value equal (==) to value.
+    """
+
+    __slots__ = ()
+
+    def match(self, value):
+        try:
+            return bool(value == self.value)
+        except Exception:
+            return False
+
+
+class charset(Pattern):
+    """(name:str)
+    Matches a str that the named charset can encode (or bytes it can
+    decode).
+    """
+
+    __slots__ = ('name',)
+
+    def __init__(self, name):
+        self.name = name
+
+    def match(self, value):
+        try:
+            if isinstance(value, str):
+                value.encode(self.name)
+            elif isinstance(value, bytes):
+                value.decode(self.name)
+            else:
+                return False
+        except (UnicodeError, LookupError):
+            return False
+        return True
+
+    def __repr__(self):
+        return 'charset(%r)' % self.name
+
+    def __getstate__(self):
+        return self.name
+
+    def __setstate__(self, state):
+        self.name = state
+
+
+ascii = charset('ascii')
+
+
+class with_attribute(Pattern):
+    """(**attribute_specs)
+    Matches a value whose named attributes all exist and match their specs.
+    """
+
+    __slots__ = ('attribute_specs',)
+
+    def __init__(self, **attribute_specs):
+        self.attribute_specs = attribute_specs
+
+    def match(self, value):
+        for name, item in self.attribute_specs.items():
+            attribute = getattr(value, name, _UNSET)
+            if attribute is _UNSET or not match_pattern(attribute, item):
+                return False
+        return True
+
+    def __repr__(self):
+        return 'with_attribute(%s)' % ', '.join(
+            '%s=%s' % (name, format_pattern(item))
+            for name, item in self.attribute_specs.items())
+
+    def __getstate__(self):
+        return self.attribute_specs
+
+    def __setstate__(self, state):
+        self.attribute_specs = state
 
 
 class _DatetimeWithTz(Pattern):
@@ -429,11 +782,21 @@ datetime_without_tz = _DatetimeWithoutTz()
 
 
 def _is_declaration(value):
-    if isinstance(value, (type, tuple, Pattern)):
-        return True
-    if isinstance(value, (staticmethod, classmethod, property)):
-        return False
-    return not callable(value)
+    # Every `x_is` class attribute is a spec (a function too: QP's callable
+    # specs), except the descriptors nobody writes as one.
+    return not isinstance(value, (staticmethod, classmethod, property))
+
+
+def get_spec(klass, name):
+    """(klass:type, name:str) -> pattern | None
+    The spec klass (or a base) declares for attribute `name`, as written in
+    the class body (a function stays a function), or None.
+    """
+    for base in klass.__mro__:
+        value = vars(base).get(name + SPEC_SUFFIX, _UNSET)
+        if value is not _UNSET and _is_declaration(value):
+            return value
+    return None
 
 
 def get_specs(cls):
@@ -454,13 +817,16 @@ def get_specs(cls):
 _MISSING = object()
 
 
-def get_spec_problems(obj):
-    """(obj) -> [str]
+def get_spec_problems(obj, specs=None):
+    """(obj, specs:dict=None) -> [str]
     One message for every declared attribute of obj that is missing or does
-    not match its spec; empty when all is well.
+    not match its spec, and for every instance attribute that has no spec;
+    empty when all is well. specs defaults to get_specs(type(obj)).
     """
+    if specs is None:
+        specs = get_specs(type(obj))
     problems = []
-    for name, item in get_specs(type(obj)).items():
+    for name, item in specs.items():
         value = getattr(obj, name, _MISSING)
         if value is _MISSING:
             problems.append('%s: missing (expected %s)' % (
@@ -468,23 +834,74 @@ def get_spec_problems(obj):
         elif not match_pattern(value, item):
             problems.append('%s: expected %s, got %s' % (
                 name, format_pattern(item), _format_value(value)))
+    for name in sorted(getattr(obj, '__dict__', ())):
+        if name not in specs and not name.startswith(('_p_', '_v_')):
+            problems.append('%s: unspecified (declare %s%s)' % (
+                name, name, SPEC_SUFFIX))
     return problems
+
+
+def get_spec_doc(klass):
+    """(klass:type) -> str
+    One line per declared attribute: its name, spec and documentation.
+    """
+    lines = []
+    for name, item in get_specs(klass).items():
+        line = '%s: %s' % (name, format_pattern(item))
+        doc = item.get_doc() if isinstance(item, Spec) else ''
+        if doc:
+            line += '  # ' + doc
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def get_spec_report(instances):
+    """(instances:iterable) -> str | None
+    Checks instances (of one class): the problems of the first instance
+    that has any, else how many were checked, or None when there were none.
+    """
+    count = 0
+    klass_name = None
+    for count, obj in enumerate(instances, 1):
+        klass_name = type(obj).__name__
+        problems = get_spec_problems(obj)
+        if problems:
+            return '%s #%d (%r):\n  %s' % (
+                klass_name, count, obj, '\n  '.join(problems))
+    if not count:
+        return None
+    return '%d good %s instance%s' % (count, klass_name, '' if count == 1 else 's')
+
+
+class UndeclaredAttributeError(AttributeError, TypeError):
+    """specify() was given a name the class does not declare (an
+    AttributeError, as QP raised, and a TypeError, as qpd did)."""
 
 
 def specify(obj, **kwargs):
     """(obj, **kwargs) -> None
     Check each keyword against the spec that obj's class declares for it and
-    set it as an attribute.  An undeclared keyword is a TypeError.  Nothing
-    is set unless every keyword passes.
+    set it as an attribute.  An undeclared keyword is an
+    UndeclaredAttributeError; a mismatch a TypeError.  Nothing is set unless
+    every keyword passes.
     """
     specs = get_specs(type(obj))
     for name, value in kwargs.items():
         if name not in specs:
-            raise TypeError('%s: no spec for %r (declare %s%s)' % (
+            raise UndeclaredAttributeError('%s: no spec for %r (declare %s%s)' % (
                 type(obj).__name__, name, name, SPEC_SUFFIX))
         require(value, specs[name], name)
     for name, value in kwargs.items():
         setattr(obj, name, value)
+
+
+def init(obj, **kwargs):
+    """(obj, **kwargs) -> None
+    Set every declared attribute of obj to None, then specify(obj, **kwargs).
+    """
+    for name in get_specs(type(obj)):
+        setattr(obj, name, None)
+    specify(obj, **kwargs)
 
 
 class Specified:
