@@ -1,34 +1,46 @@
 """qpd.storage.keep: a persistent collection of uniquely identified items.
 
-    class Note(Persistent, Keyed):
+    class Note(Persistent, Keyed, Stamped):
         text_is = spec(string, "what the note says")
 
-    notes = Keep(value_spec=Note)
+    class Notes(Persistent, Keep):
+        pass
+
+    notes = Notes(value_spec=Note)
     note = Note()
     notes.add(note)             # note.get_key() == 1, the next one gets 2
     notes.get(1) is note
 
+As in QP, `Keep`, `Keyed` and `Stamped` are mixins: the Durus persistence
+comes from `Persistent` in the class that uses them, so an application's
+collections are its own classes (`class Things(Persistent, Keep)`).  A bare
+`Keep()` works in memory, but refuses to be pickled: stored inside another
+record its count would silently stop being saved.
+
 A Keep holds its items in a Durus `BTree` keyed by each item's key, so
 lookups cost a few node loads however many items there are, and iteration
-runs in key order.  Keys are increasing integers handed out by `add()`; an
-item that already has a key when added keeps it (it must be unique and match
-the Keep's key_spec).
+runs in key order.  Keys are increasing integers handed out by a `Counter`,
+a persistent object of its own so that handing out a key does not rewrite
+the Keep's record; an item that already has a key when added keeps it (it
+must be unique and match the Keep's key_spec).  `Stamped` items carry their
+UTC creation time, and `stamp_sorted` orders them by it.
 """
 
 from durus.btree import BTree
 from durus.persistent import Persistent
 
-from qpd.lib.spec import anything, format_pattern, match_pattern, require, spec
+from qpd.lib.spec import (
+    anything, datetime_with_tz, format_pattern, match_pattern, require, spec)
+from qpd.lib.tz import get_now, UTC
 
-__all__ = ['Keep', 'Keyed']
+__all__ = ['Keep', 'Keyed', 'Counter', 'Stamped', 'stamp_sorted',
+           'reverse_stamp_sorted']
 
 
 class Keyed:
-    """A mixin for the items of a Keep: the item knows its key.  The key is
-    None until the item is added to a Keep.
+    """A mixin for the items of a Keep (usable alone too): the item knows
+    its key.  The key is None until the item is added to a Keep.
     """
-
-    __slots__ = ()
 
     key_is = spec(anything, "the item's key in its Keep; None until added")
     key = None
@@ -44,24 +56,109 @@ class Keyed:
         self.key = key
 
 
-class Keep(Persistent):
-    """(value_spec=None, key_spec=int)
+class Counter(Persistent):
+    """(next_available:int=1)
+    A persistent source of increasing int keys, kept apart from the Keep it
+    serves.
+    """
+
+    next_available_is = spec(int, "the key next() hands out")
+
+    def __init__(self, next_available=1):
+        self.next_available = next_available
+
+    def next(self):
+        """() -> int
+        The next key (and counts past it).
+        """
+        key = self.next_available
+        self.next_available = key + 1
+        return key
+
+    def skip_to(self, key):
+        """(key:int) -> None
+        Never hand out key or anything below it.
+        """
+        if key >= self.next_available:
+            self.next_available = key + 1
+
+    def __repr__(self):
+        return '<Counter %d>' % self.next_available
+
+
+class Stamped:
+    """A mixin for items that know when they were made: `stamp` is an aware
+    UTC datetime, set by Stamped.__init__() or set_stamp().
+    """
+
+    stamp_is = spec((None, datetime_with_tz), "when the item was made (UTC)")
+    stamp = None
+
+    def __init__(self):
+        self.set_stamp()
+
+    def get_stamp(self):
+        """() -> datetime | None"""
+        return self.stamp
+
+    def set_stamp(self, stamp=None):
+        """(stamp:datetime=None) -> None
+        Set the stamp to stamp (converted to UTC; a naive one is taken as
+        UTC), or to now.
+        """
+        if stamp is None:
+            stamp = get_now(UTC)
+        elif stamp.utcoffset() is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        else:
+            stamp = stamp.astimezone(UTC)
+        self.stamp = stamp
+
+
+def _stamp_key(item):
+    stamp = item.get_stamp()
+    return (stamp is not None, stamp or 0)
+
+
+def stamp_sorted(items):
+    """(items:iterable[Stamped]) -> list
+    The items, oldest first (those without a stamp before all others).
+    """
+    return sorted(items, key=_stamp_key)
+
+
+def reverse_stamp_sorted(items):
+    """(items:iterable[Stamped]) -> list
+    The items, newest first.
+    """
+    return sorted(items, key=_stamp_key, reverse=True)
+
+
+class Keep:
+    """(value_spec=Keyed, key_spec=int)
+    A mixin for Persistent classes: `class Things(Persistent, Keep)`.
     Items must match value_spec (anything when None) and have get_key() and
     set_key() (the Keyed mixin); keys must match key_spec.
     """
 
     mapping_is = spec(BTree, "key -> item")
     count_is = spec(int, "the number of items, kept so len() is O(1)")
-    next_key_is = spec(int, "the key add() hands out next")
+    counter_is = spec(Counter, "hands out the keys")
     value_spec_is = spec(anything, "what items must match, or None")
     key_spec_is = spec(anything, "what keys must match")
 
-    def __init__(self, value_spec=None, key_spec=int):
+    def __init__(self, value_spec=Keyed, key_spec=int):
         self.mapping = BTree()
         self.count = 0
-        self.next_key = 1
+        self.counter = Counter()
         self.value_spec = value_spec
         self.key_spec = key_spec
+
+    def __getstate__(self):
+        if not isinstance(self, Persistent):
+            raise TypeError('%s: Keep is a mixin; store a persistent subclass '
+                            '(class Things(Persistent, Keep))' % type(self).__name__)
+        return super().__getstate__()
 
     def get_mapping(self):
         """() -> BTree
@@ -90,18 +187,18 @@ class Keep(Persistent):
                             'set_key() (Keyed), got %s' % type(item).__name__)
         key = item.get_key()
         if key is None:
-            key = self.next_key
+            key = self.counter.next()
             require(key, self.key_spec, 'key')
             while key in self.mapping:
-                key += 1
+                key = self.counter.next()
         else:
             require(key, self.key_spec, 'key')
             if key in self.mapping:
                 if self.mapping[key] is item:
                     return key
                 raise ValueError('key %r is already taken' % (key,))
-        if isinstance(key, int) and key >= self.next_key:
-            self.next_key = key + 1
+        if isinstance(key, int):
+            self.counter.skip_to(key)
         item.set_key(key)
         self.mapping[key] = item
         self.count += 1
@@ -155,6 +252,11 @@ class Keep(Persistent):
     def keys(self):
         """() -> iterator of keys, in order"""
         return self.mapping.iterkeys()
+
+    # QP's names.
+    itervalues = __iter__
+    iteritems = items
+    iterkeys = keys
 
     def items_from(self, key):
         """(key) -> iterator of (key, item) from key on, in key order"""
