@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from qpd.lib.ready import parse_ready_line
 from qpd.ops.errors import OperationError
 from qpd.ops.progress import Progress
 from qpd.ops.supervisor import (Supervisor, get_program_names,
@@ -388,7 +389,7 @@ def _has_ready_line(path, offset):
             if os.fstat(f.fileno()).st_size < offset:
                 offset = 0   # rotated
             f.seek(offset)
-            return any(line.startswith(b'READY ') for line in f)
+            return any(parse_ready_line(line) for line in f)
     except FileNotFoundError:
         return False
 

@@ -38,18 +38,18 @@ import sys
 import tempfile
 import time
 
+from qpd.lib.ready import format_address_text, format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Dispatcher', 'open_listener', 'format_ready_line']
+__all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink', 'Listener',
+           'open_listener']
 
 _EPOLLIN = select.EPOLLIN
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
 _DONTWAIT = int(socket.MSG_DONTWAIT)
-_REQUEST_HEADER = fdpass.REQUEST_HEADER
-_DONE_SIZE = fdpass.DONE_HEADER.size
 
-# Connection states.
+# Client states.
 HEAD, BODY, QUEUED, BUSY, LINGER = range(5)
 
 LINGER_TIME = 2.0        # how long a refused client may keep sending
@@ -77,38 +77,35 @@ class Listener:
         name = sock.getsockname()
         if isinstance(name, tuple):
             self.address = name[:2]
-            self.server_info = ('%s\0%d' % name[:2]).encode('latin-1')
         else:
             self.address = name if isinstance(name, str) else name.decode()
-            self.server_info = b'localhost\0'
+        self.server_info = fdpass.format_server_info(self.address)
         self.unix_path = self.address if sock.family == socket.AF_UNIX \
             else None
 
     def format_address(self):
         """() -> str"""
-        if isinstance(self.address, tuple):
-            host, port = self.address
-            return ('[%s]:%s' if ':' in host else '%s:%s') % (host, port)
-        return self.address
+        return format_address_text(self.address)
 
 
-class Connection:
-    """A client connection, from accept to close."""
+class Client:
+    """A client connection, from accept to close (not to be confused with
+    a Durus Connection)."""
 
-    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'info', 'buf',
+    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'peer', 'buf',
                  'state', 'deadline', 'started', 'head', 'length', 'chunked',
                  'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
-                 'flags', 'queued_at', 'worker', 'peer', 'polled', 'spool',
+                 'flags', 'queued_at', 'worker', 'host', 'polled', 'spool',
                  'spool_size')
 
-    def __init__(self, sock, id, listener, info, peer):
+    def __init__(self, sock, id, listener, peer):
         self.sock = sock
         self.fd = sock.fileno()
         self.id = id
         self.listener = listener
         self.family = sock.family
-        self.info = info
-        self.peer = peer
+        self.peer = peer          # (host, port); ('', 0) on a unix socket
+        self.host = peer[0]
         self.buf = b''
         self.state = HEAD
         self.deadline = 0.0
@@ -130,8 +127,8 @@ class Connection:
         self.spool_size = 0
 
 
-class Worker:
-    """A worker process connected to the dispatcher's unix socket."""
+class WorkerLink:
+    """The dispatcher's end of one worker process's unix socket."""
 
     __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
                  'conn', 'since', 'kill_at', 'timed_out', 'registered',
@@ -220,12 +217,11 @@ def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
     return sock
 
 
-def format_ready_line(site_name, listeners):
-    """(site_name:str, listeners:[Listener]) -> str"""
-    return 'READY dispatcher %s pid=%d %s' % (
-        site_name, os.getpid(), ' '.join(
-            '%s=%s' % (l.key.replace('_address', ''), l.format_address())
-            for l in listeners))
+def format_listeners(listeners):
+    """(listeners:[Listener]) -> str: 'http=HOST:PORT scgi=…' for the
+    READY line."""
+    return ' '.join('%s=%s' % (l.key.replace('_address', ''),
+                               l.format_address()) for l in listeners)
 
 
 class Dispatcher:
@@ -254,7 +250,7 @@ class Dispatcher:
         self.epoll = select.epoll()
         self.handlers = {}         # fd -> (callback, object)
         self.listeners = []
-        self.conns = {}            # fd -> Connection
+        self.conns = {}            # fd -> Client
         self.workers = {}          # fd -> Worker
         self.idle = []             # idle Workers, most recently used last
         self.queue = collections.deque()
@@ -412,9 +408,7 @@ class Dispatcher:
         else:
             host, port = peer[0], peer[1]
         self.next_id = (self.next_id + 1) & 0xFFFFFFFF
-        info = ('%s\0%d\0' % (host, port)).encode('latin-1') \
-            + listener.server_info
-        conn = Connection(sock, self.next_id, listener, info, host)
+        conn = Client(sock, self.next_id, listener, (host, port))
         conn.deadline = self.now + self.header_timeout
         self.conns[conn.fd] = conn
         self.stats['connections'] += 1
@@ -667,13 +661,9 @@ class Dispatcher:
         flags = conn.flags
         if self.draining:
             flags |= fdpass.F_CLOSE
-        info = conn.info
-        head = conn.head
-        body = conn.body
-        message = b''.join((
-            _REQUEST_HEADER.pack(fdpass.REQUEST, flags, conn.family, conn.id,
-                                 len(info), len(head), len(body)),
-            info, head, body))
+        message = fdpass.pack_request(
+            flags, conn.family, conn.id, conn.peer,
+            conn.listener.server_info, conn.head, conn.body)
         try:
             fds = (conn.fd,) if conn.spool is None else (
                 conn.fd, conn.spool.fileno())
@@ -709,7 +699,7 @@ class Dispatcher:
             return
         kind = self.buffer[:1]
         if kind == fdpass.KEEP or kind == fdpass.CLOSE:
-            self.on_done(worker, kind, n)
+            self.on_done(worker, n)
         elif kind == fdpass.HELLO and not worker.registered and fds:
             self.on_hello(worker, n, fds)
         else:
@@ -720,7 +710,7 @@ class Dispatcher:
             self.drop_worker(worker)
 
     def on_hello(self, worker, n, fds):
-        _, index, pid = fdpass.HELLO_HEADER.unpack_from(self.buffer)
+        index, pid = fdpass.unpack_hello(self.buffer)
         for fd in fds[1:]:
             os.close(fd)
         try:
@@ -742,7 +732,8 @@ class Dispatcher:
         self.idle.append(worker)
         self.pump()
 
-    def on_done(self, worker, kind, n):
+    def on_done(self, worker, n):
+        keep, _, leftover = fdpass.unpack_done(self.buffer, n)
         conn = worker.conn
         worker.conn = None
         if conn is not None:
@@ -756,12 +747,12 @@ class Dispatcher:
         if conn is None:
             self.log('worker %s pid=%s finished no request' % (
                 worker.index, worker.pid))
-        elif kind == fdpass.KEEP and not self.draining:
+        elif keep and not self.draining:
             conn.worker = None
             conn.state = HEAD
             conn.head = conn.body = b''
-            if n > _DONE_SIZE:
-                conn.buf += bytes(self.view[_DONE_SIZE:n])
+            if leftover:
+                conn.buf += leftover
             if conn.buf:
                 conn.started = True
                 conn.deadline = self.now + self.header_timeout
@@ -791,7 +782,7 @@ class Dispatcher:
                                 fdpass.MAX_MESSAGE * 2)
             except OSError:
                 pass
-            worker = Worker(sock)
+            worker = WorkerLink(sock)
             self.workers[worker.fd] = worker
             self.register(worker.fd, self.on_worker_message, worker)
 
@@ -1072,7 +1063,8 @@ def main(site):
         sys.stderr.write('qpd dispatcher %s: cannot start: %s\n' % (
             site.get_name(), e))
         return 1
-    sys.stdout.write(format_ready_line(site.get_name(),
-                                       dispatcher.listeners) + '\n')
+    sys.stdout.write(format_ready_line(
+        'dispatcher', site.get_name(),
+        format_listeners(dispatcher.listeners)) + '\n')
     sys.stdout.flush()
     return dispatcher.run()

@@ -14,6 +14,11 @@ descriptors are close-on-exec.
 
 The counters let the dispatcher tell, when a worker dies, whether it had
 received its last request and whether it had begun to answer it.
+
+This module is the only place that builds or splits these messages:
+pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done.
+A REQUEST's "info" is the connection's peer and the listener's address
+(REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
 
 import array
@@ -23,10 +28,12 @@ import socket
 import struct
 
 __all__ = [
-    'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'REQUEST_HEADER', 'DONE_HEADER',
-    'HELLO_HEADER', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE', 'F_CHUNKED',
-    'F_CLOSE', 'F_CONTINUED', 'MAX_MESSAGE', 'send_message',
-    'recv_message_into', 'Counters', 'peer_pid',
+    'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
+    'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'MAX_MESSAGE',
+    'send_message', 'recv_message_into', 'Counters', 'peer_pid',
+    'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
+    'unpack_request', 'RequestMessage', 'pack_done', 'unpack_done',
+    'DONE_SIZE',
 ]
 
 HELLO = b'W'
@@ -51,6 +58,79 @@ F_SPOOLED = 64     # the whole (decoded) body is in a second descriptor,
                    # a temporary file the dispatcher wrote
 
 MAX_MESSAGE = 256 * 1024
+DONE_SIZE = DONE_HEADER.size
+
+
+def pack_hello(index, pid):
+    """(index:int, pid:int) -> bytes: a worker's HELLO (send it with its
+    Counters descriptor)."""
+    return HELLO_HEADER.pack(HELLO, index, pid)
+
+
+def unpack_hello(buffer):
+    """(buffer) -> (index:int, pid:int)"""
+    _, index, pid = HELLO_HEADER.unpack_from(buffer)
+    return index, pid
+
+
+def format_server_info(address):
+    """(address:(host, port)|str) -> bytes: the listener's part of a
+    REQUEST's info (SERVER_NAME, SERVER_PORT), computed once per listener."""
+    if isinstance(address, tuple):
+        return ('%s\0%d' % address[:2]).encode('latin-1')
+    return b'localhost\0'
+
+
+def pack_request(flags, family, conn_id, peer, server_info, head, body):
+    """(flags:int, family:int, conn_id:int, peer:(host, port),
+        server_info:bytes, head:bytes, body:bytes) -> bytes
+    A REQUEST: send it with the client socket's descriptor (and a spool's)."""
+    info = ('%s\0%d\0' % peer).encode('latin-1') + server_info
+    return b''.join((
+        REQUEST_HEADER.pack(REQUEST, flags, family, conn_id, len(info),
+                            len(head), len(body)),
+        info, head, body))
+
+
+class RequestMessage:
+    """A REQUEST as the worker reads it."""
+
+    __slots__ = ('flags', 'family', 'conn_id', 'remote_addr', 'remote_port',
+                 'server_name', 'server_port', 'head', 'body')
+
+
+def unpack_request(buffer):
+    """(buffer:bytes-like) -> RequestMessage"""
+    message = RequestMessage()
+    (_, message.flags, message.family, message.conn_id, info_size,
+     head_size, body_size) = REQUEST_HEADER.unpack_from(buffer)
+    view = memoryview(buffer)
+    start = REQUEST_HEADER.size
+    (message.remote_addr, message.remote_port, message.server_name,
+     message.server_port) = bytes(view[start:start + info_size]).decode(
+        'latin-1').split('\0')
+    start += info_size
+    message.head = bytes(view[start:start + head_size])
+    start += head_size
+    message.body = bytes(view[start:start + body_size])
+    return message
+
+
+def pack_done(keep, conn_id, leftover=b''):
+    """(keep:bool, conn_id:int, leftover:bytes=b'') -> bytes: KEEP (with
+    the bytes read past the request) or CLOSE."""
+    if keep:
+        return DONE_HEADER.pack(KEEP, conn_id) + leftover
+    return DONE_HEADER.pack(CLOSE, conn_id)
+
+
+def unpack_done(buffer, nbytes):
+    """(buffer, nbytes:int) -> (keep:bool, conn_id:int, leftover:bytes)
+    for a message whose kind is KEEP or CLOSE."""
+    kind, conn_id = DONE_HEADER.unpack_from(buffer)
+    leftover = bytes(memoryview(buffer)[DONE_SIZE:nbytes]) \
+        if nbytes > DONE_SIZE else b''
+    return kind == KEEP, conn_id, leftover
 
 _FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
 _CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)

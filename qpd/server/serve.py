@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from qpd.server.protocol import get_limits
+from qpd.lib.ready import format_ready_line, parse_ready_line
 
 __all__ = ['main', 'Child', 'Serve']
 
@@ -94,7 +94,7 @@ class Child:
         *done, self.partial = self.partial.split(b'\n')
         for raw in done:
             line = raw.decode('utf-8', 'replace')
-            if line.startswith('READY ') and self.ready_line is None:
+            if self.ready_line is None and parse_ready_line(line):
                 self.ready_line = line
             lines.append(line)
         return lines
@@ -123,7 +123,7 @@ class Serve:
             for i in range(self.count)]
         self.selector = selectors.DefaultSelector()
         self.stopping = False
-        self.shutdown_timeout = get_limits(site)['shutdown_timeout']
+        self.shutdown_timeout = site.get('shutdown_timeout')
 
     def log(self, message):
         sys.stderr.write('%s qpd serve %s: %s\n' % (
@@ -187,9 +187,9 @@ class Serve:
                     self.start(child)
                 if not self.wait_ready(group):
                     return 0 if self.stopping else 1
-            addresses = self.dispatcher.ready_line.split(' ', 4)[4:]
-            sys.stdout.write('READY serve %s pid=%d %s\n' % (
-                self.name, os.getpid(), ' '.join(addresses)))
+            addresses = parse_ready_line(self.dispatcher.ready_line).rest
+            sys.stdout.write(
+                format_ready_line('serve', self.name, addresses) + '\n')
             sys.stdout.flush()
             status = self.watch()
         finally:

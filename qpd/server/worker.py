@@ -25,15 +25,15 @@ import sys
 import tempfile
 import time
 import traceback
-from email.utils import formatdate
 
+from qpd.lib.backoff import Backoff
+from qpd.lib.http import format_head, http_date
+from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'SocketBody']
 
-_REQUEST_HEADER = fdpass.REQUEST_HEADER
-_DONE_HEADER = fdpass.DONE_HEADER
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
 
@@ -96,18 +96,6 @@ class SocketBody:
         return True
 
 
-_date = [0, '']
-
-
-def http_date():
-    """() -> str: the current time as an HTTP date, cached per second."""
-    now = int(time.time())
-    if now != _date[0]:
-        _date[0] = now
-        _date[1] = formatdate(now, usegmt=True)
-    return _date[1]
-
-
 class Worker:
     """(site:Site, index:int=0)"""
 
@@ -124,7 +112,6 @@ class Worker:
         self.idle = False
         self.stopping = False
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
-        self.view = memoryview(self.buffer)
         self.hit_class = None
         self.request_class = None
 
@@ -177,7 +164,7 @@ class Worker:
     def connect_storage(self):
         """() -> None: make the publisher, retrying while the storage
         server is not up."""
-        delay = 0.05
+        backoff = Backoff(0.05, 2.0)
         complained = False
         while True:
             try:
@@ -191,15 +178,14 @@ class Worker:
                     self.log('waiting for the storage server (%s)' % e)
                     complained = True
             self.idle = True
-            time.sleep(delay)
+            backoff.sleep()
             self.idle = False
-            delay = min(delay * 2, 2.0)
 
     def connect_dispatcher(self):
         """() -> None: connect and say HELLO, retrying while the
         dispatcher is not up."""
         path = self.site.get_dispatcher_socket()
-        delay = 0.05
+        backoff = Backoff(0.05, 2.0)
         complained = False
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -207,8 +193,8 @@ class Worker:
                 sock.connect(path)
                 counters = fdpass.Counters()
                 try:
-                    fdpass.send_message(sock, fdpass.HELLO_HEADER.pack(
-                        fdpass.HELLO, self.index, os.getpid()),
+                    fdpass.send_message(
+                        sock, fdpass.pack_hello(self.index, os.getpid()),
                         (counters.get_fd(),))
                 finally:
                     counters.close_fd()
@@ -219,9 +205,8 @@ class Worker:
                         path, e))
                     complained = True
                 self.idle = True
-                time.sleep(delay)
+                backoff.sleep()
                 self.idle = False
-                delay = min(delay * 2, 2.0)
                 continue
             self.sock = sock
             self.counters = counters
@@ -251,8 +236,8 @@ class Worker:
         self.connect_storage()
         self.open_log()
         self.connect_dispatcher()
-        sys.stdout.write('READY worker %s pid=%d %s\n' % (
-            self.name, os.getpid(), self.site.get_dispatcher_socket()))
+        sys.stdout.write(format_ready_line(
+            'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
         sys.stdout.flush()
         return None
 
@@ -307,21 +292,13 @@ class Worker:
     def handle(self, fd, spool_fd=None):
         """(fd:int, spool_fd:int=None) -> None: serve the request in
         self.buffer on fd; spool_fd, when given, holds its body."""
-        (_, flags, family, conn_id, info_size, head_size,
-         body_size) = _REQUEST_HEADER.unpack_from(self.buffer)
-        view = self.view
-        start = _REQUEST_HEADER.size
-        info = bytes(view[start:start + info_size])
-        start += info_size
-        head = bytes(view[start:start + head_size])
-        start += head_size
-        body = bytes(view[start:start + body_size])
-        sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+        message = fdpass.unpack_request(self.buffer)
+        sock = socket.socket(message.family, socket.SOCK_STREAM, 0, fd)
         spool = None
         if spool_fd is not None:
             spool = os.fdopen(spool_fd, 'rb')
         try:
-            keep, leftover = self.serve(sock, flags, info, head, body, spool)
+            keep, leftover = self.serve(sock, message, spool)
         except _ClientGone:
             keep, leftover = False, b''
         except Exception:
@@ -331,25 +308,20 @@ class Worker:
             sock.close()
             if spool is not None:
                 spool.close()
-        if keep:
-            message = _DONE_HEADER.pack(fdpass.KEEP, conn_id) + leftover
-        else:
-            message = _DONE_HEADER.pack(fdpass.CLOSE, conn_id)
         try:
-            self.sock.send(message)
+            self.sock.send(fdpass.pack_done(keep, message.conn_id, leftover))
         except OSError as e:
             self.log('cannot reach the dispatcher (%s)' % e)
 
-    def make_base(self, flags, info):
-        """(flags:int, info:bytes) -> dict: the environ keys of the
+    def make_base(self, message):
+        """(message:fdpass.RequestMessage) -> dict: the environ keys of the
         connection and the listener."""
-        remote_addr, remote_port, server_name, server_port = info.decode(
-            'latin-1').split('\0')
+        flags = message.flags
         base = {
-            'REMOTE_ADDR': remote_addr,
-            'REMOTE_PORT': remote_port,
-            'SERVER_NAME': server_name,
-            'SERVER_PORT': server_port,
+            'REMOTE_ADDR': message.remote_addr,
+            'REMOTE_PORT': message.remote_port,
+            'SERVER_NAME': message.server_name,
+            'SERVER_PORT': message.server_port,
             'SERVER_SOFTWARE': 'qpd',
             'GATEWAY_INTERFACE': 'CGI/1.1',
         }
@@ -360,15 +332,18 @@ class Worker:
             base['wsgi.url_scheme'] = 'http'
         return base
 
-    def serve(self, sock, flags, info, head, body, spool=None):
-        """(sock, flags:int, info:bytes, head:bytes, body:bytes,
-            spool:file=None) -> (keep:bool, leftover:bytes)"""
+    def serve(self, sock, message, spool=None):
+        """(sock, message:fdpass.RequestMessage, spool:file=None)
+        -> (keep:bool, leftover:bytes)"""
+        flags = message.flags
+        head = message.head
+        body = message.body
         scgi = flags & fdpass.F_SCGI
         reader = None
         leftover = b''
         keep = False
         try:
-            base = self.make_base(flags, info)
+            base = self.make_base(message)
             if scgi:
                 environ = protocol.make_scgi_environ(
                     head, base, self.script_name)
@@ -402,27 +377,25 @@ class Worker:
         if response.get_content_length() is None and not getattr(
                 response, 'head', False):
             keep = False
+        status_line = protocol.format_status_line(
+            response.get_status_code(), response.get_reason_phrase(), scgi)
         if scgi:
             keep = False
-            lines = ['Status: %d %s' % (
-                response.get_status_code(), response.get_reason_phrase())]
+            headers = response.get_header_list()
         else:
-            lines = ['HTTP/1.1 %d %s' % (
-                response.get_status_code(), response.get_reason_phrase()),
-                'Date: ' + http_date()]
+            headers = [('Date', http_date())]
             if not keep:
-                lines.append('Connection: close')
+                headers.append(('Connection', 'close'))
             elif environ['SERVER_PROTOCOL'] == 'HTTP/1.0':
-                lines.append('Connection: keep-alive')
-        for name, value in response.get_header_list():
-            lines.append('%s: %s' % (name, value))
-        text = '\r\n'.join(lines)
-        if '\n' in text.replace('\r\n', ''):
-            self.log('header with a line break in %r' % (text,))
+                headers.append(('Connection', 'keep-alive'))
+            headers.extend(response.get_header_list())
+        try:
+            head = format_head(status_line, headers)
+        except ValueError as e:
+            self.log(str(e))
             self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
             return False, b''
-        self.send_response(sock, response,
-                           (text + '\r\n\r\n').encode('latin-1'))
+        self.send_response(sock, response, head)
         return keep, leftover
 
     def read_chunked(self, sock, prefix, environ):

@@ -14,13 +14,14 @@ connection stays valid: the uncommitted changes are dropped and every cached
 object is made a ghost, to be loaded afresh.
 """
 
-import random
 import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
 from durus.connection import Connection
 from durus.error import ProtocolError, ReadConflictError
 from durus.storage_server import SocketAddress
+
+from qpd.lib.backoff import Backoff
 
 __all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address',
            'ClientStorage', 'StorageUnavailable', 'LOST_CONNECTION_ERRORS']
@@ -116,6 +117,7 @@ def connect(address, cache_size=100000, wait=0.0):
     (host, port) pair). When wait > 0, keep trying for that many seconds
     while nothing answers. Raises StorageUnavailable.
     """
+    backoff = Backoff(0.01, 0.01)
     for attempt in range(20):
         storage = _open_storage(address, wait)
         try:
@@ -126,21 +128,21 @@ def connect(address, cache_size=100000, wait=0.0):
             # listening). ReadConflictError: another client committed a
             # change to the root between our connecting and loading it.
             storage.close()
-            time.sleep(0.01 * (1 + random.random()))
+            backoff.sleep()
     return Connection(_open_storage(address, wait), cache_size=cache_size)
 
 
 def _open_storage(address, wait):
     deadline = time.monotonic() + wait
-    delay = 0.005
+    backoff = Backoff(0.005, 0.1)
     while True:
         try:
             return ClientStorage(address)
         except StorageUnavailable:
+            delay = backoff.next_delay()
             if time.monotonic() + delay > deadline:
                 raise
-        time.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, 0.1)
+        time.sleep(delay)
 
 
 def get_address(connection):

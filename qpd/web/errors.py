@@ -6,23 +6,13 @@ Redirect asks for a 302 (or 301) to another location; RespondNow says that
 the current response is already complete.
 """
 
-from http import HTTPStatus
+from qpd.lib.http import get_reason_phrase
 
 __all__ = [
     'HTTPError', 'BadRequest', 'Forbidden', 'NotFound', 'MethodNotAllowed',
     'RequestEntityTooLarge', 'URITooLong', 'RequestHeaderFieldsTooLarge',
     'NotImplementedHTTP', 'Redirect', 'RespondNow', 'get_reason_phrase',
 ]
-
-
-def get_reason_phrase(status):
-    """(status:int) -> str
-    The standard reason phrase for status, or '' when there is none.
-    """
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ''
 
 
 class HTTPError(Exception):
@@ -73,8 +63,10 @@ class _ShortcutError(HTTPError):
         HTTPError.__init__(self, None, message, headers)
 
 
-class BadRequest(_ShortcutError):
-    """(message:str='', headers=None) -> 400"""
+class BadRequest(_ShortcutError, ValueError):
+    """(message:str='', headers=None) -> 400
+    Also a ValueError, what QP raised for malformed input.
+    """
     status = 400
 
 
@@ -93,8 +85,8 @@ class MethodNotAllowed(_ShortcutError):
     status = 405
 
 
-class RequestEntityTooLarge(_ShortcutError):
-    """(message:str='', headers=None) -> 413"""
+class RequestEntityTooLarge(_ShortcutError, ValueError):
+    """(message:str='', headers=None) -> 413 (also a ValueError)"""
     status = 413
 
 

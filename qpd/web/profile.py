@@ -22,6 +22,7 @@ import re
 import sys
 from urllib.parse import urlencode, urlsplit
 
+from qpd.lib.http import format_head
 from qpd.web.hit import Hit
 from qpd.web.request import HTTPRequest
 
@@ -35,11 +36,9 @@ def format_response(response):
     The response as an HTTP/1.1 server would send it, without Date and
     Server headers: status line, headers, blank line, body.
     """
-    lines = ['HTTP/1.1 %s %s' % (response.get_status_code(),
-                                 response.get_reason_phrase())]
-    for name, value in response.get_header_list():
-        lines.append('%s: %s' % (name, value))
-    head = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+    head = format_head('HTTP/1.1 %s %s' % (
+        response.get_status_code(), response.get_reason_phrase()),
+        response.get_header_list())
     return head + b''.join(response.iter_body())
 
 
@@ -122,7 +121,7 @@ class Profile:
             port = '443' if scheme == 'https' else '80'
         environ = {
             'REQUEST_METHOD': method,
-            'SCRIPT_NAME': self.publisher.get_config('script_name', ''),
+            'SCRIPT_NAME': self.publisher.get_config('script_name'),
             'PATH_INFO': path,
             'QUERY_STRING': query,
             'SERVER_NAME': host,
@@ -157,7 +156,7 @@ class Profile:
         """
         parts = urlsplit(url)
         path = parts.path or '/'
-        script_name = self.publisher.get_config('script_name', '')
+        script_name = self.publisher.get_config('script_name')
         if script_name and path.startswith(script_name):
             path = path[len(script_name):]
         query = parts.query

@@ -3,18 +3,25 @@
 The application sets a status, headers, cookies and a body; the publisher
 then calls finish(request), after which a server sends get_status_code(),
 get_reason_phrase(), get_header_list() and the bytes from iter_body().
+
+QP's names keep QP's contracts beside them: `get_status()`,
+`get_mime_type()`, `set_compress()`, `set_buffered()`, `set_expires(seconds,
+minutes, hours, days)`, `Stream` bodies, `generate_headers()`,
+`generate_body_chunks()`, `write(output)` (a CGI-style response written
+to a file) and the `status_reasons` table.
 """
 
 import codecs
 import re
 import time
 import zlib
-from email.utils import formatdate
+from http import HTTPStatus
 from urllib.parse import quote, urljoin, urlsplit
 
-from qpd.web.errors import HTTPError, get_reason_phrase
+from qpd.lib.http import get_reason_phrase, http_date
+from qpd.web.errors import HTTPError
 
-__all__ = ['HTTPResponse', 'http_date']
+__all__ = ['HTTPResponse', 'http_date', 'Stream', 'status_reasons']
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r'[\r\n\x00]')
@@ -31,11 +38,27 @@ _COMPRESSIBLE_TYPES = ('application/json', 'application/javascript',
 _SAMESITE = {'lax': 'Lax', 'strict': 'Strict', 'none': 'None'}
 
 
-def http_date(seconds=None):
-    """(seconds:float=None) -> str
-    The HTTP date (RFC 9110 IMF-fixdate) of a time (default: now).
+
+status_reasons = {status.value: status.phrase for status in HTTPStatus}
+
+
+class Stream:
+    """(iterable, length:int=None)
+    A body sent as it is, chunk by chunk (QP): iterable gives bytes or str
+    chunks; length, when given, becomes the Content-Length.
     """
-    return formatdate(time.time() if seconds is None else seconds, usegmt=True)
+
+    def __init__(self, iterable, length=None):
+        self.iterable = iterable
+        self.length = length
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def close(self):
+        close = getattr(self.iterable, 'close', None)
+        if close is not None:
+            close()
 
 
 def _check_name(name):
@@ -111,6 +134,8 @@ class HTTPResponse:
         self.head = False
         self.secure = False
         self.finished = False
+        self.compress = None
+        self.buffered = True
 
     def __repr__(self):
         return '<HTTPResponse %s>' % self.status
@@ -132,6 +157,10 @@ class HTTPResponse:
     def get_status_code(self):
         """() -> int"""
         return self.status
+
+    def get_status(self):
+        """() -> (int, str): the status code and reason phrase (QP)"""
+        return self.status, self.get_reason_phrase()
 
     def get_reason_phrase(self):
         """() -> str"""
@@ -219,16 +248,46 @@ class HTTPResponse:
             return None
         return value.partition(';')[0].strip()
 
+    def get_mime_type(self):
+        """() -> str | None: the media type, as get_content_type() (QP)"""
+        return self.get_content_type()
+
     def get_charset(self):
         """() -> str"""
         return self.charset
 
-    def set_expires(self, seconds):
-        """(seconds:int | None)
-        How long clients may cache the response: None leaves caching to
-        them (no Cache-Control or Expires header), 0 or less asks them to
-        check every time, more allows seconds of caching.
+    def set_compress(self, value):
+        """(value:bool | None)
+        Whether the body may be gzipped: True whenever the client accepts
+        gzip, False never, None (the default) when it pays (a text body of
+        at least min_compress_size bytes).
         """
+        self.compress = None if value is None else bool(value)
+
+    def get_compress(self):
+        """() -> bool: whether the body may be gzipped (see set_compress)"""
+        return self.compress is not False
+
+    def set_buffered(self, value):
+        """(value:bool)
+        False makes write() flush its output after every chunk of a
+        streamed body.
+        """
+        self.buffered = bool(value)
+
+    def get_buffered(self):
+        """() -> bool"""
+        return self.buffered
+
+    def set_expires(self, seconds=0, minutes=0, hours=0, days=0):
+        """(seconds:int | None=0, minutes=0, hours=0, days=0)
+        How long clients may cache the response (QP's arguments, added
+        up): None leaves caching to them (no Cache-Control or Expires
+        header), 0 or less asks them to check every time, more allows
+        that many seconds of caching.
+        """
+        if seconds is not None:
+            seconds += 60 * minutes + 3600 * hours + 86400 * days
         if seconds is None:
             self.del_header('Cache-Control')
             self.del_header('Expires')
@@ -273,6 +332,8 @@ class HTTPResponse:
             raise ValueError('bad cookie name %r' % (name,))
         if not isinstance(value, str) or not _COOKIE_VALUE.fullmatch(value):
             raise ValueError('bad cookie value %r' % (value,))
+        for obsolete in ('comment', 'version'):   # RFC 2109; browsers ignore
+            attributes.pop(obsolete, None)
         settings = dict(path='/', domain=None, max_age=None, expires=None,
                         secure=None, httponly=True, samesite='Lax',
                         partitioned=False)
@@ -362,6 +423,9 @@ class HTTPResponse:
         """
         if body is None:
             body = b''
+        elif isinstance(body, Stream):
+            if body.length is not None:
+                self.set_header('Content-Length', str(int(body.length)))
         elif isinstance(body, (bytearray, memoryview)):
             body = bytes(body)
         elif not isinstance(body, (str, bytes)):
@@ -435,9 +499,13 @@ class HTTPResponse:
             headers.pop('content-type', None)
             return
         if isinstance(body, bytes):
-            if (len(body) >= self.min_compress_size and status != 206
-                    and 'content-encoding' not in headers
-                    and _is_compressible(headers.get('content-type', ('', ''))[1])):
+            compress = self.compress
+            if compress is None:
+                compress = (len(body) >= self.min_compress_size and
+                            _is_compressible(
+                                headers.get('content-type', ('', ''))[1]))
+            if (compress and body and status != 206
+                    and 'content-encoding' not in headers):
                 self._compress(request)
             headers['content-length'] = ('Content-Length', str(len(self.body)))
         if self.head:
@@ -526,3 +594,44 @@ class HTTPResponse:
             close = getattr(items, 'close', None)
             if close is not None:
                 close()
+
+    # QP's output methods
+
+    def generate_headers(self):
+        """() -> list[(str, str)]
+        The header lines as QP sent them: Date, then the headers (with
+        Content-Length when the length is known) and the cookies.
+        """
+        lines = [('Date', http_date())]
+        lines.extend(self.get_header_list())
+        if 'content-length' not in self.headers and not (
+                self.status < 200 or self.status in _NO_BODY):
+            length = self.get_content_length()
+            if length is not None:
+                lines.insert(len(lines) - len(self.cookies or ()),
+                             ('Content-Length', str(length)))
+        return lines
+
+    def generate_body_chunks(self):
+        """() -> iterator of bytes: the encoded body (see iter_body)"""
+        return self.iter_body()
+
+    def write(self, output, include_status=True, include_body=True):
+        """(output:binary file, include_status=True, include_body=True)
+        Write the response CGI style: a Status line (unless not
+        include_status), the headers, a blank line and (unless not
+        include_body) the body, flushing after every chunk when not
+        get_buffered(). A text file is written through its buffer.
+        """
+        output = getattr(output, 'buffer', output)
+        lines = []
+        if include_status:
+            lines.append('Status: %s %s' % self.get_status())
+        lines.extend('%s: %s' % pair for pair in self.generate_headers())
+        output.write(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1'))
+        if include_body:
+            for chunk in self.generate_body_chunks():
+                output.write(chunk)
+                if not self.buffered:
+                    output.flush()
+        output.flush()
