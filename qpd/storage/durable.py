@@ -7,17 +7,23 @@ syncing: a power cut can lose transactions that clients were told were
 committed. DurableStorageServer keeps Durus's protocol and its
 single-threaded select loop, and changes when the commit's answer is sent:
 
-1. Each turn of the loop takes the sockets that are readable. Those whose
-   next command is a commit (`C`, seen with MSG_PEEK) are served first:
-   their transactions are written to the file, their answers held back.
-2. One `fdatasync` of the file covers every transaction written in this
-   turn; then the held answers go out. While a sync runs, the commits of
-   other clients wait in their sockets and are all written in the next
-   turn: they share the next sync (group commit). Under concurrency the
-   cost of a sync is spread over many commits.
-3. Then the other commands of the turn (loads, syncs, pack) are served.
-   Since they come after the sync, no client can read a transaction
-   before it is on disk.
+1. A commit is written to the file as in Durus (the file is append-only),
+   numbered, and its answer is held back.
+2. When transactions wait and no sync runs, the loop asks a helper thread
+   to `fdatasync` the file; that sync covers every transaction written so
+   far. The loop goes on serving other clients meanwhile: commits that
+   arrive while a sync runs are written, and share the next sync (group
+   commit), so under concurrency one sync (a few milliseconds on a disk)
+   answers many commits.
+3. When the sync is done (the thread writes a byte to a pipe the loop
+   selects on), the answers of the commits it covers go out, and the next
+   sync starts if more were written meanwhile.
+
+So a commit is answered only once it is on disk, and, the file being
+append-only, so is every commit written before it. Loads are not held: a
+client may read a transaction during the few milliseconds its sync takes;
+a crash in that window loses a transaction that no client was told was
+committed.
 
 A sync that fails (an I/O error) stops the server without answering: the
 held commits may or may not be on disk, and the next start checks the
@@ -25,8 +31,9 @@ tail of the file. With `sync=False` (the `durus_sync` key off, for scratch
 sites) commits are answered at once, as stock Durus does.
 
 Packing works as in Durus (in steps between requests, the packed file
-fsynced by Durus before it replaces the old one); when the new file is in
-place, its directory is synced too, so the rename itself is durable.
+fsynced by Durus before it replaces the old one); no pack step runs while
+a sync does (the last step closes the old file), and when the new file is
+in place its directory is synced too, so the rename itself is durable.
 
 Torn tails. `recover_tail(path, side_directory)` runs before the file is
 opened. When the file ends in a torn tail (a transaction a crash cut
@@ -39,9 +46,11 @@ the command that inspects the file.
 """
 
 import os
+import queue
 import select
 import socket
 import sys
+import threading
 import time
 from datetime import datetime
 
@@ -58,9 +67,6 @@ from qpd.storage.shelf_scan import analyze_tail
 
 __all__ = ['DurableStorageServer', 'StorageDamaged', 'recover_tail',
            'sync_file', 'sync_directory']
-
-_COMMIT = b'C'
-
 
 class StorageDamaged(Exception):
     """A storage file is damaged other than at its tail; str() is one line
@@ -129,6 +135,52 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
     return side
 
 
+class _Syncer:
+    """A thread that fdatasyncs a file descriptor when asked, and says it is
+    done by writing a byte to a pipe that the server's loop selects on."""
+
+    def __init__(self):
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        self.requests = queue.SimpleQueue()
+        self.error = None
+        self.thread = threading.Thread(target=self.run, name='qpd-sync',
+                                       daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while True:
+            fd = self.requests.get()
+            if fd is None:
+                return
+            try:
+                (getattr(os, 'fdatasync', None) or os.fsync)(fd)
+            except OSError as e:
+                self.error = e
+            os.write(self.wake_w, b'.')
+
+    def request(self, fd):
+        """(fd:int) -> None: sync fd; wake_r becomes readable when done."""
+        self.requests.put(fd)
+
+    def wait(self):
+        """() -> None: block until the requested sync is done."""
+        select.select([self.wake_r], [], [])
+        self.consume()
+
+    def consume(self):
+        try:
+            os.read(self.wake_r, 64)
+        except BlockingIOError:
+            pass
+
+    def close(self):
+        self.requests.put(None)
+        self.thread.join(5)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
 class DurableStorageServer(StorageServer):
     """(storage:FileStorage, address, sync:bool=True, on_listening=None,
         gcbytes:int=0)
@@ -142,10 +194,12 @@ class DurableStorageServer(StorageServer):
                                gcbytes=gcbytes)
         self.sync = sync
         self.on_listening = on_listening
-        self.held = []          # sockets whose commit awaits the sync
-        self.unsynced = False   # transactions written since the last sync
+        self.written = 0        # transactions written
+        self.synced = 0         # of which known to be on disk
+        self.syncing = None     # `written` when the running sync started
+        self.held = []          # (written, socket) of unanswered commits
+        self.syncer = None
         self.sync_count = 0
-        self.commit_count = 0
 
     def get_sync_count(self):
         """() -> int: the number of syncs so far."""
@@ -160,25 +214,27 @@ class DurableStorageServer(StorageServer):
             self.on_listening(listener)
         log(20, 'Ready on %s', self.address)
         self.sockets.append(listener)
+        if self.sync:
+            self.syncer = _Syncer()
+        wake = self.syncer.wake_r if self.syncer else None
         try:
             while True:
-                timeout = 0.0 if self.packer is not None else None
-                readable = select.select(self.sockets, [], [], timeout)[0]
-                later = []
+                idle_pack = self.packer is not None and self.syncing is None
+                watched = self.sockets + ([wake] if wake is not None else [])
+                readable = select.select(
+                    watched, [], [], 0.0 if idle_pack else None)[0]
                 for s in readable:
                     if s is listener:
                         self.accept(listener)
-                    elif not self.sync or self.next_is_commit(s):
-                        self.serve_client(s)
+                    elif s is wake:
+                        self.synced_up()
                     else:
-                        later.append(s)
-                self.flush()
-                for s in later:
-                    self.serve_client(s)
-                if not readable and self.packer is not None:
+                        self.serve_client(s)
+                self.start_sync()
+                if not readable and idle_pack:
                     self.pack_step()
         finally:
-            self.flush()
+            self.finish()
             self.address.close(listener)
 
     def accept(self, listener):
@@ -186,15 +242,6 @@ class DurableStorageServer(StorageServer):
         self.address.set_connection_options(conn)
         self.clients.append(_Client(conn, addr))
         self.sockets.append(conn)
-
-    def next_is_commit(self, s):
-        """(s:socket) -> bool: is the client's next command a commit? (An
-        error or end of file is served now, to drop the client.)"""
-        try:
-            first = s.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return True
-        return first == _COMMIT or not first
 
     def serve_client(self, s):
         try:
@@ -208,33 +255,61 @@ class DurableStorageServer(StorageServer):
         if s in self.sockets:
             self.sockets.remove(s)
             self.clients.remove(self._find_client(s))
-        if s in self.held:
-            self.held.remove(s)
+        self.held = [(n, h) for n, h in self.held if h is not s]
         s.close()
 
-    def flush(self):
-        """() -> None: sync what was written, then answer the held
-        commits."""
-        if not self.unsynced:
-            return
-        try:
-            sync_file(self.storage.shelf.get_file().file)
-        except OSError as e:
-            # Never answer a commit that may not be on disk: stop, and let
-            # the next start check the file.
-            log(50, 'sync failed: %s', e)
-            _say('qpd durus: syncing %s failed (%s); stopping without '
-                 'answering %d commits' % (
-                     self.storage.get_filename(), e, len(self.held)))
-            raise SystemExit(1)
+    def start_sync(self):
+        """() -> None: when transactions wait for a sync and none runs,
+        start one that covers them all."""
+        if self.syncing is None and self.written > self.synced:
+            self.syncing = self.written
+            self.syncer.request(self.storage.shelf.get_file().file.fileno())
+
+    def synced_up(self):
+        """() -> None: the running sync is done: answer the commits it
+        covers."""
+        self.syncer.consume()
+        covered, self.syncing = self.syncing, None
+        if self.syncer.error is not None:
+            self.fail(self.syncer.error)
+        self.synced = covered
         self.sync_count += 1
-        self.unsynced = False
-        held, self.held = self.held, []
-        for s in held:
+        ready = [s for n, s in self.held if n <= self.synced]
+        self.held = [(n, s) for n, s in self.held if n > self.synced]
+        for s in ready:
             try:
                 write(s, STATUS_OKAY)
             except (socket.error, socket.timeout, IOError):
                 self.drop(s)
+
+    def fail(self, error):
+        """Never answer a commit that may not be on disk: stop, and let the
+        next start check the file."""
+        log(50, 'sync failed: %s', error)
+        _say('qpd durus: syncing %s failed (%s); stopping without answering '
+             '%d commits' % (self.storage.get_filename(), error,
+                             len(self.held)))
+        self.held = []
+        self.written = self.synced
+        raise SystemExit(1)
+
+    def finish(self):
+        """() -> None: on the way out, sync and answer what is written."""
+        if self.syncer is None:
+            return
+        try:
+            if self.syncer.error is not None:
+                return
+            if self.syncing is not None:
+                self.syncer.wait()
+                self.synced_up()
+            self.start_sync()
+            if self.syncing is not None:
+                self.syncer.wait()
+                self.synced_up()
+        finally:
+            self.syncer.close()
+            self.syncer = None
 
     def pack_step(self):
         try:
@@ -250,6 +325,11 @@ class DurableStorageServer(StorageServer):
             log(20, 'pack finished at %s' % datetime.now())
 
     # Commands ------------------------------------------------------------
+
+    def handle_Q(self, s):
+        """Quit: answer what is written first."""
+        self.finish()
+        StorageServer.handle_Q(self, s)
 
     def handle_C(self, s):
         """A commit, as Durus's, but with the answer held until the
@@ -290,7 +370,6 @@ class DurableStorageServer(StorageServer):
             log(20, 'Conflict during commit')
             write(s, STATUS_INVALID)
             return
-        self.commit_count += 1
         log(20, 'Committed %3s objects %s bytes at %s',
             len(oids), len(tdata), datetime.now())
         client.unused_oids -= oid_set
@@ -299,7 +378,7 @@ class DurableStorageServer(StorageServer):
                 other.invalid.update(oids)
         self.bytes_since_pack += len(tdata) + 8
         if self.sync:
-            self.unsynced = True
-            self.held.append(s)
+            self.written += 1
+            self.held.append((self.written, s))
         else:
             write(s, STATUS_OKAY)
