@@ -29,7 +29,8 @@ def test_session_owner_and_user_kept_apart():
     assert session.get_id() != first            # rotated on sign-in
     second = session.get_id()
     session.set_authenticated(None)             # sign out
-    assert session.get_owner() is ann and session.get_effective_user() is None
+    assert session.get_owner() is ann and not session.get_effective_user()
+    assert session.get_effective_user().get_id() == ''   # QP's null user
     assert session.get_id() != second           # rotated on sign-out
     assert session.needs_saving()               # the owner is remembered
 

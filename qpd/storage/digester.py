@@ -8,13 +8,24 @@ by form and Basic sign-in. HTTP Digest sign-in cannot work from such a
 record: the server must hold H(user:realm:password) itself. Those digests
 (SHA-256, and MD5 for old clients) are kept only when asked for with
 `http_digest=True`, because they are fast to attack if the database leaks.
+
+QP kept only MD5 digests of user:realm:password. `set_digest(realm,
+digest)` stores such a digest, as a record `('md5-ha1', digest)`, so the
+users of a ported QP database can still sign in (form, Basic, and MD5
+Digest); setting a password replaces it with a scrypt record.
+
+An empty password is never a password: setting one removes the realm's
+record, and checking one fails.
 """
+
+import hmac
+
 
 from durus.persistent import Persistent
 
 from qpd.lib.spec import add_getters, mapping, spec, string
 from qpd.storage.password import (
-    HTTP_DIGEST_ALGORITHMS, hash_password, http_digest_ha1,
+    HTTP_DIGEST_ALGORITHMS, compute_digest, hash_password, http_digest_ha1,
     spend_verification_time, verify_password)
 
 __all__ = ['Digester']
@@ -40,6 +51,9 @@ class Digester(Persistent):
         digests that HTTP Digest sign-in needs (user_id and realm go into
         them).
         """
+        if not password:
+            self.remove_password(realm)
+            return
         records = dict(self.records)
         records[realm] = hash_password(password)
         self.records = records
@@ -61,6 +75,30 @@ class Digester(Persistent):
         digests.pop(realm, None)
         self.http_digests = digests
 
+    remove_digest = remove_password  # QP's name
+
+    def set_digest(self, realm, digest):
+        """(realm:str, digest:str) -> None
+        Store a precomputed QP digest, compute_digest(user_id, realm,
+        password), as realm's password record (and its MD5 HTTP digest).
+        """
+        if not (isinstance(digest, str) and len(digest) == 32):
+            raise ValueError('digest: expected 32 hex digits (QP\'s MD5 '
+                             'digest), got %r' % (digest,))
+        records = dict(self.records)
+        records[realm] = ('md5-ha1', digest.lower())
+        self.records = records
+        digests = dict(self.http_digests)
+        digests[realm] = {'MD5': digest.lower()}
+        self.http_digests = digests
+
+    def get_digest(self, realm):
+        """(realm:str) -> str | None
+        realm's QP (MD5) digest, when one was set or HTTP Digest sign-in
+        keeps it; else None.
+        """
+        return self.get_http_digest(realm, 'MD5')
+
     def get_realms(self):
         """() -> [str] realms with a password"""
         return sorted(self.records)
@@ -69,14 +107,25 @@ class Digester(Persistent):
         """(realm:str='') -> bool: is there a password for realm (or '')?"""
         return realm in self.records or '' in self.records
 
-    def check_password(self, password, realm=''):
-        """(password:str, realm:str='') -> bool
+    def check_password(self, password, realm='', user_id=None):
+        """(password:str, realm:str='', user_id:str=None) -> bool
         Does password match realm's record (or the default realm's)? Takes
-        the time of a verification even when there is no record.
+        the time of a verification even when there is no record. An empty
+        password never matches. A QP record (set_digest) needs user_id.
         """
-        record = self.records.get(realm) or self.records.get('')
-        if record is None:
-            return spend_verification_time(password)
+        if realm in self.records:
+            record_realm = realm
+        else:
+            record_realm = ''
+        record = self.records.get(record_realm)
+        if record is None or not password or not isinstance(password, str):
+            return spend_verification_time(password or '')
+        if record[0] == 'md5-ha1':
+            spend_verification_time(password)
+            if user_id is None:
+                return False
+            return hmac.compare_digest(
+                compute_digest(user_id, record_realm, password), record[1])
         return verify_password(password, record)
 
     def get_http_digest(self, realm, algorithm='SHA-256'):

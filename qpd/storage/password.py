@@ -16,7 +16,7 @@ import hmac
 import secrets
 
 __all__ = ['hash_password', 'verify_password', 'spend_verification_time',
-           'http_digest_ha1', 'SCRYPT_N', 'SCRYPT_R', 'SCRYPT_P',
+           'http_digest_ha1', 'compute_digest', 'SCRYPT_N', 'SCRYPT_R', 'SCRYPT_P',
            'HTTP_DIGEST_ALGORITHMS']
 
 SCRYPT_N = 2 ** 14
@@ -71,6 +71,16 @@ def spend_verification_time(password):
     """
     _scrypt(password, _DUMMY_SALT, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return False
+
+
+def compute_digest(*args):
+    """(*args) -> str
+    QP's digest: MD5 of the arguments joined with ':', in hex. For
+    id:realm:password this is the HTTP Digest MD5 A1 and the record QP
+    databases hold (see Digester.set_digest); never use it for new
+    passwords.
+    """
+    return hashlib.md5(':'.join(map(str, args)).encode('utf-8')).hexdigest()
 
 
 def http_digest_ha1(username, realm, password, algorithm='SHA-256'):

@@ -66,6 +66,33 @@ class Permissions(Persistent):
     def __len__(self):
         return len(self.grants)
 
+    # Read access as a mapping (QP's Permissions was a PersistentDict of
+    # permission -> granters); grant() and ungrant() write.
+
+    def __getitem__(self, permission):
+        """(permission:str) -> set: its granters; KeyError if none"""
+        return set(self.grants[permission])
+
+    def get(self, permission, default=None):
+        """(permission:str, default=None) -> set | default"""
+        if permission in self.grants:
+            return set(self.grants[permission])
+        return default
+
+    def __contains__(self, permission):
+        return permission in self.grants
+
+    def __iter__(self):
+        return iter(self.get_permissions())
+
+    def keys(self):
+        """() -> [str]"""
+        return self.get_permissions()
+
+    def items(self):
+        """() -> [(str, set)]"""
+        return [(name, set(self.grants[name])) for name in self.get_permissions()]
+
     def __bool__(self):
         return True
 

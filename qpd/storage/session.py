@@ -6,10 +6,18 @@ saving (`needs_saving()`: it has an owner, a signed-in user or form
 tokens), so anonymous hits write nothing.
 
 The owner and the authenticated user are kept apart, as in QP: the owner is
-the user this session belongs to (remembered after sign-out, so a sign-in
+the first user who signed in here (remembered after sign-out, so a sign-in
 form can offer the name again); the authenticated user is the one who has
 proved it in this session, or None. `get_effective_user()` is the user the
-site should act for: the authenticated user, or None.
+site should act for: the user an administrator chose with
+`set_effective_user()`, else the authenticated user, else QP's null user
+(`User('')`, which is false). The getters never return None; the stored
+attributes hold None for nobody, so the null user is never stored through
+a session.
+
+An authentication lasts `lease_time` seconds (QP's 30 days), and only from
+the address it was made from: `is_valid(remote_address)` clears it (and
+says False) otherwise.
 
 The id changes (`rotate_id()`) whenever the authenticated user does, so an
 id planted before sign-in is worthless after it (no session fixation).
@@ -52,8 +60,18 @@ class Session(Persistent):
     access_time_is = spec(float, "when it was last used, to within "
                                  "access_time_resolution")
     tokens_is = spec(either(None, TokenSet), "one-time form tokens")
+    effective_user_is = spec(
+        either(None, User), "who an administrator acts as, or None")
+    authentication_time_is = spec(
+        either(None, float), "when the user signed in (seconds since the epoch)")
+    authentication_address_is = spec(
+        either(None, string), "the client address the user signed in from")
 
     access_time_resolution = 60.0   # seconds; touch() writes no more often
+    lease_time = 30 * 24 * 3600.0   # seconds an authentication stays valid
+    effective_user = None           # (class defaults: sessions stored
+    authentication_time = None      # before these attributes existed)
+    authentication_address = None
 
     def __init__(self, remote_address='', now=None):
         now = time.time() if now is None else float(now)
@@ -77,27 +95,80 @@ class Session(Persistent):
         """(user:User|None) -> None"""
         self.owner = user
 
-    def set_authenticated(self, user):
-        """(user:User|None) -> None
-        Record who has signed in (None to sign out). A user also becomes
-        the owner. The id is rotated when the authenticated user changes.
+    def set_authenticated(self, user, remote_address=None, now=None):
+        """(user:User|None, remote_address:str=None, now:float=None) -> None
+        Record who has signed in, when and from where (None, or the null
+        user, signs out). The user becomes the owner if there was none, and
+        the effective user. The id is rotated when the authenticated user
+        changes.
         """
-        if user is not None:
+        if not user:
+            user = None
+        if user is not None and self.owner is None:
             self.owner = user
+        self.effective_user = None
+        if user is None:
+            self.authentication_time = None
+            self.authentication_address = None
+        else:
+            self.authentication_time = time.time() if now is None else float(now)
+            self.authentication_address = (
+                self.remote_address if remote_address is None else remote_address)
         if user is not self.authenticated_user:
             self.authenticated_user = user
             self.rotate_id()
+
+    def clear_authentication(self):
+        """() -> None
+        Sign out: no authentication time, and the null user is effective.
+        """
+        self.set_authenticated(None)
+
+    def set_effective_user(self, user):
+        """(user:User|None) -> None
+        Act as user (None: as the authenticated user again) without
+        touching the authentication; for administrators, who must be
+        checked by the caller.
+        """
+        self.effective_user = user or None
+
+    def get_authentication_time(self):
+        """() -> float | None: when the current authentication happened"""
+        return self.authentication_time
+
+    def is_valid(self, remote_address=None, now=None):
+        """(remote_address:str=None, now:float=None) -> bool
+        False, after clearing the authentication, when the authentication
+        is older than lease_time or remote_address (the current client's)
+        is not the one it was made from; else True.
+        """
+        if self.authenticated_user is None:
+            return True
+        now = time.time() if now is None else now
+        if ((self.authentication_time is not None
+                and now - self.authentication_time > self.lease_time)
+                or (remote_address is not None
+                    and self.authentication_address is not None
+                    and remote_address != self.authentication_address)):
+            self.clear_authentication()
+            return False
+        return True
 
     def is_authenticated(self):
         """() -> bool"""
         return self.authenticated_user is not None
 
     def get_effective_user(self):
-        """() -> User | None: the user to act for in this session"""
-        return self.authenticated_user
+        """() -> User: the user to act for in this session (the falsy
+        null user when nobody is signed in)"""
+        return self.effective_user or self.authenticated_user or User('')
+
+    def get_owner(self):
+        """() -> User: the first user who signed in here, or the null user"""
+        return self.owner or User('')
 
     def get_user(self):
-        """() -> User | None: get_effective_user()"""
+        """() -> User: get_effective_user()"""
         return self.get_effective_user()
 
     def touch(self, now=None):

@@ -9,6 +9,8 @@ oldest, so a user who opens many forms does not grow the database.
 import hmac
 import secrets
 
+from qpd.lib.util import randbytes
+
 from durus.persistent import Persistent
 
 from qpd.lib.spec import sequence, spec, string
@@ -40,6 +42,15 @@ class TokenSet(Persistent):
         self.tokens = tokens[-self.max_size:]
         return token
 
+    def new_token(self, bytes=8):
+        """(bytes:int=8) -> str
+        QP's add_token: a new random token of that many bytes, as hex,
+        remembered; the oldest one is forgotten when the set is full.
+        """
+        token = randbytes(bytes)
+        self.tokens = (self.tokens + [token])[-self.max_size:]
+        return token
+
     def _find(self, token):
         if not isinstance(token, str):
             return -1
@@ -66,6 +77,16 @@ class TokenSet(Persistent):
         del tokens[index]
         self.tokens = tokens
         return True
+
+    def __contains__(self, token):
+        """(token:str) -> bool: has_token(token)"""
+        return self._find(token) >= 0
+
+    def remove(self, token):
+        """(token:str) -> None
+        Forget token if it is in the set (QP's spelling of use_token).
+        """
+        self.use_token(token)
 
     def clear(self):
         """() -> None"""

@@ -2,18 +2,23 @@
 
 A user has an id (the name typed at sign-in), a Digester with the
 password records per realm, Permissions granted by granters, and a
-TokenSet. `is_admin()` is `is_granted('admin')`. This module also
-re-exports Digester, Permissions and TokenSet, as QP's user module did.
+TokenSet. `is_admin()` is `is_granted('admin')` (qpd) or QP's
+`'administrator'` granted by True. This module also re-exports Digester,
+Permissions, TokenSet and compute_digest, as QP's user module did.
+
+The user with id '' is QP's null user, the one who is nobody: it is false
+(`if user:` asks "is somebody signed in?"), and it cannot have a password.
 """
 
 from durus.persistent import Persistent
 
 from qpd.lib.spec import add_getters, spec, string
 from qpd.storage.digester import Digester
+from qpd.storage.password import compute_digest
 from qpd.storage.permissions import ANYONE, Permissions
 from qpd.storage.token_set import TokenSet
 
-__all__ = ['User', 'Digester', 'Permissions', 'TokenSet']
+__all__ = ['User', 'Digester', 'Permissions', 'TokenSet', 'compute_digest']
 
 
 class User(Persistent):
@@ -35,24 +40,33 @@ class User(Persistent):
     def __str__(self):
         return self.id
 
+    def __bool__(self):
+        """() -> bool: False for the null user (id ''), else True"""
+        return self.id != ''
+
     def __repr__(self):
         return '<%s %r>' % (type(self).__name__, self.id)
 
     def set_password(self, password, realm='', http_digest=False):
         """(password:str, realm:str='', http_digest=False) -> None
-        Set the password of realm ('' is the default realm). With
-        http_digest, HTTP Digest sign-in in realm becomes possible (see
-        Digester).
+        Set the password of realm ('' is the default realm; None means it
+        too). An empty password removes realm's password instead: nobody
+        can sign in with an empty one. With http_digest, HTTP Digest
+        sign-in in realm becomes possible (see Digester). The null user
+        cannot have a password.
         """
-        self.digester.set_password(password, self.id, realm=realm,
+        if password and not self:
+            raise ValueError('the null user (id \'\') cannot have a password')
+        self.digester.set_password(password, self.id, realm=realm or '',
                                    http_digest=http_digest)
 
     def has_password(self, password, realm=''):
         """(password:str, realm:str='') -> bool
         Is password right for realm (or the default realm)? Slow and in
-        constant time.
+        constant time. An empty password is never right.
         """
-        return self.digester.check_password(password, realm=realm)
+        return self.digester.check_password(password, realm=realm or '',
+                                            user_id=self.id)
 
     def is_granted(self, permission, granter=ANYONE):
         """(permission:str, granter=ANYONE) -> bool"""
@@ -63,8 +77,10 @@ class User(Persistent):
         self.permissions.grant(permission, granter)
 
     def is_admin(self):
-        """() -> bool"""
-        return self.permissions.is_granted('admin')
+        """() -> bool: 'admin' granted by anyone, or QP's 'administrator'
+        granted by True"""
+        return (self.permissions.is_granted('admin')
+                or self.permissions.is_granted('administrator', True))
 
 
 add_getters(User)
