@@ -1,9 +1,12 @@
 """Compiles .qpy source into a Python code object.
 
 A .qpy file is Python in which `def name:xml(...)` and `def name:str(...)`
-define templates. Compilation has three steps:
+define templates; QP's older spellings `def name [html] (...)` and
+`def name [plain] (...)` mean the same and are accepted too.
+Compilation has three steps:
 
-1. `find_templates` blanks each `:xml` / `:str` marker out of the source
+1. `find_templates` blanks each `:xml` / `:str` (or `[html]` / `[plain]`)
+   marker out of the source
    with spaces (so every other character keeps its line and column, and
    tracebacks and syntax errors point at the .qpy text) and notes which
    functions were marked.
@@ -21,9 +24,13 @@ import ast
 import io
 import tokenize
 
-__all__ = ['compile_qpy', 'parse_qpy', 'find_templates', 'TemplateTransformer']
+__all__ = ['compile_qpy', 'get_code', 'parse_qpy', 'find_templates',
+           'TemplateTransformer']
 
 KINDS = ('xml', 'str')
+
+# QP's 2005 spelling: `def name [html] (...)`, `def name [plain] (...)`.
+BRACKET_KINDS = {'html': 'xml', 'plain': 'str'}
 
 _RUNTIME_NAMES = (
     ('xml', '_qpy_xml'),
@@ -38,8 +45,8 @@ _RUNTIME_NAMES = (
 
 def find_templates(source: str):
     """(source:str) -> (str, dict[(int, str), str])
-    The source with every template marker (`:xml` or `:str` right after
-    `def name`) replaced by spaces, and a map from (line of the def, function
+    The source with every template marker (`:xml` or `:str`, or QP's
+    `[html]` or `[plain]`, right after `def name`) replaced by spaces, and a map from (line of the def, function
     name) to the template kind. Raises SyntaxError when the source cannot be
     tokenized.
     """
@@ -70,11 +77,26 @@ def _blank_markers(lines, tokens):
                 and kind.type == tokenize.NAME and kind.string in KINDS
                 and paren.type == tokenize.OP and paren.string == '('):
             kinds[(keyword.start[0], name.string)] = kind.string
-            for token in (colon, kind):
-                (row, start), (_, end) = token.start, token.end
-                line = lines[row - 1]
-                lines[row - 1] = line[:start] + ' ' * (end - start) + line[end:]
+            _blank(lines, (colon, kind))
+        elif (index + 5 < len(tokens)
+                and keyword.type == tokenize.NAME and keyword.string == 'def'
+                and name.type == tokenize.NAME
+                and colon.type == tokenize.OP and colon.string == '['
+                and kind.type == tokenize.NAME and kind.string in BRACKET_KINDS
+                and paren.type == tokenize.OP and paren.string == ']'
+                and tokens[index + 5].type == tokenize.OP
+                and tokens[index + 5].string == '('):
+            kinds[(keyword.start[0], name.string)] = BRACKET_KINDS[kind.string]
+            _blank(lines, (colon, kind, paren))
     return lines, kinds
+
+
+def _blank(lines, tokens):
+    """Replace the text of tokens (each on one line) by spaces."""
+    for token in tokens:
+        (row, start), (_, end) = token.start, token.end
+        line = lines[row - 1]
+        lines[row - 1] = line[:start] + ' ' * (end - start) + line[end:]
 
 
 def _name(identifier, node):
@@ -276,3 +298,10 @@ def compile_qpy(source, filename: str = '<qpy>', optimize: int = -1):
         source = decode_source(source)
     tree = parse_qpy(source, filename)
     return compile(tree, filename, 'exec', dont_inherit=True, optimize=optimize)
+
+
+def get_code(source, source_name):
+    """(source:str|bytes, source_name:str) -> code
+    QP's name for compile_qpy(source, source_name).
+    """
+    return compile_qpy(source, source_name)

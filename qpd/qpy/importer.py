@@ -8,6 +8,13 @@ in `__pycache__/name.qpy.<tag>.pyc`, a name no `.py` file ever uses. The
 cache file holds the interpreter's magic number, the compiler version and a
 digest of the source; the module is compiled again whenever any of them
 changes.
+
+QP compiled .qpy files ahead of time; its functions are here with QP's
+names: `compile(path)` always writes the cache, `compile_qpy_file(path)`
+only when it is missing or stale, `compile_qpy_files(directory)` does the
+latter for every .qpy file below a directory (`python -m qpd.qpy FILE...`
+from a shell). Python 3 keeps compiled code under `__pycache__` (PEP 3147),
+so that is where it goes, not into a `name.pyc` beside the source.
 """
 
 import hashlib
@@ -19,7 +26,8 @@ import sys
 
 from qpd.qpy.compiler import compile_qpy
 
-__all__ = ['install', 'QpyFinder', 'QpyLoader', 'get_cache_path', 'SUFFIX']
+__all__ = ['install', 'QpyFinder', 'QpyLoader', 'get_cache_path', 'SUFFIX',
+           'compile', 'compile_qpy_file', 'compile_qpy_files']
 
 SUFFIX = '.qpy'
 
@@ -38,6 +46,13 @@ def get_cache_path(source_path: str):
     # source `name.qpy.py` yields `__pycache__/name.qpy.<tag>.pyc`, honouring
     # sys.pycache_prefix and the optimization level as for .py files.
     return importlib.util.cache_from_source(source_path + '.py')
+
+
+def _get_header(data):
+    """(data:bytes) -> bytes: the cache header for source data"""
+    return (importlib.util.MAGIC_NUMBER
+            + COMPILER_VERSION.to_bytes(4, 'little')
+            + hashlib.blake2b(data, digest_size=16).digest())
 
 
 def _write_atomic(path, data):
@@ -69,9 +84,7 @@ class QpyLoader(importlib.machinery.SourceFileLoader):
         """(data:bytes) -> bytes
         The cache header that the code compiled from data must carry.
         """
-        return (importlib.util.MAGIC_NUMBER
-                + COMPILER_VERSION.to_bytes(4, 'little')
-                + hashlib.blake2b(data, digest_size=16).digest())
+        return _get_header(data)
 
     def get_code(self, fullname):
         """(fullname:str) -> code"""
@@ -116,6 +129,56 @@ class QpyFinder:
     @classmethod
     def invalidate_caches(cls):
         """() -> None (the finder keeps no caches)"""
+
+
+def compile(source_name):
+    """(source_name:str) -> str | None
+    Compile the .qpy file at source_name and write its cached code (where
+    the import hook looks for it); the cache path, or None when bytecode
+    caching is off. SyntaxError when the source is not valid.
+    """
+    with open(source_name, 'rb') as file:
+        data = file.read()
+    code = compile_qpy(data, source_name)
+    cache_path = get_cache_path(source_name)
+    if cache_path is not None:
+        _write_atomic(cache_path, _get_header(data) + marshal.dumps(code))
+    return cache_path
+
+
+def compile_qpy_file(source_name):
+    """(source_name:str) -> str | None
+    compile(source_name) unless its cached code is present and current;
+    the cache path.
+    """
+    cache_path = get_cache_path(source_name)
+    if cache_path is not None:
+        with open(source_name, 'rb') as file:
+            header = _get_header(file.read())
+        try:
+            with open(cache_path, 'rb') as file:
+                if file.read(len(header)) == header:
+                    return cache_path
+        except OSError:
+            pass
+    return compile(source_name)
+
+
+def compile_qpy_files(path):
+    """(path:str) -> [str]
+    compile_qpy_file() for every .qpy file in the directory path and its
+    subdirectories; the source paths, sorted.
+    """
+    names = []
+    for directory, subdirectories, files in os.walk(path):
+        subdirectories[:] = sorted(d for d in subdirectories
+                                   if d != '__pycache__' and not d.startswith('.'))
+        for name in sorted(files):
+            if name.endswith(SUFFIX):
+                names.append(os.path.join(directory, name))
+    for name in names:
+        compile_qpy_file(name)
+    return names
 
 
 def install():

@@ -5,6 +5,11 @@ for. Combining it with anything that is not markup (`+`, `%`, `join`,
 `format`) quotes the other operand first, so untrusted text can never turn
 into tags. Objects with an `__html__` method (markupsafe's Markup, Jinja2's
 output, ...) count as markup too.
+
+QP's names are here too: `h8` is `xml` (with QP's `h8.quote` and
+`h8.from_list`), and `u8` is QP's plain-text type, which under Python 3 is
+just `str` (a subclass that keeps operations plain str and adds QP's
+`u8.from_list`); `join_str` joins plain text as `:str` templates do.
 """
 
 import string
@@ -20,7 +25,33 @@ except ImportError:  # pragma: no cover - older markupsafe, or no C code
         """
         return str.__str__(markupsafe.escape(text))
 
-__all__ = ['xml', 'h8', 'xml_quote', 'join_xml', 'quote_text', 'markup_text']
+__all__ = ['xml', 'h8', 'u8', 'xml_quote', 'join_xml', 'join_str',
+           'quote_text', 'markup_text', 'html_escape_string', 'stringify']
+
+
+def stringify(value) -> str:
+    """(value:object) -> str
+    value as text: a str as it is, bytes decoded as UTF-8 (invalid bytes
+    replaced), anything else through str().
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    return str(value)
+
+
+def html_escape_string(value) -> str:
+    """(value:str) -> str
+    QP's escaping: value with & < > " (and ') replaced by character
+    references. TypeError unless value is a str (or bytes, decoded as UTF-8).
+    """
+    if isinstance(value, bytes):
+        value = value.decode('utf-8', 'replace')
+    if not isinstance(value, str):
+        raise TypeError('html_escape_string: expected str, got %s'
+                        % type(value).__name__)
+    return quote_text(str.__str__(value))
 
 
 def markup_text(value) -> str:
@@ -55,6 +86,14 @@ def join_xml(items, separator='') -> 'xml':
     it is already markup.
     """
     return xml_quote(separator).join(items)
+
+
+def join_str(items, separator='') -> str:
+    """(items:iterable, separator:object='') -> str
+    The items converted with str() and joined as plain text (what a `:str`
+    template returns); nothing is quoted.
+    """
+    return str(separator).join([stringify(item) for item in items])
 
 
 class _Operand:
@@ -151,5 +190,59 @@ class xml(str):
         """(mapping) -> xml"""
         return xml(_formatter.vformat(self, (), mapping))
 
+    @classmethod
+    def quote(cls, value):
+        """(value:object) -> xml
+        QP's h8.quote: value itself when it is markup, the empty xml for
+        None, else the quoted text of str(value).
+        """
+        if value is None:
+            return cls('')
+        return xml_quote(value)
+
+    @classmethod
+    def from_list(cls, items):
+        """(items:iterable) -> xml
+        QP's h8.from_list: join_xml(items).
+        """
+        return join_xml(items)
+
 
 h8 = xml
+
+
+class u8(str):
+    """(string:object='', encoding:str='utf-8', errors:str='strict') -> u8
+    QP's plain-text type: a str (bytes are decoded with encoding; None
+    gives ''). Nothing is quoted: `+`, `%` and join convert the other
+    operands with str().
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, string='', encoding='utf-8', errors='strict'):
+        if string is None:
+            string = ''
+        elif isinstance(string, bytes):
+            string = string.decode(encoding, errors)
+        elif not isinstance(string, str):
+            string = str(string)
+        return str.__new__(cls, string)
+
+    def __add__(self, other):
+        return u8(str.__add__(self, stringify(other)))
+
+    def __radd__(self, other):
+        return u8(stringify(other) + str(self))
+
+    def __mod__(self, args):
+        return u8(str.__mod__(self, args))
+
+    def join(self, items):
+        """(items:iterable) -> u8: the items converted with str(), joined"""
+        return u8(str.join(self, [stringify(item) for item in items]))
+
+    @classmethod
+    def from_list(cls, items):
+        """(items:iterable) -> u8: the items converted with str(), joined"""
+        return cls('').join(items)
