@@ -10,13 +10,15 @@
 
 from qpd.lib.mail.message import Email, sendmail
 from qpd.lib.mail.rfc822 import (
-    ascii_address, check_header_value, decode_header, encode_header,
-    format_address, format_addresses, format_header, is_valid_address,
-    normalize_address, parse_address, parse_addresses, require_address)
+    RFC822Mailbox, ascii_address, check_header_value, decode_header,
+    encode_header, format_address, format_addresses, format_header,
+    is_valid_address, mailboxes, normalize_address, parse_address,
+    parse_addresses, require_address, rfc822_mailbox)
 from qpd.lib.mail.send import get_mail_settings
 
 __all__ = [
     'Email', 'sendmail', 'get_mail_settings',
+    'RFC822Mailbox', 'rfc822_mailbox', 'mailboxes',
     'is_valid_address', 'require_address', 'normalize_address',
     'ascii_address',
     'parse_address', 'parse_addresses', 'format_address', 'format_addresses',

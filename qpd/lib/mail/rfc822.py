@@ -3,6 +3,11 @@ package.
 
 An *address* here is a bare addr-spec ('ann@example.com'); a *mailbox* is
 the pair (name, address), formatted as 'Ann <ann@example.com>'.
+
+QP's `RFC822Mailbox(addr_spec, real_name='')` is such a pair (a tuple
+subclass, so `name, address = mailbox` works) with QP's methods;
+`rfc822_mailbox(x)` and `mailboxes(xs)` turn what callers pass (a str, an
+(address, name) tuple, a mailbox) into them.
 """
 
 import re
@@ -14,6 +19,7 @@ __all__ = [
     'ascii_address',
     'parse_address', 'parse_addresses', 'format_address', 'format_addresses',
     'check_header_value', 'encode_header', 'decode_header', 'format_header',
+    'RFC822Mailbox', 'rfc822_mailbox', 'mailboxes',
 ]
 
 # The local part: a dot-atom of RFC 5322 atext.  Quoted local parts are
@@ -170,3 +176,74 @@ def format_header(name, value):
     if not re.fullmatch(r'[!-9;-~]+', name):
         raise ValueError('not a header name: %r' % (name,))
     return '%s: %s' % (name, encode_header(value))
+
+
+class RFC822Mailbox(tuple):
+    """(addr_spec:str, real_name:str='')
+    An address with an optional display name: the pair (real_name,
+    addr_spec). ValueError for a malformed address or a line break.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, addr_spec, real_name=''):
+        require_address(check_header_value(addr_spec))
+        if real_name:
+            check_header_value(real_name)
+        return tuple.__new__(cls, (real_name or '', addr_spec))
+
+    def __getnewargs__(self):
+        return (self[1], self[0])
+
+    def get_addr_spec(self):
+        """() -> str"""
+        return self[1]
+
+    def get_real_name(self):
+        """() -> str"""
+        return self[0]
+
+    def format(self):
+        """() -> str
+        'Real Name <addr_spec>', the name quoted or encoded as RFC 822 and
+        2047 require; just the address when there is no name.
+        """
+        return format_address(self[1], self[0])
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        return 'RFC822Mailbox(%r, %r)' % (self[1], self[0])
+
+
+def rfc822_mailbox(value):
+    """(value:RFC822Mailbox | (addr_spec, real_name) | str | None)
+        -> RFC822Mailbox | None
+    value as an RFC822Mailbox: a str is parsed ('Ann <ann@example.com>'
+    or a bare address), a tuple is (addr_spec, real_name) as in QP; None
+    stays None. TypeError for anything else.
+    """
+    if value is None or isinstance(value, RFC822Mailbox):
+        return value
+    if isinstance(value, tuple):
+        return RFC822Mailbox(*value)
+    if isinstance(value, str):
+        if '<' in value or ',' in value:
+            name, address = parse_address(value)
+            return RFC822Mailbox(address, name)
+        return RFC822Mailbox(value.strip())
+    raise TypeError('expected an RFC822Mailbox, an (address, name) tuple or '
+                    'a str, got %r' % (value,))
+
+
+def mailboxes(addresses):
+    """(addresses:iterable | str | None) -> [RFC822Mailbox]
+    Each of addresses through rfc822_mailbox(), skipping empty ones; a
+    single str is one address.
+    """
+    if addresses is None:
+        return []
+    if isinstance(addresses, (str, RFC822Mailbox)):
+        addresses = [addresses]
+    return [rfc822_mailbox(address) for address in addresses if address]

@@ -1,7 +1,9 @@
 """qpd.lib.mail.send: handing a finished message to an SMTP server.
 
 The settings come from the arguments first, then from the publisher that is
-processing the current hit, as in QP:
+processing the current hit, as in QP. This module sits below the framework
+and does not import it: qpd.web.common registers `get_publisher` here
+(set_settings_source), and the publisher is asked for
 
 - `publisher.get_smtp_server()`: where to send: 'host', 'host:port',
   (host, port), or an object with an smtplib-style `sendmail()` method;
@@ -20,7 +22,8 @@ import logging
 import smtplib
 
 __all__ = [
-    'get_current_publisher', 'MailSettings', 'get_mail_settings',
+    'get_current_publisher', 'set_settings_source', 'MailSettings',
+    'get_mail_settings',
     'parse_smtp_server', 'transmit',
 ]
 
@@ -29,18 +32,25 @@ logger = logging.getLogger('qpd.mail')
 DEFAULT_TIMEOUT = 30
 
 
+_settings_source = None
+
+
+def set_settings_source(source):
+    """(source:callable | None) -> None
+    source() gives the object whose get_smtp_server(), is_email_enabled(),
+    get_debug_address() and get_webmaster_address() decide how mail goes
+    (the current publisher), or None. qpd.web.common registers itself."""
+    global _settings_source
+    _settings_source = source
+
+
 def get_current_publisher():
     """() -> Publisher | None
     The publisher processing the current hit in this process, if any.
     """
-    try:
-        from qpd.web.common import get_publisher
-    except ImportError:
+    if _settings_source is None:
         return None
-    try:
-        return get_publisher()
-    except Exception:
-        return None
+    return _settings_source()
 
 
 def _ask(publisher, method_name, default=None):
