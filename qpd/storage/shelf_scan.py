@@ -160,14 +160,20 @@ def _transaction_end(f, start, size):
     return end
 
 
-def scan(f, size=None):
-    """(f:binary file, size:int=None) -> Scan
+def scan(f, size=None, start=None):
+    """(f:binary file, size:int=None, start:int=None) -> Scan
     Walk the transactions of f (its first `size` bytes; default: all) up
-    to the first damage. Damage in the head of the file is raised."""
+    to the first damage, from the first transaction or from `start` (a
+    transaction boundary known from an earlier scan). Damage in the head
+    of the file is raised."""
     if size is None:
         f.seek(0, os.SEEK_END)
         size = f.tell()
     result = Scan(read_layout(f, size), size)
+    if start is not None:
+        if not result.layout.transactions_start <= start <= size:
+            raise Damage(start, 'not a transaction boundary of this file')
+        result.committed_end = start
     position = result.committed_end
     while position < size:
         try:
