@@ -242,7 +242,7 @@ class SiteDirectory(Directory):
 
     def whoami(self):
         user = get_user()
-        return user.get_id() if user is not None else 'nobody'
+        return user.get_id() if user else 'nobody'
 
     def form(self):
         ensure_signed_in()
@@ -302,7 +302,7 @@ def add_test_user(site, user_id='ann', password='secret'):
     publisher = site.make_publisher()
     connection = publisher.get_connection()
     publisher.ensure_initialized()
-    user = publisher.create_user(user_id)
+    user = publisher.add_user(user_id)
     user.set_password(password, realm=publisher.get_realm(), http_digest=True)
     connection.commit()
     connection.get_storage().close()

@@ -7,24 +7,23 @@ import types
 import pytest
 
 from qpd.qpy import xml
+from qpd.web import common
 from qpd.web.directory import Directory, split_path
 from qpd.web.errors import Forbidden, NotFound, Redirect
+from qpd.web.hit import Hit
 from qpd.web.request import HTTPRequest
 
 
 @pytest.fixture
 def current_request(monkeypatch):
-    """Stand in a qpd.web.common whose get_request() gives a request built
+    """Make the current hit (qpd.web.common) one whose request is built
     from the environ set through the returned function."""
-    holder = {}
 
     def set_request(**environ):
-        holder['request'] = HTTPRequest(io.BytesIO(b''), environ)
+        common.set_hit(Hit(HTTPRequest(io.BytesIO(b''), environ)))
 
-    common = types.ModuleType('qpd.web.common')
-    common.get_request = lambda: holder.get('request')
-    monkeypatch.setitem(sys.modules, 'qpd.web.common', common)
-    return set_request
+    yield set_request
+    common.set_hit(None)
 
 
 class Item:
@@ -133,7 +132,7 @@ def test_slash_redirect(current_request):
     with pytest.raises(Redirect) as info:
         Root()._q_traverse(['items'])
     assert info.value.get_location() == 'items/'
-    assert info.value.get_status() == 302
+    assert info.value.get_status() == 301
 
 
 def test_slash_redirect_keeps_query(current_request):

@@ -39,7 +39,7 @@ def admin():
     publisher.set_root_directory(SiteDirectory())
     publisher.ensure_initialized()
     for user_id, is_admin in (('root', True), ('bob', False)):
-        user = publisher.create_user(user_id)
+        user = publisher.add_user(user_id)
         user.set_password('pw', realm=publisher.get_realm())
         if is_admin:
             user.grant('admin', 'test')
@@ -109,11 +109,11 @@ def test_non_admin_is_refused():
     publisher = SitePublisher(connection=Connection(TempFileStorage()))
     publisher.set_root_directory(SiteDirectory())
     publisher.ensure_initialized()
-    user = publisher.create_user('bob')
+    user = publisher.add_user('bob')
     user.set_password('pw', realm=publisher.get_realm())
     publisher.get_connection().commit()
     profile = Profile(publisher)
-    page = body(profile, '/durus/')
+    page = body(profile, '/durus/', 403)        # QP: the form comes with 403
     assert 'qpd_sign_in_user' in page           # asked to sign in
     sign_in(profile, '/durus/', 'bob', 'pw')
     body(profile, '/durus/', 403)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from qpd.web.errors import HTTPError
-from qpd.web.request import HTTPRequest, Upload, parse_cookies, parse_query
+from qpd.web.request import (
+    HTTPRequest, Upload, parse_cookies, parse_query_pairs as parse_query)
 
 
 def make_request(body=b'', **environ):
@@ -243,8 +244,9 @@ def test_multipart_fields_and_upload():
     assert upload.get_content_type() == 'text/plain'
     assert upload.get_size() == 14
     assert upload.get_field_name() == 'file'
+    assert upload.read() == b'line 1\r\nline 2'    # QP: reads on
+    assert upload.read() == b''
     assert upload.get_file().read() == b'line 1\r\nline 2'
-    assert upload.read() == b'line 1\r\nline 2'
     assert request.get_body() == b''
     request.close()
 

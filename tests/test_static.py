@@ -208,7 +208,7 @@ def test_call_uses_common(tree, monkeypatch):
     common.get_request = lambda: request
     common.get_response = lambda: response
     monkeypatch.setitem(sys.modules, 'qpd.web.common', common)
-    assert StaticFile(str(tree / 'page.html'))() is None
+    assert StaticFile(str(tree / 'page.html'))() is response.get_body()
     response.finish(request)
     assert body_of(response) == b'<p>hi</p>'
 
@@ -248,9 +248,14 @@ def test_directory_serves_files(tree):
 
 
 def test_directory_slash_redirect(tree):
-    with pytest.raises(Redirect) as info:
+    # As in QP: a directory without an index is not found without its
+    # slash either; with one, its URL without the slash is a 301.
+    with pytest.raises(NotFound):
         traverse(StaticDirectory(str(tree)), '/sub')
+    with pytest.raises(Redirect) as info:
+        traverse(StaticDirectory(str(tree), list_directory=True), '/sub')
     assert info.value.get_location() == 'sub/'
+    assert info.value.get_status() == 301
 
 
 @pytest.mark.parametrize('path', [

@@ -51,7 +51,7 @@ def make_namespace(site):
         user who can sign in with password (an admin if admin), committed.
         """
         connection.abort()
-        user = publisher.create_user(user_id)
+        user = publisher.add_user(user_id)
         if password is not None:
             user.set_password(password, realm=publisher.get_realm())
         if admin:

@@ -2,12 +2,18 @@
 
     from qpd.web.common import get_request, get_user, redirect, respond
 
-The publisher sets the current publisher and hit (`set_current`) at the
-start of every hit; workers are single-threaded, so these are plain module
-globals. Outside a hit (in `qpd shell`, say) `get_publisher()` still
-returns the last publisher that processed one, and `get_hit()` None.
+A Publisher registers itself as the current publisher when it is made
+(QP's `set_publisher`), so one made in a test or in `qpd shell` is found
+by `get_publisher()`; it sets the current hit (`set_hit`) at the start of
+every hit. Workers are single-threaded, so these are plain module globals.
+Outside a hit `get_hit()` is None.
+
+As in QP, `get_user()` is never None: nobody signed in gives the falsy
+null User, and `redirect`, `not_found` and `respond` call the publisher's
+methods of the same names (hooks a SitePublisher may override).
 """
 
+from qpd.lib.mail.send import set_settings_source as set_mail_settings_source
 from qpd.web.errors import NotFound, Redirect
 
 __all__ = [
@@ -15,7 +21,8 @@ __all__ = [
     'get_user', 'get_path', 'get_site', 'get_connection', 'get_fields',
     'get_field', 'get_root', 'get_users', 'get_sessions', 'redirect',
     'not_found', 'respond', 'header', 'footer', 'page', 'complete_url',
-    'ensure_signed_in', 'sign_out', 'set_current',
+    'ensure_signed_in', 'sign_out', 'set_current', 'set_publisher',
+    'clear_publisher', 'set_hit',
 ]
 
 _publisher = None
@@ -28,6 +35,25 @@ def set_current(publisher, hit):
     """
     global _publisher, _hit
     _publisher = publisher
+    _hit = hit
+
+
+def set_publisher(value):
+    """(value:Publisher) -> None
+    Make value the current publisher (a Publisher does this when made).
+    """
+    global _publisher
+    _publisher = value
+
+
+def clear_publisher():
+    """() -> None: forget the current publisher and hit (for tests)"""
+    set_current(None, None)
+
+
+def set_hit(hit):
+    """(hit:Hit | None) -> None: make hit the current hit"""
+    global _hit
     _hit = hit
 
 
@@ -59,13 +85,27 @@ def get_session():
 
 
 def get_user():
-    """() -> User | None: who is signed in, if anyone"""
-    return _hit.get_user() if _hit is not None else None
+    """() -> User
+    Who is signed in: the session's effective user, or the falsy null
+    User when nobody is.
+    """
+    if _hit is not None:
+        user = _hit.get_user()
+        if user is not None:
+            return user
+    if _publisher is not None:
+        return _publisher.get_null_user()
+    from qpd.storage.user import User
+    return User('')
 
 
-def get_path():
-    """() -> str: the path of the current request (script name included)"""
-    return _hit.request.get_path()
+def get_path(n=0):
+    """(n:int=0) -> str
+    The path of the current request (script name included); n > 0 drops
+    n trailing components, n < 0 keeps -n leading ones (see
+    HTTPRequest.get_path).
+    """
+    return _hit.request.get_path(n)
 
 
 def get_fields():
@@ -105,21 +145,30 @@ def get_sessions():
 
 def redirect(location, permanent=False):
     """(location:str, permanent=False)
-    Answer with a 302 (301 when permanent) to location, relative to the
-    request URL. Raises Redirect.
+    Answer with a 302 (301 when permanent) to location, completed by
+    complete_url (a '/...' location goes under the script name). Ends the
+    hit (Publisher.redirect raises RespondNow). Without a publisher, raises
+    Redirect.
     """
-    raise Redirect(location, permanent)
+    if _publisher is None or _hit is None:
+        raise Redirect(location, permanent)
+    _publisher.redirect(location, permanent=permanent)
 
 
-def not_found(message=''):
-    """(message:str='') -> raises NotFound (a 404 page)"""
-    raise NotFound(message)
+def not_found(body=None):
+    """(body:str=None)
+    Answer with a 404 page holding body (Publisher.not_found); ends the
+    hit. Without a publisher, raises NotFound.
+    """
+    if _publisher is None or _hit is None:
+        raise NotFound(body or '')
+    _publisher.not_found(body)
 
 
 def respond(title, *content, **kwargs):
-    """(title:str, *content, status:int=None, **kwargs)
-    Make the response a page(title, *content) and end the hit (raises
-    RespondNow).
+    """(title:str, *content, status:int=400, **kwargs)
+    Make the response a page(title, *content) with status (400 unless
+    given, as in QP) and end the hit (raises RespondNow).
     """
     _publisher.respond(title, *content, **kwargs)
 
@@ -158,3 +207,8 @@ def ensure_signed_in(**kwargs):
 def sign_out():
     """() -> None: forget who signed in, in this session"""
     _publisher.sign_out()
+
+
+# qpd.lib.mail sits below the framework and does not import it: it finds
+# the current publisher's mail settings through this registration.
+set_mail_settings_source(get_publisher)

@@ -3,15 +3,24 @@
 A path such as /a/b/ is split into components ['a', 'b', ''] and walked
 from the root Directory: each component is looked up among the directory's
 exports (or handed to _q_lookup); the last one reached is called with no
-arguments and what it returns is the page. Nothing that is not exported is
-reachable by URL.
+arguments and what it returns is the page (None, as in QP, is a 404).
+Nothing that is not exported is reachable by URL. A directory reached as
+the last component is called too: Directory.__call__ redirects (301) to
+the slashed URL when it has an index and no fields came, else gives None.
+
+QP's crumb helpers read the directories being traversed from the call
+stack: `get_directory_path()`, `get_path_directory_list()` and
+`get_crumb_tree()` (qpd's own `Directory.get_crumbs` takes the path).
 """
 
+import inspect
 from urllib.parse import quote
 
-from qpd.web.errors import NotFound, Redirect
+from qpd.web.common import get_request
+from qpd.web.errors import MethodNotAllowed, NotFound, Redirect
 
-__all__ = ['Directory', 'split_path']
+__all__ = ['Directory', 'split_path', 'get_directory_path',
+           'get_path_directory_list', 'get_crumb_tree']
 
 
 def split_path(path_info):
@@ -24,16 +33,16 @@ def split_path(path_info):
     return path_info[1:].split('/') if path_info[0] == '/' else path_info.split('/')
 
 
+def _get_current_request():
+    """() -> HTTPRequest | None: the current request, None outside a hit."""
+    return get_request()
+
+
 def _get_query():
     """() -> str
-    The query string of the current request, or '' when there is none
-    (or no qpd.web.common to ask).
+    The query string of the current request, or '' when there is none.
     """
-    try:
-        from qpd.web.common import get_request
-        request = get_request()
-    except Exception:
-        return ''
+    request = _get_current_request()
     if request is None:
         return ''
     return request.get_query()
@@ -46,6 +55,23 @@ class Directory:
     """
 
     _q_exports = []
+    # The methods the pages of this directory answer; another method
+    # (TRACE, PUT, PROPFIND...) gets 405 with an Allow header. HEAD is
+    # answered like GET, without the body.
+    allowed_methods = ('GET', 'HEAD', 'POST')
+
+    def _q_check_method(self):
+        """()
+        Raise MethodNotAllowed when the current request's method is not
+        one of allowed_methods.
+        """
+        request = get_request()
+        if request is None:
+            return
+        if request.get_method() not in self.allowed_methods:
+            raise MethodNotAllowed(
+                'This page does not answer %s.' % request.get_method(),
+                headers=[('Allow', ', '.join(self.allowed_methods))])
 
     def get_exports(self):
         """() -> iterator of (component:str, attribute:str, crumb:str | None, title:str | None)
@@ -103,10 +129,10 @@ class Directory:
     def _q_traverse(self, components):
         """(components:list[str]) -> object
         Walk components from here and return what the callable reached
-        returns (a str, xml, bytes or None). A directory reached without
-        its trailing slash raises Redirect to the slashed URL; a component
-        that is not exported (and that _q_lookup does not know) raises
-        NotFound.
+        returns (a str, xml, bytes...). A directory reached without its
+        trailing slash is called (see __call__); a component that is not
+        exported (and that _q_lookup does not know), or a callable that
+        returns None, raises NotFound.
         """
         self._q_access()
         if not components:
@@ -114,15 +140,41 @@ class Directory:
         component = components[0]
         target = self._q_resolve(component)
         rest = components[1:]
-        if hasattr(target, '_q_traverse'):
-            if not rest:
-                raise Redirect(self._slash_location(component))
-            return target._q_traverse(rest)
         if rest:
+            if hasattr(target, '_q_traverse'):
+                return target._q_traverse(rest)
             raise NotFound()
-        if callable(target):
-            return target()
+        self._q_check_method()
+        if (isinstance(target, Directory) and
+                type(target).__call__ is Directory.__call__):
+            target = target._q_reached(component)
+        elif callable(target):
+            target = target()
+        if target is None:
+            raise NotFound()
         return target
+
+    def __call__(self):
+        """() -> None
+        This directory reached as the last component (its URL lacks the
+        trailing slash): as in QP a 301 to the slashed URL when it exports
+        '' and no fields came, else None (not found). Fields of a GET's
+        query string are kept in the redirect (QP gave None there).
+        """
+        return self._q_reached(None)
+
+    def _q_reached(self, component):
+        """(component:str | None) -> None
+        __call__, knowing the component this directory was reached as.
+        """
+        if self._q_translate('') is None:
+            return None
+        request = _get_current_request()
+        if (request is not None and
+                request.get_method() not in ('GET', 'HEAD') and
+                request.get_fields()):
+            return None
+        raise Redirect(self._slash_location(component), True)
 
     def _slash_location(self, component):
         """(component:str | None) -> str
@@ -131,11 +183,8 @@ class Directory:
         slash and the query string kept.
         """
         if component is None:
-            try:
-                from qpd.web.common import get_request
-                path = get_request().get_path()
-            except Exception:
-                path = ''
+            request = get_request()
+            path = request.get_path() if request is not None else ''
             component = path.rsplit('/', 1)[-1]
         if component.strip('.') == '':
             location = component.replace('.', '%2E') + '/'
@@ -194,3 +243,50 @@ def _call(target, name, default):
     if method is None:
         return default
     return method()
+
+
+def get_directory_path():
+    """() -> list[Directory]
+    The directories whose _q_traverse is running, the root first (read
+    from the call stack, as in QP).
+    """
+    directories = []
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if frame.f_code.co_name == '_q_traverse':
+                candidate = frame.f_locals.get('self')
+                if (isinstance(candidate, Directory) and
+                        not any(candidate is d for d in directories)):
+                    directories.append(candidate)
+            frame = frame.f_back
+    finally:
+        del frame
+    directories.reverse()
+    return directories
+
+
+def get_path_directory_list():
+    """() -> list[(str, Directory)]
+    (relative URL, directory) for each directory being traversed, the root
+    first: the last one is './', the one above it '../', and so on.
+    """
+    directories = get_directory_path()
+    count = len(directories)
+    return [('../' * (count - 1 - index) or './', directory)
+            for index, directory in enumerate(directories)]
+
+
+def get_crumb_tree():
+    """() -> list[list[(str, str, str | None)]]
+    One menu per directory being traversed, the root first: (relative URL,
+    crumb, title) for each of its exports that has a crumb.
+    """
+    tree = []
+    for path, directory in get_path_directory_list():
+        menu = []
+        for component, attribute, crumb, title in directory.get_exports():
+            if crumb is not None:
+                menu.append((path + component, crumb, title))
+        tree.append(menu)
+    return tree

@@ -345,12 +345,12 @@ class DurusDirectory(Directory):
 
     def is_allowed(self, user):
         """(user:User | None) -> bool: may this user browse?"""
-        return user is not None and user.is_admin()
+        return bool(user) and user.is_admin()
 
     def _q_access(self):
         common = _common()
         user = common.get_user()
-        if user is None:
+        if not user:
             common.ensure_signed_in()
             user = common.get_user()
         if not self.is_allowed(user):

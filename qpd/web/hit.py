@@ -4,6 +4,10 @@
     publisher.process_hit(hit)
     hit.get_response()
 
+As in QP, `Hit(input_stream, cgi_environment)` also works: the request is
+made with the class `request_is` and the response with `response_is`,
+attributes a subclass may change.
+
 Besides the request and the response, a hit holds the session (None until
 the publisher finds one in a cookie or someone asks for one through
 `qpd.web.common.get_session()`), the user signed in for this hit alone (by
@@ -12,18 +16,29 @@ dict for whatever the application wants to note about the hit.
 """
 
 import time
+from datetime import datetime, timezone
 
+from qpd.web.request import HTTPRequest
 from qpd.web.response import HTTPResponse
 
 __all__ = ['Hit']
 
 
 class Hit:
-    """(request:HTTPRequest, response:HTTPResponse=None)"""
+    """(request:HTTPRequest | input_stream, response:HTTPResponse | cgi_environment=None)
+    A dict as second argument (QP's form) makes the request from the
+    input stream and that environment.
+    """
+
+    request_is = HTTPRequest
+    response_is = HTTPResponse
 
     def __init__(self, request, response=None):
+        if isinstance(response, dict):
+            request = self.request_is(request, response)
+            response = None
         self.request = request
-        self.response = HTTPResponse() if response is None else response
+        self.response = self.response_is() if response is None else response
         self.session = None
         self.stored_session_id = None
         self.user = None
@@ -81,7 +96,15 @@ class Hit:
         """(user:User | None) -> None: sign in for this hit only."""
         self.user = user
 
+    def init_response(self):
+        """() -> None: replace the response with a new one (QP)"""
+        self.response = self.response_is()
+
     def get_time(self):
+        """() -> datetime: when the hit started, in UTC (timezone-aware)"""
+        return datetime.fromtimestamp(self.time, timezone.utc)
+
+    def get_timestamp(self):
         """() -> float: when the hit started, in seconds since the epoch"""
         return self.time
 
@@ -100,7 +123,7 @@ class Hit:
         response, no session, no user, empty info. The request stays (its
         fields are already parsed).
         """
-        self.response = HTTPResponse()
+        self.response = self.response_is()
         self.session = None
         self.stored_session_id = None
         self.user = None

@@ -11,7 +11,8 @@ from qpd.qpy import xml, xml_quote
 
 __all__ = [
     'url_quote', 'url_with_query', 'stringify', 'htmltag', 'element',
-    'href', 'nl2br', 'ul', 'ol', 'list_of_links', 'option', 'select',
+    'href', 'nl2br', 'ul', 'ol', 'dl', 'div', 'list_of_links', 'option',
+    'select',
 ]
 
 _TAG = re.compile(r'[A-Za-z][A-Za-z0-9\-]*')
@@ -110,11 +111,11 @@ def href(url, text, title=None, **attributes):
     return element('a', text, href=url, title=title, **attributes)
 
 
-def nl2br(text):
-    """(text:object) -> xml
-    text quoted, with a <br /> at each line break.
+def nl2br(value):
+    """(value:object) -> xml
+    value as text, quoted, with a <br /> at each line break.
     """
-    lines = stringify(text).replace('\r\n', '\n').split('\n')
+    lines = stringify(value).replace('\r\n', '\n').split('\n')
     return xml('<br />\n').join(lines)
 
 
@@ -130,6 +131,30 @@ def ol(items, css_class=None, **attributes):
     An ordered list with an <li> for each item.
     """
     return _list('ol', items, css_class, attributes)
+
+
+def dl(items, css_class=None, **attributes):
+    """(items:dict | iterable of (term, definition), css_class:str=None, **attributes) -> xml
+    A definition list: a <dt> and a <dd> for each pair, quoted unless
+    markup.
+    """
+    if hasattr(items, 'items'):
+        items = items.items()
+    parts = [htmltag('dl', False, css_class, **attributes)]
+    for term, definition in items:
+        parts.append('<dt>%s</dt><dd>%s</dd>' % (xml_quote(term),
+                                                 xml_quote(definition)))
+    parts.append('</dl>')
+    return xml(''.join(parts))
+
+
+def div(*content, **attrs):
+    """(*content, css_class:str=None, **attrs) -> xml
+    A <div> around the content items, each quoted unless markup.
+    """
+    css_class = attrs.pop('css_class', None)
+    return xml('%s%s</div>' % (htmltag('div', False, css_class, **attrs),
+                               ''.join(xml_quote(item) for item in content)))
 
 
 def _list(tag, items, css_class, attributes):

@@ -18,13 +18,13 @@ No handler here swallows them, and an application that does (`except
 Exception`) does not hide them either: a conflict left in the connection
 or a storage socket that failed is noticed at the end of the attempt.
 
-Configuration (`SitePublisher.configuration`, over `PUBLISHER_DEFAULTS`,
-under the site's configuration when a Site is given): see
-PUBLISHER_DEFAULTS below.
+Configuration: `SitePublisher.configuration` over the defaults of
+qpd.config (the one table of keys), under the site's checked configuration
+when a Site is given.
 """
 
 import logging
-import random
+import re
 import sys
 import time
 import traceback
@@ -33,45 +33,20 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from durus.btree import BTree
 from durus.error import ConflictError
 
+from qpd.config import get_defaults
+from qpd.lib.backoff import Backoff
 from qpd.qpy import join_xml, xml
 from qpd.storage.connection import (
     LOST_CONNECTION_ERRORS, StorageUnavailable, is_disconnected, reconnect)
 from qpd.storage.session import Session, is_session_id
 from qpd.storage.user import User
-from qpd.web import common, signin
+from qpd.storage.ledger import sweep_ledgers
+from qpd.web import common, guard, signin
 from qpd.web.directory import split_path
-from qpd.web.errors import HTTPError, Redirect, RespondNow
+from qpd.web.errors import HTTPError, NotFound, Redirect, RespondNow
 from qpd.web.response import HTTPResponse
 
-__all__ = ['Publisher', 'RespondNow', 'Redirect', 'PUBLISHER_DEFAULTS',
-           'LostConnection']
-
-PUBLISHER_DEFAULTS = {
-    # Retries of a hit after a conflict or a lost storage connection.
-    'max_retries': 10,
-    'retry_delay': 0.001,       # seconds; doubled each retry (to at most
-                                # 0.05), jittered
-    'reconnect_wait': 10.0,     # seconds to wait for a StorageServer back
-    # Sessions.
-    'session_cookie_name': None,    # default: qpd_session, or NAME_session
-    'session_idle_timeout': 7 * 24 * 3600.0,   # seconds unused to expiry
-    'session_cleanup_interval': 3600.0,        # seconds between clean-ups
-    'session_cookie_max_age': None,  # None: the cookie lasts the browser's
-                                     # session
-    # Sign-in.
-    'realm': None,              # default: the site name, else 'qpd'
-    'digest_nonce_lifetime': 300.0,
-    # Errors and mail.
-    'display_exceptions': False,    # show tracebacks on the 500 page
-    'email_enabled': False,
-    'smtp_server': 'localhost',
-    'webmaster_address': None,
-    'administrator_address': None,  # gets error reports (else webmaster)
-    'debug_address': None,          # when set, all mail goes there
-    # URLs.
-    'https_address': None,
-    'script_name': '',
-}
+__all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection']
 
 
 class LostConnection(Exception):
@@ -101,12 +76,30 @@ def _raw_path_query(environ):
     return path + '?' + query if query else path
 
 
+_URL_SAFE = "/:@!$&'()*+,;=-._~"
+_SECRET_ENVIRON = ('HTTP_COOKIE', 'HTTP_AUTHORIZATION',
+                   'HTTP_PROXY_AUTHORIZATION')
+_fqdn = []
+
+
+def _get_fqdn():
+    """() -> str: this host's fully qualified name (looked up once)"""
+    if not _fqdn:
+        import socket
+        _fqdn.append(socket.getfqdn() or 'localhost')
+    return _fqdn[0]
+
+
 def _log_quote(text):
     """(text:str | None) -> str: text for a quoted log field"""
     if not text:
         return '-'
-    return text.replace('\\', '\\\\').replace('"', '\\"').replace(
+    text = text.replace('\\', '\\\\').replace('"', '\\"').replace(
         '\n', '\\n').replace('\r', '\\r')
+    return _CONTROL.sub(lambda found: '\\x%02x' % ord(found.group()), text)
+
+
+_CONTROL = re.compile('[\x00-\x1f\x7f]')
 
 
 class Publisher:
@@ -121,7 +114,8 @@ class Publisher:
     def __init__(self, connection=None, site=None):
         self.connection = connection
         self.site = site
-        config = dict(PUBLISHER_DEFAULTS)
+        self.null_user = None
+        config = get_defaults()
         config.update(type(self).configuration or {})
         if site is not None:
             config.update(site.get_configuration())
@@ -145,6 +139,7 @@ class Publisher:
             name = ('%s_session' % site.get_name() if site is not None
                     else 'qpd_session')
         self.session_cookie_name = name
+        common.set_publisher(self)
 
     # Configuration and parts ---------------------------------------------
 
@@ -184,8 +179,14 @@ class Publisher:
         return self.site.get_name() if self.site is not None else 'qpd'
 
     def get_webmaster_address(self):
-        """() -> str | None"""
-        return self.config.get('webmaster_address')
+        """() -> str
+        The `webmaster_address` setting, else (as in QP) 'webmaster@' and
+        the host's fully qualified name.
+        """
+        address = self.config.get('webmaster_address')
+        if not address:
+            address = 'webmaster@' + _get_fqdn()
+        return address
 
     def get_administrator_address(self):
         """() -> str | None: who gets error reports"""
@@ -201,7 +202,11 @@ class Publisher:
         return self.config.get('smtp_server')
 
     def get_debug_address(self):
-        """() -> str | None: when set, all mail goes here instead"""
+        """() -> str | None
+        When set, all mail goes here instead of to its recipients: the
+        `debug_address` setting (None by default, so mail goes out; QP
+        defaulted to the webmaster address).
+        """
         return self.config.get('debug_address')
 
     def display_exceptions(self):
@@ -228,12 +233,14 @@ class Publisher:
 
     def get_root_directory(self):
         """() -> Directory
-        The root of the URL space: the SiteDirectory of the module that
-        defines this publisher's class, else the site's.
+        The root of the URL space: the SiteDirectory (or, QP's name,
+        SiteRootDirectory) of the module that defines this publisher's
+        class, else the site's.
         """
         if self.root_directory is None:
             module = sys.modules.get(type(self).__module__)
-            cls = getattr(module, 'SiteDirectory', None)
+            cls = (getattr(module, 'SiteDirectory', None) or
+                   getattr(module, 'SiteRootDirectory', None))
             if cls is None and self.site is not None:
                 cls = self.site.get_directory_class()
             if cls is None:
@@ -254,8 +261,9 @@ class Publisher:
 
     def ensure_initialized(self):
         """() -> None
-        Create the root's `sessions` and `users` (and the `qpd_secret` that
-        signs HTTP Digest nonces) when they are missing, and commit.
+        Create the root's `sessions` and `users` (holding the null user
+        under '', as in QP) and the `qpd_secret` that signs HTTP Digest
+        nonces, when they are missing, and commit.
         """
         if self.initialized or self.connection is None:
             return
@@ -266,6 +274,9 @@ class Publisher:
             changed = True
         if 'users' not in root:
             root['users'] = BTree()
+            changed = True
+        if '' not in root['users']:
+            root['users'][''] = self.user_class('')
             changed = True
         if 'qpd_secret' not in root:
             import secrets
@@ -294,16 +305,54 @@ class Publisher:
                 self.secret = secrets.token_bytes(32)
         return self.secret
 
+    def get_null_user(self):
+        """() -> User
+        The falsy null User that stands for nobody: users[''] when there
+        is a database, else one made once.
+        """
+        if self.connection is not None:
+            self.ensure_initialized()
+            user = self.get_users().get('')
+            if user is not None:
+                return user
+        if self.null_user is None:
+            self.null_user = self.user_class('')
+        return self.null_user
+
     def create_user(self, user_id):
         """(user_id:str) -> User
-        A new user, stored (ValueError if the id is taken).
+        A new User, not stored (as in QP: store it in get_users()).
+        """
+        return self.user_class(user_id)
+
+    def add_user(self, user_id):
+        """(user_id:str) -> User
+        A new user made by create_user() and stored in get_users();
+        ValueError when the id is taken.
         """
         users = self.get_users()
         if user_id in users:
             raise ValueError('user %r exists' % (user_id,))
-        user = self.user_class(user_id)
+        user = self.create_user(user_id)
         users[user_id] = user
         return user
+
+    def commit(self):
+        """() -> None: commit the connection (QP)"""
+        self.connection.commit()
+
+    def abort(self):
+        """() -> None: drop uncommitted changes (QP)"""
+        self.connection.abort()
+
+    def set_hit(self, hit):
+        """(hit:Hit | None) -> None: make hit the current hit"""
+        self.hit = hit
+        common.set_current(self, hit)
+
+    def respond_now(self):
+        """() -> raises RespondNow: the response as it is is sent"""
+        raise RespondNow()
 
     def create_session(self):
         """() -> Session: a new, unsaved session for the current hit"""
@@ -317,10 +366,9 @@ class Publisher:
         """(hit:Hit) -> None
         Fill in hit's response (see the module's docstring).
         """
-        self.hit = hit
-        common.set_current(self, hit)
+        self.set_hit(hit)
         max_retries = self.config['max_retries']
-        delay = self.config['retry_delay']
+        backoff = Backoff(self.config['retry_delay'], 0.05)
         while True:
             try:
                 self.try_hit(hit)
@@ -343,18 +391,18 @@ class Publisher:
                         # The first retry runs at once: the commit that
                         # beat this one is already in, and the abort just
                         # made its changes visible here.
-                        time.sleep(delay * (0.5 + random.random()))
-                        delay = min(delay * 2, 0.05)
+                        backoff.sleep()
                 hit.reset()
             except BaseException:
                 self.abort_quietly()
                 raise
+        guard.add_security_headers(self, hit)
         hit.get_response().finish(hit.get_request())
-        self.log_hit(hit)
-        if (self.connection is not None and hit.get_time() -
+        self.log_hit()
+        if (self.connection is not None and hit.get_timestamp() -
                 self.last_session_cleanup >
                 self.config['session_cleanup_interval']):
-            self.last_session_cleanup = hit.get_time()
+            self.last_session_cleanup = hit.get_timestamp()
             self.clean_sessions_quietly()
 
     def try_hit(self, hit):
@@ -364,7 +412,7 @@ class Publisher:
         """
         connection = self.connection
         if connection is None:
-            self.fill_response(hit)
+            self.run_hit(hit)
             return
         try:
             if is_disconnected(connection):
@@ -373,11 +421,10 @@ class Publisher:
             self.ensure_initialized()
         except LOST_CONNECTION_ERRORS as error:
             raise LostConnection(str(error)) from error
-        ok = self.fill_response(hit)
+        ok = self.run_hit(hit)
         self.check_storage()
         try:
             if ok:
-                self.finish_session(hit)
                 if connection.changed:
                     connection.commit()
             else:
@@ -385,18 +432,19 @@ class Publisher:
         except LOST_CONNECTION_ERRORS as error:
             raise LostConnection(str(error)) from error
 
-    def fill_response(self, hit):
+    def run_hit(self, hit):
         """(hit:Hit) -> bool
-        Parse the inputs, find the session, traverse; True when the hit
-        succeeded (the changes are to be committed). An HTTPError becomes
-        its error page, another exception the 500 page; ConflictError and a
-        lost storage connection are raised.
+        Parse the inputs and call fill_response(); True when the hit
+        succeeded (the changes are to be committed). A Redirect becomes its
+        redirect, a NotFound the page of not_found(), another HTTPError its
+        error page, any other exception the 500 page of handle_exception();
+        ConflictError and a lost storage connection are raised.
         """
         try:
             request = hit.get_request()
+            guard.check_request(self, request)
             request.process_inputs()
-            self.start_session(hit)
-            self.traverse(hit)
+            self.fill_response()
             return True
         except RespondNow:
             return True
@@ -405,14 +453,54 @@ class Publisher:
             return True
         except ConflictError:
             raise
+        except NotFound as error:
+            self.check_storage(error)
+            try:
+                self.not_found(error.get_message() or None)
+            except RespondNow:
+                pass
+            return False
         except HTTPError as error:
             self.check_storage(error)
             self.respond_http_error(hit, error)
             return False
         except Exception as error:
             self.check_storage(error)
-            self.handle_exception(hit, sys.exc_info())
+            self.handle_exception()
             return False
+
+    def fill_response(self):
+        """() -> None
+        QP's hook: find the session named by the cookie (an unknown or
+        expired one is dropped), call fill_response_with_session_present(),
+        then store the session when it needs saving and send its cookie.
+        The session is stored also when a RespondNow or a Redirect ends the
+        hit early, not when another exception does.
+        """
+        hit = self.get_hit()
+        self.start_session(hit)
+        try:
+            self.fill_response_with_session_present()
+        except (RespondNow, Redirect):
+            self.finish_session(hit)
+            raise
+        self.finish_session(hit)
+
+    def fill_response_with_session_present(self):
+        """() -> None
+        QP's hook: a path without its leading '/' (or an empty one) is a
+        301 to the slashed form; else traverse the root directory with the
+        path and make what it returns the response body (None: not found).
+        """
+        hit = self.get_hit()
+        request = hit.get_request()
+        path = request.get_path_info()
+        if not path.startswith('/'):
+            location = quote('/' + path, safe=_URL_SAFE)
+            if request.get_query():
+                location += '?' + request.get_query()
+            self.redirect(location, permanent=True)
+        self.traverse(hit)
 
     def check_storage(self, error=None):
         """(error:Exception=None) -> None
@@ -431,13 +519,14 @@ class Publisher:
     def traverse(self, hit):
         """(hit:Hit) -> None
         Walk the root directory with the request path, and make what the
-        callable at the end returns (unless None) the response body.
+        callable at the end returns the response body (None: NotFound).
         """
         request = hit.get_request()
         components = split_path(request.get_path_info())
         output = self.get_root_directory()._q_traverse(components)
-        if output is not None:
-            hit.get_response().set_body(output)
+        if output is None:
+            raise NotFound()
+        hit.get_response().set_body(output)
 
     def abort_quietly(self):
         """() -> None
@@ -486,7 +575,7 @@ class Publisher:
         if session is None:
             return
         if session.is_expired(self.config['session_idle_timeout'],
-                              hit.get_time()):
+                              hit.get_timestamp()):
             return
         hit.set_session(session, stored_id=value)
 
@@ -519,7 +608,7 @@ class Publisher:
                 del sessions[stored_id]
             stored_id = None
         if stored_id is not None:
-            session.touch(hit.get_time())
+            session.touch(hit.get_timestamp())
         elif session.needs_saving():
             if sessions is None:
                 sessions = self.get_sessions()
@@ -542,7 +631,9 @@ class Publisher:
 
     def clean_sessions(self, now=None):
         """(now:float=None) -> int
-        Remove the expired sessions (without committing); how many.
+        Remove the expired sessions, and the expired records of the
+        ledgers (spent form tokens, Digest counts, sign-in failures: see
+        qpd.storage.ledger), without committing; how many sessions.
         """
         now = time.time() if now is None else now
         limit = self.config['session_idle_timeout']
@@ -551,6 +642,7 @@ class Publisher:
                    if session.is_expired(limit, now)]
         for key in expired:
             del sessions[key]
+        sweep_ledgers(self.get_root(), now)
         return len(expired)
 
     def clean_sessions_quietly(self):
@@ -561,7 +653,7 @@ class Publisher:
         try:
             self.connection.abort()
             count = self.clean_sessions()
-            if count:
+            if self.connection.changed:
                 self.connection.commit()
                 self.logger.info('removed %d expired sessions', count)
         except Exception:
@@ -577,17 +669,21 @@ class Publisher:
         """
         self.ensure_signed_in_using_form(**kwargs)
 
-    def ensure_signed_in_using_form(self, **kwargs):
-        """(title:str='Sign in', realm:str=None) -> None"""
-        signin.ensure_signed_in_using_form(self, **kwargs)
+    def ensure_signed_in_using_form(self, title='Please Sign In', realm=None,
+                                    **kwargs):
+        """(title:str='Please Sign In', realm:str=None, **kwargs) -> None
+        See qpd.web.signin; kwargs go to page().
+        """
+        signin.ensure_signed_in_using_form(self, title=title, realm=realm,
+                                           **kwargs)
 
-    def ensure_signed_in_using_basic(self, **kwargs):
+    def ensure_signed_in_using_basic(self, realm=None):
         """(realm:str=None) -> None"""
-        signin.ensure_signed_in_using_basic(self, **kwargs)
+        signin.ensure_signed_in_using_basic(self, realm=realm)
 
-    def ensure_signed_in_using_digest(self, **kwargs):
+    def ensure_signed_in_using_digest(self, realm=None):
         """(realm:str=None) -> None"""
-        signin.ensure_signed_in_using_digest(self, **kwargs)
+        signin.ensure_signed_in_using_digest(self, realm=realm)
 
     def sign_in(self, user):
         """(user:User) -> None
@@ -596,13 +692,18 @@ class Publisher:
         """
         self.get_session().set_authenticated(user)
 
-    def sign_out(self):
-        """() -> None: no user is signed in any more (the id changes)"""
+    def sign_out(self, url=None):
+        """(url:str=None) -> None
+        No user is signed in any more (the session id changes); with url,
+        redirect there (as QP's sign_out(url)).
+        """
         hit = self.hit
         hit.set_user(None)
         session = hit.get_session()
         if session is not None:
             session.set_authenticated(None)
+        if url is not None:
+            self.redirect(url)
 
     # Pages ------------------------------------------------------------------
 
@@ -625,19 +726,56 @@ class Publisher:
         return (self.header(title, **kwargs) + join_xml(content) +
                 self.footer(**kwargs))
 
-    def respond(self, title, *content, status=None, **kwargs):
-        """(title:str, *content, status:int=None, **kwargs)
-        Make the response the page, with status, and raise RespondNow.
+    def _fresh_response(self):
+        """() -> HTTPResponse
+        A new response for the current hit, keeping the cookies set so far.
         """
-        response = self.hit.get_response()
-        if status is not None:
-            response.set_status(status)
-        response.set_content_type('text/html')
+        hit = self.get_hit()
+        cookies = hit.get_response().cookies
+        response = HTTPResponse()
+        response.cookies = cookies
+        hit.set_response(response)
+        return response
+
+    def respond(self, title, *content, status=400, **kwargs):
+        """(title:str, *content, status:int=400, **kwargs)
+        As QP: a fresh response (cookies kept) holding page(title,
+        *content, **kwargs) with status (400 unless given; None keeps the
+        current status); raises RespondNow.
+        """
+        if status is None:
+            status = self.get_hit().get_response().get_status_code()
+        response = self._fresh_response()
+        response.set_status(status)
         response.set_body(self.page(title, *content, **kwargs))
         raise RespondNow()
 
+    def redirect(self, location, permanent=False):
+        """(location:str, permanent=False)
+        As QP: a fresh 302 (301 when permanent) response to
+        complete_url(location) (so '/...' goes under the script name),
+        cookies kept; raises RespondNow.
+        """
+        url = self.complete_url(location)
+        self._fresh_response().redirect(url, permanent)
+        raise RespondNow()
+
+    def not_found(self, body=None):
+        """(body:str=None)
+        As QP: respond('Not Found', body or a default text, status=404).
+        Traversal calls it for every unknown path.
+        """
+        response = self.get_hit().get_response()
+        response.set_header('Cache-Control', 'no-store')
+        self.respond('Not Found',
+                     body or 'The requested resource was not found.',
+                     status=404)
+
     def respond_redirect(self, hit, redirect):
-        """(hit:Hit, redirect:Redirect) -> None"""
+        """(hit:Hit, redirect:Redirect) -> None
+        The answer to a Redirect exception: its location is relative to
+        the request URL (no script name is added).
+        """
         hit.get_response().redirect(redirect.get_location(),
                                     redirect.is_permanent())
 
@@ -677,53 +815,93 @@ class Publisher:
         response.set_body(self.format_error_page(
             503, '503 Service Unavailable', 'Please try again.'))
 
-    def format_exception_report(self, hit, exc_info):
-        """(hit:Hit, exc_info) -> str: what went wrong, for the log"""
+    def format_exception_report(self):
+        """() -> str
+        The report of the exception being handled (sys.exc_info()): the
+        request line, address and user, the traceback, the hit's info, and
+        the request's environment (cookies and credentials left out).
+        """
+        hit = self.get_hit()
         request = hit.get_request()
-        lines = ['%s %s' % (request.get_method(),
-                            _raw_path_query(request.get_environ())),
+        lines = ['%s %s' % (request.get_method(), _log_quote(
+                     _raw_path_query(request.get_environ()))),
                  'remote address: %s' % request.get_remote_address()]
         user = hit.get_user()
-        if user is not None:
+        if user:
             lines.append('user: %s' % user)
         lines.append('')
-        lines.extend(traceback.format_exception(*exc_info))
+        lines.extend(traceback.format_exception(*sys.exc_info()))
+        info = hit.get_info()
+        if info:
+            lines.append('hit info:')
+            for key in sorted(info, key=str):
+                lines.append('  %s: %r' % (key, info[key]))
+        lines.append('request:')
+        for key, value in sorted(request.get_environ().items()):
+            if not isinstance(value, str):
+                continue
+            if key in _SECRET_ENVIRON:
+                value = '(not shown)'
+            lines.append('  %s: %s' % (key, _log_quote(value)
+                                       if value else ''))
         return '\n'.join(line.rstrip('\n') for line in lines)
 
-    def handle_exception(self, hit, exc_info):
-        """(hit:Hit, exc_info) -> None
-        Log the full report (and mail it to the administrator when mail
-        is enabled); answer with the 500 page, which shows the report only
-        when display_exceptions().
+    def handle_exception(self):
+        """() -> None
+        QP's hook, called while the exception is being handled: a conflict
+        or a lost storage connection is raised again (the hit is retried);
+        else log_exception(), a fresh 500 response, and display_exception()
+        or hide_exception() as display_exceptions() says.
         """
-        if isinstance(exc_info[1], (ConflictError, LostConnection)):
-            raise exc_info[1]
-        report = self.format_exception_report(hit, exc_info)
-        self.logger.error('%s', report)
-        self.mail_exception_report(report)
-        response = self._error_response(hit, 500)
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConflictError, LostConnection, SystemExit)):
+            raise error
+        self.log_exception()
+        self._error_response(self.get_hit(), 500)
         if self.display_exceptions():
-            body = self.page('500 Internal Server Error',
-                             xml('<h1>500 Internal Server Error</h1>\n'
-                                 '<pre>%s</pre>\n') % report)
+            self.display_exception()
         else:
-            body = self.format_error_page(
-                500, '500 Internal Server Error',
-                'The error has been logged; sorry.')
-        response.set_body(body)
+            self.hide_exception()
 
-    def mail_exception_report(self, report):
-        """(report:str) -> None"""
+    def log_exception(self):
+        """() -> None
+        Log the report (format_exception_report) at ERROR and send it to
+        the administrator.
+        """
+        report = self.format_exception_report()
+        self.logger.error('%s', report)
+        self.send_to_administrator(report)
+
+    def display_exception(self):
+        """() -> None: the report, as plain text, in the 500 response"""
+        response = self.get_hit().get_response()
+        response.set_content_type('text/plain')
+        response.set_body(self.format_exception_report())
+
+    def hide_exception(self):
+        """() -> None: a page regretting the failure in the 500 response"""
+        self.get_hit().get_response().set_body(self.format_error_page(
+            500, '500 Internal Server Error',
+            'The error has been logged; sorry.'))
+
+    def send_to_administrator(self, message):
+        """(message:str) -> None
+        Mail message to get_administrator_address() when email is enabled;
+        the subject names the site and the first line of the message.
+        """
         address = self.get_administrator_address()
         if not (self.is_email_enabled() and address):
             return
         try:
             from qpd.lib.mail import sendmail
-            subject = 'error: %s' % report.split('\n', 1)[0]
-            sendmail(subject[:200], report, to=address,
+            name = self.site.get_name() if self.site is not None else 'qpd'
+            subject = '%s error: %s' % (name, message.split('\n', 1)[0])
+            sendmail(subject[:200], message, to=address,
                      from_address=self.get_webmaster_address() or address)
         except Exception:
             self.logger.exception('could not mail the error report')
+
+    mail_exception_report = send_to_administrator
 
     # URLs ----------------------------------------------
 
@@ -734,20 +912,26 @@ class Publisher:
         """
         request = self.hit.get_request()
         if self.get_https_address() and not request.is_secure():
-            raise Redirect(self.complete_url(request.get_path_query(),
+            raise Redirect(self.complete_url(request.get_url(),
                                              secure=True))
 
     def complete_url(self, path, secure=False):
         """(path:str, secure=False) -> str
-        The absolute URL of path, relative to the request URL. With
+        The absolute URL of path, relative to the request URL; as in QP a
+        path starting with one '/' goes under the script name. With
         secure and an https_address, an https URL on that address (its
         host, unless it is a wildcard, when the request's host is kept).
         """
         hit = self.hit
         if hit is not None:
-            base = hit.get_request().get_url()
+            request = hit.get_request()
+            base = request.get_url()
+            script_name = request.get_script_name()
         else:
             base = 'http://localhost/'
+            script_name = self.config.get('script_name') or ''
+        if path.startswith('/') and not path.startswith('//'):
+            path = script_name.rstrip('/') + path
         url = urljoin(base, path)
         https_address = self.get_https_address()
         if secure and https_address:
@@ -772,11 +956,12 @@ class Publisher:
         """
         self.hit_log = write
 
-    def log_hit(self, hit):
-        """(hit:Hit) -> None
-        One line in Combined Log Format, to the hit log (set_hit_log), or
-        else at INFO on get_logger().
+    def log_hit(self):
+        """() -> None
+        One line for the current hit in Combined Log Format, to the hit log
+        (set_hit_log), or else at INFO on get_logger().
         """
+        hit = self.get_hit()
         write = self.hit_log
         if write is None and not self.logger.isEnabledFor(logging.INFO):
             return
@@ -787,8 +972,8 @@ class Publisher:
         length = response.get_content_length()
         line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
             request.get_remote_address() or '-',
-            _log_quote(str(user)) if user is not None else '-',
-            _format_log_time(hit.get_time()),
+            _log_quote(str(user)) if user else '-',
+            _format_log_time(hit.get_timestamp()),
             request.get_method(),
             _log_quote(_raw_path_query(environ)),
             environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),

@@ -4,7 +4,15 @@ An HTTPRequest is built from a CGI-style environ (what a WSGI server passes)
 and a binary body stream. Fields come from the query string and from
 urlencoded and multipart/form-data bodies; uploaded files become Upload
 instances, spooled to a temporary file past a size threshold. Anything
-malformed raises an HTTPError with a 4xx status, never another exception.
+malformed raises an HTTPError with a 4xx status (BadRequest is also a
+ValueError, what QP raised), never another exception.
+
+QP's names are here with QP's contracts: `get_path(n)`, `get_encoding`,
+`get_accepted_types`, the functions `get_content_type(environ)`,
+`parse_header`, `parse_content_disposition`, `make_safe_filename`, and
+an Upload with QP's attributes (`orig_filename`, `base_filename`,
+`content_type`, `charset`, `fp`) and file methods. `parse_query` gives
+QP's dict; `parse_query_pairs` the ordered pairs qpd parses bodies with.
 """
 
 import re
@@ -17,7 +25,11 @@ from python_multipart.multipart import (
 
 from qpd.web.errors import BadRequest, HTTPError, RequestEntityTooLarge
 
-__all__ = ['HTTPRequest', 'Upload', 'parse_query', 'parse_cookies']
+__all__ = ['HTTPRequest', 'Upload', 'parse_query', 'parse_query_pairs',
+           'parse_cookies', 'parse_header', 'parse_content_disposition',
+           'get_content_type', 'make_safe_filename', 'DEFAULT_CHARSET']
+
+DEFAULT_CHARSET = 'utf-8'   # the only charset qpd accepts for form data
 
 _BAD_PERCENT = re.compile(rb'%(?![0-9A-Fa-f]{2})')
 _HOST = re.compile(r'[A-Za-z0-9.\-_]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?')
@@ -66,7 +78,7 @@ def _unquote(raw, what):
     return raw
 
 
-def parse_query(query, max_fields=1000, max_field_length=1024 * 1024):
+def parse_query_pairs(query, max_fields=1000, max_field_length=1024 * 1024):
     """(query:str | bytes, max_fields:int=1000, max_field_length:int=1048576) -> list[(str, str)]
     The (name, value) pairs of an application/x-www-form-urlencoded string
     (a query string or a form body), in order. Pieces are separated by '&';
@@ -93,12 +105,113 @@ def parse_query(query, max_fields=1000, max_field_length=1024 * 1024):
     return pairs
 
 
+def parse_query(qs, charset=DEFAULT_CHARSET, max_fields=1000,
+                max_field_length=1024 * 1024):
+    """(qs:str | bytes, charset:str='utf-8', ...) -> dict[str, str | list]
+    QP's parse_query: the fields of a query string, a name given more than
+    once having the list of its values. Only UTF-8 (and its subset ASCII)
+    is accepted (BadRequest, a ValueError, for another charset).
+    """
+    if charset and charset.lower().replace('_', '-') not in (
+            'utf-8', 'utf8', 'ascii', 'us-ascii'):
+        raise BadRequest('charset %r: form data must be UTF-8' % (charset,))
+    fields = {}
+    for name, value in parse_query_pairs(qs, max_fields, max_field_length):
+        if name in fields:
+            present = fields[name]
+            if isinstance(present, list):
+                present.append(value)
+            else:
+                fields[name] = [present, value]
+        else:
+            fields[name] = value
+    return fields
+
+
+_PARAMETER = re.compile(
+    r';\s*([^\s;=]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
+
+
+def parse_header(line):
+    """(line:str) -> (str, dict[str, str])
+    A Content-Type-like header split into its value (stripped) and its
+    parameters (names in lower case, quotes and backslash escapes
+    removed): 'text/plain; charset="utf-8"' -> ('text/plain',
+    {'charset': 'utf-8'}).
+    """
+    value, sep, rest = line.partition(';')
+    params = {}
+    for match in _PARAMETER.finditer(sep + rest):
+        name, given = match.group(1).lower(), match.group(2) or ''
+        given = given.strip()
+        if len(given) >= 2 and given[0] == given[-1] == '"':
+            given = re.sub(r'\\(.)', r'\1', given[1:-1])
+        params[name] = given
+    return value.strip(), params
+
+
+def parse_content_disposition(full_cdisp):
+    """(full_cdisp:str) -> (str, str | None)
+    (name, filename) of a form-data Content-Disposition header; ValueError
+    when it is not form-data or names no field.
+    """
+    kind, params = parse_header(full_cdisp)
+    if kind.lower() != 'form-data':
+        raise ValueError('expected form-data Content-Disposition: %r'
+                         % (full_cdisp,))
+    name = params.get('name')
+    if name is None:
+        raise ValueError('no name in Content-Disposition: %r' % (full_cdisp,))
+    return name, params.get('filename')
+
+
+def get_content_type(environ):
+    """(environ:dict) -> str | None
+    The media type of CONTENT_TYPE in lower case, without parameters, or
+    None when there is none.
+    """
+    value = environ.get('CONTENT_TYPE')
+    if not value:
+        return None
+    return value.partition(';')[0].strip().lower() or None
+
+
+_UNSAFE_FILENAME = re.compile(r'[^A-Za-z0-9._-]')
+
+
+def make_safe_filename(s):
+    """(s:str) -> str
+    s with every character outside letters, digits, '.', '_' and '-'
+    replaced by '_'.
+    """
+    return _UNSAFE_FILENAME.sub('_', s)
+
+
+def _parse_weighted(header):
+    """(header:str | None) -> dict[str, float]
+    The items of an Accept-like header with their quality (1.0 unless
+    given; a malformed quality counts as 0).
+    """
+    result = {}
+    for item in (header or '').split(','):
+        value, params = parse_header(item)
+        if not value:
+            continue
+        try:
+            quality = float(params.get('q', '1'))
+        except ValueError:
+            quality = 0.0
+        result[value.lower()] = quality
+    return result
+
+
 def parse_cookies(header):
     """(header:str | bytes) -> dict[str, str]
     The cookies of a Cookie header. Junk is skipped, never raised on: a
     piece without '=', a name that is not an HTTP token, or a value that is
     not UTF-8 is left out. The first of several cookies of one name wins.
-    A value in double quotes loses its quotes.
+    A value in double quotes loses its quotes; RFC 2109 attributes
+    ($Version, $Path...) are skipped.
     """
     cookies = {}
     if not header:
@@ -110,6 +223,8 @@ def parse_cookies(header):
         if not sep:
             continue
         name = name.strip(' \t')
+        if name.startswith('$'):
+            continue    # an RFC 2109 attribute ($Version, $Path)
         if name in cookies or not _COOKIE_NAME.fullmatch(name):
             continue
         value = value.strip(' \t')
@@ -125,19 +240,28 @@ def parse_cookies(header):
 
 
 class Upload:
-    """(filename:str, content_type:str | None=None, name:str | None=None)
+    """(orig_filename:str, content_type:str=None, charset:str=None, name:str=None)
     A file uploaded in a multipart/form-data body. Its content is kept in
     memory up to max_memory_size bytes and in a temporary file beyond.
+    QP's attributes: orig_filename (as the client sent it), base_filename
+    (its last path component), content_type, charset, fp (the file); the
+    file methods read, readline, readlines and iteration read from fp,
+    which is at the start once the upload is received.
     """
 
     max_memory_size = 256 * 1024
 
-    def __init__(self, filename, content_type=None, name=None):
-        self.filename = filename
+    def __init__(self, orig_filename, content_type=None, charset=None,
+                 name=None):
+        self.orig_filename = orig_filename
+        self.base_filename = _clean_filename(orig_filename or '')
+        self.filename = self.base_filename
         self.content_type = content_type
+        self.charset = charset
         self.name = name
         self.size = 0
-        self.file = tempfile.SpooledTemporaryFile(max_size=self.max_memory_size)
+        self.fp = self.file = tempfile.SpooledTemporaryFile(
+            max_size=self.max_memory_size)
 
     def __repr__(self):
         return '<Upload %r %s %d bytes>' % (
@@ -169,11 +293,31 @@ class Upload:
         self.file.seek(0)
         return self.file
 
-    def read(self):
-        """() -> bytes
-        The whole content (use get_file() for large uploads).
+    def receive(self, lines):
+        """(lines:iterable of bytes) -> None
+        Copy lines into the content (QP), leaving the file at its start.
         """
-        return self.get_file().read()
+        for line in lines:
+            self.write(line)
+        self.file.seek(0)
+
+    def read(self, n=-1):
+        """(n:int=-1) -> bytes
+        Up to n bytes from the current position (all that is left when n
+        is negative), as a file's read.
+        """
+        return self.file.read(n)
+
+    def readline(self, n=-1):
+        """(n:int=-1) -> bytes: the next line of the content"""
+        return self.file.readline(n)
+
+    def readlines(self, hint=-1):
+        """(hint:int=-1) -> list[bytes]: the remaining lines"""
+        return self.file.readlines(hint)
+
+    def __iter__(self):
+        return iter(self.file)
 
     def write(self, data):
         """(data:bytes)
@@ -222,6 +366,8 @@ class _MultipartReader:
     def write(self, chunk):
         try:
             self.parser.write(chunk)
+        except HTTPError:
+            raise
         except (FormParserError, ValueError, IndexError, KeyError) as error:
             raise BadRequest('malformed multipart body: %s' % error) from None
 
@@ -271,10 +417,15 @@ class _MultipartReader:
             return  # not a form field: its data is skipped
         self.name = _decode(params[b'name'], 'field name')
         if b'filename' in params:
-            filename = _clean_filename(_decode(params[b'filename'], 'file name'))
+            filename = _decode(params[b'filename'], 'file name')
+            charset = None
             if content_type is not None:
                 content_type = _decode(content_type, 'content type').strip() or None
-            self.upload = Upload(filename, content_type, self.name)
+            if content_type is not None:
+                content_type, type_params = parse_header(content_type)
+                content_type = content_type or None
+                charset = type_params.get('charset')
+            self.upload = Upload(filename, content_type, charset, self.name)
 
     def on_part_data(self, data, start, end):
         if self.name is None:
@@ -293,7 +444,7 @@ class _MultipartReader:
         if self.upload is not None:
             upload = self.upload
             self.upload = None
-            if upload.filename or upload.size:
+            if upload.orig_filename or upload.size:
                 upload.file.seek(0)
                 self.request._add_field(self.name, upload)
             else:
@@ -404,11 +555,22 @@ class HTTPRequest:
             self.path_info = path_info
         return self.path_info
 
-    def get_path(self):
-        """() -> str
-        The decoded path: the script name followed by the path info.
+    def get_path(self, n=0):
+        """(n:int=0) -> str
+        The decoded path: the script name followed by the path info ('/'
+        for the root, even when both are empty). As in QP, n > 0 drops n
+        trailing components and n < 0 keeps the first -n; ValueError when
+        the path has fewer.
         """
-        return self.get_script_name() + self.get_path_info()
+        path = self.get_script_name() + self.get_path_info() or '/'
+        if n == 0:
+            return path
+        components = path.split('/')
+        if abs(n) > len(components) - 1:
+            raise ValueError('n=%d too big for path %r' % (n, path))
+        if n > 0:
+            return '/'.join(components[:-n])
+        return '/'.join(components[:-n + 1])
 
     def get_query(self):
         """() -> str
@@ -444,17 +606,41 @@ class HTTPRequest:
         """(name:str, default=None) -> str | None
         The value of the request header called name (in any case), as the
         server passed it (a latin-1 str standing for bytes), or default.
+        As in QP, the CGI spelling works too: 'HTTP_USER_AGENT', or an
+        environ key such as 'CONTENT_TYPE'.
         """
         key = name.upper().replace('-', '_')
-        if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-            return self.environ.get(key, default)
+        value = self.environ.get(key)
+        if isinstance(value, str) and key.isupper():
+            return value
+        if key.startswith('HTTP_'):
+            return default
         return self.environ.get('HTTP_' + key, default)
 
     def get_content_type(self):
         """() -> str
-        The media type of the body in lower case, without parameters.
+        The media type of the body in lower case, without parameters ('' when
+        there is none; the function get_content_type(environ) gives None).
         """
-        return self.environ.get('CONTENT_TYPE', '').partition(';')[0].strip().lower()
+        return get_content_type(self.environ) or ''
+
+    def get_encoding(self, encodings):
+        """(encodings:sequence of str) -> str | None
+        The first of encodings (such as 'gzip') that the client accepts by
+        its Accept-Encoding header, else None.
+        """
+        accepted = _parse_weighted(self.get_header('Accept-Encoding'))
+        for encoding in encodings:
+            quality = accepted.get(encoding.lower(), accepted.get('*'))
+            if quality:
+                return encoding
+        return None
+
+    def get_accepted_types(self):
+        """() -> dict[str, float]
+        The Accept header as {media type: quality}.
+        """
+        return _parse_weighted(self.get_header('Accept'))
 
     def get_content_length(self):
         """() -> int | None
@@ -584,7 +770,7 @@ class HTTPRequest:
             raise
 
     def _add_pairs(self, raw):
-        pairs = parse_query(raw, self.max_fields - self.field_count,
+        pairs = parse_query_pairs(raw, self.max_fields - self.field_count,
                             self.max_field_length)
         self.field_count += len(pairs)
         for name, value in pairs:

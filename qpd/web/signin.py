@@ -3,42 +3,60 @@ same names call these functions with itself as first argument.
 
 - `ensure_signed_in_using_form`: a page with a form (on https first, when
   the site has an https_address); success rotates the session id and
-  redirects to the same URL, failure says "unknown user" or "wrong
-  password" beside the field. An unknown user costs the same password
-  hashing as a known one, so timing does not tell which users exist.
+  redirects to the same URL, failure says "Unknown user or wrong
+  password." (one message for both, so the form does not tell who has an
+  account). An unknown user costs the same password hashing as a known
+  one, so timing does not tell either.
 - `ensure_signed_in_using_basic`: HTTP Basic authentication, on https only
   (the password crosses the wire in clear).
 - `ensure_signed_in_using_digest`: HTTP Digest authentication (RFC 7616),
-  offering SHA-256 first and MD5 for old clients. The nonce is stateless:
-  a time and an HMAC of it under the site's secret, fresh for
-  `digest_nonce_lifetime` seconds. Users need digests stored with
+  offering SHA-256 first and MD5 for old clients, on https only too. The
+  nonce is stateless: a time and an HMAC of it under the site's secret,
+  fresh for `digest_nonce_lifetime` seconds; each `nc` of a nonce is
+  accepted once (the `digest_counts` ledger), so a captured request
+  cannot be replayed. Users need digests stored with
   `user.set_password(password, realm, http_digest=True)`.
 
-Basic and Digest sign a user in for one hit (`hit.set_user`); the form
-signs the session in. Every secret is compared in constant time.
+`plain_http_authentication` allows Basic and Digest over plain http.
+Failures of all three are throttled per user id and client address
+(qpd.web.throttle): past a few, 429 with Retry-After. Basic and Digest
+sign a user in for one hit (`hit.set_user`); the form signs the session
+in. Every secret is compared in constant time.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+import math
 import re
 import time
 
 from qpd.qpy import xml
 from qpd.storage.password import (
     HTTP_DIGEST_ALGORITHMS, spend_verification_time)
-from qpd.web.errors import BadRequest, Forbidden, HTTPError, Redirect
+from qpd.storage import ledger
+from qpd.web import throttle
+from qpd.web.errors import (
+    BadRequest, Forbidden, HTTPError, Redirect, RespondNow)
 
 __all__ = ['ensure_signed_in_using_form', 'ensure_signed_in_using_basic',
            'ensure_signed_in_using_digest', 'authenticate',
            'make_sign_in_form', 'parse_auth_params', 'USER_FIELD',
-           'PASSWORD_FIELD', 'UNKNOWN_USER', 'WRONG_PASSWORD']
+           'PASSWORD_FIELD', 'UNKNOWN_USER', 'WRONG_PASSWORD',
+           'TOO_MANY_FAILURES', 'SIGN_IN_FAILED', 'SIGN_IN_THROTTLED',
+           'refuse_too_many_failures']
 
 USER_FIELD = 'qpd_sign_in_user'
 PASSWORD_FIELD = 'qpd_sign_in_password'
 UNKNOWN_USER = 'unknown user'
 WRONG_PASSWORD = 'wrong password'
+TOO_MANY_FAILURES = 'too many failures'
+# What a visitor is told: the same for an unknown user and a wrong
+# password, so the form does not tell who has an account.
+SIGN_IN_FAILED = 'Unknown user or wrong password.'
+SIGN_IN_THROTTLED = ('Too many failed sign-ins: please try again in %d '
+                     'seconds.')
 
 _AUTH_PARAM = re.compile(
     r'\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
@@ -49,19 +67,47 @@ def authenticate(publisher, user_id, password, realm=None):
     """(publisher, user_id:str, password:str, realm:str=None)
         -> (User | None, problem:str | None)
     The user whose password this is, or None and UNKNOWN_USER or
-    WRONG_PASSWORD. Both failures take the time of a password check.
+    WRONG_PASSWORD (both take the time of a password check, and are
+    counted by qpd.web.throttle), or TOO_MANY_FAILURES when this client
+    must wait before trying user_id again (the password is not checked).
+    Success forgets the failures. Show visitors SIGN_IN_FAILED for both
+    failures.
     """
     if realm is None:
         realm = publisher.get_realm()
+    if throttle.get_wait(publisher, user_id) > 0:
+        return None, TOO_MANY_FAILURES
     user = None
     if user_id and publisher.get_connection() is not None:
         user = publisher.get_users().get(user_id)
     if user is None:
         spend_verification_time(password or '')
+        throttle.note_failure(publisher, user_id)
         return None, UNKNOWN_USER
     if not user.has_password(password or '', realm):
+        throttle.note_failure(publisher, user_id)
         return None, WRONG_PASSWORD
+    throttle.note_success(publisher, user_id)
     return user, None
+
+
+def refuse_too_many_failures(publisher, user_id):
+    """(publisher, user_id:str) -> raises HTTPError 429
+    With Retry-After: the seconds until user_id may be tried again from
+    this client.
+    """
+    wait = max(1, math.ceil(throttle.get_wait(publisher, user_id)))
+    raise HTTPError(429, SIGN_IN_THROTTLED % wait,
+                    headers=[('Retry-After', str(wait))])
+
+
+def _refuse_and_keep(publisher, error):
+    """(publisher, error:HTTPError) -> raises RespondNow
+    Answer with error's page but commit the hit (the failure it noted),
+    where a raised HTTPError would abort it.
+    """
+    publisher.respond_http_error(publisher.get_hit(), error)
+    raise RespondNow()
 
 
 # The form ----------------------------------------------------------------
@@ -79,35 +125,57 @@ def make_sign_in_form(action, user_id='', submit='Sign in'):
     return form
 
 
-def ensure_signed_in_using_form(publisher, title='Sign in', realm=None):
-    """(publisher, title:str='Sign in', realm:str=None) -> None
+def ensure_signed_in_using_form(publisher, title='Please Sign In',
+                                realm=None, **kwargs):
+    """(publisher, title:str='Please Sign In', realm:str=None, **kwargs) -> None
     Return when a user is signed in. Else (after moving to https when
-    the site has an https_address) show the sign-in form, or check what
-    it posted: success signs the session in and redirects to this URL.
+    the site has an https_address) show the sign-in form with status 403
+    (as QP; kwargs go to the page), or check what it posted: success
+    signs the session in and redirects to this URL.
     """
     hit = publisher.get_hit()
-    if hit.get_user() is not None:
+    if hit.get_user():
         return
     publisher.secure()
     request = hit.get_request()
     session = hit.get_session()
     owner = session.get_owner() if session is not None else None
     form = make_sign_in_form(request.get_path_query(),
-                             owner.get_id() if owner is not None else '')
+                             owner.get_id() if owner else '')
     if form.is_submitted() and not form.has_errors():
         user, problem = authenticate(publisher, form.get(USER_FIELD),
                                      form.get(PASSWORD_FIELD), realm)
         if user is not None:
             publisher.sign_in(user)
             raise Redirect(request.get_path_query())
-        if problem == UNKNOWN_USER:
-            form.set_error(USER_FIELD, problem)
-        else:
-            form.set_error(PASSWORD_FIELD, problem)
-    publisher.respond(title, xml('<h1>%s</h1>\n') % title, form.render())
+        if problem == TOO_MANY_FAILURES:
+            wait = max(1, math.ceil(
+                throttle.get_wait(publisher, form.get(USER_FIELD))))
+            hit.get_response().set_header('Retry-After', str(wait))
+            form.set_form_error(SIGN_IN_THROTTLED % wait)
+            publisher.respond(title, xml('<h1>%s</h1>\n') % title,
+                              form.render(), status=429, **kwargs)
+        form.set_form_error(SIGN_IN_FAILED)
+    publisher.respond(title, xml('<h1>%s</h1>\n') % title, form.render(),
+                      status=403, **kwargs)
 
 
 # HTTP Basic ----------------------------------------------------------------
+
+def _require_https(publisher, request, scheme):
+    """(publisher, request, scheme:str) -> None
+    Basic and Digest sign-in are for https (Basic sends the password in
+    clear, Digest lets an eavesdropper guess it offline and hijack the
+    connection): over plain http, a redirect to https when the site has
+    an https_address, else 403, unless `plain_http_authentication` is
+    set.
+    """
+    if request.is_secure() or publisher.get_config(
+            'plain_http_authentication'):
+        return
+    publisher.secure()
+    raise Forbidden('%s authentication needs https.' % scheme)
+
 
 def ensure_signed_in_using_basic(publisher, realm=None):
     """(publisher, realm:str=None) -> None
@@ -117,14 +185,12 @@ def ensure_signed_in_using_basic(publisher, realm=None):
     when the site has an https_address, else 403.
     """
     hit = publisher.get_hit()
-    if hit.get_user() is not None:
+    if hit.get_user():
         return
     if realm is None:
         realm = publisher.get_realm()
     request = hit.get_request()
-    if not request.is_secure():
-        publisher.secure()
-        raise Forbidden('Basic authentication needs https.')
+    _require_https(publisher, request, 'Basic')
     header = request.get_header('Authorization') or ''
     if header[:6].lower() == 'basic ':
         try:
@@ -138,7 +204,14 @@ def ensure_signed_in_using_basic(publisher, realm=None):
                 hit.set_user(user)
                 hit.get_info()['authentication'] = 'Basic'
                 return
-    raise HTTPError(401, 'Please sign in.', headers=[
+            if problem == TOO_MANY_FAILURES:
+                refuse_too_many_failures(publisher, user_id)
+            _refuse_and_keep(publisher, _basic_challenge(realm))
+    raise _basic_challenge(realm)
+
+
+def _basic_challenge(realm):
+    return HTTPError(401, 'Please sign in.', headers=[
         ('WWW-Authenticate', 'Basic realm="%s", charset="UTF-8"' %
          _quote(realm))])
 
@@ -192,17 +265,19 @@ def _check_nonce(secret, realm, nonce, now, lifetime):
 
 
 _DUMMY_HA1 = '0' * 64
+DIGEST_LEDGER = 'digest_counts'
 
 
 def _check_digest(publisher, params, realm, request):
-    """-> (User | None, stale:bool)"""
+    """-> (User | None, stale:bool, failed:bool)
+    failed: a user id was tried with a wrong answer (a noted failure)."""
     algorithm = params.get('algorithm', 'MD5')
     if algorithm.upper() == 'SHA-256':
         algorithm = 'SHA-256'
     elif algorithm.upper() == 'MD5':
         algorithm = 'MD5'
     else:
-        return None, False
+        return None, False, False
     h = HTTP_DIGEST_ALGORITHMS[algorithm]
 
     def digest(text):
@@ -216,13 +291,15 @@ def _check_digest(publisher, params, realm, request):
     cnonce = params.get('cnonce', '')
     if (params.get('realm') != realm or qop != 'auth' or not nc
             or not cnonce or params.get('userhash', 'false') != 'false'):
-        return None, False
+        return None, False, False
     if uri != request.get_path_query() and uri != request.get_url():
-        return None, False
+        return None, False, False
     state = _check_nonce(publisher.get_secret(), realm, nonce, time.time(),
-                         publisher.get_config('digest_nonce_lifetime', 300))
+                         publisher.get_config('digest_nonce_lifetime'))
     if state == 'bad':
-        return None, False
+        return None, False, False
+    if throttle.get_wait(publisher, username) > 0:
+        refuse_too_many_failures(publisher, username)
     user = None
     if username and publisher.get_connection() is not None:
         user = publisher.get_users().get(username)
@@ -237,11 +314,21 @@ def _check_digest(publisher, params, realm, request):
     matches = hmac.compare_digest(expected.encode('ascii'),
                                   response.lower().encode('utf-8', 'replace'))
     if not (known and matches):
-        return None, False
+        throttle.note_failure(publisher, username)
+        return None, False, True
     if state == 'stale':
-        return None, True
+        return None, True, False
+    # Each (nonce, nc) is good once: a replayed request is refused.
+    now = time.time()
+    count_key = '%s:%s' % (nonce, nc.lower())
+    root = publisher.get_connection().get_root()
+    if ledger.lookup(root, DIGEST_LEDGER, count_key, now) is not None:
+        return None, False, False
+    ledger.record(root, DIGEST_LEDGER, count_key,
+                  now + publisher.get_config('digest_nonce_lifetime') + 60)
+    throttle.note_success(publisher, username)
     publisher.get_hit().get_info()['authentication'] = 'Digest ' + algorithm
-    return user, False
+    return user, False, False
 
 
 def ensure_signed_in_using_digest(publisher, realm=None):
@@ -252,15 +339,16 @@ def ensure_signed_in_using_digest(publisher, realm=None):
     credentials were right but the nonce too old).
     """
     hit = publisher.get_hit()
-    if hit.get_user() is not None:
+    if hit.get_user():
         return
     if realm is None:
         realm = publisher.get_realm()
     request = hit.get_request()
+    _require_https(publisher, request, 'Digest')
     header = request.get_header('Authorization') or ''
-    stale = False
+    stale = failed = False
     if header[:7].lower() == 'digest ':
-        user, stale = _check_digest(
+        user, stale, failed = _check_digest(
             publisher, parse_auth_params(header[7:]), realm, request)
         if user is not None:
             hit.set_user(user)
@@ -274,4 +362,7 @@ def ensure_signed_in_using_digest(publisher, realm=None):
             'Digest realm="%s", qop="auth", algorithm=%s, nonce="%s", '
             'opaque="%s"%s' % (_quote(realm), algorithm, nonce, opaque,
                                ', stale=true' if stale else '')))
-    raise HTTPError(401, 'Please sign in.', headers=challenges)
+    error = HTTPError(401, 'Please sign in.', headers=challenges)
+    if failed:
+        _refuse_and_keep(publisher, error)
+    raise error

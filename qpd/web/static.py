@@ -154,12 +154,15 @@ class StaticFile:
         return self.content_type or guess_content_type(self.path)
 
     def __call__(self):
-        """() -> None
+        """() -> bytes | file
         Serve the file to the current request (from qpd.web.common): the
-        response is complete when this returns.
+        response is complete when this returns, and what is returned is
+        its body (never None, which would be a 404).
         """
         from qpd.web.common import get_request, get_response
-        return self.respond(get_request(), get_response())
+        response = get_response()
+        self.respond(get_request(), response)
+        return response.get_body()
 
     def respond(self, request, response):
         """(request:HTTPRequest, response:HTTPResponse) -> None

@@ -14,17 +14,19 @@ compound  CompositeWidget, WidgetList, WidgetDict
 from qpd.web.widgets.base import Widget, WidgetValueError, render_tag
 from qpd.web.widgets.text import (StringWidget, TextWidget, PasswordWidget,
                                   EmailWidget, HiddenWidget)
-from qpd.web.widgets.number import IntWidget, FloatWidget, DateWidget
+from qpd.web.widgets.number import (NumberWidget, IntWidget, FloatWidget,
+                                    DateWidget)
 from qpd.web.widgets.choice import (CheckboxWidget, SingleSelectWidget,
                                     MultipleSelectWidget, RadiobuttonsWidget,
-                                    OptionSelectWidget, Option)
+                                    OptionSelectWidget, SelectWidget, Option)
 from qpd.web.widgets.button import SubmitWidget, ResetWidget, ButtonWidget
 from qpd.web.widgets.upload import FileWidget
 from qpd.web.widgets.compound import CompositeWidget, WidgetList, WidgetDict
 
 __all__ = ['Widget', 'WidgetValueError', 'render_tag', 'Option',
            'StringWidget', 'TextWidget', 'PasswordWidget', 'EmailWidget',
-           'HiddenWidget', 'IntWidget', 'FloatWidget', 'DateWidget',
+           'HiddenWidget', 'NumberWidget', 'IntWidget', 'FloatWidget',
+           'DateWidget', 'SelectWidget',
            'CheckboxWidget', 'SingleSelectWidget', 'MultipleSelectWidget',
            'RadiobuttonsWidget', 'OptionSelectWidget', 'SubmitWidget',
            'ResetWidget', 'ButtonWidget', 'FileWidget', 'CompositeWidget',

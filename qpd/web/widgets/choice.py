@@ -19,8 +19,8 @@ from qpd.web.widgets.base import (Widget, WidgetValueError, render_tag,
                                   get_text_field, is_upload)
 
 __all__ = ['CheckboxWidget', 'SingleSelectWidget', 'MultipleSelectWidget',
-           'RadiobuttonsWidget', 'OptionSelectWidget', 'Option', 'make_options',
-           'get_option_key']
+           'RadiobuttonsWidget', 'OptionSelectWidget', 'SelectWidget', 'Option',
+           'make_options', 'get_option_key']
 
 CHOICE_MESSAGE = 'must be one of the offered choices'
 
@@ -121,8 +121,10 @@ class CheckboxWidget(Widget):
         return render_tag('input', attrs)
 
 
-class _ChoiceWidget(Widget):
-    """(name:str, value=None, options=None, ...)"""
+class SelectWidget(Widget):
+    """(name:str, value=None, options=None, ...)
+    The common base of the option widgets (QP's SelectWidget).
+    """
 
     def __init__(self, name, value=None, options=None, **kwargs):
         Widget.__init__(self, name, value=value, **kwargs)
@@ -165,7 +167,7 @@ class _ChoiceWidget(Widget):
         return option.value
 
 
-class SingleSelectWidget(_ChoiceWidget):
+class SingleSelectWidget(SelectWidget):
     """(name:str, value=None, options=None, ..., **attrs)
     A <select> of one of the options. A required select starts with a
     placeholder option (value '', text `placeholder`), as HTML5 asks.
@@ -219,14 +221,14 @@ class OptionSelectWidget(SingleSelectWidget):
                     type='submit', value='apply'))))
 
 
-class MultipleSelectWidget(_ChoiceWidget):
+class MultipleSelectWidget(SelectWidget):
     """(name:str, value:list=None, options=None, ..., size=None, **attrs)
     A <select multiple>; the value is the list of chosen values, in the
     order of the options.
     """
 
     def __init__(self, name, value=None, options=None, **kwargs):
-        _ChoiceWidget.__init__(self, name, value=list(value or ()),
+        SelectWidget.__init__(self, name, value=list(value or ()),
                                options=options, **kwargs)
 
     def get_selected_values(self):
@@ -262,7 +264,7 @@ class MultipleSelectWidget(_ChoiceWidget):
         return render_tag('select', attrs, options)
 
 
-class RadiobuttonsWidget(_ChoiceWidget):
+class RadiobuttonsWidget(SelectWidget):
     """(name:str, value=None, options=None, ..., **attrs)
     One radio button per option, each with its own label; the title is the
     legend of their fieldset.

@@ -92,7 +92,7 @@ class CompositeWidget(Widget):
         a field could press one of them).
         """
         return any(isinstance(widget, SubmitWidget) or
-                   getattr(widget, 'has_buttons', lambda: False)()
+                   widget.has_buttons()
                    for widget in self.get_widgets())
 
     def is_rearranged(self) -> bool:
@@ -101,7 +101,7 @@ class CompositeWidget(Widget):
         or removed a row), so its form should come back rather than be
         processed.
         """
-        return any(getattr(widget, 'is_rearranged', lambda: False)()
+        return any(widget.is_rearranged()
                    for widget in self.get_widgets())
 
     def render_title(self) -> xml:
@@ -301,7 +301,14 @@ class WidgetDict(WidgetList):
 
     def __init__(self, name, value=None, key_type=StringWidget,
                  value_type=StringWidget, key_kwargs=None, value_kwargs=None,
+                 element_key_type=None, element_value_type=None,
+                 element_key_kwargs=None, element_value_kwargs=None,
                  **kwargs):
+        # QP's keyword names, beside qpd's shorter ones.
+        key_type = element_key_type or key_type
+        value_type = element_value_type or value_type
+        key_kwargs = element_key_kwargs or key_kwargs
+        value_kwargs = element_value_kwargs or value_kwargs
         element_kwargs = dict(key_type=key_type, value_type=value_type,
                               key_kwargs=key_kwargs, value_kwargs=value_kwargs)
         WidgetList.__init__(self, name, value=list((value or {}).items()),

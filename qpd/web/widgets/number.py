@@ -9,7 +9,7 @@ import re
 from qpd.web.widgets.base import WidgetValueError
 from qpd.web.widgets.text import InputWidget
 
-__all__ = ['IntWidget', 'FloatWidget', 'DateWidget']
+__all__ = ['NumberWidget', 'IntWidget', 'FloatWidget', 'DateWidget']
 
 
 class _BoundedWidget(InputWidget):
@@ -57,7 +57,13 @@ class _BoundedWidget(InputWidget):
         return attrs
 
 
-class IntWidget(_BoundedWidget):
+class NumberWidget(_BoundedWidget):
+    """(name:str, value=None, ..., min_value=None, max_value=None, **attrs)
+    The common base of the numeric widgets (QP's NumberWidget).
+    """
+
+
+class IntWidget(NumberWidget):
     """(name:str, value:int=None, ..., min_value=None, max_value=None, **attrs)
     An integer in decimal digits (`type=number`): "must be an integer".
     """
@@ -77,7 +83,7 @@ class IntWidget(_BoundedWidget):
         return attrs
 
 
-class FloatWidget(_BoundedWidget):
+class FloatWidget(NumberWidget):
     """(name:str, value:float=None, ..., min_value=None, max_value=None, **attrs)
     A finite decimal number (`type=number`, any step): "must be a number".
     """
