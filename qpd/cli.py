@@ -11,13 +11,15 @@ import re
 import sys
 
 import qpd
+from qpd.lib.private_dir import UnsafeDirectory
+from qpd.ops.errors import OperationError, UsageError
+from qpd.site import ConfigurationError, Site, list_site_names
+
+# Each subcommand imports what it runs inside its function, on purpose:
+# `qpd worker` should not pay for importing supervisor's client, nor
+# `qpd status` for the dispatcher (start-up time of every process).
 
 __all__ = ['main', 'UsageError']
-
-
-class UsageError(Exception):
-    """A mistake on the command line or in a site's configuration: printed as
-    one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,13 +35,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _site(args, name=None):
     """(args, name:str=None) -> Site"""
-    from qpd.site import Site
     return Site(name or args.name, home=args.home)
 
 
 def _sites(args):
     """(args) -> [Site] named on the command line, or every site."""
-    from qpd.site import Site, list_site_names
     names = args.names or list_site_names(args.home)
     return [Site(name, home=args.home) for name in names]
 
@@ -114,6 +114,14 @@ def cmd_pack(args):
     return _ops('pack')(args)
 
 
+def cmd_check(args):
+    return _ops('check')(args)
+
+
+def cmd_backup(args):
+    return _ops('backup')(args)
+
+
 def cmd_shutdown(args):
     return _ops('shutdown')(args)
 
@@ -182,6 +190,17 @@ def make_parser():
                    help='the plain Python console even if IPython is '
                         'installed')
     add('pack', cmd_pack, "pack a site's database while it runs", 'one')
+    p = add('check', cmd_check,
+            "check every object of a site's database (also while it runs)",
+            'one')
+    p.add_argument('--file', metavar='PATH', default=None,
+                   help='check this FileStorage file (a backup) instead')
+    p = add('backup', cmd_backup,
+            "copy a site's database consistently while it runs", 'one')
+    p.add_argument('dest', metavar='DEST',
+                   help='the backup file, or a directory to hold NAME.durus')
+    p.add_argument('--incremental', action='store_true',
+                   help='append only what is new since the backup at DEST')
     p = add('serve', cmd_serve,
             'run a site in the foreground without supervisord', 'one')
     p.add_argument('--workers', type=int, default=None, metavar='N',
@@ -204,11 +223,13 @@ def _report(error):
     """(error:Exception) -> int: print a configuration or operation error
     in one line (and its details); the exit status. Other errors are
     raised again."""
-    from qpd.site import ConfigurationError
-    from qpd.ops.errors import OperationError
     if isinstance(error, ConfigurationError):
         sys.stderr.write('qpd: %s\n' % error)
         return 2
+    if isinstance(error, UnsafeDirectory):
+        sys.stderr.write('qpd: refusing an unsafe socket directory: %s\n'
+                         % error)
+        return 1
     if isinstance(error, OperationError):
         sys.stderr.write('qpd: %s\n' % error)
         for line in error.get_details():

@@ -11,7 +11,7 @@ import sys
 import time
 
 from qpd.lib.ready import parse_ready_line
-from qpd.ops.errors import OperationError
+from qpd.ops.errors import OperationError, UsageError
 from qpd.ops.progress import Progress
 from qpd.ops.supervisor import (Supervisor, get_program_names,
                                 make_site_conf, FAILED_STATES)
@@ -19,8 +19,8 @@ from qpd.site import (Site, ConfigurationError, list_site_names,
                       check_sites, format_address)
 
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
-           'log', 'shell', 'pack', 'shutdown', 'build', 'demo',
-           'wait_until_ready']
+           'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
+           'demo', 'wait_until_ready']
 
 _ORDER = {'durus': 0, 'dispatcher': 1}
 
@@ -33,7 +33,6 @@ START_TIMEOUT = 60.0
 
 
 def _usage(message):
-    from qpd.cli import UsageError
     return UsageError(message)
 
 
@@ -156,6 +155,10 @@ def show(args):
         _say('  %-20s %s' % (key, value))
     _say('  %-20s %s' % ('dispatcher socket', site.get_dispatcher_socket()))
     _say('  %-20s %s' % ('control socket', site.get_control_socket()))
+    _say('  %-20s %s' % ('durability', (
+        'on: every commit is synced to disk before it is acknowledged'
+        if config['durus_sync'] else
+        'OFF (durus_sync=False): a crash can lose acknowledged commits')))
     _say('  %-20s %s' % ('supervisor group', supervisor.get_site_conf_file(
         site.get_name())))
     running = (supervisor.is_running()
@@ -538,6 +541,29 @@ def pack(args):
     from qpd.ops.pack import pack_site
     site = _one_site(args)
     pack_site(site, Progress(sys.stderr))
+    return 0
+
+
+def check(args):
+    """qpd check NAME [--file PATH]: read every record and every object
+    reachable from the root; exit 1 with a summary when not clean."""
+    from qpd.ops.backup import check_site
+    site = _one_site(args)
+    report = check_site(site, getattr(args, 'file', None),
+                        Progress(sys.stderr))
+    _say('%s: %s' % (report.path, report.summary()))
+    for line in report.get_problems():
+        _say('  ' + line)
+    return 0 if report.is_clean() else 1
+
+
+def backup(args):
+    """qpd backup NAME DEST [--incremental]: a consistent, synced copy of
+    the live database."""
+    from qpd.ops.backup import backup_site
+    site = _one_site(args)
+    backup_site(site, args.dest, incremental=args.incremental,
+                progress=Progress(sys.stderr))
     return 0
 
 

@@ -1,6 +1,16 @@
-"""OperationError: an operation on a site failed (exit status 1)."""
+"""The two ways a `qpd` operation fails.
 
-__all__ = ['OperationError']
+UsageError: a mistake on the command line or in a site's configuration
+(exit status 2). OperationError: an operation on a site failed (exit
+status 1). Both print as one line; the command line (qpd.cli) catches them.
+"""
+
+__all__ = ['OperationError', 'UsageError']
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in a site's configuration: printed as
+    one line, exit status 2."""
 
 
 class OperationError(Exception):

@@ -12,11 +12,13 @@ The usual handler::
     ...use form.get('name'), form['age']...
 
 With `use_tokens` (the default) a post form carries a one-time token from
-the session; a submission whose token is missing, forged, already used or
-not a single string has an error, so the handler above shows the form
-again (with a message) instead of processing it. Tokens live in the
-session, so they need a publisher with a database (which keeps sessions);
-pass use_tokens=False for a form on a database-less site.
+the stored session, or, for a visitor without one, a stateless token
+(qpd.web.form_token) that costs the GET no write; a submission whose token
+is missing, forged, already used or not a single string has an error, so
+the handler above shows the form again (with a message) instead of
+processing it. A token is spent in the database, so tokens need a
+publisher with one; pass use_tokens=False for a form on a database-less
+site.
 """
 
 from qpd.qpy import xml
@@ -36,12 +38,15 @@ TOKEN_MESSAGE = ('This form was already submitted, or it has expired. '
 MAX_TOKEN_LENGTH = 200
 
 
-def get_current_session():
-    """() -> Session
-    The session of the hit being processed in this process.
+def get_current_tokens(scope):
+    """(scope:str) -> FormTokens
+    The token keeper of a form (named by scope) in the current hit: the
+    stored session's tokens, else stateless ones (qpd.web.form_token), so
+    that showing a form to an anonymous visitor writes nothing.
     """
-    from qpd.web.common import get_session
-    return get_session()
+    from qpd.web.common import get_publisher
+    from qpd.web.form_token import FormTokens
+    return FormTokens(get_publisher(), scope)
 
 
 class Form:
@@ -89,8 +94,15 @@ class Form:
         use_token(token:str) -> bool.
         """
         if self.session is None:
-            self.session = get_current_session()
+            self.session = get_current_tokens(self.get_token_scope())
         return self.session
+
+    def get_token_scope(self) -> str:
+        """() -> str
+        What a stateless token of this form is bound to: the action URL
+        as given, else the path of the page (where the form posts).
+        """
+        return self.action_url or self.get_request().get_path()
 
     def is_using_tokens(self) -> bool:
         """() -> bool
@@ -100,19 +112,17 @@ class Form:
 
     # building
 
-    def add(self, widget_class, name:str, value=None, title=None, hint=None,
-            required=False, **kwargs) -> Widget:
-        """(widget_class:type, name:str, value=None, title=None, hint=None,
-            required=False, **kwargs) -> Widget
-        Add a widget of this class and return it. Keywords go to the
-        widget's constructor.
+    def add(self, widget_class, name:str, *args, **kwargs) -> Widget:
+        """(widget_class:type, name:str, *args, **kwargs) -> Widget
+        Add a widget of this class and return it: as in QP, the other
+        arguments go to the widget's constructor as they are (so
+        add(SingleSelectWidget, 'x', None, options) works).
         """
         if name in self.widget_by_name:
             raise ValueError('the form already has a widget named %r' % name)
         if name == self.token_name or name.startswith(self.token_name + '$'):
             raise ValueError('%r is the name of the form token' % name)
-        widget = widget_class(name, value=value, title=title, hint=hint,
-                              required=required, **kwargs)
+        widget = widget_class(name, *args, **kwargs)
         self.add_widget(widget)
         return widget
 
@@ -210,6 +220,14 @@ class Form:
         All widgets, in the order they were added.
         """
         return list(self.widgets)
+
+    def get_all_widgets(self) -> list:
+        """() -> [Widget]: get_widgets() under QP's name"""
+        return self.get_widgets()
+
+    def has_key(self, name:str) -> bool:
+        """(name:str) -> bool: has the form a widget of that name? (QP)"""
+        return name in self.widget_by_name
 
     def get_field_widgets(self) -> list:
         """() -> [Widget]
@@ -323,7 +341,7 @@ class Form:
         for widget in self.widgets:
             if widget.has_error():
                 return True
-            if getattr(widget, 'is_rearranged', lambda: False)():
+            if widget.is_rearranged():
                 return True
         return False
 
@@ -372,7 +390,7 @@ class Form:
         while stack:
             widget = stack.pop()
             yield widget
-            stack.extend(getattr(widget, 'get_widgets', lambda: [])())
+            stack.extend(widget.get_widgets())
 
     def get_form_attrs(self) -> dict:
         """() -> dict"""
@@ -411,7 +429,7 @@ class Form:
         presses it rather than the widget's.
         """
         submits = self.get_submit_widgets()
-        if not submits or not any(getattr(widget, 'has_buttons', lambda: False)()
+        if not submits or not any(widget.has_buttons()
                                   for widget in self.get_field_widgets()):
             return xml('')
         submit = submits[0]

@@ -11,6 +11,7 @@ in each process, so it is safe to create before the server forks.
 
 import os
 
+from qpd.site import Site
 from qpd.web.hit import Hit
 from qpd.web.request import HTTPRequest
 
@@ -68,5 +69,4 @@ class _Body:
 def make_site_app(name, home=None):
     """(name:str, home:str=None) -> WSGI application for the site `name`
     in home (else $QPD_HOME, else the current directory)."""
-    from qpd.site import Site
     return make_app(Site(name, home=home))

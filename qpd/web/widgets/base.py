@@ -173,6 +173,22 @@ class Widget:
         """() -> None"""
         self.error = None
 
+    def get_widgets(self) -> list:
+        """() -> [Widget]: the widgets inside this one (none; compound
+        widgets override)."""
+        return []
+
+    def has_buttons(self) -> bool:
+        """() -> bool: does this widget hold submit buttons of its own
+        (a compound widget's add/remove buttons)?"""
+        return False
+
+    def is_rearranged(self) -> bool:
+        """() -> bool: did the submission only rearrange this widget (add
+        or remove a row), so the form should come back rather than be
+        accepted?"""
+        return False
+
     def get_id(self) -> str:
         """() -> str
         The HTML id of the control, the target of its label.
