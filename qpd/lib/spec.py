@@ -198,12 +198,13 @@ def _format_value(value, limit=60):
     return '%s (%s)' % (text, type(value).__name__)
 
 
-def require(value, pattern, name=None):
-    """(value, pattern, name:str=None) -> None
+def require(value, pattern, name=None, message=None):
+    """(value, pattern, name:str=None, message:str=None) -> None
     Raise TypeError unless value matches pattern.  The message names the
     attribute (when name is given), the expected pattern, and the value's
-    type.
+    type; message (QP's keyword) is put in front like name.
     """
+    name = name or message
     if not match_pattern(value, pattern):
         message = 'expected %s, got %s' % (
             format_pattern(pattern), _format_value(value))
