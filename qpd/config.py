@@ -46,7 +46,8 @@ __all__ = [
     'check_value', 'get_front_end_timeout', 'get_front_end_body_size',
     'get_stop_wait', 'render_markdown', 'integer', 'seconds', 'boolean',
     'text', 'optional', 'address', 'path', 'url_path', 'cookie_name',
-    'smtp_server', 'MAX_HEAD_SIZE', 'MAX_PREREAD_BODY_SIZE',
+    'smtp_server', 'choice', 'host_list', 'MAX_HEAD_SIZE',
+    'MAX_PREREAD_BODY_SIZE',
 ]
 
 SITE_PREFIX = 'site_'
@@ -218,6 +219,34 @@ def smtp_server():
                  "sendmail(), or None", convert)
 
 
+def choice(*values):
+    """(*values) -> Check: one of values."""
+    def convert(value):
+        if value not in values:
+            raise ValueError
+        return value
+    return Check('one of %s' % ', '.join(repr(v) for v in values), convert)
+
+
+def host_list():
+    """() -> Check: None, or a list of host names (without port; a leading
+    '.' for a domain and its subdomains, '*' for any), kept lower case."""
+    def convert(value):
+        if value is None:
+            return None
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ValueError
+        hosts = []
+        for item in value:
+            if (not isinstance(item, str) or not item
+                    or any(c.isspace() or c == '/' for c in item)):
+                raise ValueError
+            hosts.append(item.lower())
+        return tuple(hosts)
+    return Check("None, or a list of host names such as "
+                 "['www.example.com', '.example.org']", convert)
+
+
 # The keys ----------------------------------------------------------------
 
 class Key:
@@ -376,6 +405,30 @@ KEYS = [
     Key('debug_address', None, optional(text()),
         'when set, every message goes here instead', restart=False,
         example="'me@example.com'"),
+    # Hardening (see the README's security section).
+    Key('allowed_hosts', None, host_list(),
+        'the host names the site answers to (a request with another '
+        '`Host` gets 400, so redirects and absolute URLs are built from '
+        'an allowed name); a leading dot allows subdomains; `None` '
+        'allows any (`qpd new` sets loopback names)', restart=False,
+        example="['www.example.com', 'localhost']"),
+    Key('frame_options', 'DENY', optional(choice('DENY', 'SAMEORIGIN')),
+        'the `X-Frame-Options` of HTML responses (with the matching CSP '
+        '`frame-ancestors`): framing by other sites is refused; `None` '
+        'sends neither', restart=False),
+    Key('form_token_lifetime', 86400, seconds(1),
+        'seconds a stateless form token (of a visitor without a stored '
+        'session) stays good', restart=False),
+    Key('sign_in_free_failures', 5, integer(0),
+        'failed sign-ins per user id and per client address before each '
+        'attempt must wait (429 with Retry-After)', restart=False),
+    Key('sign_in_max_delay', 60, seconds(1),
+        'the longest such wait, in seconds (the wait doubles per failure); '
+        'also the longest an attacker can keep a user waiting',
+        restart=False),
+    Key('plain_http_authentication', False, boolean(),
+        'allow HTTP Basic and Digest sign-in over plain http (else they '
+        'need https)', restart=False),
 ]
 
 SCHEMA = {key.name: key for key in KEYS}

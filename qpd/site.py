@@ -8,12 +8,12 @@ were as `qp.sites.NAME`, so persistent classes defined in a site pickle under
 a name that every process of the site can import.
 """
 
-import hashlib
 import importlib
 import os
 import socket
 
 import qpd.sites
+from qpd.lib.private_dir import get_fallback_directory
 
 __all__ = ['Site', 'ConfigurationError', 'list_site_names', 'get_home',
            'parse_address', 'format_address', 'get_local_address',
@@ -269,11 +269,7 @@ class Site:
         path = os.path.join(var, filename)
         if len(path.encode()) <= _MAX_SOCKET_PATH:
             return path
-        digest = hashlib.sha1(var.encode()).hexdigest()[:12]
-        base = os.environ.get('XDG_RUNTIME_DIR') or '/tmp'
-        directory = os.path.join(base, 'qpd-%d' % os.getuid(), digest)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        return os.path.join(directory, filename)
+        return os.path.join(get_fallback_directory(var), filename)
 
     # Paths -----------------------------------------------------------------
 

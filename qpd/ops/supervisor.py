@@ -12,7 +12,6 @@ again from supervisord.conf brings back exactly the running sites.
 Control goes through supervisord's XML-RPC interface over the unix socket.
 """
 
-import hashlib
 import os
 import shlex
 import subprocess
@@ -20,6 +19,7 @@ import sys
 import time
 import xmlrpc.client
 
+from qpd.lib.private_dir import get_fallback_directory
 from qpd.ops.errors import OperationError
 from qpd.ops.logs import tail as _tail
 
@@ -209,11 +209,8 @@ class Supervisor:
         path = os.path.join(self.get_var_directory(), 'supervisord.sock')
         if len(path.encode()) <= _MAX_SOCKET_PATH:
             return path
-        digest = hashlib.sha1(self.home.encode()).hexdigest()[:12]
-        base = os.environ.get('XDG_RUNTIME_DIR') or '/tmp'
-        directory = os.path.join(base, 'qpd-%d' % os.getuid(), digest)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        return os.path.join(directory, 'supervisord.sock')
+        return os.path.join(get_fallback_directory(self.home),
+                            'supervisord.sock')
 
     def get_site_names(self):
         """() -> [str]: the sites with a file in supervisord.conf.d."""

@@ -1,0 +1,115 @@
+"""qpd.web.guard: what the publisher checks before a hit and adds after.
+
+Before traversal (`check_request`):
+
+- `allowed_hosts`: when set, a request whose Host is not one of them gets
+  400. Every absolute URL qpd makes (redirects, complete_url) is built
+  from the request's host, so this is what keeps `Host: evil.example`
+  out of a `Location` header (and out of password-reset links and caches).
+  A name with a leading dot allows the domain and its subdomains; '*'
+  allows any host, as None (the key's default) does.
+- a method that HTTP and WebDAV do not define gets 501. Which defined
+  methods a page answers is the Directory's business
+  (`Directory.allowed_methods`, GET, HEAD and POST by default): the others
+  get 405 with an Allow header there.
+
+After the response is made (`add_security_headers`):
+
+- every response: `X-Content-Type-Options: nosniff`, so a browser never
+  runs an upload or a text file as script or style;
+- HTML responses: `X-Frame-Options` and CSP `frame-ancestors` from
+  `frame_options` ('DENY' by default; 'SAMEORIGIN'; None sends neither),
+  so other sites cannot frame a page to trick clicks;
+- a response to a visitor with a stored session or a signed-in user, or
+  one that sets a cookie: `Cache-Control: private, no-store` unless the
+  application chose a Cache-Control itself, so no shared cache keeps one
+  user's page for another.
+"""
+
+import re
+
+from qpd.web.errors import BadRequest, HTTPError
+
+__all__ = ['KNOWN_METHODS', 'check_request', 'is_allowed_host',
+           'add_security_headers', 'get_host_name']
+
+KNOWN_METHODS = frozenset("""
+    GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH QUERY
+    PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH REPORT ACL
+    MKCALENDAR BIND UNBIND REBIND LINK UNLINK ORDERPATCH MERGE CHECKIN
+    CHECKOUT UNCHECKOUT UPDATE LABEL VERSION-CONTROL MKWORKSPACE
+    MKACTIVITY BASELINE-CONTROL MKREDIRECTREF UPDATEREDIRECTREF
+    """.split())
+
+_HOST = re.compile(r'(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&\'()*+,;=%-]+)'
+                   r'(:[0-9]*)?')
+_FRAME_ANCESTORS = {'DENY': "'none'", 'SAMEORIGIN': "'self'"}
+
+
+def get_host_name(request):
+    """(request) -> str | None
+    The host name the client asked for (the Host header without its
+    port, lower case), else SERVER_NAME; None when the Host header is
+    malformed.
+    """
+    environ = request.get_environ()
+    host = environ.get('HTTP_HOST')
+    if host is None:
+        return (environ.get('SERVER_NAME') or '').lower()
+    found = _HOST.fullmatch(host)
+    if found is None or len(host) > 255:
+        return None
+    return found.group(1).lower()
+
+
+def is_allowed_host(name, allowed):
+    """(name:str, allowed:[str] | None) -> bool"""
+    if allowed is None:
+        return True
+    for pattern in allowed:
+        if pattern == '*' or pattern == name:
+            return True
+        if pattern.startswith('.') and (
+                name == pattern[1:] or name.endswith(pattern)):
+            return True
+    return False
+
+
+def check_request(publisher, request):
+    """(publisher, request) -> None
+    Raise BadRequest for a Host that allowed_hosts does not allow, and a
+    501 for a method nobody defines.
+    """
+    if request.get_method() not in KNOWN_METHODS:
+        raise HTTPError(501, 'The method %s is not implemented.' %
+                        request.get_method())
+    allowed = publisher.get_config('allowed_hosts')
+    if allowed is not None:
+        name = get_host_name(request)
+        if name is None or not is_allowed_host(name, allowed):
+            raise BadRequest('This site does not answer to that host name.')
+
+
+def add_security_headers(publisher, hit):
+    """(publisher, hit) -> None: see the module's docstring"""
+    response = hit.get_response()
+    response.set_header('X-Content-Type-Options', 'nosniff')
+    frame = publisher.get_config('frame_options')
+    content_type = response.get_content_type() or ''
+    if frame and content_type.startswith('text/html'):
+        if response.get_header('X-Frame-Options') is None:
+            response.set_header('X-Frame-Options', frame)
+        policy = response.get_header('Content-Security-Policy')
+        if policy is None:
+            response.set_header('Content-Security-Policy',
+                                'frame-ancestors %s' %
+                                _FRAME_ANCESTORS[frame])
+    if response.get_header('Cache-Control') is None:
+        session = hit.get_session()
+        personal = (
+            bool(hit.get_user())
+            or (session is not None and hit.get_stored_session_id())
+            or any(name.lower() == 'set-cookie'
+                   for name, _ in response.get_header_list()))
+        if personal:
+            response.set_header('Cache-Control', 'private, no-store')
