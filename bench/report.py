@@ -6,7 +6,7 @@ table. Everything here is pure (tested in tests/test_bench_smoke.py).
     print(format_report(summary, targets))
 """
 
-from harness import median
+from measure import median
 
 __all__ = ['WORKLOADS', 'Workload', 'select_workloads', 'summarize',
            'evaluate_targets', 'format_table', 'format_report', 'ratio',

@@ -24,11 +24,16 @@ import tempfile
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-if BENCH_DIR not in sys.path:
-    sys.path.insert(0, BENCH_DIR)
+# bench/ for its own modules, tests/ for the harness it shares with the
+# integration tests.
+for _directory in (os.path.join(os.path.dirname(BENCH_DIR), 'tests'),
+                   BENCH_DIR):
+    if _directory not in sys.path:
+        sys.path.insert(0, _directory)
 
-from harness import (BenchError, Processes, cpu_delta,  # noqa: E402
-                     cpu_times, free_port, rss_of, wait_for_line)
+from harness import (HarnessError, Processes, free_port,  # noqa: E402
+                     wait_for_line)
+from measure import cpu_delta, cpu_times, rss_of  # noqa: E402
 from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
                     summarize)
 from servers import (GunicornServer, NginxServer, QpdServer,  # noqa: E402
@@ -83,7 +88,7 @@ def make_parser():
 
 
 def check_tools():
-    """() -> None: raise BenchError naming whatever is missing."""
+    """() -> None: raise HarnessError naming whatever is missing."""
     find_wrk()
     missing = []
     for module in ('psutil', 'gunicorn', 'durus'):
@@ -92,7 +97,7 @@ def check_tools():
         except ImportError:
             missing.append(module)
     if missing:
-        raise BenchError('missing Python packages: %s (pip install -e '
+        raise HarnessError('missing Python packages: %s (pip install -e '
                          "'.[bench]')" % ', '.join(missing))
 
 
@@ -148,9 +153,9 @@ class Bench:
                     server = GunicornServer(self.processes, home, port,
                                             args.workers)
                 else:
-                    raise BenchError('unknown server %r' % name)
+                    raise HarnessError('unknown server %r' % name)
                 seconds = server.start()
-            except (BenchError, OSError, subprocess.SubprocessError) as e:
+            except (HarnessError, OSError, subprocess.SubprocessError) as e:
                 self.error('round %d: %s did not start: %s' % (number, name,
                                                                e))
                 continue
@@ -166,7 +171,7 @@ class Bench:
             try:
                 server.start_seconds = server.start()
                 servers.insert(0, server)
-            except (BenchError, OSError) as e:
+            except (HarnessError, OSError) as e:
                 self.error('round %d: nginx did not start: %s' % (number, e))
         return servers
 
@@ -240,7 +245,7 @@ class Bench:
                 sample['committed'] = committed
                 sample['lost'] = max(0, result['ok'] - committed)
                 sample['unacknowledged'] = max(0, committed - result['ok'])
-        except (BenchError, WrkError, OSError) as e:
+        except (HarnessError, WrkError, OSError) as e:
             self.error('round %d: %s %s failed: %s' % (
                 number, workload.name, server.name, e))
             return None
@@ -352,7 +357,7 @@ def main(argv=None):
     try:
         check_tools()
         select_workloads(args.only)
-    except (BenchError, WrkError, ValueError) as e:
+    except (HarnessError, WrkError, ValueError) as e:
         print('bench: %s' % e, file=sys.stderr)
         return 2
     started = datetime.datetime.now()

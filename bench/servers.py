@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from harness import BenchError, http_get, kill_tree, wait_for_200
+from harness import HarnessError, http_get, kill_tree, wait_for_200
 
 __all__ = ['make_home', 'QpdServer', 'GunicornServer', 'NginxServer',
            'qpd_command', 'STATIC_SIZE', 'SITE_NAME']
@@ -73,7 +73,7 @@ def make_home(directory, port, workers):
         [sys.executable, '-c', _INITIALIZE, SITE_NAME, home],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if completed.returncode != 0:
-        raise BenchError('could not initialize the bench database in %s:\n%s'
+        raise HarnessError('could not initialize the bench database in %s:\n%s'
                          % (home, completed.stdout))
     return home
 
@@ -121,7 +121,7 @@ class _Server:
         """() -> int: the /write counter as the site reads it now."""
         status, body = http_get(self.host, self.port, '/count', timeout=10)
         if status != 200:
-            raise BenchError('%s /count answered %s: %r' % (
+            raise HarnessError('%s /count answered %s: %r' % (
                 self.name, status, body[:200]))
         return int(body.strip())
 
@@ -158,7 +158,7 @@ class QpdServer(_Server):
         if self.mode in ('start', 'auto'):
             try:
                 return self._start_supervised()
-            except BenchError as e:
+            except HarnessError as e:
                 if self.mode == 'start':
                     raise
                 print('bench: qpd start did not work (%s); using qpd serve'
@@ -183,14 +183,14 @@ class QpdServer(_Server):
             seconds = time.monotonic() - start
             status = command.wait(timeout=60)
             self.command_seconds = time.monotonic() - start
-        except (BenchError, subprocess.TimeoutExpired) as e:
+        except (HarnessError, subprocess.TimeoutExpired) as e:
             self._find_supervisord()
-            raise BenchError('qpd start: %s\n%s' % (e, _log_tail(self.log)))
+            raise HarnessError('qpd start: %s\n%s' % (e, _log_tail(self.log)))
         finally:
             self.processes.stop(command)
         self._find_supervisord()
         if status != 0:
-            raise BenchError('qpd start exited %d: %s' % (
+            raise HarnessError('qpd start exited %d: %s' % (
                 status, _log_tail(self.log, 1000)))
         return seconds
 
@@ -232,8 +232,8 @@ class QpdServer(_Server):
         try:
             wait_for_200(self.host, self.port, '/hello', timeout=30,
                          alive=lambda: self.serve_proc.poll() is None)
-        except BenchError as e:
-            raise BenchError('%s\n%s' % (e, _log_tail(self.log)))
+        except HarnessError as e:
+            raise HarnessError('%s\n%s' % (e, _log_tail(self.log)))
         return time.monotonic() - start
 
     def _root_pid(self):
@@ -314,8 +314,8 @@ class GunicornServer(_Server):
         try:
             wait_for_200(self.host, self.port, '/hello', timeout=30,
                          alive=lambda: self.master.poll() is None)
-        except BenchError as e:
-            raise BenchError('%s\n%s' % (e, _log_tail(self.log)))
+        except HarnessError as e:
+            raise HarnessError('%s\n%s' % (e, _log_tail(self.log)))
         return time.monotonic() - start
 
     def worker_pids(self):
@@ -351,10 +351,10 @@ def _wait_for_log_line(path, prefix, proc, timeout=30.0):
             if line.startswith(prefix):
                 return line
         if proc.poll() is not None:
-            raise BenchError('%s exited (%s) before %r:\n%s' % (
+            raise HarnessError('%s exited (%s) before %r:\n%s' % (
                 proc.args, proc.returncode, prefix, _log_tail(path)))
         time.sleep(0.01)
-    raise BenchError('no %r from %s within %.0f s:\n%s' % (
+    raise HarnessError('no %r from %s within %.0f s:\n%s' % (
         prefix, proc.args, timeout, _log_tail(path)))
 
 
@@ -401,7 +401,7 @@ class NginxServer(_Server):
         """() -> float: seconds to the first 200."""
         nginx = shutil.which('nginx') or '/usr/sbin/nginx'
         if not os.path.exists(nginx):
-            raise BenchError('nginx is not installed (apt-get install nginx)')
+            raise HarnessError('nginx is not installed (apt-get install nginx)')
         os.makedirs(self.directory, exist_ok=True)
         conf = os.path.join(self.directory, 'nginx.conf')
         with open(conf, 'w') as f:
@@ -420,8 +420,8 @@ class NginxServer(_Server):
         try:
             wait_for_200(self.host, self.port, '/hello', timeout=15,
                          alive=lambda: self.proc.poll() is None)
-        except BenchError as e:
-            raise BenchError('%s\n%s%s' % (e, _log_tail(log), _log_tail(
+        except HarnessError as e:
+            raise HarnessError('%s\n%s%s' % (e, _log_tail(log), _log_tail(
                 os.path.join(self.directory, 'error.log'))))
         return time.monotonic() - start
 

@@ -12,7 +12,7 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), 'bench')
 sys.path.insert(0, BENCH)
 
-from harness import median  # noqa: E402
+from measure import median  # noqa: E402
 from report import (evaluate_targets, format_report, format_table,  # noqa: E402
                     select_workloads, summarize)
 from slow_clients import head_bytes  # noqa: E402

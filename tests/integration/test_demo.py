@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from qpd.ops.testing import QpdHome
+from harness import QpdHome
 
 pytestmark = pytest.mark.timeout(120)
 

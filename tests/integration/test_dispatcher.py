@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from servers import (Cluster, Nginx, connect, make_home, read_response,
+from harness import (Cluster, Nginx, connect, make_home, read_response,
                      request, wait_until)
 
 CORPUS = os.path.join(os.path.dirname(__file__), '..', 'corpus')

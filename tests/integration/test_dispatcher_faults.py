@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from servers import Cluster, make_home, pid_exists, request, wait_until
+from harness import Cluster, make_home, pid_exists, request, wait_until
 
 
 def _get(cluster, path, results, key=None):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from qpd.ops.testing import QpdHome
+from harness import QpdHome
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from qpd.ops.testing import QpdHome, free_port
+from harness import QpdHome, free_port
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from tests.integration.servers import Cluster, make_home
+from harness import Cluster, make_home
 
 ATTACKER = 'qpdattacker'
 # The attacker cannot run the venv's python (it lives under /root).

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from servers import Cluster, make_home, pid_exists, wait_until
+from harness import Cluster, make_home, pid_exists, wait_until
 
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])

@@ -1,12 +1,13 @@
 """qpd shell and qpd pack on a live site: the shell is one more client of
 the site's StorageServer."""
 
+import os
 import re
 
 import pytest
 
 from qpd.ops.supervisor import get_qpd_command
-from qpd.ops.testing import QpdHome
+from harness import QpdHome
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -108,3 +109,35 @@ def test_pack_a_live_site(home):
     assert re.search(r'packed %s: \d+ bytes -> \d+ bytes' % NAME,
                      result.stderr), result.stderr
     assert visits(home) == count + 1      # serving all along, nothing lost
+
+
+def test_ipython_shell_round_trip(home):
+    """With IPython installed, `qpd shell` is IPython with the same names."""
+    pexpect = pytest.importorskip('pexpect')
+    pytest.importorskip('IPython')
+    visits(home)
+    command = get_qpd_command() + ['--home', home.get_path(), 'shell', NAME]
+    env = dict(os.environ, TERM='xterm', PROMPT_TOOLKIT_NO_CPR='1',
+               IPYTHONDIR=os.path.join(home.get_path(), 'ipython'))
+    prompt = r'In \[\S*%d\S*\]: '          # colored: escapes around N
+    child = pexpect.spawn(command[0], command[1:], encoding='utf-8',
+                          timeout=30, cwd=home.get_path(), env=env,
+                          dimensions=(40, 200))
+    try:
+        child.expect('qpd shell: site %s' % NAME)
+        child.expect(prompt % 1)
+        child.send("root['visits'].count = 7; commit()\r")
+        child.expect(prompt % 2)
+        assert visits(home) == 8
+        child.send("abort(); print('names', sorted(k for k in "
+                       "('site', 'publisher', 'connection', 'root', 'users', "
+                       "'sessions', 'commit', 'abort', 'pp', 'create_user') "
+                       "if k in globals()).__len__(), "
+                       "root['visits'].get_count())\r")
+        child.expect(r'names 10 8')
+        child.expect(prompt % 3)
+        child.send('exit\r')
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from qpd.ops.testing import QpdHome, find_processes_in
+from harness import QpdHome, find_processes_in
 
 pytestmark = pytest.mark.timeout(180)
 

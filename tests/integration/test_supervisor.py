@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from qpd.ops.testing import QpdHome, Load
+from harness import QpdHome, Load
 
 pytestmark = pytest.mark.timeout(240)
 
