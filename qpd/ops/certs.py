@@ -1,0 +1,269 @@
+"""`qpd certs NAME`: the site's own CA and one certificate per host, for
+the StorageServer's mutual TLS (qpd.storage.tls).
+
+The `hosts` key says which hosts there are (without it, this machine is
+the only one and runs both roles). `qpd certs NAME` writes, under
+`<home>/certs/NAME/` (or --output DIR):
+
+    README          which file goes where
+    ca.key          the CA's private key: keep it off the web hosts
+    ca.pem          the CA's certificate
+    HOST/ca.pem, HOST/host.pem, HOST/host.key
+                    one directory per host: copy it to that host as the
+                    site's durus_tls_directory (default sites/NAME/var/tls)
+
+The storage host's certificate names every name and address clients may
+dial it by (its host name, the host of durus_address, and any
+--storage-name), and serves TLS; it may also act as a client (`qpd shell`
+on that host). A web host's certificate is a client certificate naming
+the host. Keys are ECDSA P-256 (quick handshakes); every file is written
+with mode 0600 and every directory 0700.
+
+Running it again keeps the CA (so a host added to `hosts` later gets a
+certificate the others trust) and the hosts that have their files; with
+--renew, every host's certificate is made again (the CA stays).
+Everything is done by the `cryptography` package.
+"""
+
+import datetime
+import ipaddress
+import os
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from qpd.storage.tls import CA_FILE, CERT_FILE, KEY_FILE
+
+__all__ = ['make_key', 'make_ca', 'make_host_certificate', 'write_host_files',
+           'write_site_certs',
+           'get_storage_names', 'plan_hosts', 'CA_DAYS', 'HOST_DAYS']
+
+CA_DAYS = 3650
+HOST_DAYS = 825
+
+
+def make_key():
+    """() -> an ECDSA P-256 private key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _validity(builder, days):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return builder.not_valid_before(
+        now - datetime.timedelta(minutes=5)).not_valid_after(
+        now + datetime.timedelta(days=days))
+
+
+def make_ca(site_name, days=CA_DAYS):
+    """(site_name:str, days:int=CA_DAYS) -> (key, certificate): a CA that
+    signs the site's host certificates and nothing else (path length 0)."""
+    key = make_key()
+    name = _name('qpd site %s CA' % site_name)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(
+        name).public_key(key.public_key()).serial_number(
+        x509.random_serial_number())
+    builder = _validity(builder, days).add_extension(
+        x509.BasicConstraints(ca=True, path_length=0), critical=True
+    ).add_extension(
+        x509.KeyUsage(digital_signature=False, content_commitment=False,
+                      key_encipherment=False, data_encipherment=False,
+                      key_agreement=False, key_cert_sign=True,
+                      crl_sign=True, encipher_only=False,
+                      decipher_only=False), critical=True
+    ).add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+        critical=False)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def _alt_name(name):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def make_host_certificate(ca_key, ca_cert, host, names=(), server=False,
+                          days=HOST_DAYS):
+    """(ca_key, ca_cert, host:str, names:[str]=(), server:bool=False,
+        days:int=HOST_DAYS) -> (key, certificate)
+    A certificate for host, signed by the CA, naming host and names (DNS
+    names or IP addresses). Every host certificate is good for a client;
+    with server, for the StorageServer too."""
+    key = make_key()
+    alt = []
+    for name in [host] + list(names):
+        entry = _alt_name(name)
+        if entry not in alt:
+            alt.append(entry)
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    if server:
+        usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
+    builder = x509.CertificateBuilder().subject_name(_name(host)).issuer_name(
+        ca_cert.subject).public_key(key.public_key()).serial_number(
+        x509.random_serial_number())
+    builder = _validity(builder, days).add_extension(
+        x509.BasicConstraints(ca=False, path_length=None), critical=True
+    ).add_extension(
+        x509.KeyUsage(digital_signature=True, content_commitment=False,
+                      key_encipherment=False, data_encipherment=False,
+                      key_agreement=True, key_cert_sign=False,
+                      crl_sign=False, encipher_only=False,
+                      decipher_only=False), critical=True
+    ).add_extension(x509.ExtendedKeyUsage(usages), critical=False
+    ).add_extension(x509.SubjectAlternativeName(alt), critical=False
+    ).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_key.public_key()), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _write(path, data):
+    """Write bytes to path with mode 0600 (replacing it)."""
+    if os.path.exists(path):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(data)
+    os.chmod(path, 0o600)
+
+
+def _key_bytes(key):
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _cert_bytes(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _mkdir(path):
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def get_storage_names(site, extra=()):
+    """(site:Site, extra:[str]=()) -> [str]: the names and addresses
+    clients may dial the StorageServer by: the storage host's name, the
+    host of durus_address (loopback names when it is loopback or the
+    site runs on one host), and extra."""
+    import socket
+    hosts = site.get('hosts')
+    names = []
+    if hosts is None:
+        names.append(socket.gethostname())
+    else:
+        names.extend(h for h, roles in hosts.items() if 'storage' in roles)
+    address = site.get_durus_address()
+    if isinstance(address, tuple) and address[0] not in ('', '0.0.0.0', '::'):
+        names.append(address[0])
+    if hosts is None or (isinstance(address, tuple)
+                         and address[0] in ('', '0.0.0.0', '::',
+                                            '127.0.0.1', 'localhost')):
+        names.extend(['localhost', '127.0.0.1', '::1'])
+    names.extend(extra)
+    result = []
+    for name in names:
+        if name not in result:
+            result.append(name)
+    return result
+
+
+def plan_hosts(site, storage_names=()):
+    """(site:Site, storage_names:[str]=()) -> [(host:str, names:[str],
+    server:bool)]: the certificates the site needs, the storage host's
+    first."""
+    import socket
+    hosts = site.get('hosts')
+    if hosts is None:
+        hosts = {socket.gethostname(): ('storage', 'web')}
+    plan = []
+    for host, roles in sorted(hosts.items(),
+                              key=lambda item: 'storage' not in item[1]):
+        if 'storage' in roles:
+            names = [n for n in get_storage_names(site, storage_names)
+                     if n != host]
+            plan.append((host, names, True))
+        else:
+            plan.append((host, [], False))
+    return plan
+
+
+def write_host_files(directory, ca_key, ca_cert, host, names=(),
+                     server=False):
+    """(directory:str, ca_key, ca_cert, host:str, names:[str]=(),
+        server:bool=False) -> None: write a host's ca.pem, host.pem and
+    host.key into directory (made with mode 0700; files 0600)."""
+    _mkdir(directory)
+    key, cert = make_host_certificate(ca_key, ca_cert, host, names,
+                                      server=server)
+    _write(os.path.join(directory, KEY_FILE), _key_bytes(key))
+    _write(os.path.join(directory, CERT_FILE), _cert_bytes(cert))
+    _write(os.path.join(directory, CA_FILE), _cert_bytes(ca_cert))
+
+
+README = """\
+TLS files of the qpd site %(site)s (made by `qpd certs %(site)s`)
+
+ca.key    the CA's private key. Keep it here, on the machine where you run
+          `qpd certs`: with it anyone can make certificates that the
+          StorageServer accepts. Not needed on any host.
+ca.pem    the CA's certificate (each host directory has a copy).
+
+Copy each host's directory to that host, as the site's
+durus_tls_directory (default: sites/%(site)s/var/tls), keeping the modes
+(0700 directory, 0600 files), e.g.
+    scp -rp HOST/ HOST:QPD_HOME/sites/%(site)s/var/tls
+
+%(hosts)s
+Then, on each host: `qpd start %(site)s` (with QPD_HOST=HOST when the
+machine's host name differs). A host added later: add it to the site's
+`hosts` and run `qpd certs %(site)s` again (the CA is kept).
+"""
+
+
+def write_site_certs(site, directory, storage_names=(), renew=False,
+                     say=None):
+    """(site:Site, directory:str, storage_names:[str]=(), renew=False,
+        say=None) -> [str]: make the CA (unless directory has one) and the
+    certificate of every host that lacks one (every host, with renew);
+    the hosts whose files were written. say(line) reports each."""
+    say = say or (lambda line: None)
+    _mkdir(directory)
+    ca_key_path = os.path.join(directory, 'ca.key')
+    ca_path = os.path.join(directory, CA_FILE)
+    if os.path.exists(ca_key_path) and os.path.exists(ca_path):
+        with open(ca_key_path, 'rb') as f:
+            ca_key = serialization.load_pem_private_key(f.read(), None)
+        with open(ca_path, 'rb') as f:
+            ca_cert = x509.load_pem_x509_certificate(f.read())
+        say('kept the CA in %s' % ca_path)
+    else:
+        ca_key, ca_cert = make_ca(site.get_name())
+        _write(ca_key_path, _key_bytes(ca_key))
+        _write(ca_path, _cert_bytes(ca_cert))
+        say('made the CA: %s' % ca_path)
+    written = []
+    lines = []
+    for host, names, server in plan_hosts(site, storage_names):
+        host_dir = os.path.join(directory, host)
+        role = 'storage host (server and client)' if server else \
+            'web host (client)'
+        lines.append('%-20s %s%s' % (host + '/', role, (
+            ', dialled as ' + ', '.join([host] + names)) if server else ''))
+        if os.path.exists(os.path.join(host_dir, CERT_FILE)) and not renew:
+            say('kept %s' % host_dir)
+            continue
+        write_host_files(host_dir, ca_key, ca_cert, host, names, server)
+        written.append(host)
+        say('made %s: %s' % (host_dir, role))
+    _write(os.path.join(directory, 'README'), (README % {
+        'site': site.get_name(), 'hosts': '\n'.join(lines) + '\n'}).encode())
+    return written
