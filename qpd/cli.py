@@ -58,12 +58,18 @@ def cmd_dispatcher(args):
 
 def cmd_worker(args):
     from qpd.server.worker import main
-    return main(_site(args), index=args.index)
+    site = _site(args)
+    if args.debug:
+        # `qpd serve --debug`: this worker answers 500 with the technical
+        # page (qpd.web.debug), whatever the site's configuration says.
+        site.get_configuration()['display_exceptions'] = True
+    return main(site, index=args.index)
 
 
 def cmd_serve(args):
     from qpd.server.serve import main
-    return main(_site(args), workers=args.workers)
+    return main(_site(args), workers=args.workers, debug=args.debug,
+                reload=args.reload)
 
 
 # Operations ---------------------------------------------------------------
@@ -205,6 +211,13 @@ def make_parser():
             'run a site in the foreground without supervisord', 'one')
     p.add_argument('--workers', type=int, default=None, metavar='N',
                    help='number of workers (default: max_children)')
+    p.add_argument('--debug', action='store_true',
+                   help='answer exceptions with a page showing the '
+                        'traceback, locals and request (loopback '
+                        'addresses only)')
+    p.add_argument('--reload', action='store_true',
+                   help="restart the workers when the site's code (or "
+                        "qpd's, when installed editable) changes")
     add('shutdown', cmd_shutdown, 'stop every site and supervisord')
     p = add('build', cmd_build,
             'print front-end configuration and build cgi2scgi', 'one')
@@ -216,6 +229,8 @@ def make_parser():
     p = add('worker', cmd_worker, 'run one worker of a site', 'one')
     p.add_argument('--index', type=int, default=0,
                    help='worker number, for its process title and log')
+    p.add_argument('--debug', action='store_true',
+                   help='display exceptions (what qpd serve --debug runs)')
     return parser
 
 

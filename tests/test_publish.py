@@ -122,8 +122,9 @@ def test_exception_page_shows_details_when_asked():
     response = profile.get('/boom')
     body = profile.get_text(response)
     assert response.get_status_code() == 500
-    assert response.get_content_type() == 'text/plain'
-    assert 'secret detail <b>' in body and 'Traceback' in body
+    assert response.get_content_type() == 'text/html'
+    assert 'secret detail &lt;b&gt;' in body and 'Traceback' in body
+    assert 'def boom' in body or 'boom' in body        # the frame
 
 
 def test_exception_report_mailed_when_enabled():

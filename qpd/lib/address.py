@@ -10,7 +10,8 @@ machine. They sit in qpd.lib so that the configuration schema (qpd.config),
 Site, the servers and the commands can all share them.
 """
 
-__all__ = ['parse_address', 'format_address', 'get_local_address']
+__all__ = ['parse_address', 'format_address', 'get_local_address',
+           'is_loopback']
 
 
 def parse_address(value):
@@ -61,3 +62,19 @@ def get_local_address(address):
         if host == '::':
             return ('::1', port)
     return address
+
+
+def is_loopback(address):
+    """(address) -> bool: does only this machine reach address? True for a
+    unix socket path and for a loopback host ('localhost', 127.0.0.0/8,
+    ::1); False for a wildcard or any other host."""
+    if not isinstance(address, tuple):
+        return address is not None
+    host = address[0]
+    if host == 'localhost':
+        return True
+    import ipaddress
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -655,7 +655,11 @@ class Dispatcher:
     def pump(self):
         """() -> None: hand queued requests to idle workers."""
         while self.idle and self.queue:
-            self.handoff(self.idle.pop(), self.queue.popleft())
+            conn = self.queue.popleft()
+            # What `qpd metrics` shows as the queue wait (queued path only).
+            self.stats['queued'] += 1
+            self.stats['queue_wait'] += self.now - conn.queued_at
+            self.handoff(self.idle.pop(), conn)
 
     def handoff(self, worker, conn):
         flags = conn.flags
@@ -993,6 +997,8 @@ class Dispatcher:
             'overflows': self.stats['overflows'],
             'timeouts': self.stats['timeouts'],
             'failed': self.stats['failed'],
+            'queued': self.stats['queued'],
+            'queue_wait': round(self.stats['queue_wait'], 6),
             'draining': self.draining,
             'pool': [{'index': w.index, 'pid': w.pid,
                       'busy': w.conn is not None, 'served': w.served}

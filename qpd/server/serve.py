@@ -25,9 +25,11 @@ import subprocess
 import sys
 import time
 
+from qpd.config import ConfigurationError
+from qpd.lib.address import format_address, is_loopback
 from qpd.lib.ready import format_ready_line, parse_ready_line
 
-__all__ = ['main', 'Child', 'Serve']
+__all__ = ['main', 'Child', 'Serve', 'check_debug']
 
 READY_TIMEOUT = 60.0
 RESTART_DELAY = 1.0
@@ -108,22 +110,29 @@ class Child:
 
 
 class Serve:
-    """(site:Site, workers:int=None)"""
+    """(site:Site, workers:int=None, debug=False, reload=False)"""
 
-    def __init__(self, site, workers=None):
+    def __init__(self, site, workers=None, debug=False, reload=False):
         self.site = site
         self.name = site.get_name()
         self.count = workers or site.get_max_children()
+        self.debug = debug
+        self.reload = reload
         base = [sys.executable, '-m', 'qpd', '--home', site.get_home()]
+        self.base = base
         self.durus = Child('durus', base + ['durus', self.name])
         self.dispatcher = Child('dispatcher', base + ['dispatcher', self.name])
-        self.workers = [
-            Child('worker', base + ['worker', self.name, '--index', str(i)],
-                  index=i)
-            for i in range(self.count)]
+        self.workers = [self.make_worker(i) for i in range(self.count)]
         self.selector = selectors.DefaultSelector()
         self.stopping = False
         self.shutdown_timeout = site.get('shutdown_timeout')
+
+    def make_worker(self, index):
+        """(index:int) -> Child: worker number index (not started)."""
+        argv = self.base + ['worker', self.name, '--index', str(index)]
+        if self.debug:
+            argv.append('--debug')
+        return Child('worker', argv, index=index)
 
     def log(self, message):
         sys.stderr.write('%s qpd serve %s: %s\n' % (
@@ -251,9 +260,27 @@ class Serve:
         self.selector.close()
 
 
-def main(site, workers=None):
-    """(site:Site, workers:int=None) -> int: run the site in the foreground
-    until Ctrl-C or SIGTERM."""
+def check_debug(site):
+    """(site:Site) -> None: refuse `--debug` (tracebacks and locals to
+    whoever asks) when a listener is reachable from other machines."""
+    for key, address in site.get_listening_addresses():
+        if not is_loopback(address):
+            port = address[1] if isinstance(address, tuple) else 8000
+            raise ConfigurationError(
+                site.get_name(), key, '%s is reachable from other machines, '
+                'and --debug shows them tracebacks and local variables'
+                % format_address(address),
+                "serve on loopback (%s=('127.0.0.1', %s)) or drop --debug"
+                % (key, port))
+
+
+def main(site, workers=None, debug=False, reload=False):
+    """(site:Site, workers:int=None, debug=False, reload=False) -> int: run
+    the site in the foreground until Ctrl-C or SIGTERM; `debug` shows the
+    technical 500 page (loopback listeners only); `reload` replaces the
+    workers when the site's code changes."""
+    if debug:
+        check_debug(site)
     import setproctitle
     setproctitle.setproctitle('qpd serve %s' % site.get_name())
-    return Serve(site, workers).run()
+    return Serve(site, workers, debug=debug, reload=reload).run()

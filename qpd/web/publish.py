@@ -873,10 +873,15 @@ class Publisher:
         self.send_to_administrator(report)
 
     def display_exception(self):
-        """() -> None: the report, as plain text, in the 500 response"""
-        response = self.get_hit().get_response()
-        response.set_content_type('text/plain')
-        response.set_body(self.format_exception_report())
+        """() -> None: the technical 500 page (qpd.web.debug: traceback
+        with source lines and locals, the request, secrets masked) in the
+        500 response"""
+        from qpd.web.debug import format_debug_page
+        hit = self.get_hit()
+        response = hit.get_response()
+        response.set_content_type('text/html')
+        response.set_body(format_debug_page(sys.exc_info(),
+                                            hit.get_request()))
 
     def hide_exception(self):
         """() -> None: a page regretting the failure in the 500 response"""
