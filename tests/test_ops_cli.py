@@ -38,8 +38,10 @@ def test_new_list_show(home, capsys):
                            str(home / 'fe'))
     assert status == 0
     for filename in ('nginx-scgi.conf', 'nginx-proxy.conf', 'apache.conf',
-                     'lighttpd.conf', 'stunnel.conf', 'cgi2scgi'):
+                     'lighttpd.conf', 'stunnel.conf'):
         assert os.path.exists(home / 'fe' / filename), filename
+    # A new site has SCGI off (issue 15), so there is no cgi2scgi for it.
+    assert not os.path.exists(home / 'fe' / 'cgi2scgi')
     status, out, err = run(capsys, 'log', name)
     assert status == 1 and 'no log yet' in err
     status, out, err = run(capsys, 'log', name, '--process', 'nope')

@@ -82,11 +82,20 @@ def test_sign_in_and_out(publisher):
     page = text(profile, '/sign_in', 403)   # QP: the form comes with 403
     assert 'qpd_sign_in_password' in page
     response = sign_in(profile, '/sign_in', 'bob', 'wrong')
-    assert 'wrong password' in profile.get_text(response)
+    assert 'Unknown user or wrong password.' in profile.get_text(response)
     profile = browser(publisher, 'bob', 'pw')
     page = text(profile, '/')
     assert 'bob' in page and 'Sign out' in page
-    assert profile.get('/sign_out').get_status_code() == 302
+    # Issue 15: a GET only shows the button; the POST with its token signs
+    # out (a link or an image elsewhere cannot).
+    page = text(profile, '/sign_out')
+    assert 'type="submit"' in page and '_form_token' in page
+    assert 'Sign out' in text(profile, '/') and 'bob' in text(profile, '/')
+    assert profile.post('/sign_out', sign_out='Sign out').get_status_code() \
+        != 302
+    assert 'bob' in text(profile, '/')
+    assert profile.submit('/sign_out', sign_out='Sign out'
+                          ).get_status_code() == 302
     assert 'Sign in' in text(profile, '/')
 
 

@@ -77,6 +77,8 @@ def test_hello_and_fields():
     response = profile.get('/', name='<you>')
     assert format_response(response) == (
         b'HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n'
+        b'X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n'
+        b"Content-Security-Policy: frame-ancestors 'none'\r\n"
         b'Content-Length: 26\r\n\r\n<p>Hello, &lt;you&gt;!</p>')
     assert common.get_publisher() is profile.get_publisher()
     assert profile.get_text(profile.post('/', name='post')) == \

@@ -68,7 +68,10 @@ def test_anonymous_hits_store_no_session(publish_site):
     response = profile.get('/')
     assert profile.get_body(response) == b'Hello, world!'
     assert response.get_header_list() == [
-        ('Content-Type', 'text/html; charset=utf-8'), ('Content-Length', '13')]
+        ('Content-Type', 'text/html; charset=utf-8'),
+        ('X-Content-Type-Options', 'nosniff'), ('X-Frame-Options', 'DENY'),
+        ('Content-Security-Policy', "frame-ancestors 'none'"),
+        ('Content-Length', '13')]
     assert len(publisher.get_sessions()) == 0
     assert profile.get_cookies() == {}
 

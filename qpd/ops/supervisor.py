@@ -90,7 +90,7 @@ def make_main_conf(supervisor):
         'childlogdir = %s' % _escape(var),
         'directory = %s' % _escape(supervisor.get_home()),
         'identifier = qpd',
-        'umask = 027',
+        'umask = 077',
         '',
         '[rpcinterface:supervisor]',
         'supervisor.rpcinterface_factory = '
@@ -227,6 +227,11 @@ class Supervisor:
         its path."""
         os.makedirs(self.get_var_directory(), mode=0o700, exist_ok=True)
         os.makedirs(self.get_conf_directory(), exist_ok=True)
+        # supervisord's log is private like every other log (its umask,
+        # 077, covers the files it makes; this covers one made before).
+        log = self.get_log_file()
+        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        os.chmod(log, 0o600)
         path = self.get_conf_file()
         _write_if_changed(path, make_main_conf(self))
         return path

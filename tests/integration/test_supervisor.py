@@ -64,6 +64,20 @@ def test_supervisorctl_status_names_the_processes(home):
                          result.stdout), result.stdout
 
 
+def test_logs_are_private(home):
+    # Issue 15: supervisord's own log was 0644; every log is 0600 now.
+    import stat
+    var = home.get_supervisor().get_var_directory()
+    log = os.path.join(var, 'supervisord.log')
+    assert os.path.getsize(log) > 0         # supervisord writes to it
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+    site_var = os.path.join(home.get_path(), 'sites', NAME, 'var')
+    for name in os.listdir(site_var):
+        if name.endswith('.log'):
+            mode = stat.S_IMODE(os.stat(os.path.join(site_var, name)).st_mode)
+            assert mode & 0o077 == 0, (name, oct(mode))
+
+
 def test_restarting_workers_mid_load_fails_no_request(home):
     load = Load(home, NAME, '/', threads=4).start()
     try:
