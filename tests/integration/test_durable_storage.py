@@ -409,3 +409,35 @@ def test_backup_under_load_incremental_and_restore(tmp_path):
         root = connection.get_root()
         assert {k: root[k]['n'] for k in root if k.startswith('w')} == second
         connection.get_storage().close()
+
+
+# Packing keeps working ----------------------------------------------------------
+
+def test_pack_with_durable_commits(durus_server):
+    connection = durus_server.connect()
+    root = connection.get_root()
+    for i in range(30):
+        root['k%d' % i] = PersistentDict(value=i)
+        connection.commit()
+    for i in range(20):
+        del root['k%d' % i]
+    connection.commit()
+    inode = os.stat(durus_server.durus_file).st_ino
+    before = os.path.getsize(durus_server.durus_file)
+    connection.get_storage().pack()
+    for i in range(5):      # commits while the pack runs, and after
+        root['after%d' % i] = PersistentDict(value=i)
+        connection.commit()
+    deadline = time.monotonic() + 30
+    while os.stat(durus_server.durus_file).st_ino == inode:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    root['last'] = PersistentDict(value=-1)
+    connection.commit()
+    assert os.path.getsize(durus_server.durus_file) < before
+    durus_server.stop()
+    durus_server.start()
+    values = _values(durus_server.durus_file)
+    assert values == dict([('k%d' % i, i) for i in range(20, 30)] +
+                          [('after%d' % i, i) for i in range(5)] +
+                          [('last', -1)])
