@@ -194,6 +194,30 @@ class Site:
         """() -> type: the site's SiteDirectory"""
         return self._get_slash_class('SiteDirectory')
 
+    # QP's names for the site's code and files.
+
+    @classmethod
+    def get_sites(cls, home=None):
+        """(home:str=None) -> {str: Site}: every site of the home"""
+        return {name: cls(name, home) for name in list_site_names(home)}
+
+    def get_package(self):
+        """() -> module: the site package (qpd.sites.NAME), imported"""
+        self.get_slash_module()
+        return importlib.import_module(self.get_package_name())
+
+    def get_root_directory_class(self):
+        """() -> type: QP's SiteRootDirectory when slash defines one,
+        else SiteDirectory"""
+        cls = getattr(self.get_slash_module(), 'SiteRootDirectory', None)
+        if isinstance(cls, type):
+            return cls
+        return self.get_directory_class()
+
+    def site_path(self, *rest):
+        """(*rest:str) -> str: a path inside the site package"""
+        return os.path.join(self.get_package_directory(), *rest)
+
     # Configuration -------------------------------------------------------
 
     def get_configuration(self):
@@ -342,6 +366,10 @@ class Site:
         config = self.get_configuration()
         return [(key, config[key]) for key in _ADDRESS_KEYS if config[key]]
 
+    def get_web_addresses(self):
+        """() -> [address]: the addresses the web server listens on"""
+        return [address for key, address in self.get_listening_addresses()]
+
     def get_max_children(self):
         """() -> int: the number of workers."""
         return self.get_configuration()['max_children']
@@ -367,6 +395,16 @@ class Site:
         if connection is None:
             connection = self.get_connection()
         return self.get_publisher_class()(connection=connection, site=self)
+
+    def get_create_publisher(self):
+        """() -> SitePublisher: this Site's publisher, made (and connected
+        to the StorageServer) on the first call"""
+        publisher = getattr(self, '_publisher', None)
+        if publisher is None:
+            publisher = self._publisher = self.make_publisher()
+        return publisher
+
+    get_publisher = get_create_publisher  # QP's name
 
     def get_base_url(self):
         """() -> str: the http URL of the site's home page."""
