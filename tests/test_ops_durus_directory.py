@@ -129,3 +129,67 @@ def test_steps():
     assert resolve_step({(1, 2): 'x'}, 'p.0') == 'x'
     with pytest.raises(LookupError):
         resolve_step({}, 'k.x')
+
+
+# Issue 15: credentials are masked; odd queries are 400/404, not 500. ------
+
+def credential_pages(profile):
+    """The pages that hold credentials: ann's user object (with her
+    Digester), her Digester, the sessions BTree and the signed-in
+    session."""
+    users = body(profile, '/durus/0/k.users/')
+    root_user = re.search(r'<code>&#39;root&#39;</code></th><td><a class='
+                          r'"durus-ref" href="\.\./\.\./(\d+)/">',
+                          users).group(1)
+    user = body(profile, '/durus/%s/' % root_user)
+    digester = re.search(r'href="\.\./(\d+)/">Digester', user).group(1)
+    sessions = body(profile, '/durus/0/k.sessions/')
+    session = re.search(r'href="\.\./\.\./(\d+)/">Session', sessions).group(1)
+    return dict(user=user, digester=body(profile, '/durus/%s/' % digester),
+                digester_oid=digester, sessions=sessions,
+                session=body(profile, '/durus/%s/' % session))
+
+
+def test_credentials_are_masked(admin):
+    publisher = admin.get_publisher()
+    user = publisher.get_users()['root']
+    user.set_password('pw', realm=publisher.get_realm(), http_digest=True)
+    publisher.get_connection().commit()
+    record = user.get_digester().records[publisher.get_realm()]
+    ha1 = user.get_digester().get_http_digest(publisher.get_realm())
+    (session_id,) = list(publisher.get_sessions().keys())
+    pages = credential_pages(admin)
+    everything = '\n'.join(v for k, v in pages.items() if k != 'digester_oid')
+    for secret in (ha1, session_id, str(record[-1])[:20]):
+        assert secret not in everything
+    assert '(hidden)' in pages['digester'] and '(hidden)' in pages['session']
+    assert '(hidden)' in pages['sessions']
+    # Nor can a step reach them.
+    body(admin, '/durus/%s/a.http_digests/' % pages['digester_oid'], 404)
+    body(admin, '/durus/%s/a.records/' % pages['digester_oid'], 404)
+    body(admin, '/durus/%s/p.0/' % pages['digester_oid'], 404)
+
+
+def test_credentials_shown_on_explicit_opt_in(admin):
+    publisher = admin.get_publisher()
+    user = publisher.get_users()['root']
+    user.set_password('pw', realm=publisher.get_realm(), http_digest=True)
+    publisher.get_connection().commit()
+    ha1 = user.get_digester().get_http_digest(publisher.get_realm())
+    (session_id,) = list(publisher.get_sessions().keys())
+
+    class Showing(Directory):
+        _q_exports = ['durus']
+        durus = DurusDirectory(show_credentials=True)
+    publisher.set_root_directory(Showing())
+    pages = credential_pages(admin)
+    assert ha1 in pages['digester']
+    assert session_id in pages['sessions'] and session_id in pages['session']
+
+
+def test_odd_start_and_oid_are_client_errors(admin):
+    for start in ('1e20', '100000000000000000000', '-1', '9' * 5000, 'x'):
+        body(admin, '/durus/0/k.users/?start=%s' % start, 400)
+    body(admin, '/durus/%s/' % ('9' * 5000), 404)
+    body(admin, '/durus/%d/' % 2 ** 64, 404)
+    body(admin, '/durus/0/k.users/n.%s/' % ('9' * 5000), 404)

@@ -20,6 +20,15 @@ here changes the database.
 Only admins (`user.is_admin()`) may browse; someone not signed in is asked
 to sign in, anyone else gets 403. Override `is_allowed(user)` to change
 who may.
+
+Credentials are masked, since whoever reads them can act as their owner:
+a password record or an HTTP Digest HA1 (which works as the password), a
+live session id (which signs its reader in as that user, including the
+keys of the sessions BTree), form tokens, and anything named like a
+secret, password, digest or token. They show as "(hidden)" and the steps
+into them are 404. `DurusDirectory(show_credentials=True)` is the
+explicit opt-in to see them. `?start=` must be a plain number and an oid
+fit in 64 bits (else 400 and 404), so no query makes the page fail.
 """
 
 import itertools
@@ -29,11 +38,14 @@ from urllib.parse import quote, unquote
 from durus.persistent import PersistentBase
 
 from qpd.qpy import xml, xml_quote, join_xml
+from qpd.storage.digester import Digester
+from qpd.storage.session import Session, is_session_id
+from qpd.storage.token_set import TokenSet
 from qpd.web.directory import Directory
-from qpd.web.errors import Forbidden, NotFound
+from qpd.web.errors import BadRequest, Forbidden, NotFound
 
 __all__ = ['DurusDirectory', 'ValueDirectory', 'get_oid', 'format_step',
-           'resolve_step']
+           'resolve_step', 'is_hidden', 'is_credential', 'CREDENTIALS']
 
 PAGE_SIZE = 50
 INLINE_ITEMS = 8
@@ -41,11 +53,38 @@ REPR_LIMIT = 300
 HIDDEN = '(hidden)'
 
 
+# Attributes that hold credentials, by class (None: every attribute).
+CREDENTIALS = {Session: ('id', 'tokens'), TokenSet: None, Digester: None}
+_CREDENTIAL_WORDS = ('secret', 'password', 'passwd', 'digest', 'ha1',
+                     'token', 'session_id', 'session_key')
+MAX_START = 10 ** 12
+
+
 def is_hidden(label, value):
     """(label, value) -> bool: is value a secret not to show, such as the
     key that signs the site's nonces (a bytes value named *secret*)?"""
     return (isinstance(label, str) and 'secret' in label.lower()
             and isinstance(value, (bytes, str)))
+
+
+def is_credential(container, label, value):
+    """(container, label, value) -> bool
+    Is value, found under label in container, a credential to mask:
+    an attribute listed in CREDENTIALS for the container's class, or a
+    label that names a secret, password, digest or token?
+    """
+    for cls, names in CREDENTIALS.items():
+        if isinstance(container, cls) and (names is None or label in names):
+            return True
+    if isinstance(label, str) and not isinstance(value, PersistentBase):
+        lower = label.lower()
+        return any(word in lower for word in _CREDENTIAL_WORDS)
+    return False
+
+
+def is_credential_key(label, value):
+    """(label, value) -> bool: is label a session id keying its session?"""
+    return isinstance(value, Session) and bool(is_session_id(label))
 
 
 def _common():
@@ -225,25 +264,39 @@ class ValueDirectory(Directory):
     `depth` is how many components below /durus/ its URL is (by default
     one for the oid and one per step)."""
 
-    def __init__(self, value, oid, steps=(), depth=None):
+    def __init__(self, value, oid, steps=(), depth=None,
+                 show_credentials=False):
         self.value = value
         self.oid = oid
         self.steps = list(steps)
         self.depth = 1 + len(self.steps) if depth is None else depth
+        self.show_credentials = show_credentials
 
     def get_exports(self):
         yield '', '_q_index', None, None
 
     def _q_lookup(self, component):
+        container = _load(self.value)
         try:
-            value = resolve_step(_load(self.value), component)
-        except (LookupError, TypeError, ValueError):
+            value = resolve_step(container, component)
+        except (LookupError, TypeError, ValueError, OverflowError):
             return None
+        if not self.show_credentials:
+            kind, _, text = component.partition('.')
+            label = unquote(text) if kind in ('a', 'k') else None
+            if is_credential(container, label, value):
+                return None
+            if kind == 'p' and (isinstance(container, tuple(
+                    cls for cls, names in CREDENTIALS.items()
+                    if names is None))):
+                return None
         oid = get_oid(value)
         if oid is not None:
-            return ValueDirectory(value, oid, depth=self.depth + 1)
+            return ValueDirectory(value, oid, depth=self.depth + 1,
+                                  show_credentials=self.show_credentials)
         return ValueDirectory(value, self.oid, self.steps + [component],
-                              depth=self.depth + 1)
+                              depth=self.depth + 1,
+                              show_credentials=self.show_credentials)
 
     def get_crumb(self):
         return self.steps[-1] if self.steps else str(self.oid)
@@ -258,21 +311,27 @@ class ValueDirectory(Directory):
             here = '../' * self.depth + '%d/%s' % (self.oid, ''.join(
                 step + '/' for step in self.steps))
         return render_page(self.value, self.oid, self.steps,
-                           '../' * self.depth, here)
+                           '../' * self.depth, here,
+                           show_credentials=self.show_credentials)
 
 
 def _get_start():
-    try:
-        start = int(_common().get_field('start') or 0)
-    except (TypeError, ValueError):
-        start = 0
-    return max(start, 0)
+    """() -> int: the ?start= of the page; BadRequest unless it is a plain
+    number up to MAX_START."""
+    text = _common().get_field('start')
+    if text is None or text == '':
+        return 0
+    if (not isinstance(text, str) or not text.isdigit() or not text.isascii()
+            or len(text) > len(str(MAX_START)) or int(text) > MAX_START):
+        raise BadRequest('start must be a number from 0 to %d.' % MAX_START)
+    return int(text)
 
 
-def render_page(value, oid, steps, to_root, here=''):
-    """(value, oid:int, steps:[str], to_root:str, here:str='') -> xml: the
-    page of a value in the site's page; `to_root` leads from the page to
-    /durus/, `here` to the page's own directory."""
+def render_page(value, oid, steps, to_root, here='', show_credentials=False):
+    """(value, oid:int, steps:[str], to_root:str, here:str='',
+        show_credentials=False) -> xml: the page of a value in the site's
+    page; `to_root` leads from the page to /durus/, `here` to the page's
+    own directory; credentials are masked unless show_credentials."""
     value = _load(value)
     renderer = _Renderer(to_root, here)
     crumbs = [xml('<a href="%s">durus</a>') % to_root]
@@ -289,11 +348,14 @@ def render_page(value, oid, steps, to_root, here=''):
                                   start + PAGE_SIZE))
     rows = []
     for step, label, item in items:
+        masked = not show_credentials and is_credential(value, label, item)
         if isinstance(label, str) and step.startswith('a.'):
             label_xml = xml('<code>%s</code>') % label
+        elif not show_credentials and is_credential_key(label, item):
+            label_xml = xml('<em>%s</em>') % HIDDEN
         else:
             label_xml = renderer.render_value(label, None, 1)
-        if is_hidden(label, item):
+        if is_hidden(label, item) or masked:
             shown = xml('<em>%s</em>') % HIDDEN
         else:
             shown = renderer.render_value(item, step)
@@ -333,11 +395,13 @@ def render_page(value, oid, steps, to_root, here=''):
 
 
 class DurusDirectory(Directory):
-    """(connection=None): browse the database of `connection` (default: the
-    current publisher's), read-only, for admins."""
+    """(connection=None, show_credentials=False): browse the database of
+    `connection` (default: the current publisher's), read-only, for
+    admins; credentials are masked unless show_credentials."""
 
-    def __init__(self, connection=None):
+    def __init__(self, connection=None, show_credentials=False):
         self.connection = connection
+        self.show_credentials = show_credentials
 
     def get_connection(self):
         """() -> durus Connection"""
@@ -360,13 +424,15 @@ class DurusDirectory(Directory):
         yield '', '_q_index', 'durus', 'The database'
 
     def _q_lookup(self, component):
-        if not component.isdigit():
+        if (not component.isdigit() or not component.isascii()
+                or len(component) > 20 or int(component) >= 2 ** 64):
             return None
         value = self.get_connection().get(int(component))
         if value is None:
             raise NotFound('No object has oid %s.' % component)
-        return ValueDirectory(value, int(component))
+        return ValueDirectory(value, int(component),
+                              show_credentials=self.show_credentials)
 
     def _q_index(self):
         return render_page(self.get_connection().get_root(), 0, [], '',
-                           here='0/')
+                           here='0/', show_credentials=self.show_credentials)
