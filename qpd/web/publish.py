@@ -18,6 +18,16 @@ No handler here swallows them, and an application that does (`except
 Exception`) does not hide them either: a conflict left in the connection
 or a storage socket that failed is noticed at the end of the attempt.
 
+Retries cannot starve: after WRITE_TURN_AFTER conflicts, a hit asks for
+the site's write turn, `publisher.acquire_write_turn()`, before its next
+attempt, and gives it back when the hit is done. The process server
+(qpd.server.worker) installs that callable: the dispatcher grants the turn
+to one worker at a time, once every other worker of the pool is idle (or
+itself waiting for the turn), and hands out no request meanwhile, so the
+attempt runs while no other hit of the site can commit, and wins. Hits that
+never conflict never ask, and pay nothing. Without a pool (WSGI, tests)
+the callable is None and retries just back off, up to `max_retries`.
+
 Configuration: `SitePublisher.configuration` over the defaults of
 qpd.config (the one table of keys), under the site's checked configuration
 when a Site is given.
@@ -46,7 +56,11 @@ from qpd.web.directory import split_path
 from qpd.web.errors import HTTPError, NotFound, Redirect, RespondNow
 from qpd.web.response import HTTPResponse
 
-__all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection']
+__all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection',
+           'WRITE_TURN_AFTER']
+
+# Conflicts after which a hit asks for the write turn (see the docstring).
+WRITE_TURN_AFTER = 3
 
 
 class LostConnection(Exception):
@@ -110,8 +124,18 @@ class Publisher:
     configuration = {}
     session_class = Session
     user_class = User
+    # () -> release:callable. Blocks until no other hit of the site can
+    # commit, until release() is called. Installed by the process server's
+    # worker; None elsewhere.
+    acquire_write_turn = None
 
     def __init__(self, connection=None, site=None):
+        if connection is None:
+            # As in QP: a publisher made without a connection (in a test,
+            # say) has a database of its own, in memory.
+            from durus.connection import Connection
+            from durus.storage import MemoryStorage
+            connection = Connection(MemoryStorage())
         self.connection = connection
         self.site = site
         self.null_user = None
@@ -242,7 +266,7 @@ class Publisher:
             cls = (getattr(module, 'SiteDirectory', None) or
                    getattr(module, 'SiteRootDirectory', None))
             if cls is None and self.site is not None:
-                cls = self.site.get_directory_class()
+                cls = self.site.get_root_directory_class()
             if cls is None:
                 raise TypeError('%s: no SiteDirectory next to the publisher '
                                 'class' % type(self).__name__)
@@ -369,33 +393,43 @@ class Publisher:
         self.set_hit(hit)
         max_retries = self.config['max_retries']
         backoff = Backoff(self.config['retry_delay'], 0.05)
-        while True:
-            try:
-                self.try_hit(hit)
-                break
-            except (ConflictError, LostConnection) as error:
-                lost = isinstance(error, LostConnection)
-                if hit.attempts >= max_retries:
-                    self.abort_quietly()
-                    self.respond_unavailable(hit, error)
+        release = None      # the write turn's, once this hit holds it
+        try:
+            while True:
+                try:
+                    self.try_hit(hit)
                     break
-                hit.attempts += 1
-                self.retry_count += 1
-                if lost:
-                    if not self.recover_connection():
+                except (ConflictError, LostConnection) as error:
+                    lost = isinstance(error, LostConnection)
+                    if hit.attempts >= max_retries:
+                        self.abort_quietly()
                         self.respond_unavailable(hit, error)
                         break
-                else:
+                    hit.attempts += 1
+                    self.retry_count += 1
+                    if lost:
+                        if not self.recover_connection():
+                            self.respond_unavailable(hit, error)
+                            break
+                    else:
+                        self.abort_quietly()
+                        if (release is None
+                                and self.acquire_write_turn is not None
+                                and hit.attempts >= min(WRITE_TURN_AFTER,
+                                                        max_retries)):
+                            release = self.acquire_write_turn()
+                        elif hit.attempts > 1:
+                            # The first retry runs at once: the commit
+                            # that beat this one is already in, and the
+                            # abort just made its changes visible here.
+                            backoff.sleep()
+                    hit.reset()
+                except BaseException:
                     self.abort_quietly()
-                    if hit.attempts > 1:
-                        # The first retry runs at once: the commit that
-                        # beat this one is already in, and the abort just
-                        # made its changes visible here.
-                        backoff.sleep()
-                hit.reset()
-            except BaseException:
-                self.abort_quietly()
-                raise
+                    raise
+        finally:
+            if release is not None:
+                release()
         guard.add_security_headers(self, hit)
         hit.get_response().finish(hit.get_request())
         self.log_hit()
