@@ -113,10 +113,6 @@ class FormTokens:
         if session is not None:
             return session.add_token()
         hit = self.publisher.get_hit()
-        response = hit.get_response()
-        if response.get_header('Cache-Control') is None:
-            # The page holds a token for this browser only.
-            response.set_header('Cache-Control', 'private, no-store')
         browser_key = self._get_browser_key(make=True)
         stamp = '%x' % int(hit.get_timestamp())
         nonce = secrets.token_urlsafe(9)

@@ -20,8 +20,9 @@ After the response is made (`add_security_headers`):
 - HTML responses: `X-Frame-Options` and CSP `frame-ancestors` from
   `frame_options` ('DENY' by default; 'SAMEORIGIN'; None sends neither),
   so other sites cannot frame a page to trick clicks;
-- a response to a visitor with a stored session or a signed-in user, or
-  one that sets a cookie: `Cache-Control: private, no-store` unless the
+- a response to a visitor with a stored session or a signed-in user, one
+  with a form token for this browser, or one that sets a cookie:
+  `Cache-Control: private, no-store` unless the
   application chose a Cache-Control itself, so no shared cache keeps one
   user's page for another.
 """
@@ -108,6 +109,9 @@ def add_security_headers(publisher, hit):
         session = hit.get_session()
         personal = (
             bool(hit.get_user())
+            # A page with a stateless form token (qpd.web.form_token) holds
+            # a token for this browser only.
+            or hit.get_info().get('qpd_browser_key') is not None
             or (session is not None and hit.get_stored_session_id())
             or any(name.lower() == 'set-cookie'
                    for name, _ in response.get_header_list()))

@@ -151,10 +151,13 @@ def ensure_signed_in_using_form(publisher, title='Please Sign In',
         if problem == TOO_MANY_FAILURES:
             wait = max(1, math.ceil(
                 throttle.get_wait(publisher, form.get(USER_FIELD))))
-            hit.get_response().set_header('Retry-After', str(wait))
             form.set_form_error(SIGN_IN_THROTTLED % wait)
-            publisher.respond(title, xml('<h1>%s</h1>\n') % title,
-                              form.render(), status=429, **kwargs)
+            try:
+                publisher.respond(title, xml('<h1>%s</h1>\n') % title,
+                                  form.render(), status=429, **kwargs)
+            except RespondNow:
+                hit.get_response().set_header('Retry-After', str(wait))
+                raise
         form.set_form_error(SIGN_IN_FAILED)
     publisher.respond(title, xml('<h1>%s</h1>\n') % title, form.render(),
                       status=403, **kwargs)
