@@ -112,6 +112,13 @@ def cmd_log(args):
     return _ops('log')(args)
 
 
+def cmd_metrics(args):
+    from qpd.server.metrics import get_metrics_text
+    sys.stdout.write(get_metrics_text(_site(args)))
+    sys.stdout.flush()
+    return 0
+
+
 def cmd_shell(args):
     return _ops('shell')(args)
 
@@ -138,6 +145,15 @@ def cmd_build(args):
 
 def cmd_demo(args):
     return _ops('demo')(args)
+
+
+def cmd_port(args):
+    from qpd.ops.port import main
+    return main(args.directory, diff=args.diff)
+
+
+def cmd_certs(args):
+    return _ops('certs')(args)
 
 
 def make_parser():
@@ -178,7 +194,10 @@ def make_parser():
     p = add('restart', cmd_restart, 'restart sites', 'many')
     p.add_argument('--rolling', action='store_true',
                    help='restart one worker at a time; no request fails')
-    add('status', cmd_status, "show sites' processes and pool stats", 'many')
+    p = add('status', cmd_status, "show sites' processes and pool stats",
+            'many')
+    p.add_argument('--json', action='store_true',
+                   help='one JSON document (the same data) for scripts')
     add('show', cmd_show, "show a site's configuration and paths", 'one')
     p = add('log', cmd_log, "print a site's log", 'one')
     p.add_argument('-f', '--follow', action='store_true',
@@ -196,6 +215,8 @@ def make_parser():
                    help='the plain Python console even if IPython is '
                         'installed')
     add('pack', cmd_pack, "pack a site's database while it runs", 'one')
+    add('metrics', cmd_metrics, "print a site's metrics (Prometheus text "
+        'format)', 'one')
     p = add('check', cmd_check,
             "check every object of a site's database (also while it runs)",
             'one')
@@ -223,7 +244,29 @@ def make_parser():
             'print front-end configuration and build cgi2scgi', 'one')
     p.add_argument('--output', metavar='DIR', default=None,
                    help='write the files into DIR instead of printing')
+    p.add_argument('--hosts', metavar='HOST:PORT,...', default=None,
+                   help='web hosts behind nginx: print an upstream of them '
+                        '(PORT: their http port; default the http_address '
+                        'port)')
+    p = add('certs', cmd_certs,
+            "make the site's CA and a TLS certificate per host, for the "
+            'StorageServer', 'one')
+    p.add_argument('--output', metavar='DIR', default=None,
+                   help='where to write them (default HOME/certs/NAME)')
+    p.add_argument('--storage-name', metavar='NAME', action='append',
+                   default=[], help='another name or address clients dial '
+                                    'the storage host by (repeatable)')
+    p.add_argument('--renew', action='store_true',
+                   help="make every host's certificate again (the CA is "
+                        'kept)')
     add('demo', cmd_demo, 'create and start the demo site (make demo)')
+    p = add('port', cmd_port,
+            "rewrite a QP site's imports (qp..., qpy) to qpd's modules")
+    p.add_argument('directory', metavar='DIR',
+                   help='the site: its .py and .qpy files are rewritten in '
+                        'place, each original kept as FILE.qp-orig')
+    p.add_argument('--diff', action='store_true',
+                   help='print a unified diff instead of writing')
     add('durus', cmd_durus, "run a site's Durus StorageServer", 'one')
     add('dispatcher', cmd_dispatcher, "run a site's dispatcher", 'one')
     p = add('worker', cmd_worker, 'run one worker of a site', 'one')

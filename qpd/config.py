@@ -8,9 +8,9 @@ qpd.lib.address), a one-line doc, and whether a change needs the whole
 site restarted (`qpd restart NAME`: the dispatcher, the StorageServer or
 supervisord's files use it) or only the workers (`qpd restart NAME
 --rolling`, which loses no request). To add a key, add one `Key` here, use
-it through `site.get(key)` or `publisher.get_config(key)`, and paste the
-output of `python -m qpd.config --markdown` into the README (a test fails
-until you do). Never write a key's default anywhere else.
+it through `site.get(key)` or `publisher.get_config(key)`, and run
+`python -m qpd.config --write README.md` to regenerate the README's table
+(a test fails until you do). Never write a key's default anywhere else.
 
 `check_configuration(site_name, configuration)` turns a site's dict into
 the full configuration: every key, set to the site's value (checked and
@@ -33,20 +33,22 @@ commands all import it, and it imports none of them.
 """
 
 import difflib
+import ipaddress
 import math
 import os
 import re
 import sys
 
-from qpd.lib.address import parse_address
+from qpd.lib.address import format_address, is_loopback, parse_address
 
 __all__ = [
     'ConfigurationError', 'Check', 'Key', 'KEYS', 'SCHEMA', 'SITE_PREFIX',
     'Derived', 'DERIVED', 'get_defaults', 'check_configuration',
     'check_value', 'get_front_end_timeout', 'get_front_end_body_size',
-    'get_stop_wait', 'render_markdown', 'integer', 'seconds', 'boolean',
-    'text', 'optional', 'address', 'path', 'url_path', 'cookie_name',
-    'smtp_server', 'choice', 'host_list', 'MAX_HEAD_SIZE',
+    'get_stop_wait', 'render_markdown', 'replace_table', 'integer',
+    'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
+    'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
+    'ROLES', 'is_loopback_host', 'check_durus_transport', 'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE',
 ]
 
@@ -160,6 +162,22 @@ def address():
                  "path, or None for off", convert)
 
 
+def loopback_address():
+    """() -> Check: ('host', port) or 'host:port' on a loopback host, or
+    None for off."""
+    def convert(value):
+        try:
+            value = parse_address(value)
+        except ValueError:
+            raise ValueError from None
+        if value is not None and not (isinstance(value, tuple)
+                                      and is_loopback(value)):
+            raise ValueError
+        return value
+    return Check("('127.0.0.1', port) (a loopback host), or None for off",
+                 convert)
+
+
 def path():
     """() -> Check: a file path (str or os.PathLike), or None for the
     site's default; Site makes it absolute."""
@@ -247,6 +265,68 @@ def host_list():
                  "['www.example.com', '.example.org']", convert)
 
 
+ROLES = ('storage', 'web')
+
+
+def host_roles():
+    """() -> Check: None, or a dict {host name: [role, ...]} with roles
+    from ROLES and exactly one host running 'storage'; roles become
+    tuples."""
+    def convert(value):
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            raise ValueError
+        result = {}
+        for host, roles in value.items():
+            if (not isinstance(host, str) or not host
+                    or isinstance(roles, str)
+                    or not isinstance(roles, (list, tuple)) or not roles
+                    or any(role not in ROLES for role in roles)):
+                raise ValueError
+            result[host] = tuple(roles)
+        if sum('storage' in roles for roles in result.values()) != 1:
+            raise ValueError
+        return result
+    return Check("None, or {host: [roles]} with roles from %s and one "
+                 "storage host" % ', '.join(repr(r) for r in ROLES), convert)
+
+
+def is_loopback_host(host):
+    """(host:str) -> bool: is host a loopback name or address (not a
+    wildcard, which listens on every interface)?"""
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_durus_transport(site_name, config):
+    """(site_name:str, config:dict) -> None: refuse a plain-TCP
+    durus_address beyond loopback (unless durus_tls, or the loud opt-out
+    is set), and a unix socket for a site whose hosts are several."""
+    address = config['durus_address']
+    hosts = config['hosts']
+    if isinstance(address, tuple):
+        if (not config['durus_tls'] and not is_loopback_host(address[0])
+                and not config['durus_allow_insecure_plain_tcp']):
+            raise ConfigurationError(
+                site_name, 'durus_address',
+                '%s is plain TCP beyond this machine, so whoever reaches it '
+                'can run code in every worker' % format_address(address),
+                'set durus_tls=True (certificates: qpd certs %s), or '
+                'durus_allow_insecure_plain_tcp=True to take that risk'
+                % site_name)
+    elif hosts is not None and len(hosts) > 1:
+        raise ConfigurationError(
+            site_name, 'durus_address',
+            'is a unix socket, which hosts %s cannot share' % ', '.join(
+                sorted(hosts)),
+            "set durus_address=('STORAGE-HOST', 2972) and durus_tls=True")
+
+
 # The keys ----------------------------------------------------------------
 
 class Key:
@@ -309,6 +389,23 @@ KEYS = [
         shown='`var/NAME.durus`', example="'NAME.durus'"),
     Key('durus_cache_size', 10000, integer(1),
         'objects each worker keeps in its Durus cache', restart=False),
+    Key('durus_tls', False, boolean(),
+        'speak mutual TLS to the StorageServer (TLS 1.2 or newer, both '
+        'ends show a certificate of the site\'s own CA): needed for a '
+        '`durus_address` beyond loopback; see `qpd certs NAME`'),
+    Key('durus_tls_directory', None, path(),
+        "this host's TLS files: `ca.pem` (the site's CA), `host.pem` and "
+        '`host.key` (this host\'s certificate and key)',
+        shown='`var/tls`', example="'/etc/qpd/NAME'"),
+    Key('durus_allow_insecure_plain_tcp', False, boolean(),
+        'accept a plain-TCP `durus_address` beyond loopback: ANYONE WHO '
+        'REACHES IT CAN RUN CODE IN EVERY WORKER (use `durus_tls`)'),
+    Key('hosts', None, host_roles(),
+        "which host runs what when the site spans machines: "
+        "`{'store': ['storage'], 'web1': ['web'], …}` (storage: "
+        '`NAME:durus`; web: the dispatcher and workers); this host is '
+        '`$QPD_HOST`, else its host name; `None`: this host runs both',
+        example="{'store': ['storage'], 'web1': ['web']}"),
     Key('durus_sync', True, boolean(),
         'sync each commit to disk before the StorageServer acknowledges it '
         '(off only for scratch sites: a crash can lose acknowledged '
@@ -326,6 +423,19 @@ KEYS = [
         shown='`var/site.log`', restart=False, example="'site.log'"),
     Key('banned', None, path(), 'addresses to refuse (403), one per line',
         shown='`var/banned`', example="'banned'"),
+    # The nginx front of several web hosts (`qpd build NAME --hosts ...`).
+    Key('upstream_connect_timeout', 2, seconds(0.001),
+        'seconds nginx gives a web host to accept a connection before it '
+        'tries the next one'),
+    Key('upstream_max_fails', 1, integer(0),
+        'failed attempts after which nginx leaves a web host out for '
+        '`upstream_fail_timeout` (0: never)'),
+    Key('upstream_fail_timeout', 10, seconds(1),
+        'seconds a failing web host is left out before nginx tries it '
+        'again'),
+    Key('upstream_keepalive', 16, integer(0),
+        'idle keep-alive connections each nginx worker keeps to the web '
+        'hosts (HTTP; SCGI closes each connection)'),
     # Requests: read by the dispatcher (qpd.server.protocol's limits).
     Key('header_timeout', 10, seconds(),
         'seconds a client has to send a request head (else 408)'),
@@ -429,6 +539,14 @@ KEYS = [
     Key('plain_http_authentication', False, boolean(),
         'allow HTTP Basic and Digest sign-in over plain http (else they '
         'need https)', restart=False),
+    # Operations.
+    Key('metrics_address', None, loopback_address(),
+        'where the dispatcher serves `qpd metrics` over HTTP (Prometheus '
+        'text format; loopback only); off by default',
+        example="('127.0.0.1', 9100)"),
+    Key('access_log_format', 'combined', choice('combined', 'json'),
+        "the site log's hit lines: Combined Log Format, or one JSON object "
+        'per line', restart=False),
 ]
 
 SCHEMA = {key.name: key for key in KEYS}
@@ -483,6 +601,7 @@ def check_configuration(site_name, configuration):
     result = get_defaults()
     for name, value in configuration.items():
         result[name] = check_value(site_name, name, value)
+    check_durus_transport(site_name, result)
     return result
 
 
@@ -575,14 +694,32 @@ def render_markdown():
     return '\n'.join(lines) + '\n'
 
 
+def replace_table(text):
+    """(text:str) -> str: text (the README) with what lies between the
+    markers, markers included, replaced by render_markdown()."""
+    begin = text.index(BEGIN_MARKER)
+    end = text.index(END_MARKER, begin) + len(END_MARKER)
+    if text[end:end + 1] == '\n':
+        end += 1
+    return text[:begin] + render_markdown() + text[end:]
+
+
 def main(argv):
     """(argv:[str]) -> int: `python -m qpd.config --markdown` prints the
-    README's table."""
-    if argv != ['--markdown']:
-        sys.stderr.write('usage: python -m qpd.config --markdown\n')
-        return 2
-    sys.stdout.write(render_markdown())
-    return 0
+    README's table; `python -m qpd.config --write README.md` replaces it
+    in that file."""
+    if argv == ['--markdown']:
+        sys.stdout.write(render_markdown())
+        return 0
+    if len(argv) == 2 and argv[0] == '--write':
+        with open(argv[1]) as f:
+            text = f.read()
+        with open(argv[1], 'w') as f:
+            f.write(replace_table(text))
+        return 0
+    sys.stderr.write('usage: python -m qpd.config --markdown | '
+                     '--write README.md\n')
+    return 2
 
 
 if __name__ == '__main__':

@@ -13,40 +13,19 @@ import os
 import socket
 
 import qpd.sites
+from qpd.config import ConfigurationError, check_configuration
+from qpd.lib.address import format_address, get_local_address, \
+    parse_address
 from qpd.lib.private_dir import get_fallback_directory
+from qpd.storage.connection import connect
 
 __all__ = ['Site', 'ConfigurationError', 'list_site_names', 'get_home',
            'parse_address', 'format_address', 'get_local_address',
-           'check_sites', 'DEFAULTS']
+           'check_sites']
 
-# Keys with plain default values. Paths are relative to the site's var
-# directory unless absolute; addresses are (host, port) tuples or socket
-# paths. Keys whose defaults depend on the site are filled in by Site.
-DEFAULTS = {
-    'http_address': ('127.0.0.1', 8000),
-    'scgi_address': None,
-    'as_https_address': None,
-    'https_address': None,
-    'script_name': '',
-    'durus_cache_size': 10000,
-    'max_children': 4,
-}
-
+# The dispatcher's listeners (at least one must be on).
 _ADDRESS_KEYS = ('http_address', 'scgi_address', 'as_https_address')
 _MAX_SOCKET_PATH = 100   # sun_path holds 108 bytes; keep a margin
-
-
-class ConfigurationError(Exception):
-    """A site's configuration cannot work. str() is one line naming the
-    site, the key and the fix."""
-
-    def __init__(self, site_name, key, problem, fix):
-        self.site_name = site_name
-        self.key = key
-        self.problem = problem
-        self.fix = fix
-        Exception.__init__(self, 'site %s: %s %s; %s' % (
-            site_name, key, problem, fix))
 
 
 def get_home(home=None):
@@ -65,56 +44,6 @@ def list_site_names(home=None):
         if name.isidentifier()
         and (os.path.exists(os.path.join(sites, name, 'slash.qpy'))
              or os.path.exists(os.path.join(sites, name, 'slash.py'))))
-
-
-def parse_address(value):
-    """(value) -> (host:str, port:int) | str | None
-
-    Accepts a (host, port) pair, 'host:port', a port number, or a unix
-    socket path (a str containing '/'). Raises ValueError when it is none
-    of these."""
-    if value is None or value == '':
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = ('127.0.0.1', value)
-    if isinstance(value, str):
-        if '/' in value:
-            return value
-        host, sep, port = value.rpartition(':')
-        if not sep or not port.isdigit():
-            raise ValueError('not host:port or a socket path')
-        value = (host.strip('[]'), int(port))
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        host, port = value
-        if (isinstance(host, str) and isinstance(port, int)
-                and not isinstance(port, bool) and 0 <= port <= 65535):
-            return (host, port)
-    raise ValueError('not (host, port) or a socket path')
-
-
-def format_address(address):
-    """(address) -> str: 'host:port', a socket path, or 'off'."""
-    if address is None:
-        return 'off'
-    if isinstance(address, tuple):
-        host, port = address
-        if ':' in host:
-            return '[%s]:%s' % (host, port)
-        return '%s:%s' % (host or '*', port)
-    return address
-
-
-def get_local_address(address):
-    """(address) -> (host, port) | str: where a client on this machine
-    connects to reach a listener on address: a wildcard host becomes the
-    loopback address of its family."""
-    if isinstance(address, tuple):
-        host, port = address
-        if host in ('', '0.0.0.0'):
-            return ('127.0.0.1', port)
-        if host == '::':
-            return ('::1', port)
-    return address
 
 
 def _install_sites_path(home):
@@ -228,64 +157,47 @@ class Site:
         return self._configuration
 
     def get(self, key, default=None):
-        """(key:str, default=None) -> the value of a configuration key."""
+        """(key:str, default=None) -> the value of a configuration key (the
+        site's, else qpd's default; `default` when that is None). Keys are
+        declared in qpd.config (tests/test_config.py finds reads of keys
+        that are not)."""
         value = self.get_configuration().get(key)
         return default if value is None else value
 
     def _build_configuration(self):
-        own = getattr(self.get_publisher_class(), 'configuration', None) or {}
-        if not isinstance(own, dict):
-            raise ConfigurationError(
-                self.name, 'configuration', 'is not a dict',
-                'set SitePublisher.configuration = dict(...)')
-        config = dict(DEFAULTS)
-        config.update(own)
-        var = self._path(config.get('var_directory'),
-                         os.path.join(self.get_package_directory(), 'var'),
-                         self.get_package_directory())
+        """() -> dict: SitePublisher.configuration checked by qpd.config
+        over its defaults, then the defaults that depend on the site: paths
+        under the package or var directory, the StorageServer's socket."""
+        own = getattr(self.get_publisher_class(), 'configuration', None)
+        config = check_configuration(self.name, {} if own is None else own)
+        package = self.get_package_directory()
+        var = self._path(config['var_directory'],
+                         os.path.join(package, 'var'), package)
         config['var_directory'] = var
         config['static_directory'] = self._path(
-            config.get('static_directory'),
-            os.path.join(self.get_package_directory(), 'static'),
-            self.get_package_directory())
+            config['static_directory'], os.path.join(package, 'static'),
+            package)
         config['durus_file'] = self._path(
-            config.get('durus_file'), '%s.durus' % self.name, var)
-        config['logfile'] = self._path(config.get('logfile'), 'site.log', var)
-        config['banned'] = self._path(config.get('banned'), 'banned', var)
-        if config.get('durus_address') is None:
+            config['durus_file'], '%s.durus' % self.name, var)
+        config['logfile'] = self._path(config['logfile'], 'site.log', var)
+        config['banned'] = self._path(config['banned'], 'banned', var)
+        config['durus_tls_directory'] = self._path(
+            config['durus_tls_directory'], 'tls', var)
+        if config['durus_address'] is None:
             config['durus_address'] = self._socket_path(var, 'durus.sock')
-        for key in _ADDRESS_KEYS + ('durus_address', 'https_address'):
-            config[key] = self._check_address(key, config.get(key))
         for key in _ADDRESS_KEYS + ('durus_address',):
             if isinstance(config[key], str):
                 config[key] = self._path(config[key], None, var)
-        for key in ('max_children', 'durus_cache_size'):
-            value = config.get(key)
-            if (not isinstance(value, int) or isinstance(value, bool)
-                    or value < 1):
-                raise ConfigurationError(
-                    self.name, key, 'is %r, not a positive integer' % (value,),
-                    'set it to a number such as %r' % DEFAULTS[key])
-        if not any(config.get(key) for key in _ADDRESS_KEYS):
+        if not any(config[key] for key in _ADDRESS_KEYS):
             raise ConfigurationError(
                 self.name, 'http_address', 'and scgi_address are both off',
                 "set http_address = ('127.0.0.1', PORT)")
-        script_name = config.get('script_name') or ''
-        config['script_name'] = script_name.rstrip('/')
         return config
 
     def _path(self, value, default, base):
         """(value:str|None, default:str|None, base:str) -> str"""
         path = value or default
         return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
-
-    def _check_address(self, key, value):
-        try:
-            return parse_address(value)
-        except ValueError as e:
-            raise ConfigurationError(
-                self.name, key, '%r is %s' % (value, e),
-                "write it as ('127.0.0.1', PORT) or a socket file path")
 
     def _socket_path(self, var, filename):
         """(var:str, filename:str) -> str: var/filename, or a short private
@@ -384,10 +296,61 @@ class Site:
 
     # Running ----------------------------------------------------------------
 
+    def get_tls_directory(self):
+        """() -> str | None: this host's TLS files for the StorageServer
+        (ca.pem, host.pem, host.key), or None when durus_tls is off."""
+        config = self.get_configuration()
+        if not config['durus_tls']:
+            return None
+        return config['durus_tls_directory']
+
+    def get_storage_address(self):
+        """() -> str | (host, port) | qpd.storage.tls.TLSAddress: what a
+        Durus client of this host dials: the durus_address as it is, or,
+        with durus_tls, a TLS address presenting this host's certificate.
+        A missing TLS file is a ConfigurationError."""
+        address = self.get_durus_address()
+        directory = self.get_tls_directory()
+        if directory is None or not isinstance(address, tuple):
+            return address
+        from qpd.storage.tls import (TLSAddress, TLSFilesMissing,
+                                     make_client_context)
+        try:
+            context = make_client_context(directory)
+        except TLSFilesMissing as e:
+            raise ConfigurationError(
+                self.name, 'durus_tls_directory',
+                '%s lacks %s' % (e.directory, ', '.join(e.missing)),
+                'make them with "qpd certs %s" and copy this host\'s '
+                'ca.pem, host.pem and host.key there' % self.name) from None
+        host, port = get_local_address(address)
+        return TLSAddress(host, port, context)
+
+    def get_host_name(self):
+        """() -> str: the name of this host in the `hosts` key: $QPD_HOST,
+        else the machine's host name."""
+        return os.environ.get('QPD_HOST') or socket.gethostname()
+
+    def get_roles(self):
+        """() -> (str, ...): what this host runs for the site: 'storage'
+        (NAME:durus), 'web' (the dispatcher and workers), or both when
+        the `hosts` key is None. A host the key does not name is a
+        ConfigurationError."""
+        hosts = self.get_configuration()['hosts']
+        if hosts is None:
+            return ('storage', 'web')
+        host = self.get_host_name()
+        if host not in hosts:
+            raise ConfigurationError(
+                self.name, 'hosts', 'does not name this host, %r' % host,
+                'add it, or set QPD_HOST to one of %s' % ', '.join(
+                    sorted(hosts)))
+        return hosts[host]
+
     def get_connection(self):
-        """() -> durus Connection to the site's StorageServer."""
-        from qpd.storage.connection import connect
-        return connect(self.get_durus_address(),
+        """() -> durus Connection to the site's StorageServer (over TLS
+        when durus_tls is on)."""
+        return connect(self.get_storage_address(),
                        cache_size=self.get_durus_cache_size())
 
     def make_publisher(self, connection=None):

@@ -6,17 +6,28 @@ nginx (scgi_pass to scgi_address, or proxy_pass to http_address), Apache
 front of as_https_address). `build_cgi2scgi(site, directory)` compiles
 cgi2scgi.c with the system's C compiler for the site's SCGI address, or
 writes the Python version when there is no compiler.
+
+When the site runs on several web hosts (`qpd build NAME --hosts
+web1:8001,web2:8001`), `get_upstream_configs(site, hosts)` answers nginx
+with an `upstream` of those hosts, over HTTP (keep-alive connections to
+them) and over SCGI: a host that fails `upstream_max_fails` times is left
+out for `upstream_fail_timeout` seconds, and a request that failed to
+connect or timed out moves on to the next host only when it is
+idempotent (nginx never resends a POST that reached a host).
 """
 
+import math
 import os
 import shutil
 import subprocess
 
+from qpd.config import get_front_end_body_size, get_front_end_timeout
+from qpd.lib.address import format_address, get_local_address
 from qpd.ops.cgi2scgi import make_script
-from qpd.site import format_address, get_local_address
 
-__all__ = ['get_configs', 'build_cgi2scgi', 'find_compiler',
-           'get_c_source']
+__all__ = ['get_configs', 'get_upstream_configs', 'parse_hosts',
+           'nginx_upstream_proxy', 'nginx_upstream_scgi', 'build_cgi2scgi',
+           'find_compiler', 'get_c_source']
 
 
 def _host_port(address):
@@ -32,6 +43,18 @@ def _location(site):
 
 def _server_name(site):
     return 'www.example.com'
+
+
+def _body_size(site):
+    """(site:Site) -> str: nginx's client_max_body_size: max_body_size."""
+    return '    client_max_body_size %d;' % get_front_end_body_size(
+        site.get_configuration())
+
+
+def _timeout(site):
+    """(site:Site) -> int: seconds the front end waits for a response, so
+    that qpd's own 503 or 504 comes first."""
+    return get_front_end_timeout(site.get_configuration())
 
 
 def _off(site, key, use):
@@ -50,7 +73,7 @@ def nginx_scgi(site):
         'server {',
         '    listen 80;',
         '    server_name %s;' % _server_name(site),
-        '    client_max_body_size 100m;',
+        _body_size(site),
         '    location %s {' % _location(site),
         '        include scgi_params;',
         '        scgi_param SCRIPT_NAME "%s";' % script_name]
@@ -58,8 +81,7 @@ def nginx_scgi(site):
         lines.append('        scgi_param PATH_INFO $uri;')
     lines.extend([
         '        scgi_pass %s;' % _host_port(address),
-        '        scgi_read_timeout %ds;' % (site.get('request_timeout', 30)
-                                            + 30),
+        '        scgi_read_timeout %ds;' % _timeout(site),
         '    }',
         '}'])
     return '\n'.join(lines) + '\n'
@@ -79,9 +101,10 @@ def nginx_proxy(site):
         'server {',
         '    listen 80;',
         '    server_name %s;' % _server_name(site),
-        '    client_max_body_size 100m;',
+        _body_size(site),
         '    location %s {' % _location(site),
         '        proxy_pass %s;' % upstream,
+        '        proxy_read_timeout %ds;' % _timeout(site),
         '        proxy_http_version 1.1;',
         '        proxy_set_header Host $host;',
         '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
@@ -105,7 +128,8 @@ def apache(site):
         '# (a2enmod proxy proxy_scgi)',
         '<VirtualHost *:80>',
         '    ServerName %s' % _server_name(site),
-        '    ProxyPass %s/ %s' % (location, target),
+        '    ProxyPass %s/ %s timeout=%d' % (
+            location, target, _timeout(site)),
         '</VirtualHost>']) + '\n'
 
 
@@ -168,6 +192,122 @@ def get_configs(site):
             ('apache.conf', apache(site)),
             ('lighttpd.conf', lighttpd(site)),
             ('stunnel.conf', stunnel(site))]
+
+
+def parse_hosts(text, default_port):
+    """(text:str, default_port:int|None) -> [(host:str, port:int)]: the
+    web hosts of `--hosts web1:8001,web2,...`; a host without a port
+    gets default_port. ValueError names a bad entry."""
+    hosts = []
+    for item in text.split(','):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(':')
+        if not sep:
+            host, port = item, default_port
+        elif not port.isdigit() or not host:
+            raise ValueError('%r is not HOST or HOST:PORT' % item)
+        if port is None:
+            raise ValueError('%r has no port and the site has no '
+                             'http_address port' % item)
+        hosts.append((host.strip('[]'), int(port)))
+    if not hosts:
+        raise ValueError('no hosts in %r' % text)
+    return hosts
+
+
+def _upstream(site, name, hosts, keepalive):
+    """(site, name:str, hosts:[(host, port)], keepalive:bool) -> [str]"""
+    config = site.get_configuration()
+    lines = ['upstream %s {' % name]
+    for host, port in hosts:
+        lines.append('    server %s max_fails=%d fail_timeout=%ds;' % (
+            format_address((host, port)), config['upstream_max_fails'],
+            math.ceil(config['upstream_fail_timeout'])))
+    if keepalive and config['upstream_keepalive']:
+        lines.append('    keepalive %d;' % config['upstream_keepalive'])
+    lines.append('}')
+    return lines
+
+
+def _next_upstream(site, prefix, hosts):
+    """The retry policy: on a connection error or a timeout, an idempotent
+    request (nginx never retries POST, PATCH or LOCK once sent) goes to
+    the next host, each host tried at most once."""
+    config = site.get_configuration()
+    return [
+        '        %s_connect_timeout %gs;' % (
+            prefix, config['upstream_connect_timeout']),
+        '        %s_next_upstream error timeout;' % prefix,
+        '        %s_next_upstream_tries %d;' % (prefix, len(hosts)),
+    ]
+
+
+def nginx_upstream_proxy(site, hosts):
+    """(site:Site, hosts:[(host, port)]) -> str: nginx in front of web
+    hosts' http_address."""
+    name = '%s_http' % site.get_name()
+    lines = [
+        '# nginx: site %s on %d web hosts (HTTP); a host that fails is left '
+        'out' % (site.get_name(), len(hosts)),
+        '# for upstream_fail_timeout, and idempotent requests move on to '
+        'the next.'] + _upstream(site, name, hosts, keepalive=True) + [
+        'server {',
+        '    listen 80;',
+        '    server_name %s;' % _server_name(site),
+        _body_size(site),
+        '    location %s {' % _location(site),
+        '        proxy_pass http://%s;' % name,
+        '        proxy_read_timeout %ds;' % _timeout(site),
+        '        proxy_http_version 1.1;',
+        '        proxy_set_header Connection "";',
+        '        proxy_set_header Host $host;',
+        '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '        proxy_set_header X-Forwarded-Proto $scheme;'] + \
+        _next_upstream(site, 'proxy', hosts) + [
+        '    }',
+        '}']
+    return '\n'.join(lines) + '\n'
+
+
+def nginx_upstream_scgi(site, hosts):
+    """(site:Site, hosts:[(host, port)]) -> str: nginx in front of web
+    hosts' scgi_address (the port of the site's scgi_address)."""
+    address = site.get_scgi_address()
+    if not isinstance(address, tuple):
+        return _off(site, 'scgi_address',
+                    "('0.0.0.0', PORT) to use nginx with SCGI upstreams")
+    name = '%s_scgi' % site.get_name()
+    script_name = site.get_script_name()
+    hosts = [(host, address[1]) for host, port in hosts]
+    lines = [
+        '# nginx: site %s on %d web hosts (SCGI, port %d of each); SCGI '
+        'closes' % (site.get_name(), len(hosts), address[1]),
+        '# each connection, so there is no keepalive to the upstreams.'] + \
+        _upstream(site, name, hosts, keepalive=False) + [
+        'server {',
+        '    listen 80;',
+        '    server_name %s;' % _server_name(site),
+        _body_size(site),
+        '    location %s {' % _location(site),
+        '        include scgi_params;',
+        '        scgi_param SCRIPT_NAME "%s";' % script_name]
+    if script_name:
+        lines.append('        scgi_param PATH_INFO $uri;')
+    lines.extend([
+        '        scgi_pass %s;' % name,
+        '        scgi_read_timeout %ds;' % _timeout(site)])
+    lines.extend(_next_upstream(site, 'scgi', hosts))
+    lines.extend(['    }', '}'])
+    return '\n'.join(lines) + '\n'
+
+
+def get_upstream_configs(site, hosts):
+    """(site:Site, hosts:[(host, port)]) -> [(filename:str, text:str)]:
+    nginx in front of several web hosts, over HTTP and over SCGI."""
+    return [('nginx-upstream-proxy.conf', nginx_upstream_proxy(site, hosts)),
+            ('nginx-upstream-scgi.conf', nginx_upstream_scgi(site, hosts))]
 
 
 def get_c_source():

@@ -19,6 +19,7 @@ from qpd.site import (Site, ConfigurationError, list_site_names,
                       check_sites, format_address)
 
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
+           'certs', 'describe_storage',
            'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
            'demo', 'wait_until_ready']
 
@@ -75,7 +76,7 @@ def _check_site(site):
     than in a process that supervisord starts."""
     try:
         site.get_configuration()
-        site.get_directory_class()
+        site.get_root_directory_class()
     except ConfigurationError:
         raise
     except Exception as e:
@@ -216,11 +217,15 @@ def _failure_details(supervisor, infos, count=15):
 def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
     """(site:Site, supervisor:Supervisor, timeout:float, progress) -> int
 
-    Wait until the site answers a request for its home page and all its
-    processes run; the HTTP status. OperationError (with the last lines of
-    the failing program's log) when it does not within `timeout`."""
+    Wait until the site answers a request for its home page (on a
+    storage-only host: until its StorageServer answers a sync; status 0)
+    and all its processes run; the HTTP status. OperationError (with the
+    last lines of the failing program's log) when it does not within
+    `timeout`."""
     from qpd.ops.probe import probe
+    from qpd.storage.connection import ping
     progress = progress or Progress()
+    serves_web = 'web' in site.get_roles()
     name = site.get_name()
     deadline = time.monotonic() + timeout
     answered = None
@@ -233,8 +238,8 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
             if info['statename'] in ('BACKOFF', 'EXITED', 'FATAL'):
                 failures.add((info['name'], info['start']))
         fatal = [n for n, s in states.items() if s == 'FATAL']
-        if fatal and (set(fatal) & {'durus', 'dispatcher'} or
-                      len(fatal) == len(states) - 2):
+        if fatal and (set(fatal) & {'durus', 'dispatcher'} or len(fatal) ==
+                      sum(n.startswith('worker_') for n in states)):
             break
         if answered is None and any(
                 sum(1 for n, _ in failures if n == process) >= 3
@@ -242,8 +247,12 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
             break      # it keeps failing: say why now
         if answered is None:
             try:
-                answered = probe(site, timeout=max(1.0, min(
-                    2.0, deadline - time.monotonic())))
+                if serves_web:
+                    answered = probe(site, timeout=max(1.0, min(
+                        2.0, deadline - time.monotonic())))
+                else:
+                    ping(site.get_storage_address(), count=1)
+                    answered = 0
             except OSError as e:
                 problem = str(e)
         all_running = infos and all(s == 'RUNNING' for s in states.values())
@@ -271,6 +280,11 @@ def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
 
 
 def _report_started(site, status):
+    if 'web' not in site.get_roles():
+        _say('site %s: its StorageServer runs at %s (this host, %s, is its '
+             'storage host)' % (site.get_name(), format_address(
+                 site.get_durus_address()), site.get_host_name()))
+        return
     url = site.get_base_url() or 'scgi %s' % format_address(
         site.get_scgi_address())
     note = '' if status < 500 else ' (it answered %d: see "qpd log %s")' % (
@@ -313,6 +327,19 @@ def start(args):
                         getattr(args, 'timeout', None) or START_TIMEOUT)
 
 
+def _stop_dispatcher_first(supervisor, name):
+    """(supervisor:Supervisor, name:str) -> None: stop the site's
+    dispatcher before supervisord stops its group (which stops the
+    workers first, by priority): the dispatcher stops accepting and its
+    requests in hand finish on workers that still run, rather than wait
+    in its queue for workers that are gone; a front end in front of
+    several web hosts sends new requests to the others at once."""
+    infos = supervisor.get_process_infos(name)
+    if any(info['name'] == 'dispatcher' and info['statename'] == 'RUNNING'
+           for info in infos):
+        supervisor.stop_process('%s:dispatcher' % name, wait=True)
+
+
 def stop(args):
     """qpd stop [NAME…]: stop sites (every running site when none is
     named); supervisord keeps running the others."""
@@ -326,6 +353,7 @@ def stop(args):
         name = site.get_name()
         had_conf = supervisor.remove_site_conf(name)
         if running:
+            _stop_dispatcher_first(supervisor, name)
             change = supervisor.update([name])[name]
             if change == 'removed':
                 _say('stopped %s' % name)
@@ -444,45 +472,98 @@ def _format_uptime(info):
         info['pid'], seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def status(args):
-    """qpd status [NAME…]: each site's processes and pool stats. Exit 3
-    when a site that should run (or a named one) does not run fully."""
-    from qpd.server.control import get_stats, format_stats
+def get_status(args):
+    """(args) -> (report:dict, result:int): what `qpd status` shows, and
+    its exit status (3 when a site that should run, or a named one, does
+    not run fully). report: {'home', 'supervisord': bool, 'sites': [{'name',
+    'state' ('running', 'partial' or 'stopped'), 'url', 'processes':
+    [{'name', 'state', 'pid', 'uptime' (seconds or None), 'description'}],
+    'pool' (the dispatcher's stats or None), 'storage'}]}"""
+    from qpd.server.control import get_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
     sites = _named_sites(args)
     running = supervisor.is_running()
-    if not running:
-        _say('supervisord is not running for %s' % args.home)
+    report = {'home': args.home, 'supervisord': running, 'sites': []}
     result = 0
     for site in sites:
         name = site.get_name()
         should_run = _is_started(supervisor, name)
         infos = _in_start_order(
             supervisor.get_process_infos(name) if running else [])
+        entry = {'name': name, 'state': 'stopped', 'url': None,
+                 'processes': [], 'pool': None, 'storage': None}
+        report['sites'].append(entry)
         if not infos:
-            _say('%s: stopped' % name)
             if named or should_run:
                 result = 3
             continue
         try:
-            url = site.get_base_url() or format_address(
+            entry['url'] = site.get_base_url() or format_address(
                 site.get_scgi_address())
         except ConfigurationError as e:
-            url = str(e)
-        _say('%s: %s  %s' % (name, _describe(infos), url))
+            entry['url'] = str(e)
+        entry['summary'] = _describe(infos)
+        entry['state'] = 'running'
         for info in infos:
-            _say('  %-12s %-9s %s' % (info['name'], info['statename'],
-                                      _format_uptime(info)))
+            up = (int(info['now'] - info['start'])
+                  if info['statename'] == 'RUNNING' and info.get('start')
+                  else None)
+            entry['processes'].append({
+                'name': info['name'], 'state': info['statename'],
+                'pid': info.get('pid') or None, 'uptime': up,
+                'description': _format_uptime(info)})
             if info['statename'] != 'RUNNING':
+                entry['state'] = 'partial'
                 result = 3
         try:
-            stats = get_stats(site)
+            entry['pool'] = get_stats(site)
         except (OSError, ValueError):
-            stats = None      # the dispatcher is not answering (yet)
-        if stats:
-            _say('  pool: %s' % format_stats(stats))
+            pass              # the dispatcher is not answering (yet)
+        entry['storage'] = describe_storage(site)
+    return report, result
+
+
+def status(args):
+    """qpd status [NAME…] [--json]: each site's processes and pool stats
+    (get_status), as text or one JSON document. Exit 3 when a site that
+    should run (or a named one) does not run fully."""
+    from qpd.server.control import format_stats
+    report, result = get_status(args)
+    if getattr(args, 'json', False):
+        import json
+        _say(json.dumps(report, indent=2, sort_keys=True))
+        return result
+    if not report['supervisord']:
+        _say('supervisord is not running for %s' % args.home)
+    for entry in report['sites']:
+        if not entry['processes']:
+            _say('%s: stopped' % entry['name'])
+            continue
+        _say('%s: %s  %s' % (entry['name'], entry['summary'], entry['url']))
+        for process in entry['processes']:
+            _say('  %-12s %-9s %s' % (process['name'], process['state'],
+                                      process['description']))
+        if entry['pool']:
+            _say('  pool: %s' % format_stats(entry['pool']))
+        if entry['storage']:
+            _say('  storage: %s' % entry['storage'])
     return result
+
+
+def describe_storage(site):
+    """(site:Site) -> str: the state of this host's connection to the
+    site's StorageServer, as a new client sees it now: 'connected to
+    10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', or 'unreachable at
+    ... (why)'."""
+    from qpd.storage.connection import ping
+    address = format_address(site.get_durus_address())
+    try:
+        seconds, transport = ping(site.get_storage_address())
+    except (OSError, ConfigurationError) as e:
+        return 'unreachable at %s (%s)' % (address, e)
+    return 'connected to %s over %s, round trip %.2f ms' % (
+        address, transport, seconds * 1000)
 
 
 def _log_path(site, supervisor, process):
@@ -577,6 +658,8 @@ def shutdown(args):
         _say('supervisord is not running for %s' % args.home)
         return 0
     groups = supervisor.get_group_names()
+    for name in groups:
+        _stop_dispatcher_first(supervisor, name)
     supervisor.shutdown()
     _say('supervisord stopped%s' % (
         ' with %s' % ', '.join(groups) if groups else ''))
@@ -586,13 +669,25 @@ def shutdown(args):
 # build -----------------------------------------------------------------------
 
 def build(args):
-    """qpd build NAME [--output DIR]: print (or write into DIR) nginx,
-    Apache, lighttpd and stunnel configuration for the site, and build its
-    cgi2scgi."""
-    from qpd.ops.build import get_configs, build_cgi2scgi
+    """qpd build NAME [--output DIR] [--hosts H:P,…]: print (or write into
+    DIR) nginx, Apache, lighttpd and stunnel configuration for the site,
+    and build its cgi2scgi; with --hosts, nginx in front of those web
+    hosts (HTTP and SCGI upstreams) instead."""
+    from qpd.ops.build import (get_configs, build_cgi2scgi,
+                               get_upstream_configs, parse_hosts)
     site = _one_site(args)
     output = getattr(args, 'output', None)
-    configs = get_configs(site)
+    hosts = getattr(args, 'hosts', None)
+    if hosts:
+        http = site.get_http_address()
+        try:
+            hosts = parse_hosts(hosts, http[1] if isinstance(http, tuple)
+                                else None)
+        except ValueError as e:
+            raise _usage('--hosts: %s' % e)
+        configs = get_upstream_configs(site, hosts)
+    else:
+        configs = get_configs(site)
     if output:
         os.makedirs(output, exist_ok=True)
         for filename, text in configs:
@@ -604,6 +699,8 @@ def build(args):
         for filename, text in configs:
             _say('# ==== %s ====' % filename)
             _say(text)
+    if hosts:
+        return 0
     if site.get_scgi_address():
         path, kind = build_cgi2scgi(site, output or
                                     site.ensure_var_directory())
@@ -616,6 +713,26 @@ def build(args):
         _say(message)
     else:
         _say('# ' + message)
+    return 0
+
+
+# certs -----------------------------------------------------------------------
+
+def certs(args):
+    """qpd certs NAME [--output DIR] [--storage-name NAME…] [--renew]: the
+    site's CA and one TLS certificate per host (qpd.ops.certs)."""
+    from qpd.ops.certs import write_site_certs
+    site = _one_site(args)
+    directory = getattr(args, 'output', None) or os.path.join(
+        args.home, 'certs', site.get_name())
+    write_site_certs(site, os.path.abspath(directory),
+                     getattr(args, 'storage_name', None) or (),
+                     renew=getattr(args, 'renew', False), say=_say)
+    _say('see %s: which files go to which host' % os.path.join(
+        directory, 'README'))
+    if not site.get('durus_tls'):
+        _say('note: site %s has durus_tls off; set durus_tls=True to use '
+             'them' % site.get_name())
     return 0
 
 

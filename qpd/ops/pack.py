@@ -17,11 +17,12 @@ __all__ = ['pack_site', 'open_storage']
 
 def open_storage(site):
     """(site:Site) -> durus ClientStorage connected to the site's
-    StorageServer; OperationError when it is not running."""
-    from durus.client_storage import ClientStorage
-    address = site.get_durus_address()
+    StorageServer (over TLS when durus_tls is on); OperationError when it
+    is not running."""
+    from qpd.storage.connection import ClientStorage
+    address = site.get_storage_address()
     try:
-        return ClientStorage(address=address)
+        return ClientStorage(address)
     except (OSError, AssertionError) as e:
         raise OperationError(
             'the StorageServer of site %s does not answer at %s (%s); '

@@ -4,8 +4,9 @@
 (mode 0700; never an inet server) and includes one file per started site,
 `<home>/supervisord.conf.d/NAME.conf`, holding the program group `NAME`:
 `NAME:durus` (started first), `NAME:dispatcher`, and `NAME:worker_00` …
-one per `max_children`. supervisord's own log, pid file and socket live in
-`<home>/var/`. The files in supervisord.conf.d/ are the sites that should
+one per `max_children`; on a site spread over several hosts (the `hosts`
+key), only the programs of this host's roles. supervisord's own log, pid
+file and socket live in `<home>/var/`. The files in supervisord.conf.d/ are the sites that should
 run: `qpd start` writes one, `qpd stop` removes it, so a supervisord started
 again from supervisord.conf brings back exactly the running sites.
 
@@ -19,6 +20,7 @@ import sys
 import time
 import xmlrpc.client
 
+from qpd.config import get_stop_wait
 from qpd.lib.private_dir import get_fallback_directory
 from qpd.ops.errors import OperationError
 from qpd.ops.logs import tail as _tail
@@ -30,7 +32,6 @@ __all__ = ['Supervisor', 'get_qpd_command', 'get_program_names',
 RUNNING_STATES = ('RUNNING',)
 FAILED_STATES = ('FATAL', 'BACKOFF', 'EXITED', 'UNKNOWN')
 _MAX_SOCKET_PATH = 100
-_DEFAULT_REQUEST_TIMEOUT = 30   # seconds; the site may set request_timeout
 
 
 def get_qpd_command():
@@ -63,10 +64,15 @@ def _command_line(words):
 
 
 def get_program_names(site):
-    """(site:Site) -> [str]: the process names of the site's group, in
-    start order: durus, dispatcher, worker_00 …"""
-    return ['durus', 'dispatcher'] + [
-        'worker_%02d' % index for index in range(site.get_max_children())]
+    """(site:Site) -> [str]: the process names of the site's group on
+    this host, in start order: durus (on the storage host), dispatcher,
+    worker_00 … (on a web host); see Site.get_roles()."""
+    roles = site.get_roles()
+    names = ['durus'] if 'storage' in roles else []
+    if 'web' in roles:
+        names += ['dispatcher'] + [
+            'worker_%02d' % index for index in range(site.get_max_children())]
+    return names
 
 
 def make_main_conf(supervisor):
@@ -104,25 +110,13 @@ def make_main_conf(supervisor):
         ''])
 
 
-def _get_stop_timeout(site):
-    """(site:Site) -> float: how long a process may take to stop cleanly:
-    the longest of the request and shutdown timeouts."""
-    try:
-        from qpd.server.protocol import get_limits
-        limits = get_limits(site)
-    except (ImportError, ValueError):
-        return _DEFAULT_REQUEST_TIMEOUT
-    return max(limits.get('request_timeout', _DEFAULT_REQUEST_TIMEOUT),
-               limits.get('shutdown_timeout', 0))
-
-
 def make_site_conf(site):
     """(site:Site) -> str: the text of supervisord.conf.d/NAME.conf."""
     name = site.get_name()
     home = site.get_home()
     var = site.get_var_directory()
     qpd = get_qpd_command() + ['--home', home]
-    timeout = _get_stop_timeout(site)
+    stop_wait = get_stop_wait(site.get_configuration())
     names = get_program_names(site)
     lines = [
         '; supervisord program group for the qpd site %s' % name,
@@ -151,7 +145,7 @@ def make_site_conf(site):
             'startsecs = 1',
             'startretries = 20',
             'stopsignal = TERM',
-            'stopwaitsecs = %d' % (int(timeout) + 10),
+            'stopwaitsecs = %d' % stop_wait,
             'stopasgroup = true',
             'killasgroup = true',
             'redirect_stderr = true',

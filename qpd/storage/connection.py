@@ -23,7 +23,7 @@ from durus.storage_server import SocketAddress
 
 from qpd.lib.backoff import Backoff
 
-__all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address',
+__all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address', 'ping',
            'ClientStorage', 'StorageUnavailable', 'LOST_CONNECTION_ERRORS']
 
 # What a dead or restarted StorageServer raises in a client: durus's
@@ -143,6 +143,38 @@ def _open_storage(address, wait):
             if time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay)
+
+
+def ping(address, count=5):
+    """(address, count:int=5) -> (round_trip:float, transport:str)
+    Connect to the StorageServer at address (a path, a (host, port) or a
+    qpd.storage.tls.TLSAddress), answer `count` syncs, and close: the
+    best round trip of a sync in seconds, and what carried it ('unix',
+    'tcp', or the TLS version such as 'TLSv1.3'). Raises
+    StorageUnavailable."""
+    storage = ClientStorage(address)
+    try:
+        best = None
+        for _ in range(max(1, count)):
+            start = time.perf_counter()
+            storage.sync()
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        version = getattr(storage.s, 'version', None)
+        if version is not None:
+            transport = version()
+        elif isinstance(address, str):
+            transport = 'unix'
+        else:
+            transport = 'tcp'
+        return best, transport
+    except LOST_CONNECTION_ERRORS as error:
+        raise StorageUnavailable(storage.address, str(error))
+    finally:
+        try:
+            storage.close()
+        except LOST_CONNECTION_ERRORS:
+            pass
 
 
 def get_address(connection):

@@ -7,7 +7,8 @@
 The server is Durus's own StorageServer over a FileStorage. A unix socket
 address (a path) is created with mode 0600 (umask 0o177): whoever can write
 to a Durus server can make every client unpickle what they sent, so only
-the site's own user may connect. A `(host, port)` address listens on TCP.
+the site's own user may connect. A `(host, port)` address listens on TCP,
+over mutual TLS when the site sets durus_tls (qpd.storage.tls).
 
 When the server is listening it prints one flushed line to stdout:
 
@@ -30,6 +31,7 @@ from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
 
 from qpd.storage.durable import (
     DurableStorageServer, StorageDamaged, recover_tail)
+from qpd.storage.tls import TLSFilesMissing
 
 __all__ = ['main', 'serve', 'make_socket_address', 'format_ready_line',
            'UNIX_SOCKET_UMASK']
@@ -59,10 +61,12 @@ def _stop(signum, frame):
 
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
-          quiet=True, sync=True, side_directory=None, check_command=None):
+          quiet=True, sync=True, side_directory=None, check_command=None,
+          tls_directory=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
         on_listening=None, umask:int=None, quiet=True, sync=True,
-        side_directory:str=None, check_command:str=None) -> None
+        side_directory:str=None, check_command:str=None,
+        tls_directory:str=None) -> None
     Serve durus_file on address until SIGTERM or SIGINT. When listening,
     call on_listening(sock) if given, else print the READY line naming
     `name` (the file's base name when None). With quiet, Durus logs only
@@ -71,6 +75,8 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     before it is answered (see qpd.storage.durable). A torn tail is cut off
     the file first (its bytes saved in side_directory, default the file's
     directory); other damage raises StorageDamaged, naming check_command.
+    With tls_directory (a host's TLS files, see qpd.storage.tls), clients
+    must speak mutual TLS.
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -91,6 +97,11 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     directory = os.path.dirname(os.path.abspath(durus_file))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     recover_tail(durus_file, side_directory, check_command)
+    context = None
+    if tls_directory is not None:
+        # Before the file is opened: missing files are a one-line error.
+        from qpd.storage.tls import make_server_context
+        context = make_server_context(tls_directory)
     storage = FileStorage(durus_file)
     # Make the root object now: clients that start together on a new file
     # would race to create it.
@@ -103,9 +114,15 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         listening.append(sock)
         on_listening(sock)
     try:
-        server = DurableStorageServer(
-            storage, make_socket_address(address, umask), sync=sync,
-            on_listening=note_listening)
+        if context is None:
+            server = DurableStorageServer(
+                storage, make_socket_address(address, umask), sync=sync,
+                on_listening=note_listening)
+        else:
+            from qpd.storage.tls import TLSStorageServer
+            server = TLSStorageServer(
+                storage, make_socket_address(address, umask), context,
+                name=name, sync=sync, on_listening=note_listening)
         server.serve()
     finally:
         for sig, handler in previous.items():
@@ -139,9 +156,12 @@ def main(site):
     name = site.get_name()
     _set_title('qpd durus %s' % name)
     var = site.ensure_var_directory()
+    from qpd.metrics import open_recorder
+    DurableStorageServer.recorder = open_recorder(site)
     return _run(site.get_durus_file(), site.get_durus_address(), name=name,
                 sync=site.get('durus_sync'), side_directory=var,
-                check_command='qpd check %s' % name)
+                check_command='qpd check %s' % name,
+                tls_directory=site.get_tls_directory())
 
 
 def _run(durus_file, address, **options):
@@ -150,7 +170,7 @@ def _run(durus_file, address, **options):
     stderr) or a sync failed."""
     try:
         serve(durus_file, address, **options)
-    except StorageDamaged as e:
+    except (StorageDamaged, TLSFilesMissing) as e:
         sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), e))
         sys.stderr.flush()
         return 1
@@ -161,8 +181,10 @@ def _run(durus_file, address, **options):
 
 def _main(argv=None):
     """python -m qpd.storage.server FILE ADDRESS [--name NAME] [--no-sync]
+        [--tls DIR]
     ADDRESS is a socket path or HOST:PORT; --no-sync answers commits
-    without syncing them (durus_sync off).
+    without syncing them (durus_sync off); --tls DIR serves mutual TLS
+    with the files in DIR (qpd.storage.tls).
     """
     import argparse
     parser = argparse.ArgumentParser(prog='python -m qpd.storage.server')
@@ -170,6 +192,8 @@ def _main(argv=None):
     parser.add_argument('address')
     parser.add_argument('--name', default=None)
     parser.add_argument('--no-sync', dest='sync', action='store_false')
+    parser.add_argument('--tls', dest='tls_directory', default=None,
+                        metavar='DIR', help="mutual TLS with a host's files")
     args = parser.parse_args(argv)
     address = args.address
     if '/' not in address and ':' in address:
@@ -177,7 +201,8 @@ def _main(argv=None):
         address = (host.strip('[]'), int(port))
     name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
     _set_title('qpd durus %s' % name)
-    return _run(args.durus_file, address, name=name, sync=args.sync)
+    return _run(args.durus_file, address, name=name, sync=args.sync,
+                tls_directory=args.tls_directory)
 
 
 if __name__ == '__main__':
