@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from qpd.config import get_defaults
 from qpd.ops import build
 
 
@@ -18,8 +19,8 @@ class FakeSite:
     def get_name(self):
         return 'fake'
 
-    def get(self, key, default=None):
-        return default
+    def get_configuration(self):
+        return get_defaults()
 
     def get_script_name(self):
         return self.addresses.get('script_name', '')

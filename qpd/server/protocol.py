@@ -19,54 +19,37 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from qpd.web.errors import HTTPError, get_reason_phrase
+from qpd.config import SCHEMA
+from qpd.lib.http import format_head, get_reason_phrase
+from qpd.web.errors import HTTPError
 
 __all__ = [
-    'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
+    'LIMIT_KEYS', 'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
     'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
     'check_partial_scgi', 'make_http_environ', 'make_scgi_environ',
-    'format_error', 'split_target',
+    'parse_http_request',
+    'format_error', 'format_status_line', 'split_target',
 ]
 
-# Limits and timeouts: configuration keys (site.get(key, default)) and
-# their defaults. Sizes in bytes, times in seconds.
-LIMITS = {
-    'header_timeout': 10.0,       # from a request's first byte to its blank line
-    'body_timeout': 30.0,         # for the body the dispatcher reads; per read in a worker
-    'keepalive_timeout': 15.0,    # idle time allowed between requests
-    'max_head_size': 32768,       # request line + headers (431 past it)
-    'max_target_size': 8192,      # the request target (414 past it)
-    'max_body_size': 20 * 1024 * 1024,   # 413 past it
-    'preread_body_size': 65536,   # body bytes the dispatcher hands over in its message
-    'max_spool_size': 256 * 1024 * 1024,  # bodies spooled to temporary files at once
-    'queue_length': 256,          # requests waiting for a worker (503 past it)
-    'queue_timeout': 30.0,        # longest wait for a worker (then 503)
-    'retry_after': 5,             # the Retry-After of a 503
-    'request_timeout': 120.0,     # a worker busy longer is dumped and killed
-    'send_timeout': 60.0,         # a worker's wait for a client to take a write
-    'shutdown_timeout': 20.0,     # drain deadline after SIGTERM
-}
+# The configuration keys this module and the dispatcher read (declared,
+# with their defaults and ranges, in qpd.config). Sizes in bytes, times in
+# seconds.
+LIMIT_KEYS = (
+    'header_timeout', 'body_timeout', 'keepalive_timeout', 'max_head_size',
+    'max_target_size', 'max_body_size', 'preread_body_size',
+    'max_spool_size', 'queue_length', 'queue_timeout', 'retry_after',
+    'request_timeout', 'send_timeout', 'shutdown_timeout')
 
-# What fits one message on the dispatcher's SOCK_SEQPACKET worker socket.
-_HARD_MAX_HEAD = 65536
-_HARD_MAX_PREREAD = 131072
+# The defaults, for code and tests that parse without a site.
+LIMITS = {key: SCHEMA[key].get_default() for key in LIMIT_KEYS}
 
 
 def get_limits(site):
-    """(site:Site|None) -> dict: LIMITS with the site's configured values."""
-    limits = dict(LIMITS)
-    if site is not None:
-        for key, default in LIMITS.items():
-            value = site.get(key, default)
-            if (isinstance(value, bool)
-                    or not isinstance(value, (int, float)) or value < 0):
-                raise ValueError('%s must be a number >= 0, not %r' % (
-                    key, value))
-            limits[key] = type(default)(value)
-    limits['max_head_size'] = min(limits['max_head_size'], _HARD_MAX_HEAD)
-    limits['preread_body_size'] = min(
-        limits['preread_body_size'], _HARD_MAX_PREREAD)
-    return limits
+    """(site:Site|None) -> dict: the limits of site's configuration (already
+    checked, so within what fits a worker message), else the defaults."""
+    if site is None:
+        return dict(LIMITS)
+    return {key: site.get(key) for key in LIMIT_KEYS}
 
 
 # HTTP heads ----------------------------------------------------------------
@@ -158,6 +141,25 @@ def parse_http_head(head, limits):
     """(head:bytes, limits:dict) -> RequestHead
     head runs from the request line through the blank line. Raises HTTPError
     for anything malformed, ambiguous or over the limits."""
+    return _check_head(head, limits, _HeadCallbacks())[0]
+
+
+def parse_http_request(head, limits, base, script_name=''):
+    """(head:bytes, limits:dict, base:dict, script_name:str='')
+        -> (RequestHead, environ:dict)
+    parse_http_head and make_http_environ in one pass of the parser: what a
+    worker does with a request it read itself. Raises HTTPError like
+    parse_http_head."""
+    environ = dict(base)
+    callbacks = _RequestCallbacks(environ)
+    result, parser = _check_head(head, limits, callbacks)
+    _finish_environ(environ, parser, callbacks.url, script_name)
+    return result, environ
+
+
+def _check_head(head, limits, callbacks):
+    """(head:bytes, limits:dict, callbacks:_HeadCallbacks)
+        -> (RequestHead, parser)"""
     if len(head) > limits['max_head_size']:
         raise HTTPError(431, 'request head too large')
     if head.count(b'\n') != head.count(b'\r\n'):
@@ -171,7 +173,6 @@ def parse_http_head(head, limits):
     if match.group(1) not in (b'1.1', b'1.0'):
         raise HTTPError(505, 'HTTP/%s is not supported' %
                         match.group(1).decode())
-    callbacks = _HeadCallbacks()
     parser = callbacks.parser = httptools.HttpRequestParser(callbacks)
     try:
         parser.feed_data(head)
@@ -221,7 +222,7 @@ def parse_http_head(head, limits):
             raise HTTPError(417, 'only Expect: 100-continue is supported')
         result.expect_continue = version == '1.1'
     result.keep_alive = callbacks.keep_alive
-    return result
+    return result, parser
 
 
 _CONTENT_LENGTH = re.compile(
@@ -454,6 +455,26 @@ class _EnvironCallbacks:
             environ[key] = value
 
 
+class _RequestCallbacks(_HeadCallbacks):
+    """httptools callbacks that check a head and fill an environ."""
+
+    __slots__ = ('environ',)
+
+    def __init__(self, environ):
+        _HeadCallbacks.__init__(self)
+        self.environ = environ
+
+    def on_header(self, name, value):
+        _HeadCallbacks.on_header(self, name, value)
+        key = _environ_key(name)
+        if key is not None:
+            environ = self.environ
+            value = value.decode('latin-1')
+            if key in environ:
+                value = environ[key] + _JOINERS.get(key, ', ') + value
+            environ[key] = value
+
+
 def _set_path(environ, path, script_name):
     """(environ:dict, path:str, script_name:str) -> None: SCRIPT_NAME and
     PATH_INFO of a percent-decoded path."""
@@ -480,7 +501,13 @@ def make_http_environ(head, base, script_name=''):
         pass
     except httptools.HttpParserError as e:
         raise HTTPError(400, str(e)) from None
-    target = callbacks.url
+    _finish_environ(environ, parser, callbacks.url, script_name)
+    return environ, callbacks.keep_alive
+
+
+def _finish_environ(environ, parser, target, script_name):
+    """(environ:dict, parser, target:bytes, script_name:str) -> None: the
+    keys of the request line."""
     path, query = split_target(target)
     if b'%' in path:
         path = unquote_to_bytes(path)
@@ -489,7 +516,6 @@ def make_http_environ(head, base, script_name=''):
     environ['REQUEST_URI'] = target.decode('latin-1')
     environ['QUERY_STRING'] = query.decode('latin-1')
     _set_path(environ, path.decode('latin-1'), script_name)
-    return environ, callbacks.keep_alive
 
 
 def make_scgi_environ(payload, base, script_name=''):
@@ -532,10 +558,14 @@ def format_error(status, message='', scgi=False, headers=()):
     reason = get_reason_phrase(status) or 'Error'
     body = ('%s %s\n%s' % (status, reason, message + '\n' if message else '')
             ).encode('utf-8', 'replace')
-    lines = ['Status: %d %s' % (status, reason) if scgi
-             else 'HTTP/1.1 %d %s' % (status, reason),
-             'Content-Type: text/plain; charset=utf-8',
-             'Content-Length: %d' % len(body),
-             'Connection: close']
-    lines.extend('%s: %s' % pair for pair in headers)
-    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + body
+    return format_head(
+        format_status_line(status, reason, scgi),
+        [('Content-Type', 'text/plain; charset=utf-8'),
+         ('Content-Length', str(len(body))),
+         ('Connection', 'close')] + list(headers)) + body
+
+
+def format_status_line(status, reason, scgi=False):
+    """(status:int, reason:str, scgi:bool=False) -> str: the first line of
+    a response head: `HTTP/1.1 200 OK`, or `Status: 200 OK` for SCGI."""
+    return ('Status: %d %s' if scgi else 'HTTP/1.1 %d %s') % (status, reason)
