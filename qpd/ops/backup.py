@@ -40,7 +40,7 @@ _COMPARE = 64 * 1024
 def is_storage_running(site):
     """(site:Site) -> bool: does the site's StorageServer answer?"""
     from durus.storage_server import SocketAddress
-    address = site.get_durus_address()
+    address = site.get_storage_address()     # over TLS with durus_tls
     try:
         sock = SocketAddress.new(address).get_connected_socket()
     except OSError:
