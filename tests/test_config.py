@@ -67,7 +67,8 @@ def test_every_key_is_declared_once_with_a_working_default():
 
 
 def test_every_key_the_code_reads_is_declared():
-    reads = re.compile(r"""(?:get_config|site\.get)\(\s*'(\w+)'""")
+    reads = re.compile(r"""(?:get_config\(|\bsite\.get\(|\bconfig\.get\("""
+                       r"""|\bconfig\[|\blimits\[)\s*'(\w+)'""")
     seen = set()
     for directory in ('qpd', 'proto'):
         for dirpath, dirnames, filenames in os.walk(
