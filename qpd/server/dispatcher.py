@@ -1065,12 +1065,16 @@ def main(site):
     try:
         dispatcher = Dispatcher(site)
         dispatcher.open()
+        from qpd.server.metrics import start_metrics_server
+        metrics = start_metrics_server(site)     # metrics_address, if set
     except Exception as e:
         sys.stderr.write('qpd dispatcher %s: cannot start: %s\n' % (
             site.get_name(), e))
         return 1
+    listeners = format_listeners(dispatcher.listeners)
+    if metrics is not None:
+        listeners += ' metrics=%s:%s' % metrics.server_address[:2]
     sys.stdout.write(format_ready_line(
-        'dispatcher', site.get_name(),
-        format_listeners(dispatcher.listeners)) + '\n')
+        'dispatcher', site.get_name(), listeners) + '\n')
     sys.stdout.flush()
     return dispatcher.run()

@@ -28,6 +28,7 @@ import time
 from qpd.config import ConfigurationError
 from qpd.lib.address import format_address, is_loopback
 from qpd.lib.ready import format_ready_line, parse_ready_line
+from qpd.metrics import clear_metrics_directory
 
 __all__ = ['main', 'Child', 'Serve', 'check_debug']
 
@@ -191,6 +192,7 @@ class Serve:
         status = 1
         try:
             self.site.ensure_var_directory()
+            clear_metrics_directory(self.site)
             for group in ([self.durus], [self.dispatcher], self.workers):
                 for child in group:
                     self.start(child)

@@ -114,6 +114,7 @@ class Worker:
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
         self.hit_class = None
         self.request_class = None
+        self.metrics = None        # qpd.metrics.Recorder
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
@@ -235,6 +236,8 @@ class Worker:
         self.install_signals()
         self.connect_storage()
         self.open_log()
+        from qpd.metrics import open_recorder
+        self.metrics = open_recorder(self.site)
         self.connect_dispatcher()
         sys.stdout.write(format_ready_line(
             'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
@@ -368,6 +371,7 @@ class Worker:
             return False, b''
         if flags & fdpass.F_CLOSE:
             keep = False
+        began = time.perf_counter()
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)
         self.publisher.process_hit(hit)
@@ -396,6 +400,11 @@ class Worker:
             self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
             return False, b''
         self.send_response(sock, response, head)
+        if self.metrics is not None:        # qpd.metrics, for qpd metrics
+            self.metrics.observe_request(
+                environ['REQUEST_METHOD'], response.get_status_code(),
+                time.perf_counter() - began)
+            self.metrics.note_publisher(self.publisher)
         return keep, leftover
 
     def read_chunked(self, sock, prefix, environ):

@@ -201,6 +201,10 @@ class DurableStorageServer(StorageServer):
         self.syncer = None
         self.sync_count = 0
 
+    # A qpd.metrics.Recorder (set by qpd.storage.server.main) counting
+    # commits and syncs for `qpd metrics NAME`; None: not counted.
+    recorder = None
+
     def get_sync_count(self):
         """() -> int: the number of syncs so far."""
         return self.sync_count
@@ -274,6 +278,8 @@ class DurableStorageServer(StorageServer):
             self.fail(self.syncer.error)
         self.synced = covered
         self.sync_count += 1
+        if self.recorder is not None:
+            self.recorder.add_sync()
         ready = [s for n, s in self.held if n <= self.synced]
         self.held = [(n, s) for n, s in self.held if n > self.synced]
         for s in ready:
@@ -377,6 +383,8 @@ class DurableStorageServer(StorageServer):
             if other is not client:
                 other.invalid.update(oids)
         self.bytes_since_pack += len(tdata) + 8
+        if self.recorder is not None:
+            self.recorder.add_commit()
         if self.sync:
             self.written += 1
             self.held.append((self.written, s))

@@ -1,0 +1,138 @@
+"""qpd.metrics: what a site's processes count, for `qpd metrics NAME`.
+
+Each of a site's processes (workers, the StorageServer) records into
+prometheus-client metrics kept in the site's metrics directory
+(`var/metrics`) in prometheus-client's multiprocess mode: every process
+writes its own memory-mapped files there, and `qpd metrics` (or the
+`metrics_address` listener) adds them up with its MultiProcessCollector.
+Nothing is sent anywhere and no process waits for another: a counter
+increment is a write into a mapped page (a few microseconds).
+
+Names (all prefixed `qpd_`; the dispatcher's pool figures are added at
+collection time by qpd.server.metrics, from its control socket):
+
+- `qpd_requests_total{method, status}`: requests a worker answered, by
+  method (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, else OTHER) and
+  status class (2xx, 3xx, 4xx, 5xx, 1xx).
+- `qpd_request_duration_seconds`: histogram of the time from a worker
+  receiving a request to having sent its response.
+- `qpd_conflict_retries_total`, `qpd_storage_reconnects_total`: hits the
+  publishers reran after a Durus conflict, and reconnections to the
+  StorageServer.
+- `qpd_storage_commits_total`, `qpd_storage_syncs_total`: transactions the
+  StorageServer committed, and the fdatasyncs that made them durable (one
+  sync covers every commit written while it waited).
+
+Counters and histograms of processes that have exited stay in the sums
+(prometheus-client keeps their files), so totals survive worker restarts;
+`qpd serve` starts from an empty directory.
+
+The multiprocess mode is chosen when prometheus-client creates a metric,
+from the PROMETHEUS_MULTIPROC_DIR environment variable: `Recorder` sets
+it and makes prometheus-client pick its value class again, so it works
+whatever was imported first.
+"""
+
+import os
+import shutil
+
+__all__ = ['Recorder', 'open_recorder', 'get_metrics_directory',
+           'clear_metrics_directory', 'DURATION_BUCKETS', 'METHODS']
+
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float('inf'))
+METHODS = frozenset(('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH',
+                     'OPTIONS'))
+_STATUS_CLASSES = {1: '1xx', 2: '2xx', 3: '3xx', 4: '4xx', 5: '5xx'}
+
+
+def get_metrics_directory(site):
+    """(site:Site) -> str: the site's metrics directory (created, 0700)."""
+    path = os.path.join(site.get_var_directory(), 'metrics')
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def clear_metrics_directory(site):
+    """(site:Site) -> None: forget every figure (before a fresh start)."""
+    path = os.path.join(site.get_var_directory(), 'metrics')
+    shutil.rmtree(path, ignore_errors=True)
+    get_metrics_directory(site)
+
+
+class Recorder:
+    """(directory:str)
+    This process's metrics, written to directory (multiprocess mode)."""
+
+    def __init__(self, directory):
+        os.environ['PROMETHEUS_MULTIPROC_DIR'] = directory
+        from prometheus_client import values
+        values.ValueClass = values.get_value_class()
+        from prometheus_client import Counter, Histogram
+        self.directory = directory
+        self.requests = Counter(
+            'qpd_requests', 'requests answered by the workers, by method '
+            'and status class', ['method', 'status'], registry=None)
+        self.duration = Histogram(
+            'qpd_request_duration_seconds', 'time a worker took to answer '
+            'a request, from receiving it to sending the last byte',
+            buckets=DURATION_BUCKETS, registry=None)
+        self.retries = Counter(
+            'qpd_conflict_retries', 'hits rerun after a Durus conflict',
+            registry=None)
+        self.reconnects = Counter(
+            'qpd_storage_reconnects', 'reconnections of workers to the '
+            'StorageServer', registry=None)
+        self.commits = Counter(
+            'qpd_storage_commits', 'transactions the StorageServer '
+            'committed', registry=None)
+        self.syncs = Counter(
+            'qpd_storage_syncs', 'fdatasyncs of the database file by the '
+            'StorageServer', registry=None)
+        self.children = {}
+        self.seen_retries = 0
+        self.seen_reconnects = 0
+
+    def observe_request(self, method, status, seconds):
+        """(method:str, status:int, seconds:float) -> None"""
+        if method not in METHODS:
+            method = 'OTHER'
+        key = (method, status // 100)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = self.requests.labels(
+                method, _STATUS_CLASSES.get(status // 100, 'other'))
+        child.inc()
+        self.duration.observe(seconds)
+
+    def note_publisher(self, publisher):
+        """(publisher) -> None: add the retries and reconnections the
+        publisher counted since the last call."""
+        retries = publisher.get_retry_count()
+        if retries != self.seen_retries:
+            self.retries.inc(max(0, retries - self.seen_retries))
+            self.seen_retries = retries
+        reconnects = publisher.get_reconnect_count()
+        if reconnects != self.seen_reconnects:
+            self.reconnects.inc(max(0, reconnects - self.seen_reconnects))
+            self.seen_reconnects = reconnects
+
+    def add_commit(self):
+        """() -> None: the StorageServer committed a transaction."""
+        self.commits.inc()
+
+    def add_sync(self):
+        """() -> None: the StorageServer synced the file."""
+        self.syncs.inc()
+
+
+def open_recorder(site):
+    """(site:Site) -> Recorder | None: this process's recorder for site;
+    None (after one line on stderr) when the directory cannot be made."""
+    try:
+        return Recorder(get_metrics_directory(site))
+    except (OSError, ImportError) as e:
+        import sys
+        sys.stderr.write('qpd: metrics off for site %s: %s\n' % (
+            site.get_name(), e))
+        return None
