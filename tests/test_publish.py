@@ -1,5 +1,6 @@
 """Publisher without a network: pages, errors, redirects, retries, logging,
-URLs, mail. Most use no database (Publisher(connection=None))."""
+URLs, mail. Most use the in-memory database a Publisher made without a
+connection has."""
 
 import logging
 
@@ -244,7 +245,9 @@ def test_configuration_defaults_and_names():
     assert publisher.get_config('session_idle_timeout') == 7 * 24 * 3600
     assert publisher.get_realm() == 'qpd'
     assert publisher.get_session_cookie_name() == 'qpd_session'
-    assert publisher.get_site() is None and publisher.get_connection() is None
+    assert publisher.get_site() is None
+    # As in QP, a publisher made without a connection has its own database.
+    assert publisher.get_connection() is not None
     assert isinstance(publisher.get_root_directory(), SiteDirectory)
     assert Publisher.configuration == {}
 

@@ -223,6 +223,8 @@ def traverse(directory, path):
     common.get_request = lambda: request
     common.get_response = lambda: response
     saved = sys.modules.get('qpd.web.common')
+    if saved is not None:
+        saved.clear_publisher()     # no hit left over from another test
     sys.modules['qpd.web.common'] = common
     try:
         result = directory._q_traverse(split_path(path))

@@ -173,9 +173,9 @@ def respond(title, *content, **kwargs):
     _publisher.respond(title, *content, **kwargs)
 
 
-def header(title, **kwargs):
-    """(title:str, **kwargs) -> xml: the top of a page"""
-    return _publisher.header(title, **kwargs)
+def header(title, *args, **kwargs):
+    """(title:str, *args, **kwargs) -> xml: the top of a page"""
+    return _publisher.header(title, *args, **kwargs)
 
 
 def footer(**kwargs):

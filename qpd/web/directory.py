@@ -158,8 +158,8 @@ class Directory:
         """() -> None
         This directory reached as the last component (its URL lacks the
         trailing slash): as in QP a 301 to the slashed URL when it exports
-        '' and no fields came, else None (not found). Fields of a GET's
-        query string are kept in the redirect (QP gave None there).
+        '' and no fields came (a query string or a form body), else None
+        (not found).
         """
         return self._q_reached(None)
 
@@ -170,9 +170,7 @@ class Directory:
         if self._q_translate('') is None:
             return None
         request = _get_current_request()
-        if (request is not None and
-                request.get_method() not in ('GET', 'HEAD') and
-                request.get_fields()):
+        if request is not None and request.get_fields():
             return None
         raise Redirect(self._slash_location(component), True)
 

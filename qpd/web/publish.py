@@ -18,15 +18,15 @@ No handler here swallows them, and an application that does (`except
 Exception`) does not hide them either: a conflict left in the connection
 or a storage socket that failed is noticed at the end of the attempt.
 
-Retries cannot starve: after WRITE_TURN_AFTER conflicts, a hit asks for
-the site's write turn, `publisher.acquire_write_turn()`, before its next
-attempt, and gives it back when the hit is done. The process server
-(qpd.server.worker) installs that callable: the dispatcher grants the turn
-to one worker at a time, once every other worker of the pool is idle (or
-itself waiting for the turn), and hands out no request meanwhile, so the
-attempt runs while no other hit of the site can commit, and wins. Hits that
-never conflict never ask, and pay nothing. Without a pool (WSGI, tests)
-the callable is None and retries just back off, up to `max_retries`.
+Retries cannot starve: after WRITE_TURN_AFTER conflicts, a hit takes the
+site's write turn, `publisher.write_turn.acquire()`, before its next
+attempt, and gives it back when the hit is done; every commit runs inside
+`publisher.write_turn.committing()`. The process server installs the
+turn (qpd.server.write_turn: locks that every worker of the pool shares):
+while one hit holds it no other hit commits, so its attempt wins. Hits that
+never conflict never wait for it, except while another hit holds it.
+Without a pool (WSGI, tests) `write_turn` is None and retries just back
+off, up to `max_retries`.
 
 Configuration: `SitePublisher.configuration` over the defaults of
 qpd.config (the one table of keys), under the site's checked configuration
@@ -124,10 +124,11 @@ class Publisher:
     configuration = {}
     session_class = Session
     user_class = User
-    # () -> release:callable. Blocks until no other hit of the site can
-    # commit, until release() is called. Installed by the process server's
-    # worker; None elsewhere.
-    acquire_write_turn = None
+    # The site's write turn (see the module's docstring): acquire() ->
+    # release, and committing(), a context around each commit. Installed
+    # by the process server's worker (qpd.server.write_turn); None
+    # elsewhere.
+    write_turn = None
 
     def __init__(self, connection=None, site=None):
         if connection is None:
@@ -312,10 +313,12 @@ class Publisher:
 
     def get_sessions(self):
         """() -> BTree of session id -> Session"""
+        self.ensure_initialized()
         return self.get_root()['sessions']
 
     def get_users(self):
         """() -> BTree of user id -> User"""
+        self.ensure_initialized()
         return self.get_root()['users']
 
     def get_secret(self):
@@ -414,10 +417,10 @@ class Publisher:
                     else:
                         self.abort_quietly()
                         if (release is None
-                                and self.acquire_write_turn is not None
+                                and self.write_turn is not None
                                 and hit.attempts >= min(WRITE_TURN_AFTER,
                                                         max_retries)):
-                            release = self.acquire_write_turn()
+                            release = self.write_turn.acquire()
                         elif hit.attempts > 1:
                             # The first retry runs at once: the commit
                             # that beat this one is already in, and the
@@ -460,7 +463,11 @@ class Publisher:
         try:
             if ok:
                 if connection.changed:
-                    connection.commit()
+                    if self.write_turn is None:
+                        connection.commit()
+                    else:
+                        with self.write_turn.committing():
+                            connection.commit()
             else:
                 self.abort_quietly()
         except LOST_CONNECTION_ERRORS as error:

@@ -135,11 +135,16 @@ class StaticFile:
     """
 
     def __init__(self, path, content_type=None, charset='utf-8',
-                 cache_seconds=None, chunk_size=64 * 1024):
+                 cache_seconds=None, chunk_size=64 * 1024, mime_type=None,
+                 encoding=None, cache_time=None, follow_symlinks=False):
+        # mime_type, encoding, cache_time: QP's names for content_type,
+        # charset, cache_seconds. follow_symlinks is accepted and ignored:
+        # a StaticFile serves the file its path names.
         self.path = path
-        self.content_type = content_type
-        self.charset = charset
-        self.cache_seconds = cache_seconds
+        self.content_type = mime_type or content_type
+        self.charset = encoding or charset
+        self.cache_seconds = (cache_time if cache_time is not None
+                              else cache_seconds)
         self.chunk_size = chunk_size
 
     def __repr__(self):
@@ -263,12 +268,17 @@ class StaticDirectory(Directory):
     """
 
     def __init__(self, path, list_directory=False, cache_seconds=None,
-                 file_class=StaticFile, root=None):
+                 file_class=StaticFile, root=None, use_cache=False,
+                 follow_symlinks=False, cache_time=None):
+        # QP's keywords: cache_time is cache_seconds; use_cache and
+        # follow_symlinks are accepted and ignored (symlinks inside the
+        # tree are followed, never those that leave it).
         self.path = os.path.abspath(path)
         self.root = os.path.realpath(root or path)
         self.list_directory = list_directory
-        self.cache_seconds = cache_seconds
-        self.file_class = file_class
+        self.cache_seconds = (cache_time if cache_time is not None
+                              else cache_seconds)
+        self.file_class = file_class or StaticFile
 
     def __repr__(self):
         return '<StaticDirectory %r>' % self.path
