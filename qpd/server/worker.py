@@ -30,6 +30,7 @@ from qpd.lib.backoff import Backoff
 from qpd.lib.http import format_head, http_date
 from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
+from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'SocketBody']
@@ -235,6 +236,8 @@ class Worker:
         self.request_class = HTTPRequest
         self.install_signals()
         self.connect_storage()
+        self.publisher.write_turn = WriteTurn(os.path.join(
+            self.site.get_var_directory(), LOCK_FILE_NAME))
         self.open_log()
         from qpd.metrics import open_recorder
         self.metrics = open_recorder(self.site)
