@@ -119,7 +119,8 @@ def test_ipython_shell_round_trip(home):
     command = get_qpd_command() + ['--home', home.get_path(), 'shell', NAME]
     env = dict(os.environ, TERM='xterm', PROMPT_TOOLKIT_NO_CPR='1',
                IPYTHONDIR=os.path.join(home.get_path(), 'ipython'))
-    prompt = r'In \[\S*%d\S*\]: '          # colored: escapes around N
+    color = r'(?:\x1b\[[0-9;]*m)*'
+    prompt = r'In \[' + color + '%d' + color + r'\]: '   # colored
     child = pexpect.spawn(command[0], command[1:], encoding='utf-8',
                           timeout=30, cwd=home.get_path(), env=env,
                           dimensions=(40, 200))
