@@ -476,7 +476,8 @@ KEYS = [
     # The publisher: read by the workers only.
     Key('max_retries', 10, integer(0),
         'times a hit is retried after a Durus conflict or a lost storage '
-        'connection (then 503)', restart=False),
+        'connection (then 503); after 3 conflicts (or max_retries, if '
+        'fewer) a worker takes the write turn, and wins', restart=False),
     Key('retry_delay', 0.001, seconds(),
         'the first retry runs at once; later ones wait this long, doubled '
         'each time up to 0.05 s, with jitter', restart=False),

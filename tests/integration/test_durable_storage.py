@@ -441,3 +441,13 @@ def test_pack_with_durable_commits(durus_server):
     assert values == dict([('k%d' % i, i) for i in range(20, 30)] +
                           [('after%d' % i, i) for i in range(5)] +
                           [('last', -1)])
+
+
+def test_qpd_show_says_whether_commits_are_synced(tmp_path):
+    home = make_home(tmp_path)
+    result = _qpd(home, 'show', 'hello')
+    assert result.returncode == 0, result.stderr
+    assert re.search(r'durability\s+on: every commit is synced', result.stdout)
+    home = make_home(tmp_path / 'scratch', configuration={'durus_sync': False})
+    result = _qpd(home, 'show', 'hello')
+    assert re.search(r'durability\s+OFF \(durus_sync=False\)', result.stdout)
