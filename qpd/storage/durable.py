@@ -45,6 +45,7 @@ other damage raises StorageDamaged: nothing is cut, and the message names
 the command that inspects the file.
 """
 
+import fcntl
 import os
 import queue
 import select
@@ -100,27 +101,33 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
     """(path:str, side_directory:str=None, check_command:str=None,
         say=None) -> str | None
     Cut a torn tail off the FileStorage at path (see the module's
-    docstring); the side file's path, or None when the file is clean or
-    missing. side_directory defaults to the file's directory;
-    check_command is named in the StorageDamaged message; say(line)
+    docstring); the side file's path, or None when the file is clean,
+    missing, or locked by the process that serves it. side_directory
+    defaults to the file's directory; check_command is named in the StorageDamaged message; say(line)
     reports the cut (default: a line on stderr).
     """
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return None
-    report = analyze_tail(path)
-    if report.kind == 'clean':
-        return None
-    command = check_command or 'qpd check NAME'
-    if report.kind == 'damaged':
-        raise StorageDamaged(
-            '%s is damaged at byte %d of %d (%s); it is left as it is: '
-            'inspect it with "%s" and restore a backup' % (
-                path, report.offset, report.size, report.reason, command))
-    directory = side_directory or os.path.dirname(os.path.abspath(path))
-    stamp = datetime.now().strftime('%Y%m%dT%H%M%S.%f')
-    side = os.path.join(directory, '%s.torn-%s' % (
-        os.path.basename(path), stamp))
     with open(path, 'r+b') as f:
+        try:
+            # Durus's own lock: a file that another StorageServer serves
+            # is being written, not torn; Durus refuses to open it next.
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        report = analyze_tail(path)
+        if report.kind == 'clean':
+            return None
+        if report.kind == 'damaged':
+            raise StorageDamaged(
+                '%s is damaged at byte %d of %d (%s); it is left as it is: '
+                'inspect it with "%s" and restore a backup' % (
+                    path, report.offset, report.size, report.reason,
+                    check_command or 'qpd check NAME'))
+        directory = side_directory or os.path.dirname(os.path.abspath(path))
+        stamp = datetime.now().strftime('%Y%m%dT%H%M%S.%f')
+        side = os.path.join(directory, '%s.torn-%s' % (
+            os.path.basename(path), stamp))
         f.seek(report.cut)
         cut_bytes = f.read()
         with open(side, 'xb') as out:

@@ -451,3 +451,19 @@ def test_qpd_show_says_whether_commits_are_synced(tmp_path):
     home = make_home(tmp_path / 'scratch', configuration={'durus_sync': False})
     result = _qpd(home, 'show', 'hello')
     assert re.search(r'durability\s+OFF \(durus_sync=False\)', result.stdout)
+
+
+def test_a_file_another_server_holds_is_not_cut(tmp_path):
+    path = str(tmp_path / 'a.durus')
+    _make_file(path)
+    storage = FileStorage(path)         # holds Durus's lock, as a server
+    try:
+        with open(path, 'ab') as f:
+            f.write(b'\0\0\0\0\0\0\0\x40half a transaction')
+        size = os.path.getsize(path)
+        assert recover_tail(path) is None
+        assert os.path.getsize(path) == size
+    finally:
+        storage.close()
+    assert recover_tail(path, say=lambda line: None) is not None
+    assert os.path.getsize(path) < size
