@@ -103,8 +103,9 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
     Cut a torn tail off the FileStorage at path (see the module's
     docstring); the side file's path, or None when the file is clean,
     missing, or locked by the process that serves it. side_directory
-    defaults to the file's directory; check_command is named in the StorageDamaged message; say(line)
-    reports the cut (default: a line on stderr).
+    defaults to the file's directory; check_command is named in the
+    StorageDamaged message; say(line) reports the cut (default: a line on
+    stderr).
     """
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return None
