@@ -3,7 +3,7 @@ publisher's write_turn.acquire() once, runs its next attempt holding it,
 and gives it back when the hit is done; every commit goes through
 write_turn.committing(); hits without conflicts never ask for the turn.
 (The process server's side, locks that every worker shares, is
-tested with real workers in tests/integration/test_write_turn.py.)"""
+tested with real workers in tests/integration/test_hot_counter.py.)"""
 
 from contextlib import contextmanager
 
