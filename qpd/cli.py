@@ -244,6 +244,9 @@ def make_parser():
             'print front-end configuration and build cgi2scgi', 'one')
     p.add_argument('--output', metavar='DIR', default=None,
                    help='write the files into DIR instead of printing')
+    p.add_argument('--logrotate', action='store_true',
+                   help="print only an /etc/logrotate.d snippet for the "
+                        "site's log")
     p.add_argument('--hosts', metavar='HOST:PORT,...', default=None,
                    help='web hosts behind nginx: print an upstream of them '
                         '(PORT: their http port; default the http_address '

@@ -672,10 +672,15 @@ def build(args):
     """qpd build NAME [--output DIR] [--hosts H:P,…]: print (or write into
     DIR) nginx, Apache, lighttpd and stunnel configuration for the site,
     and build its cgi2scgi; with --hosts, nginx in front of those web
-    hosts (HTTP and SCGI upstreams) instead."""
+    hosts (HTTP and SCGI upstreams) instead; with --logrotate, only the
+    /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate)."""
     from qpd.ops.build import (get_configs, build_cgi2scgi,
                                get_upstream_configs, parse_hosts)
     site = _one_site(args)
+    if getattr(args, 'logrotate', False):
+        from qpd.ops.logrotate import get_logrotate
+        sys.stdout.write(get_logrotate(site))
+        return 0
     output = getattr(args, 'output', None)
     hosts = getattr(args, 'hosts', None)
     if hosts:

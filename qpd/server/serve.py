@@ -14,7 +14,8 @@ worker keeps failing at once, everything stops. Ctrl-C or SIGTERM stops the
 dispatcher first (it finishes the requests in hand), then the workers, then
 the storage server. The children run in their own process groups, so the
 terminal's Ctrl-C reaches only this process, which stops them in order, and
-they get SIGTERM should this process die.
+they get SIGTERM should this process die. SIGHUP is passed to the workers
+(they reopen the site's log file).
 """
 
 import ctypes
@@ -143,6 +144,11 @@ class Serve:
     def on_signal(self, signum, frame):
         self.stopping = True
 
+    def on_hangup(self, signum, frame):
+        """SIGHUP: pass it to the workers, which reopen the site's log."""
+        for child in self.workers:
+            child.signal(signal.SIGHUP)
+
     def children(self):
         return [self.durus, self.dispatcher] + self.workers
 
@@ -189,6 +195,7 @@ class Serve:
         """() -> int: the exit status."""
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        signal.signal(signal.SIGHUP, self.on_hangup)
         status = 1
         try:
             self.site.ensure_var_directory()

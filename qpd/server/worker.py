@@ -13,6 +13,7 @@ Idle keep-alive waits happen in the dispatcher, never here.
 
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
+SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 """
 
 import faulthandler
@@ -116,6 +117,7 @@ class Worker:
         self.hit_class = None
         self.request_class = None
         self.metrics = None        # qpd.metrics.Recorder
+        self.log_fds = ()          # the site's log descriptors
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
@@ -136,6 +138,24 @@ class Worker:
         signal.signal(signal.SIGINT, self.on_signal)
         faulthandler.register(signal.SIGUSR1, file=sys.stderr,
                               all_threads=True)
+        signal.signal(signal.SIGHUP, self.on_reopen_log)
+
+    def on_reopen_log(self, signum, frame):
+        """SIGHUP: reopen the site's log file (logrotate moved it). The new
+        file takes the old descriptors' numbers (dup2), so the hit writer
+        and the error handler write to it from the next line on."""
+        if not self.log_fds:
+            return
+        path = self.site.get_logfile()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            self.log('cannot reopen the log file %s (%s)' % (path, e))
+            return
+        for old in self.log_fds:
+            os.dup2(fd, old, inheritable=False)
+        os.close(fd)
 
     def open_log(self):
         """() -> None: send the publisher's hit lines and errors to the
@@ -156,6 +176,7 @@ class Worker:
             write(fd, line.encode('utf-8', 'backslashreplace'))
         self.publisher.set_hit_log(write_hit_line)
         handler = logging.StreamHandler(os.fdopen(os.dup(fd), 'a'))
+        self.log_fds = (fd, handler.stream.fileno())     # SIGHUP reopens
         handler.setFormatter(logging.Formatter(
             '%(asctime)s %(levelname)s %(message)s'))
         logger = self.publisher.get_logger()

@@ -1002,9 +1002,37 @@ class Publisher:
         """
         self.hit_log = write
 
+    def format_hit_json(self, target):
+        """(target:str) -> str: the current hit as one JSON object (the
+        `access_log_format='json'` hit line): time (ISO 8601 with offset),
+        remote, user, method, target, protocol, status, length, referer,
+        user_agent, seconds."""
+        import json
+        hit = self.get_hit()
+        request = hit.get_request()
+        response = hit.get_response()
+        environ = request.get_environ()
+        user = hit.get_user()
+        started = hit.get_timestamp()
+        return json.dumps({
+            'time': time.strftime('%Y-%m-%dT%H:%M:%S%z',
+                                  time.localtime(started)),
+            'remote': request.get_remote_address(),
+            'user': str(user) if user else None,
+            'method': request.get_method(),
+            'target': target,
+            'protocol': environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
+            'status': response.get_status_code(),
+            'length': response.get_content_length(),
+            'referer': environ.get('HTTP_REFERER'),
+            'user_agent': environ.get('HTTP_USER_AGENT'),
+            'seconds': round(time.time() - started, 6),
+        }, ensure_ascii=True, separators=(',', ':'))
+
     def log_hit(self):
         """() -> None
-        One line for the current hit in Combined Log Format, to the hit log
+        One line for the current hit in Combined Log Format (or JSON, when
+        access_log_format is 'json': format_hit_json), to the hit log
         (set_hit_log), or else at INFO on get_logger().
         """
         hit = self.get_hit()
@@ -1016,17 +1044,20 @@ class Publisher:
         environ = request.get_environ()
         user = hit.get_user()
         length = response.get_content_length()
-        line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
-            request.get_remote_address() or '-',
-            _log_quote(str(user)) if user else '-',
-            _format_log_time(hit.get_timestamp()),
-            request.get_method(),
-            _log_quote(_raw_path_query(environ)),
-            environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
-            response.get_status_code(),
-            '-' if length is None else length,
-            _log_quote(environ.get('HTTP_REFERER')),
-            _log_quote(environ.get('HTTP_USER_AGENT')))
+        if self.config.get('access_log_format') == 'json':
+            line = self.format_hit_json(_raw_path_query(environ))
+        else:
+            line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
+                request.get_remote_address() or '-',
+                _log_quote(str(user)) if user else '-',
+                _format_log_time(hit.get_timestamp()),
+                request.get_method(),
+                _log_quote(_raw_path_query(environ)),
+                environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
+                response.get_status_code(),
+                '-' if length is None else length,
+                _log_quote(environ.get('HTTP_REFERER')),
+                _log_quote(environ.get('HTTP_USER_AGENT')))
         if write is None:
             self.logger.info(line)
         else:
