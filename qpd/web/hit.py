@@ -89,7 +89,9 @@ class Hit:
         if self.user is not None:
             return self.user
         if self.session is not None:
-            return self.session.get_effective_user()
+            user = self.session.get_effective_user()
+            if user:   # the session gives the falsy null User for nobody
+                return user
         return None
 
     def set_user(self, user):
