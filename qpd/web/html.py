@@ -7,7 +7,7 @@ xml, so text from users can be passed in as it is.
 import re
 from urllib.parse import quote
 
-from qpd.qpy import xml, xml_quote
+from qpd.qpy import stringify, xml, xml_quote
 
 __all__ = [
     'url_quote', 'url_with_query', 'stringify', 'htmltag', 'element',
@@ -18,18 +18,6 @@ __all__ = [
 _TAG = re.compile(r'[A-Za-z][A-Za-z0-9\-]*')
 _ATTRIBUTE = re.compile(r'[A-Za-z_:][A-Za-z0-9_:.\-]*')
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%#?"
-
-
-def stringify(value):
-    """(value:object) -> str
-    value as text: a str as it is, bytes decoded as UTF-8 (invalid bytes
-    replaced), anything else through str().
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode('utf-8', 'replace')
-    return str(value)
 
 
 def url_quote(value, fallback=None):
