@@ -12,13 +12,18 @@ longer than preread_body_size is spooled to a temporary file whose
 descriptor goes along, so a slow upload never ties up a worker (while the
 spooled bodies in hand stay under max_spool_size; past that, the worker
 reads the rest of a body itself). The worker answers and says KEEP (the
-dispatcher waits for the next request on the connection) or CLOSE.
+dispatcher waits for the next request on the connection), CLOSE, or HELD:
+the worker keeps the connection and reads its next requests itself while
+they come quickly and whole, giving it back (KEEP) when one does not, so
+that a busy keep-alive connection costs the dispatcher nothing per request
+(see qpd.server.worker). The dispatcher hands a request to the idle worker
+that holds the fewest connections.
 
 While every worker is busy, ready requests wait in a bounded queue; past the
 bound or the queue wait the client gets 503 with Retry-After. A worker that
 dies before it received its request gives the request to another worker;
 one that dies while answering costs that request (502 when nothing was sent
-yet). A worker busy past request_timeout is asked to dump its stack
+yet); the connections it held idle wait in the dispatcher again. A worker busy past request_timeout is asked to dump its stack
 (SIGUSR1, faulthandler) and killed (then 504).
 
 SIGTERM or SIGINT: stop accepting, finish the requests in hand (up to
@@ -49,8 +54,8 @@ _EPOLLIN = select.EPOLLIN
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
 _DONTWAIT = int(socket.MSG_DONTWAIT)
 
-# Client states.
-HEAD, BODY, QUEUED, BUSY, LINGER = range(5)
+# Client states (HELD: a worker reads its next requests itself).
+HEAD, BODY, QUEUED, BUSY, LINGER, HELD = range(6)
 
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
@@ -132,7 +137,7 @@ class WorkerLink:
 
     __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
                  'conn', 'since', 'kill_at', 'timed_out', 'registered',
-                 'served')
+                 'served', 'held')
 
     def __init__(self, sock):
         self.sock = sock
@@ -147,6 +152,21 @@ class WorkerLink:
         self.timed_out = False
         self.registered = False
         self.served = 0
+        self.held = {}           # conn id -> Client the worker holds
+
+    def get_state(self):
+        """() -> (conn_id:int, phase:int, since:float, served:int): what
+        the worker says it is doing (fdpass.Counters)."""
+        if self.counters is None:
+            return 0, fdpass.IDLE, 0.0, self.served
+        return self.counters.read_state()
+
+    def is_busy(self):
+        """() -> bool: has a request been handed to it, or is it reading
+        or answering one?"""
+        return self.conn is not None or (
+            self.counters is not None
+            and self.get_state()[1] != fdpass.IDLE)
 
 
 class _ControlClient:
@@ -641,7 +661,7 @@ class Dispatcher:
         conn.deadline = 0.0
         conn.decoder = None
         if self.idle and not self.queue:
-            self.handoff(self.idle.pop(), conn)
+            self.handoff(self.take_idle(), conn)
         elif len(self.queue) >= self.queue_length:
             self.stats['overflows'] += 1
             self.refuse(conn, 503, 'every worker is busy',
@@ -659,7 +679,21 @@ class Dispatcher:
             # What `qpd metrics` shows as the queue wait (queued path only).
             self.stats['queued'] += 1
             self.stats['queue_wait'] += self.now - conn.queued_at
-            self.handoff(self.idle.pop(), conn)
+            self.handoff(self.take_idle(), conn)
+
+    def take_idle(self):
+        """() -> WorkerLink: the idle worker holding the fewest connections
+        (the most recently used among equals)."""
+        idle = self.idle
+        if len(idle) == 1:
+            return idle.pop()
+        best = len(idle) - 1
+        fewest = len(idle[best].held)
+        for i in range(best - 1, -1, -1):
+            count = len(idle[i].held)
+            if count < fewest:
+                best, fewest = i, count
+        return idle.pop(best)
 
     def handoff(self, worker, conn):
         flags = conn.flags
@@ -704,6 +738,8 @@ class Dispatcher:
         kind = self.buffer[:1]
         if kind == fdpass.KEEP or kind == fdpass.CLOSE:
             self.on_done(worker, n)
+        elif kind == fdpass.HELD:
+            self.on_held(worker)
         elif kind == fdpass.HELLO and not worker.registered and fds:
             self.on_hello(worker, n, fds)
         else:
@@ -736,39 +772,75 @@ class Dispatcher:
         self.idle.append(worker)
         self.pump()
 
-    def on_done(self, worker, n):
-        keep, _, leftover = fdpass.unpack_done(self.buffer, n)
-        conn = worker.conn
+    def finish_handoff(self, worker, conn):
+        """(worker, conn) -> None: the worker is done with the request it
+        was handed on conn; it is idle again."""
         worker.conn = None
-        if conn is not None:
-            # Kept until now, in case a worker died before receiving it.
-            self.drop_spool(conn)
+        # Kept until now, in case a worker died before receiving it.
+        self.drop_spool(conn)
         worker.served += 1
         self.stats['served'] += 1
-        if worker.kill_at:
-            worker.kill_at = 0.0
         self.idle.append(worker)
-        if conn is None:
-            self.log('worker %s pid=%s finished no request' % (
-                worker.index, worker.pid))
-        elif keep and not self.draining:
-            conn.worker = None
-            conn.state = HEAD
-            conn.head = conn.body = b''
-            if leftover:
-                conn.buf += leftover
-            if conn.buf:
-                conn.started = True
-                conn.deadline = self.now + self.header_timeout
-                self.advance(conn)
-            else:
-                conn.started = False
-                conn.deadline = self.now + self.keepalive_timeout
-                self.arm(conn)
+
+    def on_held(self, worker):
+        """(worker) -> None: the worker answered the request it was handed
+        and keeps the connection for the next ones."""
+        conn_id = fdpass.unpack_held(self.buffer)
+        conn = worker.conn
+        if conn is None or conn.id != conn_id:
+            self.log('worker %s pid=%s holds a connection it was not handed'
+                     % (worker.index, worker.pid))
+            return
+        self.finish_handoff(worker, conn)
+        conn.state = HELD
+        worker.held[conn_id] = conn
+        if self.draining:
+            self.release(worker)
+        self.pump()
+
+    def on_done(self, worker, n):
+        keep, conn_id, leftover = fdpass.unpack_done(self.buffer, n)
+        conn = worker.conn
+        if conn is not None and conn.id == conn_id:
+            self.finish_handoff(worker, conn)
+        else:
+            conn = worker.held.pop(conn_id, None)
+            if conn is None:
+                self.log('worker %s pid=%s finished no request' % (
+                    worker.index, worker.pid))
+                self.pump()
+                return
+        if keep and not self.draining:
+            self.wait_next(conn, leftover)
         else:
             conn.worker = None
             self.finish(conn)
         self.pump()
+
+    def wait_next(self, conn, leftover=b''):
+        """(conn, leftover:bytes=b'') -> None: wait for the next request on
+        a kept-alive connection (leftover: bytes read of it already)."""
+        conn.worker = None
+        conn.state = HEAD
+        conn.head = conn.body = b''
+        if leftover:
+            conn.buf += leftover
+        if conn.buf:
+            conn.started = True
+            conn.deadline = self.now + self.header_timeout
+            self.advance(conn)
+        else:
+            conn.started = False
+            conn.deadline = self.now + self.keepalive_timeout
+            self.arm(conn)
+
+    def release(self, worker):
+        """(worker) -> None: ask the worker to give back what it holds."""
+        try:
+            fdpass.send_message(worker.sock, fdpass.pack_release(), (),
+                                _DONTWAIT)
+        except OSError:
+            pass
 
     # Workers ------------------------------------------------------------------------------
 
@@ -791,8 +863,11 @@ class Dispatcher:
             self.register(worker.fd, self.on_worker_message, worker)
 
     def drop_worker(self, worker):
-        """(worker) -> None: forget a worker that died or misbehaved; its
-        request goes to another worker if it never received it."""
+        """(worker) -> None: forget a worker that died or misbehaved. A
+        request it never received goes to another worker; the one it was
+        reading or answering costs that request (502 when nothing was sent
+        yet); the connections it held idle wait here for their next
+        request."""
         if self.workers.pop(worker.fd, None) is None:
             return
         self.unregister(worker.fd)
@@ -801,41 +876,66 @@ class Dispatcher:
             self.idle.remove(worker)
         conn = worker.conn
         worker.conn = None
+        held = list(worker.held.values())
+        worker.held = {}
+        current, phase, _, served = worker.get_state()
+        self.stats['served_gone'] += served
         if worker.registered:
             self.log('worker %s pid=%s gone%s' % (
                 worker.index, worker.pid,
-                ' while serving a request' if conn else ''))
+                ' while serving a request' if conn or phase else ''))
         if conn is not None:
-            conn.worker = None
-            received, started = worker.counters.read() if worker.counters \
+            received, _ = worker.counters.read() if worker.counters \
                 else (worker.dispatched, worker.dispatched)
             if received < worker.dispatched:
+                conn.worker = None
                 conn.state = QUEUED
                 conn.queued_at = self.now
                 self.queue.appendleft(conn)
-            elif started < worker.dispatched:
+            else:
+                held.append(conn)
+        for conn in held:
+            conn.worker = None
+            if phase != fdpass.IDLE and conn.id == current:
                 self.stats['failed'] += 1
-                if worker.timed_out:
+                if phase == fdpass.ANSWERING:
+                    self.close(conn)
+                elif worker.timed_out:
                     self.refuse(conn, 504, 'the request took too long')
                 else:
                     self.refuse(conn, 502, 'the worker died')
             else:
-                self.stats['failed'] += 1
-                self.close(conn)
+                self.drop_spool(conn)
+                self.wait_next(conn)
         if worker.counters is not None:
             worker.counters.close()
         self.pump()
 
     def check_worker_time(self, worker, now):
-        if now - worker.since < self.request_timeout:
+        """(worker, now:float) -> None: dump and kill a worker busy on one
+        request past request_timeout."""
+        current, phase, since, _ = worker.get_state()
+        if phase == fdpass.IDLE:
+            if worker.conn is None:
+                if not worker.timed_out:
+                    worker.kill_at = 0.0
+                return
+            since = worker.since
+        if now - since < self.request_timeout:
+            if not worker.timed_out:
+                worker.kill_at = 0.0
             return
         if not worker.kill_at:
             conn = worker.conn
-            what = conn.head.split(b'\r\n', 1)[0][:200] if conn and not \
-                conn.listener.scgi else b'an SCGI request'
+            if conn is None or conn.id != current:
+                what = b'a request it read on a held connection'
+            elif conn.listener.scgi:
+                what = b'an SCGI request'
+            else:
+                what = conn.head.split(b'\r\n', 1)[0][:200]
             self.log('worker %s pid=%s busy %.0fs on %s: dumping its stack '
                      'and killing it' % (worker.index, worker.pid,
-                                         now - worker.since,
+                                         now - since,
                                          what.decode('latin-1')))
             worker.kill_at = now + KILL_GRACE
             self.signal_worker(worker, signal.SIGUSR1)
@@ -923,7 +1023,7 @@ class Dispatcher:
             self.refuse(conn, 503, 'no worker was free in time',
                         headers=self.retry_after)
         for worker in list(self.workers.values()):
-            if worker.conn is not None:
+            if worker.registered:
                 self.check_worker_time(worker, now)
         for client in list(self.controls.values()):
             if now >= client.deadline:
@@ -936,6 +1036,9 @@ class Dispatcher:
         self.drain_deadline = self.now + self.shutdown_timeout
         self.log('stopping: finishing %d requests in hand' % sum(
             1 for c in self.conns.values() if c.state in (BODY, QUEUED, BUSY)))
+        for worker in self.workers.values():
+            if worker.held:
+                self.release(worker)
         for listener in self.listeners:
             self.unregister(listener.fd)
             listener.sock.close()
@@ -980,7 +1083,8 @@ class Dispatcher:
     def get_stats(self):
         """() -> dict: the pool's state and counters."""
         registered = [w for w in self.workers.values() if w.registered]
-        busy = sum(1 for w in registered if w.conn is not None)
+        busy = sum(1 for w in registered if w.is_busy())
+        served = {w: w.get_state()[3] for w in registered}
         return {
             'site': self.name,
             'pid': os.getpid(),
@@ -990,7 +1094,7 @@ class Dispatcher:
             'idle': len(registered) - busy,
             'queue': len(self.queue),
             'connections': len(self.conns),
-            'served': self.stats['served'],
+            'served': self.stats['served_gone'] + sum(served.values()),
             'restarts': self.stats['restarts'],
             'accepted': self.stats['connections'],
             'refused': self.stats['refused'],
@@ -1000,8 +1104,8 @@ class Dispatcher:
             'queued': self.stats['queued'],
             'queue_wait': round(self.stats['queue_wait'], 6),
             'draining': self.draining,
-            'pool': [{'index': w.index, 'pid': w.pid,
-                      'busy': w.conn is not None, 'served': w.served}
+            'pool': [{'index': w.index, 'pid': w.pid, 'busy': w.is_busy(),
+                      'served': served[w], 'held': len(w.held)}
                      for w in sorted(registered,
                                      key=lambda w: (w.index or 0, w.pid))],
         }

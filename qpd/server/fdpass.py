@@ -11,12 +11,20 @@ descriptors are close-on-exec.
     worker -> dispatcher   KEEP   connection id + bytes read past the request:
                                   the dispatcher waits for the next request
                            CLOSE  connection id: the dispatcher closes it
+                           HELD   connection id: the worker answered the
+                                  request and keeps the connection to read
+                                  its next requests itself; a later KEEP or
+                                  CLOSE with that id gives it back
+    dispatcher -> worker   RELEASE give back every connection held (the
+                                  dispatcher is stopping)
 
 The counters let the dispatcher tell, when a worker dies, whether it had
-received its last request and whether it had begun to answer it.
+received its last request, which connection it was reading or answering
+(and since when), and whether it had begun to answer.
 
 This module is the only place that builds or splits these messages:
-pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done.
+pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done,
+pack_held/unpack_held, pack_release.
 A REQUEST's "info" is the connection's peer and the listener's address
 (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
@@ -26,6 +34,7 @@ import mmap
 import os
 import socket
 import struct
+import time
 
 __all__ = [
     'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
@@ -33,13 +42,16 @@ __all__ = [
     'send_message', 'recv_message_into', 'Counters', 'peer_pid',
     'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
     'unpack_request', 'RequestMessage', 'pack_done', 'unpack_done',
-    'DONE_SIZE',
+    'DONE_SIZE', 'HELD', 'RELEASE', 'pack_held', 'unpack_held',
+    'pack_release', 'IDLE', 'READING', 'ANSWERING',
 ]
 
 HELLO = b'W'
 REQUEST = b'R'
 KEEP = b'K'
 CLOSE = b'C'
+HELD = b'H'
+RELEASE = b'X'
 
 # kind, flags, socket family, connection id, info, head and body lengths
 REQUEST_HEADER = struct.Struct('<cBBxIIII')
@@ -132,6 +144,21 @@ def unpack_done(buffer, nbytes):
         if nbytes > DONE_SIZE else b''
     return kind == KEEP, conn_id, leftover
 
+
+def pack_held(conn_id):
+    """(conn_id:int) -> bytes: HELD, the worker keeps the connection."""
+    return DONE_HEADER.pack(HELD, conn_id)
+
+
+def unpack_held(buffer):
+    """(buffer) -> conn_id:int"""
+    return DONE_HEADER.unpack_from(buffer)[1]
+
+
+def pack_release():
+    """() -> bytes: RELEASE, give back every held connection."""
+    return DONE_HEADER.pack(RELEASE, 0)
+
 _FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
 _CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
 _TRUNCATED = int(socket.MSG_TRUNC | socket.MSG_CTRUNC)
@@ -174,13 +201,21 @@ def peer_pid(sock):
     return struct.unpack('3i', creds)[0]
 
 
+# What a worker is doing with the connection its counters name.
+IDLE, READING, ANSWERING = range(3)
+
+
 class Counters:
     """(fd:int=None)
-    Two counters in shared memory: requests a worker has received, and
-    requests it has begun to answer. Without fd, creates a new memfd (the
-    worker's side); with fd, maps that one (the dispatcher's side)."""
+    A worker's state in shared memory: the REQUEST messages it has received,
+    the ones it has begun to answer, the connection it is reading or
+    answering a request on (handed over or held), its phase (IDLE, READING,
+    ANSWERING) and since when (time.monotonic(), one clock for every
+    process), and the requests it has answered. Without fd, creates a new
+    memfd (the worker's side); with fd, maps that one (the dispatcher's
+    side)."""
 
-    _LAYOUT = struct.Struct('<II')
+    _LAYOUT = struct.Struct('<IIIIdQ')
 
     def __init__(self, fd=None):
         if fd is None:
@@ -192,6 +227,10 @@ class Counters:
             self.fd = fd
         self.received = 0
         self.started = 0
+        self.conn_id = 0
+        self.phase = IDLE
+        self.since = 0.0
+        self.served = 0
 
     def get_fd(self):
         """() -> int: the memfd, for send_message."""
@@ -203,19 +242,46 @@ class Counters:
             os.close(self.fd)
             self.fd = None
 
-    def mark_received(self):
-        """() -> None"""
+    def _write(self):
+        self._LAYOUT.pack_into(self.map, 0, self.received, self.started,
+                               self.conn_id, self.phase, self.since,
+                               self.served)
+
+    def mark_received(self, conn_id=0):
+        """(conn_id:int=0) -> None: a REQUEST for conn_id came in; the
+        worker is reading it."""
         self.received += 1
-        self._LAYOUT.pack_into(self.map, 0, self.received, self.started)
+        self.mark_reading(conn_id)
+
+    def mark_reading(self, conn_id):
+        """(conn_id:int) -> None: about to read (or serve what was read)
+        from the connection conn_id."""
+        self.conn_id = conn_id
+        self.phase = READING
+        self.since = time.monotonic()
+        self._write()
 
     def mark_started(self):
-        """() -> None"""
+        """() -> None: the answer to the current request begins."""
         self.started = self.received
-        self._LAYOUT.pack_into(self.map, 0, self.received, self.started)
+        self.phase = ANSWERING
+        self._write()
+
+    def mark_idle(self, answered=True):
+        """(answered:bool=True) -> None: done with the current connection,
+        having answered a request on it (or not)."""
+        self.phase = IDLE
+        if answered:
+            self.served += 1
+        self._write()
 
     def read(self):
         """() -> (received:int, started:int)"""
-        return self._LAYOUT.unpack_from(self.map, 0)
+        return self._LAYOUT.unpack_from(self.map, 0)[:2]
+
+    def read_state(self):
+        """() -> (conn_id:int, phase:int, since:float, served:int)"""
+        return self._LAYOUT.unpack_from(self.map, 0)[2:]
 
     def close(self):
         """() -> None"""

@@ -7,19 +7,37 @@ opens its own Durus connection through the site's publisher, connects to
 the dispatcher's unix socket (retrying with backoff while it is not up) and
 says HELLO. Then, for each client socket the dispatcher passes it with the
 bytes of a request: build the environ, HTTPRequest and Hit, let the
-publisher process the hit, write the response, close its copy of the socket
-and tell the dispatcher KEEP (wait for the client's next request) or CLOSE.
-Idle keep-alive waits happen in the dispatcher, never here.
+publisher process the hit and write the response.
+
+A connection to keep alive is then held (HELD): the worker polls it with
+the dispatcher's socket and the other connections it holds, and reads and
+serves its next requests itself, each held connection in turn, parsing
+each head once (protocol.parse_http_request). That keeps the dispatcher
+out of a keep-alive request's path: no handoff, no DONE, no wake-up of a
+third process per request. The worker gives a connection back to the
+dispatcher (KEEP, with the bytes read and not served) as soon as waiting
+on it could tie the worker up: a head or a body not all there (a slow
+client, Expect: 100-continue, a long upload), an idle time of HOLD_TIME,
+a request of its own that took SLOW_REQUEST or more (so the others do not
+wait behind it while another worker may be idle), SIGTERM, or the
+dispatcher's RELEASE. A connection to close is shut down here (the client
+sees the end at once) and the dispatcher told CLOSE.
+
+The counters (fdpass.Counters) say which connection the worker is reading
+or answering, so that the dispatcher, when the worker dies, answers 502 on
+that one only and takes the idle held ones back.
 
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 """
 
+import collections
 import faulthandler
 import io
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -34,10 +52,43 @@ from qpd.server import fdpass, protocol
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Worker', 'SocketBody']
+__all__ = ['main', 'Worker', 'SocketBody', 'Held', 'HOLD_TIME',
+           'SLOW_REQUEST']
 
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
+_RECV_SIZE = 65536
+_DONTWAIT = int(socket.MSG_DONTWAIT)
+
+HOLD_TIME = 0.25      # a held connection idle this long goes back
+SWEEP_TIME = 0.05     # how often held connections are checked
+SLOW_REQUEST = 0.05   # after a request this long, the others go back
+
+
+class Held:
+    """(sock, id:int, base:dict, buf:bytes)
+    A keep-alive connection a worker holds between requests: its socket,
+    the dispatcher's id for it, the environ keys of the connection, and
+    the bytes read and not yet served."""
+
+    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready')
+
+    def __init__(self, sock, id, base, buf):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.id = id
+        self.base = base
+        self.buf = buf
+        self.last = time.monotonic()
+        self.ready = False
+
+
+def _shutdown(sock):
+    """(sock) -> None: end the response (FIN) now; the dispatcher closes."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 class SocketBody:
@@ -117,7 +168,12 @@ class Worker:
         self.hit_class = None
         self.request_class = None
         self.metrics = None        # qpd.metrics.Recorder
-        self.log_fds = ()          # the site's log descriptors
+        self.log_fds = ()          # the site log's descriptors
+        self.epoll = None
+        self.held = {}             # fd -> Held
+        self.ready = collections.deque()   # Held with a request to read
+        self.holding = True        # False once the dispatcher says RELEASE
+        self.swept = 0.0
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
@@ -275,51 +331,118 @@ class Worker:
         status = self.start()
         if status is not None:
             return status
+        self.epoll = select.epoll()
+        self.epoll.register(self.sock.fileno(), select.EPOLLIN)
         try:
             while not self.stopping:
-                self.idle = True
-                if self.stopping:
-                    break
-                try:
-                    nbytes, fds = fdpass.recv_message_into(
-                        self.sock, self.buffer)
-                except OSError as e:
-                    self.idle = False
-                    self.log('lost the dispatcher (%s)' % e)
-                    nbytes, fds = 0, ()
-                self.idle = False
-                if nbytes == 0:
-                    if self.stopping:
-                        break
-                    self.reconnect()
-                    continue
-                if not 1 <= len(fds) <= 2 or self.buffer[:1] != fdpass.REQUEST:
-                    for fd in fds:
-                        os.close(fd)
-                    self.log('unexpected message from the dispatcher')
-                    continue
-                self.counters.mark_received()
-                self.handle(*fds)
+                self.turn()
         except SystemExit:
             pass
         finally:
             self.idle = False
+            self.release_all()
             if self.sock is not None:
                 self.sock.close()
+            self.epoll.close()
         return 0
+
+    def turn(self):
+        """() -> None: one pass of the loop: wait for a message from the
+        dispatcher or for a held connection's next request, then serve
+        every request that is ready, each held connection in turn."""
+        ready = self.ready
+        if ready:
+            timeout = 0
+        elif self.held:
+            timeout = SWEEP_TIME
+        else:
+            timeout = -1
+        self.idle = True
+        try:
+            if self.stopping:
+                return
+            events = self.epoll.poll(timeout)
+        finally:
+            self.idle = False
+        dispatcher_fd = self.sock.fileno()
+        held = self.held
+        for fd, mask in events:
+            if fd == dispatcher_fd:
+                self.on_message()
+            else:
+                conn = held.get(fd)
+                if conn is not None and not conn.ready:
+                    conn.ready = True
+                    ready.append(conn)
+        for _ in range(len(ready)):
+            if self.stopping:
+                break
+            conn = ready.popleft()
+            conn.ready = False
+            if held.get(conn.fd) is conn:
+                self.serve_held(conn)
+        if held:
+            now = time.monotonic()
+            if now - self.swept >= SWEEP_TIME:
+                self.swept = now
+                for conn in list(held.values()):
+                    if now - conn.last >= HOLD_TIME and not conn.ready:
+                        self.give_back(conn, True)
+
+    def on_message(self):
+        """() -> None: a message from the dispatcher."""
+        try:
+            nbytes, fds = fdpass.recv_message_into(
+                self.sock, self.buffer, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.log('lost the dispatcher (%s)' % e)
+            nbytes, fds = 0, ()
+        if nbytes == 0:
+            if self.stopping:
+                raise SystemExit(0)
+            self.reconnect()
+            return
+        kind = self.buffer[:1]
+        if kind == fdpass.REQUEST and 1 <= len(fds) <= 2:
+            self.handle(*fds)
+        elif kind == fdpass.RELEASE and not fds:
+            self.holding = False
+            self.release_all()
+        else:
+            for fd in fds:
+                os.close(fd)
+            self.log('unexpected message from the dispatcher')
 
     def reconnect(self):
         self.log('the dispatcher went away; reconnecting')
+        for conn in list(self.held.values()):
+            self.forget(conn)
+        self.epoll.unregister(self.sock.fileno())
         self.sock.close()
         self.sock = None
         self.counters.close()
         self.connect_dispatcher()
+        self.epoll.register(self.sock.fileno(), select.EPOLLIN)
+        self.holding = True
         self.log('reconnected')
+
+    def tell(self, data):
+        """(data:bytes) -> None: a message to the dispatcher."""
+        try:
+            self.sock.send(data)
+        except OSError as e:
+            self.log('cannot reach the dispatcher (%s)' % e)
 
     def handle(self, fd, spool_fd=None):
         """(fd:int, spool_fd:int=None) -> None: serve the request in
-        self.buffer on fd; spool_fd, when given, holds its body."""
+        self.buffer on fd; spool_fd, when given, holds its body. A
+        keep-alive connection is then held: its next requests are read
+        here while they come quickly."""
         message = fdpass.unpack_request(self.buffer)
+        self.counters.mark_received(message.conn_id)
+        began = time.monotonic()
         sock = socket.socket(message.family, socket.SOCK_STREAM, 0, fd)
         spool = None
         if spool_fd is not None:
@@ -332,13 +455,138 @@ class Worker:
             self.log('error serving a request:\n' + traceback.format_exc())
             keep, leftover = False, b''
         finally:
-            sock.close()
             if spool is not None:
                 spool.close()
+        self.counters.mark_idle()
+        if (keep and self.holding and not self.stopping
+                and not message.flags & (fdpass.F_CLOSE | fdpass.F_SCGI)):
+            conn = Held(sock, message.conn_id, self.make_base(message),
+                        leftover)
+            self.held[conn.fd] = conn
+            self.epoll.register(conn.fd, select.EPOLLIN)
+            self.tell(fdpass.pack_held(conn.id))
+            if leftover:
+                conn.ready = True
+                self.ready.append(conn)
+            self.after_request(began, conn)
+            return
+        if not keep:
+            _shutdown(sock)
+        sock.close()
+        self.tell(fdpass.pack_done(keep, message.conn_id, leftover))
+        self.after_request(began, None)
+
+    def serve_held(self, conn):
+        """(conn:Held) -> None: read and serve conn's next request; give
+        the connection back to the dispatcher when the request is not all
+        there (a slow client, a body still coming, Expect: 100-continue)
+        or when the client closed it."""
+        counters = self.counters
+        counters.mark_reading(conn.id)
+        buf = conn.buf
+        while buf[:2] == b'\r\n':
+            buf = buf[2:]
+        end = buf.find(b'\r\n\r\n') + 4
+        if end < 4:
+            try:
+                data = conn.sock.recv(_RECV_SIZE, _DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                data = b''
+            if data == b'':
+                counters.mark_idle(False)
+                self.give_back(conn, False)
+                return
+            if data:
+                buf = buf + data if buf else data
+                while buf[:2] == b'\r\n':
+                    buf = buf[2:]
+                end = buf.find(b'\r\n\r\n') + 4
+            if end < 4:
+                counters.mark_idle(False)
+                conn.buf = buf
+                if buf:
+                    self.give_back(conn, True)
+                return
+        began = time.monotonic()
+        head = buf[:end]
         try:
-            self.sock.send(fdpass.pack_done(keep, message.conn_id, leftover))
-        except OSError as e:
-            self.log('cannot reach the dispatcher (%s)' % e)
+            parsed, environ = protocol.parse_http_request(
+                head, self.limits, conn.base, self.script_name)
+        except HTTPError as e:
+            self.send_error(conn.sock, e, False)
+            counters.mark_idle()
+            _shutdown(conn.sock)
+            self.give_back(conn, False)
+            return
+        length = parsed.content_length or 0
+        if (parsed.chunked or parsed.expect_continue
+                or len(buf) - end < length):
+            # The dispatcher reads the rest of the body (spooling it).
+            counters.mark_idle(False)
+            conn.buf = buf
+            self.give_back(conn, True)
+            return
+        body = buf[end:end + length]
+        conn.buf = buf[end + length:]
+        if 'CONTENT_LENGTH' in environ or body:
+            environ['CONTENT_LENGTH'] = str(length)
+        try:
+            keep = self.respond(conn.sock, environ, io.BytesIO(body),
+                                parsed.keep_alive, False)
+        except _ClientGone:
+            keep = False
+        except Exception:
+            self.log('error serving a request:\n' + traceback.format_exc())
+            keep = False
+        counters.mark_idle()
+        if keep and self.holding and not self.stopping:
+            conn.last = time.monotonic()
+            if conn.buf and not conn.ready:
+                conn.ready = True
+                self.ready.append(conn)
+            self.after_request(began, conn)
+        else:
+            if not keep:
+                _shutdown(conn.sock)
+            self.give_back(conn, keep)
+            self.after_request(began, None)
+
+    def after_request(self, began, conn):
+        """(began:float, conn:Held|None) -> None: after a request that took
+        long, give back the other held connections, so that their requests
+        do not wait for this worker while another may be idle."""
+        if self.held and time.monotonic() - began >= SLOW_REQUEST:
+            for other in list(self.held.values()):
+                if other is not conn:
+                    self.give_back(other, True)
+
+    def give_back(self, conn, keep):
+        """(conn:Held, keep:bool) -> None: KEEP (with the bytes read and not
+        served) or CLOSE to the dispatcher, which has its own copy of the
+        socket."""
+        self.forget(conn)
+        self.tell(fdpass.pack_done(keep, conn.id, conn.buf if keep else b''))
+
+    def forget(self, conn):
+        """(conn:Held) -> None: stop holding conn; close this copy."""
+        if self.held.pop(conn.fd, None) is not None:
+            try:
+                self.epoll.unregister(conn.fd)
+            except (OSError, ValueError):
+                pass
+        conn.sock.close()
+
+    def release_all(self):
+        """() -> None: give back every held connection."""
+        if self.sock is None:
+            for conn in list(self.held.values()):
+                self.forget(conn)
+            return
+        for conn in list(self.held.values()):
+            self.give_back(conn, True)
+        self.ready.clear()
 
     def make_base(self, message):
         """(message:fdpass.RequestMessage) -> dict: the environ keys of the
@@ -395,6 +643,14 @@ class Worker:
             return False, b''
         if flags & fdpass.F_CLOSE:
             keep = False
+        return self.respond(sock, environ, body_file, keep, scgi,
+                            reader), leftover
+
+    def respond(self, sock, environ, body_file, keep, scgi, reader=None):
+        """(sock, environ:dict, body_file, keep:bool, scgi, reader=None)
+        -> keep:bool
+        Process the hit and send its response; may the connection stay
+        open?"""
         began = time.perf_counter()
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)
@@ -422,14 +678,14 @@ class Worker:
         except ValueError as e:
             self.log(str(e))
             self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
-            return False, b''
+            return False
         self.send_response(sock, response, head)
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
             self.metrics.observe_request(
                 environ['REQUEST_METHOD'], response.get_status_code(),
                 time.perf_counter() - began)
             self.metrics.note_publisher(self.publisher)
-        return keep, leftover
+        return keep
 
     def read_chunked(self, sock, prefix, environ):
         """(sock, prefix:bytes, environ:dict) -> (file, leftover:bytes)

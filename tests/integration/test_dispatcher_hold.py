@@ -1,0 +1,136 @@
+"""Keep-alive connections held by the worker that answered them (issue 16):
+the next requests are read by that worker without the dispatcher; a
+partial head, an idle connection, a worker stopped or killed gives the
+connection back to the dispatcher, and the client sees no failure."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from harness import (Cluster, connect, make_home, read_response, wait_until)
+
+from qpd.server.worker import HOLD_TIME
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    home = make_home(tmp_path, configuration={'header_timeout': 5})
+    with Cluster(home) as cluster:
+        cluster.boot(workers=2)
+        yield cluster
+
+
+def _get(sock, path='/pid'):
+    sock.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path.encode())
+    status, headers, body = read_response(sock)
+    assert status == 200 and 'connection' not in headers, (status, headers)
+    return body
+
+
+def _holder(cluster):
+    """() -> pid of the worker holding a connection, or None."""
+    for worker in cluster.get_stats()['pool']:
+        if worker['held']:
+            return worker['pid']
+    return None
+
+
+def test_a_kept_alive_connection_is_held_by_its_worker(cluster):
+    sock = connect(cluster.addresses['http'])
+    try:
+        pids = {int(_get(sock)) for _ in range(30)}
+        # The worker that answered the first request reads the next ones.
+        assert len(pids) == 1
+        assert _holder(cluster) == pids.pop()
+        # Idle longer than HOLD_TIME, the connection goes back to the
+        # dispatcher, which hands its next request over as usual.
+        wait_until(lambda: _holder(cluster) is None, timeout=5 + HOLD_TIME)
+        assert int(_get(sock)) in cluster.get_worker_pids()
+        assert cluster.get_stats()['served'] >= 31
+    finally:
+        sock.close()
+
+
+def test_a_partial_head_goes_back_to_the_dispatcher(cluster):
+    slow = connect(cluster.addresses['http'])
+    try:
+        holder = int(_get(slow))
+        wait_until(lambda: _holder(cluster) == holder)
+        slow.sendall(b'GET /pid HTTP/1.1\r\nHo')      # then stalls
+        wait_until(lambda: _holder(cluster) is None, timeout=5)
+        stats = cluster.get_stats()
+        assert stats['busy'] == 0
+        # The workers answer others while the slow head is pending.
+        assert all(cluster.get('/')[0] == 200 for _ in range(5))
+        assert cluster.get_stats()['connections'] == 1
+        slow.sendall(b'st: x\r\n\r\n')
+        status, _, body = read_response(slow)
+        assert status == 200 and int(body) in cluster.get_worker_pids()
+    finally:
+        slow.close()
+
+
+def test_a_body_still_coming_goes_back_to_the_dispatcher(cluster):
+    sock = connect(cluster.addresses['http'])
+    try:
+        holder = int(_get(sock))
+        wait_until(lambda: _holder(cluster) == holder)
+        data = os.urandom(50000)
+        sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d'
+                     b'\r\n\r\n' % len(data) + data[:1000])
+        time.sleep(0.2)
+        assert cluster.get_stats()['busy'] == 0
+        sock.sendall(data[1000:])
+        status, _, body = read_response(sock)
+        assert status == 200 and body == data
+        assert _get(sock, '/') == b'hello'
+    finally:
+        sock.close()
+
+
+def test_a_malformed_request_on_a_held_connection_is_refused(cluster):
+    sock = connect(cluster.addresses['http'])
+    try:
+        _get(sock)
+        sock.sendall(b'GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'
+                     b'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n')
+        answer = b''
+        while True:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        assert answer.startswith(b'HTTP/1.1 400 ')
+        assert answer.count(b'\r\n\r\n') == 1
+    finally:
+        sock.close()
+
+
+def test_stopping_the_holding_worker_loses_nothing(cluster):
+    sock = connect(cluster.addresses['http'])
+    try:
+        holder = int(_get(sock))
+        os.kill(holder, signal.SIGTERM)
+        wait_until(lambda: holder not in cluster.get_worker_pids())
+        # The worker gave the connection back before it exited.
+        assert int(_get(sock)) != holder
+    finally:
+        sock.close()
+
+
+def test_killing_the_holding_worker_loses_nothing_idle(cluster):
+    sock = connect(cluster.addresses['http'])
+    try:
+        holder = int(_get(sock))
+        wait_until(lambda: _holder(cluster) == holder)    # idle, holding
+        os.kill(holder, signal.SIGKILL)
+        wait_until(lambda: holder not in cluster.get_worker_pids())
+        # It held the connection idle: the dispatcher takes it back.
+        assert int(_get(sock)) != holder
+        assert cluster.get_stats()['failed'] == 0
+    finally:
+        sock.close()
