@@ -119,6 +119,16 @@ def cmd_metrics(args):
     return 0
 
 
+def cmd_deploy(args):
+    from qpd.ops.deploy import deploy_command
+    return deploy_command(args)
+
+
+def cmd_rollback(args):
+    from qpd.ops.deploy import rollback_command
+    return rollback_command(args)
+
+
 def cmd_shell(args):
     return _ops('shell')(args)
 
@@ -215,6 +225,14 @@ def make_parser():
                    help='the plain Python console even if IPython is '
                         'installed')
     add('pack', cmd_pack, "pack a site's database while it runs", 'one')
+    p = add('deploy', cmd_deploy,
+            "switch a site to a new release of its code, atomically, "
+            "without failing a request", 'one')
+    p.add_argument('source', metavar='SRC',
+                   help="the site's new package (a directory holding "
+                        "slash.qpy)")
+    add('rollback', cmd_rollback, 'switch a site back to its previous '
+        'release', 'one')
     add('metrics', cmd_metrics, "print a site's metrics (Prometheus text "
         'format)', 'one')
     p = add('check', cmd_check,

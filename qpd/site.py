@@ -102,6 +102,12 @@ class Site:
                     self.get_package_directory(),
                     'create it with "qpd new %s"' % self.name)
             _install_sites_path(self.home)
+            package = importlib.import_module(self.get_package_name())
+            # Pinned to the directory the package was found in: when
+            # `qpd deploy` swaps the sites/NAME symlink, a running process
+            # goes on importing (lazily, too) from its own release.
+            package.__path__[:] = [os.path.realpath(path)
+                                   for path in package.__path__]
             self._slash = importlib.import_module(
                 self.get_package_name() + '.slash')
         return self._slash

@@ -149,6 +149,10 @@ def show(args):
         site.get_publisher_class().__module__,
         site.get_publisher_class().__name__)))
     _say('  %-20s %s' % ('url', site.get_base_url() or '-'))
+    from qpd.ops.deploy import get_current_release
+    _say('  %-20s %s' % ('release', get_current_release(site)
+                         or '- (never deployed: sites/%s is the code)'
+                         % site.get_name()))
     for key in sorted(config):
         value = config[key]
         if key.endswith('_address'):
