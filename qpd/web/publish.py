@@ -31,6 +31,16 @@ off, up to `max_retries`.
 Configuration: `SitePublisher.configuration` over the defaults of
 qpd.config (the one table of keys), under the site's checked configuration
 when a Site is given.
+
+QP's hooks keep QP's signatures and order, so a QP SitePublisher's
+overrides run: fill_response() -> fill_response_with_session_present() ->
+the root's _q_traverse(); handle_exception() -> log_exception() ->
+display_exception() or hide_exception(); then log_hit(). The hooks take no
+arguments (they read get_hit()); redirect(), not_found(), respond() and
+respond_now() end the hit from anywhere. A Publisher registers itself as
+qpd.web.common's current publisher when made, and one made without a
+connection (a test, a script) has an in-memory database of its own, as
+QP's had a temporary one.
 """
 
 import logging
