@@ -1,6 +1,7 @@
 """qpd.server.serve: run one site in the foreground, without supervisord.
 
-    qpd serve NAME [--workers N]  ->  main(Site(NAME), workers=N)
+    qpd serve NAME [--workers N] [--debug] [--reload]
+        ->  main(Site(NAME), workers=N, debug=..., reload=...)
 
 Starts `qpd durus NAME`, `qpd dispatcher NAME` and N x `qpd worker NAME
 --index i` as child processes, each waiting for the one before to print its
@@ -16,6 +17,17 @@ the storage server. The children run in their own process groups, so the
 terminal's Ctrl-C reaches only this process, which stops them in order, and
 they get SIGTERM should this process die. SIGHUP is passed to the workers
 (they reopen the site's log file).
+
+With --debug, the workers answer exceptions with the technical 500 page
+(qpd.web.debug); it is refused when a listener is not on loopback. With
+--reload, a watcher (qpd.server.reload) reports changed .py and .qpy files
+of the site (and of qpd, when installed editable); the site is then tried
+in a scratch process (qpd.server.trial) and, if it imports, a new set of
+workers is started and the old ones retire once the new are ready, one
+line saying which file changed. If it does not import, the error (with
+its file and line) is printed and the old workers go on serving. The
+StorageServer and the dispatcher, with its listening sockets, never
+restart.
 """
 
 import ctypes
@@ -128,6 +140,9 @@ class Serve:
         self.selector = selectors.DefaultSelector()
         self.stopping = False
         self.shutdown_timeout = site.get('shutdown_timeout')
+        self.watcher = None        # qpd.server.reload.Watcher (--reload)
+        self.changed = []          # files changed, not yet acted on
+        self.retiring = []         # replaced workers finishing their work
 
     def make_worker(self, index):
         """(index:int) -> Child: worker number index (not started)."""
@@ -150,7 +165,7 @@ class Serve:
             child.signal(signal.SIGHUP)
 
     def children(self):
-        return [self.durus, self.dispatcher] + self.workers
+        return [self.durus, self.dispatcher] + self.workers + self.retiring
 
     def start(self, child):
         child.start()
@@ -172,18 +187,24 @@ class Serve:
 
     def poll(self, timeout):
         for key, _ in self.selector.select(timeout):
-            self.pump(key.data)
+            if key.data is self.watcher:
+                self.changed.extend(self.watcher.take())
+            else:
+                self.pump(key.data)
 
-    def wait_ready(self, children):
-        """([Child]) -> bool: have they all printed READY?"""
+    def wait_ready(self, children, quiet=False):
+        """([Child], quiet=False) -> bool: have they all printed READY?
+        (False as soon as one exits; said unless quiet.)"""
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.stopping and time.monotonic() < deadline:
             self.poll(0.1)
             for child in children:
                 if child.ready_line is None and not child.is_running():
                     self.pump(child)
-                    self.log('%s exited with status %s before it was ready'
-                             % (child.get_label(), child.process.returncode))
+                    if not quiet:
+                        self.log('%s exited with status %s before it was '
+                                 'ready' % (child.get_label(),
+                                            child.process.returncode))
                     return False
             if all(child.ready_line for child in children):
                 return True
@@ -206,18 +227,79 @@ class Serve:
                 if not self.wait_ready(group):
                     return 0 if self.stopping else 1
             addresses = parse_ready_line(self.dispatcher.ready_line).rest
+            if self.reload:
+                self.start_watching()
             sys.stdout.write(
                 format_ready_line('serve', self.name, addresses) + '\n')
             sys.stdout.flush()
             status = self.watch()
         finally:
+            if self.watcher is not None:
+                self.watcher.stop()
             self.stop()
         return status
+
+    # --reload ------------------------------------------------------------
+
+    def start_watching(self):
+        from qpd.server.reload import Watcher
+        self.watcher = Watcher(self.site).start()
+        self.selector.register(self.watcher, selectors.EVENT_READ,
+                               self.watcher)
+        self.log('watching %s for changes' % ', '.join(self.watcher.paths))
+
+    def on_changes(self):
+        """Some code changed: start new workers with it (each imports the
+        site first); once they are all ready the old ones retire. If one
+        cannot import the site, the new ones go, the old ones stay, and a
+        scratch import (qpd.server.trial) prints the error with its file
+        and line."""
+        from qpd.server.trial import run_trial
+        changed, self.changed = self.changed, []
+        names = [self.watcher.describe(path) for path in changed]
+        shown = ', '.join(names[:3]) + (
+            ' and %d more' % (len(names) - 3) if len(names) > 3 else '')
+        self.log('%s changed; restarting the workers' % shown)
+        if self.replace_workers():
+            return
+        ok, error, _ = run_trial(self.site.get_home(), self.name)
+        self.log('the site does not import; the old workers go on serving '
+                 'until the next good change:')
+        sys.stderr.write(error)
+        sys.stderr.flush()
+
+    def replace_workers(self):
+        """() -> bool: start a new set of workers; once they are all
+        ready, the old ones get SIGTERM (they finish the request in hand).
+        Should a new one exit first, the new ones go and the old ones
+        stay (False)."""
+        fresh = [self.make_worker(i) for i in range(self.count)]
+        for child in fresh:
+            self.start(child)
+        if not self.wait_ready(fresh, quiet=True):
+            for child in fresh:
+                child.signal(signal.SIGKILL)
+                if child.process is not None:
+                    child.process.wait()
+                    self.forget(child)
+            return False
+        old, self.workers = self.workers, fresh
+        for child in old:
+            child.signal(signal.SIGTERM)
+        self.retiring.extend(old)
+        return True
 
     def watch(self):
         """() -> int: supervise until stopped or broken."""
         while not self.stopping:
             self.poll(0.25)
+            if self.changed and not self.stopping:
+                self.on_changes()
+            for child in list(self.retiring):
+                if not child.is_running():
+                    if not child.process.stdout.closed:
+                        self.forget(child)
+                    self.retiring.remove(child)
             now = time.monotonic()
             for child in (self.durus, self.dispatcher):
                 if not child.is_running():
@@ -246,7 +328,8 @@ class Serve:
         """() -> None: stop the dispatcher, then the workers, then the
         storage server; kill what does not stop in time."""
         for group, grace in (([self.dispatcher], self.shutdown_timeout + 5),
-                             (self.workers, 10.0), ([self.durus], 10.0)):
+                             (self.workers + self.retiring, 10.0),
+                             ([self.durus], 10.0)):
             running = [c for c in group if c.is_running()]
             for child in running:
                 child.signal(signal.SIGTERM)

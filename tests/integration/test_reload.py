@@ -1,0 +1,113 @@
+"""`qpd serve NAME --reload`: an edited .qpy is served within 2 s by new
+workers; a broken edit prints its file and line and the old workers keep
+serving; fixing it serves again. The StorageServer and the dispatcher
+stay the same processes."""
+
+import os
+import time
+
+import pytest
+
+from harness import Cluster, make_home
+from harness.processes import wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+SLASH = '''\
+from qpd.web.publish import Publisher
+from qpd.web.directory import Directory
+from qpd.web.common import get_response
+from .page import render
+
+
+class SitePublisher(Publisher):
+    configuration = %(configuration)r
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['']
+
+    def _q_index(self):
+        get_response().set_content_type('text/html')
+        return render()
+'''
+
+PAGE = '''\
+def render:xml():
+    '<p>%s</p>'
+'''
+
+
+def reload_budget():
+    """() -> float: 2 s, the promise; stretched by the load per core when
+    other work crowds this machine (starting a worker is CPU-bound)."""
+    crowding = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return 2.0 * max(1.0, crowding)
+
+
+def get_text(cluster):
+    status, _, body = cluster.get('/')
+    return status, body.decode()
+
+
+def served_within(cluster, text, seconds):
+    """(cluster, text, seconds) -> float: how long until / shows text."""
+    began = time.monotonic()
+    while True:
+        status, body = get_text(cluster)
+        if status == 200 and text in body:
+            return time.monotonic() - began
+        assert time.monotonic() - began < seconds, (status, body)
+        time.sleep(0.02)
+
+
+def test_reload(tmp_path):
+    home = make_home(tmp_path, slash=SLASH % {'configuration': {
+        'http_address': ('127.0.0.1', 0), 'scgi_address': None,
+        'as_https_address': None}})
+    package = os.path.join(home, 'sites', 'hello')
+    page = os.path.join(package, 'page.qpy')
+    with open(page, 'w') as f:
+        f.write(PAGE % 'first')
+    with Cluster(home) as cluster:
+        serve = cluster.start('serve', 'serve', 'hello', '--workers', '2',
+                              '--reload')
+        ready = serve.wait_ready('serve')[0]
+        cluster._set_addresses(ready[3])
+        assert get_text(cluster) == (200, '<p>first</p>')
+        stable = {r[0]: r[2] for r in serve.ready
+                  if r[0] in ('durus', 'dispatcher')}
+        wait_until(lambda: any('watching' in line for line in serve.errors))
+
+        with open(page, 'w') as f:
+            f.write(PAGE % 'second')
+        first_pids = set(cluster.get_worker_pids())
+        budget = reload_budget()
+        took = served_within(cluster, '<p>second</p>', budget)
+        print('reload took %.2f s (budget %.1f s)' % (took, budget))
+        assert any('page.qpy changed; restarting the workers' in line
+                   for line in serve.errors)
+        # The reload is over when the pool holds only new workers.
+        wait_until(lambda: len(cluster.get_worker_pids()) == 2 and not (
+            set(cluster.get_worker_pids()) & first_pids), timeout=20)
+
+        # A broken edit: the error names the .qpy file and line; the old
+        # workers go on serving.
+        with open(page, 'w') as f:
+            f.write('def render:xml(\n    "<p>broken</p>"\n')
+        wait_until(lambda: any('does not import' in line
+                               for line in serve.errors), timeout=10)
+        errors = '\n'.join(serve.errors)
+        assert 'page.qpy", line' in errors
+        for _ in range(5):
+            assert get_text(cluster) == (200, "<p>second</p>"), "\n".join(serve.errors)
+
+        with open(page, 'w') as f:
+            f.write(PAGE % 'third')
+        served_within(cluster, '<p>third</p>', reload_budget())
+
+        # The storage server and the dispatcher never restarted.
+        roles = {r[0]: r[2] for r in serve.ready
+                 if r[0] in ('durus', 'dispatcher')}
+        assert roles == stable
+        wait_until(lambda: cluster.get_stats()['workers'] == 2, timeout=20)
