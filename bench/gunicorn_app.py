@@ -1,4 +1,4 @@
-"""The bench site as a WSGI application for gunicorn.
+"""The bench site as a WSGI application for gunicorn, granian and uWSGI.
 
     QPD_BENCH_HOME=HOME gunicorn -c bench/gunicorn_conf.py \
         --chdir bench gunicorn_app:application

@@ -12,7 +12,12 @@ __all__ = ['WORKLOADS', 'Workload', 'select_workloads', 'summarize',
            'evaluate_targets', 'format_table', 'format_report', 'ratio',
            'SERVERS', 'NUMBERS']
 
-SERVERS = ('nginx', 'qpd', 'gunicorn')
+SERVERS = ('nginx', 'qpd', 'gunicorn', 'granian', 'uwsgi')
+
+# The WSGI servers qpd's own server must match (issue 16): qpd >= 1.0x their
+# req/s, with p99 no worse, on these workloads.
+RIVALS = ('granian', 'uwsgi')
+RIVAL_WORKLOADS = ('hello', 'hello-close', 'read', 'read-close')
 
 # Per-sample numbers whose median is reported.
 NUMBERS = ('rps', 'p50_ms', 'p99_ms', 'non_2xx', 'socket_errors',
@@ -49,6 +54,8 @@ WORKLOADS = [
     Workload('hello-close', '/hello', close=True, nginx=True),
     Workload('read', '/read'),
     Workload('read-close', '/read', close=True),
+    Workload('page', '/page'),
+    Workload('page-close', '/page', close=True),
     Workload('write', '/write', write=True),
     Workload('write-close', '/write', close=True, write=True),
     Workload('static', '/static/100k.bin', nginx=True),
@@ -186,6 +193,19 @@ def evaluate_targets(summary):
                       _get(summary, 'write', 'gunicorn', 'rps'))
         add('write keep-alive req/s qpd/gunicorn', value, '>= 1.0',
             at_least(value, 1.0))
+    for name in RIVAL_WORKLOADS:
+        for rival in RIVALS:
+            if rival not in workloads.get(name, {}):
+                continue
+            value = ratio(_get(summary, name, 'qpd', 'rps'),
+                          _get(summary, name, rival, 'rps'))
+            add('%s req/s qpd/%s' % (name, rival), value, '>= 1.0',
+                at_least(value, 1.0))
+            qpd_p99 = _get(summary, name, 'qpd', 'p99_ms')
+            rival_p99 = _get(summary, name, rival, 'p99_ms')
+            add('%s p99 qpd <= %s' % (name, rival), qpd_p99,
+                '<= %s ms' % _fmt(rival_p99), at_most(qpd_p99, rival_p99),
+                unit='ms')
     for server in ('qpd', 'gunicorn'):
         if server in summary['lost']:
             lost = summary['lost'][server]
@@ -251,17 +271,17 @@ def workload_rows(summary):
                    key=lambda n: order.index(n) if n in order else 99)
     for name in names:
         per_server = summary['workloads'][name]
-        gunicorn_rps = per_server.get('gunicorn', {}).get('rps')
+        qpd = per_server.get('qpd', {})
         for server in SERVERS:
             entry = per_server.get(server)
             if entry is None:
                 continue
-            if server == 'qpd':
-                shown_ratio = ratio(entry.get('rps'), gunicorn_rps)
-                shown_ratio = ('%.2fx' % shown_ratio if shown_ratio
-                               is not None else '-')
+            if server in ('qpd', 'nginx') or not qpd:
+                shown_ratio = shown_p99 = ''
             else:
-                shown_ratio = ''
+                shown_ratio = _times(ratio(qpd.get('rps'), entry.get('rps')))
+                shown_p99 = _times(ratio(qpd.get('p99_ms'),
+                                         entry.get('p99_ms')))
             extra = ''
             if entry.get('committed') is not None:
                 extra = 'committed %d, lost %d' % (
@@ -273,8 +293,13 @@ def workload_rows(summary):
             rows.append([name, server, entry.get('rps'), entry.get('p50_ms'),
                          entry.get('p99_ms'), _int(entry.get('non_2xx')),
                          _int(entry.get('socket_errors')),
-                         _int(entry.get('cpu_us_total')), shown_ratio, extra])
+                         _int(entry.get('cpu_us_total')), shown_ratio,
+                         shown_p99, extra])
     return rows
+
+
+def _times(value):
+    return '-' if value is None else '%.2fx' % value
 
 
 def _int(value):
@@ -286,7 +311,7 @@ def format_report(summary, targets):
     servers' memory and start times, and the targets with PASS/FAIL."""
     parts = [format_table(
         ['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx',
-         'sock err', 'CPU us/req', 'qpd/gunicorn', 'notes'],
+         'sock err', 'CPU us/req', 'qpd/it req/s', 'qpd/it p99', 'notes'],
         workload_rows(summary))]
     rows = []
     for server in SERVERS:

@@ -1,12 +1,13 @@
-"""`make bench`: the bench site under qpd's dispatcher and workers, under
-gunicorn's sync workers, and nginx's fixed body as the ceiling.
+"""`make bench`: the bench site under qpd's dispatcher and workers, and
+through qpd.web.wsgi under gunicorn's sync workers, granian and uWSGI, with
+nginx's fixed body as the ceiling.
 
     python bench/run.py [--workers N] [--duration SECONDS] [--rounds N]
                         [--only WORKLOAD[,WORKLOAD]] [--quick]
 
 Each round boots fresh servers (qpd first, timing `qpd start` to the first
-200), then runs every workload against qpd, then gunicorn (A B A B over the
-rounds), and reports medians. Prints a table and the targets' PASS/FAIL,
+200), then runs every workload against each server in turn (A B C D A B C D
+over the rounds), and reports medians. Prints a table and the targets' PASS/FAIL,
 and writes everything to bench/results/<timestamp>.json. See
 bench/README.md for what each number means.
 """
@@ -36,7 +37,8 @@ from harness import (HarnessError, Processes, free_port,  # noqa: E402
 from measure import cpu_delta, cpu_times, rss_of  # noqa: E402
 from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
                     summarize)
-from servers import (GunicornServer, NginxServer, QpdServer,  # noqa: E402
+from chart import write_chart  # noqa: E402
+from servers import (SERVER_CLASSES, NginxServer, QpdServer,  # noqa: E402
                      make_home)
 from wrk import WrkError, find_wrk, run_wrk  # noqa: E402
 
@@ -49,10 +51,11 @@ def make_parser():
     """() -> argparse.ArgumentParser"""
     parser = argparse.ArgumentParser(
         prog='bench/run.py',
-        description='Benchmark qpd against gunicorn (and nginx) on one '
+        description='Benchmark qpd against gunicorn, granian and uWSGI (and '
+                    'nginx) on one '
                     'machine; print a table and PASS/FAIL per target.')
     parser.add_argument('--workers', type=int, default=2,
-                        help='workers for qpd, gunicorn and nginx (2)')
+                        help='workers for every server (2)')
     parser.add_argument('--duration', type=float, default=None,
                         help='seconds per measurement (5; 2 with --quick)')
     parser.add_argument('--rounds', type=int, default=None,
@@ -76,8 +79,9 @@ def make_parser():
                              '`qpd serve`; auto tries start, then serve')
     parser.add_argument('--no-nginx', action='store_true',
                         help='skip the nginx ceiling')
-    parser.add_argument('--servers', default='qpd,gunicorn',
-                        help='which of qpd,gunicorn to run (both)')
+    parser.add_argument('--servers', default='qpd,gunicorn,granian,uwsgi',
+                        help='which of qpd,gunicorn,granian,uwsgi to run '
+                             '(all)')
     parser.add_argument('--output', default=RESULTS_DIR, metavar='DIR',
                         help='where the JSON goes (bench/results)')
     parser.add_argument('--strict', action='store_true',
@@ -91,7 +95,8 @@ def check_tools():
     """() -> None: raise HarnessError naming whatever is missing."""
     find_wrk()
     missing = []
-    for module in ('psutil', 'gunicorn', 'durus'):
+    for module in ('psutil', 'gunicorn', 'granian', 'pyuwsgi', 'durus',
+                   'matplotlib'):
         try:
             __import__(module)
         except ImportError:
@@ -149,9 +154,9 @@ class Bench:
                 if name == 'qpd':
                     server = QpdServer(self.processes, home, port,
                                        args.workers, mode=args.qpd_mode)
-                elif name == 'gunicorn':
-                    server = GunicornServer(self.processes, home, port,
-                                            args.workers)
+                elif name in SERVER_CLASSES:
+                    server = SERVER_CLASSES[name](
+                        self.processes, home, port, args.workers)
                 else:
                     raise HarnessError('unknown server %r' % name)
                 seconds = server.start()
@@ -194,8 +199,8 @@ class Bench:
     def warm_up(self, server):
         """(server) -> None: a second of each page, so that workers have
         imported everything and loaded the objects."""
-        for path in ('/hello', '/read', '/static/100k.bin'):
-            if server.name == 'nginx' and path == '/read':
+        for path in ('/hello', '/read', '/page', '/static/100k.bin'):
+            if server.name == 'nginx' and path in ('/read', '/page'):
                 continue
             try:
                 run_wrk(server.url(path), duration=1,
@@ -385,6 +390,12 @@ def main(argv=None):
     print()
     print(format_report(summary, targets))
     path = write_json(bench, summary, targets, started, args.output)
+    try:
+        charts = write_chart(summary, os.path.splitext(path)[0])
+        print('bench: chart in %s' % ', '.join(
+            os.path.relpath(c) for c in charts))
+    except Exception as e:      # the numbers matter more than the picture
+        print('bench: no chart (%s: %s)' % (type(e).__name__, e))
     print('\nbench: results in %s' % os.path.relpath(path))
     if bench.errors:
         print('bench: %d problem(s) during the run:' % len(bench.errors))

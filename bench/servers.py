@@ -3,6 +3,8 @@
     make_home(directory, port, workers) -> HOME   # sites/bench, its database
     QpdServer(processes, home, port, workers)     # qpd start (or qpd serve)
     GunicornServer(processes, home, port, workers)  # qpd durus + gunicorn
+    GranianServer(processes, home, port, workers)   # qpd durus + granian
+    UwsgiServer(processes, home, port, workers)     # qpd durus + uWSGI
     NginxServer(processes, directory, port, workers, static_file)
 
 Each server has start() -> seconds from launch to the first 200,
@@ -18,7 +20,8 @@ import time
 
 from harness import HarnessError, http_get, kill_tree, wait_for_200
 
-__all__ = ['make_home', 'QpdServer', 'GunicornServer', 'NginxServer',
+__all__ = ['make_home', 'QpdServer', 'WsgiServer', 'GunicornServer',
+           'GranianServer', 'UwsgiServer', 'NginxServer', 'SERVER_CLASSES',
            'qpd_command', 'STATIC_SIZE', 'SITE_NAME']
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -272,19 +275,25 @@ class QpdServer(_Server):
             self.serve_proc = None
 
 
-class GunicornServer(_Server):
+class WsgiServer(_Server):
     """(processes, home, port, workers)
-    `qpd --home HOME durus bench`, then gunicorn's sync workers serving
-    qpd.web.wsgi.make_app(site) (bench/gunicorn_app.py)."""
+    `qpd --home HOME durus bench`, then a WSGI server (get_command())
+    serving qpd.web.wsgi.make_app(site) (bench/gunicorn_app.py, which makes
+    the application in each worker process): the same site code and the
+    same StorageServer as under qpd's own dispatcher and workers."""
 
-    name = 'gunicorn'
+    name = 'wsgi'
 
     def __init__(self, processes, home, port, workers):
         _Server.__init__(self, processes, port, workers)
         self.home = home
         self.durus = None
         self.master = None
-        self.log = os.path.join(home, 'bench-gunicorn.log')
+        self.log = os.path.join(home, 'bench-%s.log' % self.name)
+
+    def get_command(self):
+        """() -> [str]: the server's command line (run in bench/)."""
+        raise NotImplementedError
 
     def start(self):
         """() -> float: seconds from starting the storage server to the
@@ -297,20 +306,13 @@ class GunicornServer(_Server):
                 name='qpd durus', stdout=log, stderr=subprocess.STDOUT)
         _wait_for_log_line(durus_log, 'READY durus', self.durus, timeout=30)
         env = dict(os.environ, QPD_BENCH_HOME=self.home,
-                   QPD_BENCH_SITE=SITE_NAME)
+                   QPD_BENCH_SITE=SITE_NAME, PYTHONPATH=os.pathsep.join(
+                       p for p in (BENCH_DIR, os.environ.get('PYTHONPATH'))
+                       if p))
         with open(self.log, 'a') as log:
             self.master = self.processes.spawn(
-                [sys.executable, '-m', 'gunicorn',
-                 '-c', os.path.join(BENCH_DIR, 'gunicorn_conf.py'),
-                 '--chdir', BENCH_DIR,
-                 '-w', str(self.workers),
-                 '-b', '%s:%s' % (self.host, self.port),
-                 # qpd's workers write a line per hit to the site log; so
-                 # does gunicorn, as a user would run it.
-                 '--access-logfile', os.path.join(self.home, 'access.log'),
-                 'gunicorn_app:application'],
-                name='gunicorn', stdout=log, stderr=subprocess.STDOUT,
-                env=env)
+                self.get_command(), name=self.name, stdout=log,
+                stderr=subprocess.STDOUT, env=env, cwd=BENCH_DIR)
         try:
             wait_for_200(self.host, self.port, '/hello', timeout=30,
                          alive=lambda: self.master.poll() is None)
@@ -319,7 +321,7 @@ class GunicornServer(_Server):
         return time.monotonic() - start
 
     def worker_pids(self):
-        """() -> [int]: gunicorn's worker pids (not the master)."""
+        """() -> [int]: the worker pids (the master's children)."""
         if self.master is None:
             return []
         return [proc.pid for proc in _children(self.master.pid, False)]
@@ -342,6 +344,75 @@ class GunicornServer(_Server):
             if proc is not None:
                 self.processes.stop(proc, wait=15)
                 setattr(self, attribute, None)
+
+
+class GunicornServer(WsgiServer):
+    """gunicorn's sync workers, writing an access log as qpd's workers
+    write a line per hit."""
+
+    name = 'gunicorn'
+
+    def get_command(self):
+        return [sys.executable, '-m', 'gunicorn',
+                '-c', os.path.join(BENCH_DIR, 'gunicorn_conf.py'),
+                '--chdir', BENCH_DIR,
+                '-w', str(self.workers),
+                '-b', '%s:%s' % (self.host, self.port),
+                '--access-logfile', os.path.join(self.home, 'access.log'),
+                'gunicorn_app:application']
+
+
+class GranianServer(WsgiServer):
+    """granian's WSGI interface: `--workers N --blocking-threads 1` (one
+    Python thread per worker, as the publisher and its Durus connection
+    want), no access log (granian's default)."""
+
+    name = 'granian'
+
+    def get_command(self):
+        return [_script('granian'), '--interface', 'wsgi',
+                '--workers', str(self.workers), '--blocking-threads', '1',
+                '--no-ws', '--host', self.host, '--port', str(self.port),
+                'gunicorn_app:application']
+
+    def worker_pids(self):
+        """() -> [int]: granian's worker processes (every descendant)."""
+        if self.master is None:
+            return []
+        return [proc.pid for proc in _children(self.master.pid)]
+
+
+class UwsgiServer(WsgiServer):
+    """uWSGI (the pyuwsgi wheel): its own HTTP/1.1 keep-alive socket
+    (`--http11-socket`), a master and N processes, the application made
+    in each process (`--lazy-apps`), no request log (`--disable-logging`,
+    what a user after speed sets)."""
+
+    name = 'uwsgi'
+
+    def get_command(self):
+        return [_script('uwsgi'), '--http11-socket',
+                '%s:%s' % (self.host, self.port), '--master',
+                '--processes', str(self.workers), '--lazy-apps',
+                '--pythonpath', BENCH_DIR, '--module',
+                'gunicorn_app:application', '--disable-logging',
+                '--die-on-term', '--need-app']
+
+
+SERVER_CLASSES = {server.name: server for server in (
+    GunicornServer, GranianServer, UwsgiServer)}
+
+
+def _script(name):
+    """(name:str) -> str: a console script of this Python's environment."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(path):
+        return path
+    found = shutil.which(name)
+    if found is None:
+        raise HarnessError('%s is not installed (pip install -e '
+                           "'.[bench]')" % name)
+    return found
 
 
 def _wait_for_log_line(path, prefix, proc, timeout=30.0):

@@ -193,3 +193,27 @@ def test_slow_head_never_ends():
     head = b''.join(itertools.islice(head_bytes('127.0.0.1', 80), 200))
     assert head.startswith(b'GET /hello HTTP/1.1\r\nHost: 127.0.0.1:80\r\n')
     assert b'\r\n\r\n' not in head
+
+
+def test_rivals_ratios_targets_and_chart(tmp_path):
+    samples = []
+    for round in (1, 2):
+        for server, rps, p99 in (('qpd', 1000, 4), ('granian', 800, 5),
+                                 ('uwsgi', 1250, 2)):
+            samples.append(_sample(round, server, 'hello', rps, p99))
+            samples.append(_sample(round, server, 'page-close', rps / 2,
+                                   p99 * 2))
+    summary = summarize(samples, [])
+    targets = {t['name']: t for t in evaluate_targets(summary)}
+    assert targets['hello req/s qpd/granian']['passed'] is True
+    assert targets['hello p99 qpd <= granian']['passed'] is True
+    assert targets['hello req/s qpd/uwsgi']['passed'] is False
+    assert targets['hello p99 qpd <= uwsgi']['passed'] is False
+    report = format_report(summary, list(targets.values()))
+    assert '1.25x' in report and '0.80x' in report     # qpd/it req/s
+    from chart import chart_data, write_chart
+    names, data = chart_data(summary)
+    assert names == ['hello', 'page-close']
+    assert data['uwsgi'] == ([1250, 625], [2, 4])
+    paths = write_chart(summary, str(tmp_path / 'chart'))
+    assert [os.path.getsize(p) > 1000 for p in paths] == [True, True]

@@ -1,4 +1,5 @@
-"""The bench site: /hello, /read, /write, /count and /static/100k.bin.
+"""The bench site: /hello, /read, /page, /write, /count and
+/static/100k.bin.
 
 The harness copies this package to HOME/sites/bench and writes
 `bench.json` beside it with the addresses and the worker count of the run;
@@ -12,6 +13,8 @@ from qpd.web.common import get_connection
 from qpd.web.directory import Directory
 from qpd.web.publish import Publisher
 from qpd.web.static import StaticDirectory
+
+from .page import row_table
 
 __all__ = ['SitePublisher', 'SiteDirectory', 'READ_COUNT']
 
@@ -50,12 +53,14 @@ class SiteDirectory(Directory):
         yield ('', 'index', None, None)
         yield ('hello', 'hello', 'hello', None)
         yield ('read', 'read', 'read', None)
+        yield ('page', 'page', 'page', None)
         yield ('write', 'write', 'write', None)
         yield ('count', 'count', 'count', None)
         yield ('static', 'static', 'static', None)
 
     def index(self):
-        return 'bench site: /hello /read /write /count /static/100k.bin\n'
+        return ('bench site: /hello /read /page /write /count '
+                '/static/100k.bin\n')
 
     def hello(self):
         return 'hello'
@@ -66,6 +71,13 @@ class SiteDirectory(Directory):
         items = get_connection().get_root()['bench_items']
         titles = [items[number].get_title() for number in range(READ_COUNT)]
         return ', '.join(titles)
+
+    def page(self):
+        """The realistic page: the 100 rows of root['bench_rows'] (loaded
+        from the connection's cache once warm) as an HTML table rendered
+        by a qpy template."""
+        rows = get_connection().get_root()['bench_rows']
+        return row_table([rows[number] for number in range(len(rows))])
 
     def write(self):
         """Increments the shared counter; the publisher commits (and retries

@@ -434,6 +434,14 @@ class Dispatcher:
         self.stats['connections'] += 1
         if host in self.banned and not listener.scgi:
             self.refuse(conn, 403, 'address banned')
+        elif (self.idle and not self.queue and not listener.scgi
+              and not self.draining):
+            # An idle worker reads the request itself (parsing it once),
+            # or gives the connection back when it is not all there.
+            conn.state = BODY
+            conn.flags = fdpass.F_UNREAD | listener.flags
+            conn.deadline = 0.0
+            self.handoff(self.take_idle(), conn)
         else:
             # The request has usually arrived with the connection: read it
             # now. The connection joins epoll only when it has to wait
@@ -927,8 +935,8 @@ class Dispatcher:
             return
         if not worker.kill_at:
             conn = worker.conn
-            if conn is None or conn.id != current:
-                what = b'a request it read on a held connection'
+            if conn is None or conn.id != current or not conn.head:
+                what = b'a request it read itself'
             elif conn.listener.scgi:
                 what = b'an SCGI request'
             else:

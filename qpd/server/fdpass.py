@@ -38,7 +38,8 @@ import time
 
 __all__ = [
     'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
-    'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'MAX_MESSAGE',
+    'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'F_UNREAD',
+    'MAX_MESSAGE',
     'send_message', 'recv_message_into', 'Counters', 'peer_pid',
     'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
     'unpack_request', 'RequestMessage', 'pack_done', 'unpack_done',
@@ -68,6 +69,8 @@ F_CLOSE = 16       # close after this response (the dispatcher is draining)
 F_CONTINUED = 32   # a 100 Continue was sent already
 F_SPOOLED = 64     # the whole (decoded) body is in a second descriptor,
                    # a temporary file the dispatcher wrote
+F_UNREAD = 128     # a new connection the dispatcher has not read from: the
+                   # worker reads its request (or gives it back, KEEP)
 
 MAX_MESSAGE = 256 * 1024
 DONE_SIZE = DONE_HEADER.size

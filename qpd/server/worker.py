@@ -62,7 +62,7 @@ _DONTWAIT = int(socket.MSG_DONTWAIT)
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
-SLOW_REQUEST = 0.05   # after a request this long, the others go back
+SLOW_REQUEST = 0.25   # after a request this long, the others go back
 
 
 class Held:
@@ -71,7 +71,8 @@ class Held:
     the dispatcher's id for it, the environ keys of the connection, and
     the bytes read and not yet served."""
 
-    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready')
+    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
+                 'handed')
 
     def __init__(self, sock, id, base, buf):
         self.sock = sock
@@ -81,6 +82,7 @@ class Held:
         self.buf = buf
         self.last = time.monotonic()
         self.ready = False
+        self.handed = False   # handed unread: HELD not sent yet
 
 
 def _shutdown(sock):
@@ -444,6 +446,16 @@ class Worker:
         self.counters.mark_received(message.conn_id)
         began = time.monotonic()
         sock = socket.socket(message.family, socket.SOCK_STREAM, 0, fd)
+        if message.flags & fdpass.F_UNREAD:
+            conn = Held(sock, message.conn_id, self.make_base(message), b'')
+            conn.handed = True
+            self.held[conn.fd] = conn
+            self.epoll.register(conn.fd, select.EPOLLIN)
+            self.serve_held(conn)
+            if self.held.get(conn.fd) is conn and conn.handed:
+                conn.handed = False
+                self.tell(fdpass.pack_held(conn.id))
+            return
         spool = None
         if spool_fd is not None:
             spool = os.fdopen(spool_fd, 'rb')
@@ -543,6 +555,9 @@ class Worker:
         counters.mark_idle()
         if keep and self.holding and not self.stopping:
             conn.last = time.monotonic()
+            if conn.handed:
+                conn.handed = False
+                self.tell(fdpass.pack_held(conn.id))
             if conn.buf and not conn.ready:
                 conn.ready = True
                 self.ready.append(conn)
