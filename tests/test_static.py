@@ -183,7 +183,9 @@ def test_range_on_empty_file(tree):
 
 
 @pytest.mark.parametrize('header', [
-    'bytes=0-1,5-6', 'bytes=10-5', 'items=0-5', 'bytes=a-b', 'bytes=', 'bytes=-', 'junk'])
+    'bytes=10-5', 'items=0-5', 'bytes=a-b', 'bytes=', 'bytes=-', 'junk',
+    'bytes=0-1,x-6', 'bytes=' + ','.join(['0-1'] * 17),
+    'bytes=0-1023,0-1023,0-1023'])
 def test_range_ignored(tree, header):
     response = serve(StaticFile(str(tree / 'data.bin')), Range=header)
     assert response.get_status_code() == 200
@@ -322,3 +324,76 @@ def test_head_closes_file(tree):
     stream = response.get_body()
     assert body_of(response) == DATA[:2]
     assert stream.file.closed
+
+
+# Several ranges: multipart/byteranges
+
+def parse_multipart(response):
+    """(response) -> [(content_range, data)] of a multipart/byteranges body"""
+    content_type = response.get_header('Content-Type')
+    assert content_type.startswith('multipart/byteranges; boundary=')
+    boundary = content_type.split('boundary=')[1].encode()
+    body = body_of(response)
+    assert int(response.get_header('Content-Length')) == len(body)
+    assert body.endswith(b'\r\n--' + boundary + b'--\r\n')
+    parts = []
+    for chunk in body.split(b'\r\n--' + boundary)[1:-1]:
+        head, _, data = chunk.partition(b'\r\n\r\n')
+        fields = dict(line.split(b': ', 1) for line in head.split(b'\r\n')
+                      if line)
+        assert fields[b'Content-Type'] == b'application/octet-stream'
+        parts.append((fields[b'Content-Range'].decode(), data))
+    return parts
+
+
+def test_several_ranges(tree):
+    response = serve(StaticFile(str(tree / 'data.bin')),
+                     Range='bytes=0-9, 100-109,-5')
+    assert response.get_status_code() == 206
+    assert response.get_header('Content-Range') is None
+    assert parse_multipart(response) == [
+        ('bytes 0-9/1024', DATA[0:10]), ('bytes 100-109/1024', DATA[100:110]),
+        ('bytes 1019-1023/1024', DATA[1019:])]
+
+
+def test_several_ranges_skip_unsatisfiable_ones(tree):
+    response = serve(StaticFile(str(tree / 'data.bin')),
+                     Range='bytes=2000-3000,1-2,5-6')
+    assert parse_multipart(response) == [('bytes 1-2/1024', DATA[1:3]),
+                                         ('bytes 5-6/1024', DATA[5:7])]
+    one = serve(StaticFile(str(tree / 'data.bin')), Range='bytes=2000-,1-2')
+    assert one.get_status_code() == 206
+    assert one.get_header('Content-Range') == 'bytes 1-2/1024'
+    assert body_of(one) == DATA[1:3]
+    none = serve(StaticFile(str(tree / 'data.bin')),
+                 Range='bytes=2000-,3000-')
+    assert none.get_status_code() == 416
+
+
+def test_several_ranges_head_and_close(tree):
+    response = serve(StaticFile(str(tree / 'data.bin')), 'HEAD',
+                     Range='bytes=0-1,3-4')
+    assert response.get_status_code() == 206
+    assert body_of(response) == b''
+    assert response.get_body().file.closed
+
+
+# Index files
+
+def test_index_file(tree):
+    (tree / 'index.html').write_text('<p>home</p>')
+    (tree / 'sub' / 'index.html').write_text('<p>sub home</p>')
+    directory = StaticDirectory(str(tree))
+    assert body_of(traverse(directory, '/')) == b'<p>home</p>'
+    response = traverse(directory, '/sub/')
+    assert body_of(response) == b'<p>sub home</p>'
+    assert response.get_content_type().startswith('text/html')
+    with pytest.raises(Redirect):
+        traverse(directory, '/sub')
+    other = StaticDirectory(str(tree), index='default.htm')
+    (tree / 'default.htm').write_text('<p>default</p>')
+    assert body_of(traverse(other, '/')) == b'<p>default</p>'
+    with pytest.raises(NotFound):
+        traverse(StaticDirectory(str(tree), index=None), '/')
+    listing = StaticDirectory(str(tree), list_directory=True, index=None)
+    assert b'data.bin' in body_of(traverse(listing, '/'))

@@ -1,12 +1,20 @@
 """qpd.web.static: files served from the file system.
 
 StaticFile answers one file, with Last-Modified and ETag, 304 answers to
-conditional requests and 206 answers to single Range requests, streaming
-the content in chunks. StaticDirectory is a Directory of such files (and of
-its subdirectories) that no path can leave: '..', dot files and symlinks
-pointing outside the tree are all 404.
+conditional requests and 206 answers to Range requests, streaming the
+content in chunks: one range is the body itself, several are the parts of
+a `multipart/byteranges` body (RFC 9110 14.6), its Content-Length known in
+advance. A request for more than MAX_RANGES ranges, or for ranges that add
+up to more than the file twice over (overlapping ranges, a known way to
+make a server do a lot of work), gets the whole file instead, as the RFC
+allows. StaticDirectory is a Directory of such files (and of its
+subdirectories) that no path can leave: '..', dot files and symlinks
+pointing outside the tree are all 404. A directory's URL serves its index
+file (`index.html` unless `index` says otherwise; None for none) when it
+has one, else its listing when listing is on, else 404.
 """
 
+import binascii
 import mimetypes
 import os
 import stat
@@ -19,7 +27,10 @@ from qpd.web.errors import MethodNotAllowed, NotFound
 from qpd.web.html import href, url_quote
 from qpd.web.response import http_date
 
-__all__ = ['StaticFile', 'StaticDirectory', 'guess_content_type']
+__all__ = ['StaticFile', 'StaticDirectory', 'guess_content_type',
+           'MAX_RANGES']
+
+MAX_RANGES = 16
 
 _ENCODING_TYPES = {
     'gzip': 'application/gzip', 'bzip2': 'application/x-bzip2',
@@ -71,6 +82,40 @@ class _FileRange:
         self.file.close()
 
 
+class _MultipartRanges:
+    """(file, parts:[(head:bytes, start:int, length:int)], tail:bytes,
+        chunk_size:int)
+    A multipart/byteranges body: each part's head, then its bytes of
+    file; then the closing boundary. The file is closed at the end, or by
+    close()."""
+
+    def __init__(self, file, parts, tail, chunk_size):
+        self.file = file
+        self.parts = parts
+        self.tail = tail
+        self.chunk_size = chunk_size
+
+    def __iter__(self):
+        file = self.file
+        try:
+            for head, start, length in self.parts:
+                yield head
+                file.seek(start)
+                while length > 0:
+                    chunk = file.read(min(self.chunk_size, length))
+                    if not chunk:
+                        return
+                    length -= len(chunk)
+                    yield chunk
+            yield self.tail
+        finally:
+            file.close()
+
+    def close(self):
+        """()"""
+        self.file.close()
+
+
 def _etag_matches(header, etag):
     """(header:str, etag:str) -> bool
     Whether an If-None-Match header names etag (weak comparison).
@@ -95,11 +140,37 @@ def _parse_http_date(value):
         return None
 
 
+def _parse_ranges(header, size):
+    """(header:str, size:int) -> [(int, int)] | str | None
+    The (first, last) byte positions of each satisfiable range, in the
+    order asked; 'unsatisfiable' when none is; None when the header is to
+    be ignored (malformed, more than MAX_RANGES ranges, or ranges adding
+    up to more than twice the file: the whole file is sent).
+    """
+    if not header.startswith('bytes='):
+        return None
+    specs = [spec for spec in header[6:].split(',') if spec.strip()]
+    if not specs or len(specs) > MAX_RANGES:
+        return None
+    ranges = []
+    for spec in specs:
+        found = _parse_range('bytes=' + spec.strip(), size)
+        if found is None:
+            return None
+        if found != 'unsatisfiable':
+            ranges.append(found)
+    if not ranges:
+        return 'unsatisfiable'
+    if sum(last - first + 1 for first, last in ranges) > 2 * size:
+        return None
+    return ranges
+
+
 def _parse_range(header, size):
     """(header:str, size:int) -> (int, int) | str | None
     (first, last) byte positions of a single byte range, 'unsatisfiable'
     when the range lies past the end, None when the header is to be
-    ignored (malformed, or several ranges: the whole file is sent).
+    ignored (malformed, or several ranges: see _parse_ranges).
     """
     if not header.startswith('bytes='):
         return None
@@ -172,8 +243,9 @@ class StaticFile:
     def respond(self, request, response):
         """(request:HTTPRequest, response:HTTPResponse) -> None
         Set response up to answer request with the file: 200 with the
-        content streamed, 304 when the client's copy is current, 206 for a
-        satisfiable single Range, 416 for one past the end. NotFound when
+        content streamed, 304 when the client's copy is current, 206 for
+        satisfiable Ranges (several: multipart/byteranges), 416 when none
+        is satisfiable. NotFound when
         the file is missing or not a regular file, MethodNotAllowed for
         methods other than GET and HEAD.
         """
@@ -213,14 +285,16 @@ class StaticFile:
         if range_header is not None:
             if_range = request.get_header('If-Range')
             if if_range is None or if_range.strip() in (etag, last_modified):
-                byte_range = _parse_range(range_header.strip(), size)
+                byte_range = _parse_ranges(range_header.strip(), size)
         if byte_range == 'unsatisfiable':
             file.close()
             response.set_status(416)
             response.set_header('Content-Range', 'bytes */%d' % size)
             response.set_body(b'')
+        elif byte_range is not None and len(byte_range) > 1:
+            self._respond_multipart(response, file, byte_range, size)
         elif byte_range is not None:
-            start, end = byte_range
+            start, end = byte_range[0]
             response.set_status(206)
             response.set_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
             response.set_header('Content-Length', str(end - start + 1))
@@ -228,6 +302,30 @@ class StaticFile:
         else:
             response.set_header('Content-Length', str(size))
             response.set_body(_FileRange(file, 0, size, self.chunk_size))
+
+    def _respond_multipart(self, response, file, ranges, size):
+        """206 with a multipart/byteranges body of ranges of file."""
+        boundary = binascii.hexlify(os.urandom(12)).decode('ascii')
+        content_type = self.get_content_type()
+        if self.charset and content_type.startswith('text/'):
+            content_type += '; charset=%s' % self.charset
+        parts = []
+        length = 0
+        for start, end in ranges:
+            head = ('\r\n--%s\r\nContent-Type: %s\r\n'
+                    'Content-Range: bytes %d-%d/%d\r\n\r\n' % (
+                        boundary, content_type, start, end, size)
+                    ).encode('latin-1')
+            parts.append((head, start, end - start + 1))
+            length += len(head) + end - start + 1
+        tail = ('\r\n--%s--\r\n' % boundary).encode('ascii')
+        length += len(tail)
+        response.set_status(206)
+        response.set_content_type(
+            'multipart/byteranges; boundary=%s' % boundary, None)
+        response.set_header('Content-Length', str(length))
+        response.set_body(_MultipartRanges(file, parts, tail,
+                                           self.chunk_size))
 
     def _is_not_modified(self, request, etag, mtime):
         if_none_match = request.get_header('If-None-Match')
@@ -257,9 +355,10 @@ def _is_safe_name(name):
 
 
 class StaticDirectory(Directory):
-    """(path:str, list_directory=False, cache_seconds:int=None, file_class=StaticFile, root:str=None)
-    A Directory serving the files below path. A listing of the directory
-    is its index when list_directory is true (it is 404 by default).
+    """(path:str, list_directory=False, cache_seconds:int=None, file_class=StaticFile, root:str=None, index='index.html')
+    A Directory serving the files below path. The directory's own URL
+    serves its index file (index; None for none) when there is one, else a
+    listing when list_directory is true, else 404.
     file_class makes the file objects (file_class(path, cache_seconds=...));
     root, which subdirectories get from their parent, is the tree that no
     path may leave (path itself by default).
@@ -269,7 +368,7 @@ class StaticDirectory(Directory):
 
     def __init__(self, path, list_directory=False, cache_seconds=None,
                  file_class=StaticFile, root=None, use_cache=False,
-                 follow_symlinks=False, cache_time=None):
+                 follow_symlinks=False, cache_time=None, index='index.html'):
         # QP's keywords: cache_time is cache_seconds; use_cache and
         # follow_symlinks are accepted and ignored (symlinks inside the
         # tree are followed, never those that leave it).
@@ -279,6 +378,7 @@ class StaticDirectory(Directory):
         self.cache_seconds = (cache_time if cache_time is not None
                               else cache_seconds)
         self.file_class = file_class or StaticFile
+        self.index = index
 
     def __repr__(self):
         return '<StaticDirectory %r>' % self.path
@@ -289,10 +389,20 @@ class StaticDirectory(Directory):
 
     def get_exports(self):
         """() -> iterator of (component, attribute, crumb, title)
-        Only the index, and only when listing is on.
+        Only the index: the index file, or the listing when it is on.
         """
-        if self.list_directory:
+        if self.list_directory or self.get_index_path():
             yield '', '_q_index', None, None
+
+    def get_index_path(self):
+        """() -> str | None: the real path of this directory's index file,
+        when it has one."""
+        if not self.index:
+            return None
+        real = self.get_file_path(self.index)
+        if real is not None and os.path.isfile(real):
+            return real
+        return None
 
     def get_file_path(self, name):
         """(name:str) -> str | None
@@ -313,7 +423,8 @@ class StaticDirectory(Directory):
             return None
         if os.path.isdir(real):
             return self.__class__(real, self.list_directory, self.cache_seconds,
-                                  self.file_class, root=self.root)
+                                  self.file_class, root=self.root,
+                                  index=self.index)
         if os.path.isfile(real):
             return self.file_class(real, cache_seconds=self.cache_seconds)
         return None
@@ -339,9 +450,13 @@ class StaticDirectory(Directory):
         return names
 
     def _q_index(self):
-        """() -> xml
-        A page listing the directory.
+        """() -> xml | body
+        The index file when there is one, else a page listing the
+        directory (when listing is on).
         """
+        index = self.get_index_path()
+        if index is not None:
+            return self.file_class(index, cache_seconds=self.cache_seconds)()
         if not self.list_directory:
             raise NotFound()
         title = os.path.basename(self.path) or '/'
