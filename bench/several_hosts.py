@@ -19,8 +19,8 @@ of the scaling, not more CPU. One row runs the same single web host with
 plain TCP to the StorageServer (durus_allow_insecure_plain_tcp) for the
 cost of TLS.
 
-The ceiling: the StorageServer (qpd's, over TLS on loopback, and over its
-unix socket for comparison) answers `sync` requests from 1, 8 and 32
+The ceiling: the StorageServer (qpd's, over TLS on loopback, and over
+plain TCP and its unix socket for comparison) answers `sync` requests from 1, 8 and 32
 client processes, each looping sync() as fast as it can; the table gives
 syncs per second and the server's CPU use (1.0 is one core: the server is
 single-threaded). Each case runs --rounds times, interleaved with the
@@ -44,8 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests',
                                 'integration'))
 
-from netns_hosts import (Network, SiteOnHosts, unavailable,  # noqa: E402
-                         HTTP_PORT)
+from netns_hosts import Network, SiteOnHosts, unavailable  # noqa: E402
 
 __all__ = ['main', 'measure_front', 'measure_ceiling']
 
@@ -141,7 +140,7 @@ def _cpu_sum(pids):
 
 
 def measure_ceiling(kind, clients, duration, directory):
-    """(kind:'tls'|'unix', clients:int, duration:float, directory:str) ->
+    """(kind:'tls'|'tcp'|'unix', clients:int, duration:float, directory:str) ->
     dict(rate=syncs/s, server_cpu=cores)"""
     from qpd.ops.certs import make_ca, write_host_files
     for name in os.listdir(directory):
@@ -157,6 +156,8 @@ def measure_ceiling(kind, clients, duration, directory):
                          'store', ['127.0.0.1'], server=True)
         write_host_files(tls, ca_key, ca_cert, 'client')
         argv = ['127.0.0.1:0', '--tls', os.path.join(directory, 'server')]
+    elif kind == 'tcp':
+        argv = ['127.0.0.1:0']
     else:
         argv = [os.path.join(directory, 'durus.sock')]
     server = subprocess.Popen(
@@ -166,7 +167,7 @@ def measure_ceiling(kind, clients, duration, directory):
     try:
         line = server.stdout.readline()
         text = line.split()[-1]
-        if kind == 'tls':
+        if kind in ('tls', 'tcp'):
             host, port = text.rsplit(':', 1)
             address = (host, int(port))
         else:
@@ -194,6 +195,10 @@ def measure_ceiling(kind, clients, duration, directory):
                 server_cpu=cpu / duration)
 
 
+LINKS = {'tls': 'TLS (loopback)', 'tcp': 'plain TCP (loopback)',
+         'unix': 'unix socket'}
+
+
 def _median(rows):
     """([dict]) -> dict: the row of the median rate."""
     rows = sorted(rows, key=lambda row: row['rate'])
@@ -214,12 +219,12 @@ def format_tables(front, ceiling):
             row['p99_ms'], row['non_2xx'], row.get('storage_us', 0),
             row.get('web_us', 0)))
     lines += ['', 'StorageServer ceiling (sync requests answered):', '',
-              '| clients | link | syncs/s | server CPU (cores) |',
-              '| --- | --- | --- | --- |']
+              '| clients | link | syncs/s | server CPU (cores) | server CPU '
+              'us/sync |', '| --- | --- | --- | --- | --- |']
     for row in ceiling:
-        lines.append('| %d | %s | %.0f | %.2f |' % (
-            row['clients'], 'TLS (loopback)' if row['kind'] == 'tls'
-            else 'unix socket', row['rate'], row['server_cpu']))
+        lines.append('| %d | %s | %.0f | %.2f | %.0f |' % (
+            row['clients'], LINKS[row['kind']], row['rate'],
+            row['server_cpu'], 1e6 * row['server_cpu'] / max(1, row['rate'])))
     return '\n'.join(lines) + '\n'
 
 
@@ -258,7 +263,7 @@ def main(argv=None):
     front = [_median(runs[case]) for case in cases]
     directory = tempfile.mkdtemp(prefix='qpd-bench-ceiling-')
     kinds = [(int(n), kind) for n in args.clients.split(',')
-             for kind in ('tls', 'unix')]
+             for kind in ('tls', 'tcp', 'unix')]
     runs = {case: [] for case in kinds}
     try:
         for round_ in range(args.rounds):

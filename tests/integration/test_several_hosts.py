@@ -29,7 +29,8 @@ import uuid
 
 import pytest
 
-from netns_hosts import Network, SiteOnHosts, unavailable, HTTP_PORT
+from netns_hosts import (Network, SiteOnHosts, unavailable, HTTP_PORT,
+                         DURUS_PORT)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -84,7 +85,6 @@ class Load:
         self.threads = [threading.Thread(target=self.loop, args=(i,),
                                          daemon=True)
                         for i in range(threads)]
-        self.in_flight = 0
 
     def start(self):
         for thread in self.threads:
@@ -215,7 +215,7 @@ def test_several_hosts_under_load(hosts):
 def test_strangers_are_refused_and_logged(hosts, tmp_path):
     from qpd.ops.certs import make_ca, write_host_files
     from qpd.storage.connection import ping
-    from qpd.storage.tls import TLSAddress
+    from qpd.storage.tls import TLSAddress, make_client_context
     site = hosts
     store = site.store_address
     ca = os.path.join(site.get_var('web1'), 'tls', 'ca.pem')
@@ -238,15 +238,13 @@ def test_strangers_are_refused_and_logged(hosts, tmp_path):
     stranger.load_verify_locations(ca)
     stranger.load_cert_chain(str(tmp_path / 'other' / 'host.pem'),
                              str(tmp_path / 'other' / 'host.key'))
-    for address in (TLSAddress(store, 2972, bare),
-                    TLSAddress(store, 2972, stranger),
-                    (store, 2972)):
+    for address in (TLSAddress(store, DURUS_PORT, bare),
+                    TLSAddress(store, DURUS_PORT, stranger),
+                    (store, DURUS_PORT)):
         assert site.net.call_in('web1', attempt, address), address
     # The web host's own certificate is still welcome.
-    good = site.get_var('web1')
-    from qpd.storage.tls import make_client_context
-    assert site.net.call_in('web1', ping, TLSAddress(
-        store, 2972, make_client_context(os.path.join(good, 'tls'))))
+    own = make_client_context(os.path.join(site.get_var('web1'), 'tls'))
+    assert site.net.call_in('web1', ping, TLSAddress(store, DURUS_PORT, own))
 
     def refusals():
         with open(log) as f:
@@ -265,8 +263,8 @@ def test_strangers_are_refused_and_logged(hosts, tmp_path):
 def test_status_on_a_web_host_shows_the_storage_connection(hosts):
     site = hosts
     result = site.qpd_on('web1', 'status', site.name, check=False)
-    assert 'storage: connected to %s:2972 over TLSv1.' % (
-        site.store_address) in result.stdout, result.stdout
+    assert 'storage: connected to %s:%d over TLSv1.' % (
+        site.store_address, DURUS_PORT) in result.stdout, result.stdout
     assert 'round trip' in result.stdout
     store = site.qpd_on('store', 'status', site.name, check=False)
     assert 'durus' in store.stdout and 'dispatcher' not in store.stdout
