@@ -4,6 +4,7 @@ is served after the switch; a release that does not import is refused and
 the site keeps serving; rollback restores the old text."""
 
 import http.client
+import json
 import os
 import shutil
 import threading
@@ -128,6 +129,20 @@ def test_deploy_and_rollback_under_load(tmp_path):
     try:
         home.run('start', 'hello')
         assert 'never deployed' in home.run('show', 'hello').stdout
+        # qpd status --json: the text view's data, for scripts.
+        report = json.loads(home.run('status', '--json').stdout)
+        assert report['supervisord'] is True
+        [site] = report['sites']
+        assert site['name'] == 'hello' and site['state'] == 'running'
+        assert sorted(p['name'] for p in site['processes']) == [
+            'dispatcher', 'durus', 'worker_00', 'worker_01']
+        assert all(p['state'] == 'RUNNING' and p['pid'] for p in
+                   site['processes'])
+        assert site['pool']['workers'] == 2
+        assert site['url'] == 'http://127.0.0.1:%d/' % port
+        text = home.run('status').stdout
+        for process in site['processes']:
+            assert 'pid %s' % process['pid'] in text
         with Load(port) as load:
             load.wait_for(20)
             result = home.run('deploy', 'hello', v2)
