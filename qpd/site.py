@@ -106,8 +106,8 @@ class Site:
             # Pinned to the directory the package was found in: when
             # `qpd deploy` swaps the sites/NAME symlink, a running process
             # goes on importing (lazily, too) from its own release.
-            package.__path__[:] = [os.path.realpath(path)
-                                   for path in package.__path__]
+            package.__path__ = [os.path.realpath(path)
+                                for path in package.__path__]
             self._slash = importlib.import_module(
                 self.get_package_name() + '.slash')
         return self._slash
