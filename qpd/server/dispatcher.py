@@ -101,7 +101,7 @@ class Client:
                  'state', 'deadline', 'started', 'head', 'length', 'chunked',
                  'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
                  'flags', 'queued_at', 'worker', 'host', 'polled', 'spool',
-                 'spool_size')
+                 'spool_size', 'unchecked')
 
     def __init__(self, sock, id, listener, peer):
         self.sock = sock
@@ -130,6 +130,7 @@ class Client:
         self.polled = False      # registered with epoll yet?
         self.spool = None        # a temporary file holding the body read
         self.spool_size = 0
+        self.unchecked = False   # head left for the worker to parse
 
 
 class WorkerLink:
@@ -507,12 +508,18 @@ class Dispatcher:
             protocol.check_partial_head(buf, self.limits)
             self.wait_head(conn)
             return False
-        conn.head = buf[:end]
+        conn.head = head = buf[:end]
         conn.buf = buf[end:]
-        head = protocol.parse_http_head(conn.head, self.limits)
-        conn.length = head.content_length or 0
-        conn.chunked = head.chunked
-        conn.expect = head.expect_continue
+        if protocol.may_have_body(head):
+            parsed = protocol.parse_http_head(head, self.limits)
+            conn.length = parsed.content_length or 0
+            conn.chunked = parsed.chunked
+            conn.expect = parsed.expect_continue
+        else:
+            # Bodiless: the worker parses (and checks) the head, once.
+            conn.length = 0
+            conn.chunked = conn.expect = False
+            conn.unchecked = True
         self.start_body(conn)
         return True
 
@@ -665,6 +672,9 @@ class Dispatcher:
         """(conn, flags:int) -> None: conn holds a request to hand over."""
         if conn.continued:
             flags |= fdpass.F_CONTINUED
+        if conn.unchecked:
+            flags |= fdpass.F_UNCHECKED
+            conn.unchecked = False
         conn.flags = flags | conn.listener.flags
         conn.deadline = 0.0
         conn.decoder = None

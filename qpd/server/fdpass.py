@@ -39,6 +39,7 @@ import time
 __all__ = [
     'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
     'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'F_UNREAD',
+    'F_UNCHECKED',
     'MAX_MESSAGE',
     'send_message', 'recv_message_into', 'Counters', 'peer_pid',
     'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
@@ -55,7 +56,7 @@ HELD = b'H'
 RELEASE = b'X'
 
 # kind, flags, socket family, connection id, info, head and body lengths
-REQUEST_HEADER = struct.Struct('<cBBxIIII')
+REQUEST_HEADER = struct.Struct('<cHBIIII')
 # kind, connection id (+ leftover bytes)
 DONE_HEADER = struct.Struct('<cxxxI')
 # kind, worker index, pid
@@ -71,6 +72,8 @@ F_SPOOLED = 64     # the whole (decoded) body is in a second descriptor,
                    # a temporary file the dispatcher wrote
 F_UNREAD = 128     # a new connection the dispatcher has not read from: the
                    # worker reads its request (or gives it back, KEEP)
+F_UNCHECKED = 256  # head is a bodiless HTTP head the dispatcher did not
+                   # parse: the worker parses it, strictly, once
 
 MAX_MESSAGE = 256 * 1024
 DONE_SIZE = DONE_HEADER.size

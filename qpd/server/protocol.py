@@ -27,7 +27,7 @@ __all__ = [
     'LIMIT_KEYS', 'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
     'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
     'check_partial_scgi', 'make_http_environ', 'make_scgi_environ',
-    'parse_http_request',
+    'parse_http_request', 'may_have_body',
     'format_error', 'format_status_line', 'split_target',
 ]
 
@@ -67,6 +67,19 @@ def find_head_end(buf, start=0):
     that ends the head, or -1."""
     end = buf.find(b'\r\n\r\n', start)
     return end + 4 if end >= 0 else -1
+
+
+_BODY_HEADERS = re.compile(
+    rb'\n[ \t]*(?:content-length|transfer-encoding|expect)', re.IGNORECASE)
+
+
+def may_have_body(head):
+    """(head:bytes) -> bool
+    False when no line of the head names Content-Length, Transfer-Encoding
+    or Expect, in any case: the request certainly ends with its head, and
+    the dispatcher may hand it over without parsing it, for the worker to
+    parse (parse_http_request refuses whatever parse_http_head would)."""
+    return _BODY_HEADERS.search(head) is not None
 
 
 def check_partial_head(buf, limits):

@@ -637,6 +637,10 @@ class Worker:
             if scgi:
                 environ = protocol.make_scgi_environ(
                     head, base, self.script_name)
+            elif flags & fdpass.F_UNCHECKED:
+                parsed, environ = protocol.parse_http_request(
+                    head, self.limits, base, self.script_name)
+                keep = parsed.keep_alive
             else:
                 environ, keep = protocol.make_http_environ(
                     head, base, self.script_name)
