@@ -368,10 +368,14 @@ class StaticDirectory(Directory):
 
     def __init__(self, path, list_directory=False, cache_seconds=None,
                  file_class=StaticFile, root=None, use_cache=False,
-                 follow_symlinks=False, cache_time=None, index='index.html'):
-        # QP's keywords: cache_time is cache_seconds; use_cache and
-        # follow_symlinks are accepted and ignored (symlinks inside the
-        # tree are followed, never those that leave it).
+                 follow_symlinks=False, cache_time=None, index='index.html',
+                 index_filenames=None):
+        # QP's keywords: cache_time is cache_seconds; the first of
+        # index_filenames is the index; use_cache and follow_symlinks are
+        # accepted and ignored (symlinks inside the tree are followed,
+        # never those that leave it).
+        if index_filenames:
+            index = index_filenames[0]
         self.path = os.path.abspath(path)
         self.root = os.path.realpath(root or path)
         self.list_directory = list_directory

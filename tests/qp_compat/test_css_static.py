@@ -46,3 +46,7 @@ def test_static_directory(tmp_path):
     assert b''.join(response.iter_body()) == b'p {}'
     assert serve(directory, '/.hidden').get_status_code() == 404
     assert serve(directory, '/sub/../.hidden').get_status_code() == 404
+    (tmp_path / 'sub' / 'start.html').write_text('<p>start</p>')
+    indexed = StaticDirectory(str(tmp_path), index_filenames=['start.html'])
+    response = serve(indexed, '/sub/')
+    assert b''.join(response.iter_body()) == b'<p>start</p>'
