@@ -447,10 +447,10 @@ class Worker:
         began = time.monotonic()
         sock = socket.socket(message.family, socket.SOCK_STREAM, 0, fd)
         if message.flags & fdpass.F_UNREAD:
+            # Polled only if it stays: a connection closed after one
+            # request costs no epoll_ctl here.
             conn = Held(sock, message.conn_id, self.make_base(message), b'')
             conn.handed = True
-            self.held[conn.fd] = conn
-            self.epoll.register(conn.fd, select.EPOLLIN)
             self.serve_held(conn)
             if self.held.get(conn.fd) is conn and conn.handed:
                 conn.handed = False
@@ -520,6 +520,8 @@ class Worker:
                 conn.buf = buf
                 if buf:
                     self.give_back(conn, True)
+                else:
+                    self.hold(conn)
                 return
         began = time.monotonic()
         head = buf[:end]
@@ -555,6 +557,7 @@ class Worker:
         counters.mark_idle()
         if keep and self.holding and not self.stopping:
             conn.last = time.monotonic()
+            self.hold(conn)
             if conn.handed:
                 conn.handed = False
                 self.tell(fdpass.pack_held(conn.id))
@@ -567,6 +570,12 @@ class Worker:
                 _shutdown(conn.sock)
             self.give_back(conn, keep)
             self.after_request(began, None)
+
+    def hold(self, conn):
+        """(conn:Held) -> None: poll conn for its next request."""
+        if conn.fd not in self.held:
+            self.held[conn.fd] = conn
+            self.epoll.register(conn.fd, select.EPOLLIN)
 
     def after_request(self, began, conn):
         """(began:float, conn:Held|None) -> None: after a request that took
