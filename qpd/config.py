@@ -442,8 +442,9 @@ KEYS = [
     Key('body_timeout', 30, seconds(),
         'seconds a client has to send the body it announced'),
     Key('keepalive_timeout', 15, seconds(),
-        'seconds an idle keep-alive connection is held (by the dispatcher, '
-        'never a worker)'),
+        'seconds an idle keep-alive connection is kept open (the worker '
+        'that answered polls it for a quarter second, never blocking on '
+        'it; then the dispatcher waits)'),
     Key('max_head_size', 32768, integer(1, MAX_HEAD_SIZE),
         'bytes of request line and headers (else 431; at most %d)'
         % MAX_HEAD_SIZE),
