@@ -717,6 +717,8 @@ class Dispatcher:
         flags = conn.flags
         if self.draining:
             flags |= fdpass.F_CLOSE
+        if conn.buf:
+            flags |= fdpass.F_MORE
         message = fdpass.pack_request(
             flags, conn.family, conn.id, conn.peer,
             conn.listener.server_info, conn.head, conn.body)

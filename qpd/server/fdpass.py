@@ -39,7 +39,7 @@ import time
 __all__ = [
     'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
     'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'F_UNREAD',
-    'F_UNCHECKED',
+    'F_UNCHECKED', 'F_MORE',
     'MAX_MESSAGE',
     'send_message', 'recv_message_into', 'Counters', 'peer_pid',
     'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
@@ -74,6 +74,9 @@ F_UNREAD = 128     # a new connection the dispatcher has not read from: the
                    # worker reads its request (or gives it back, KEEP)
 F_UNCHECKED = 256  # head is a bodiless HTTP head the dispatcher did not
                    # parse: the worker parses it, strictly, once
+F_MORE = 512       # the dispatcher has read bytes past this request (a
+                   # pipelined next one): the worker must not hold the
+                   # connection, but say KEEP
 
 MAX_MESSAGE = 256 * 1024
 DONE_SIZE = DONE_HEADER.size

@@ -471,7 +471,8 @@ class Worker:
                 spool.close()
         self.counters.mark_idle()
         if (keep and self.holding and not self.stopping
-                and not message.flags & (fdpass.F_CLOSE | fdpass.F_SCGI)):
+                and not message.flags & (fdpass.F_CLOSE | fdpass.F_SCGI
+                                         | fdpass.F_MORE)):
             conn = Held(sock, message.conn_id, self.make_base(message),
                         leftover)
             self.held[conn.fd] = conn

@@ -134,3 +134,21 @@ def test_killing_the_holding_worker_loses_nothing_idle(cluster):
         assert cluster.get_stats()['failed'] == 0
     finally:
         sock.close()
+
+
+def test_pipelined_requests_keep_their_order(cluster):
+    # The dispatcher reads two requests at once and hands over the first:
+    # the worker must not hold the connection and read the third before
+    # the second is answered.
+    sock = connect(cluster.addresses['http'])
+    try:
+        sock.sendall(b'GET /pid HTTP/1.1\r\nHost: x\r\n\r\n'
+                     b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        status, _, body = read_response(sock)
+        assert status == 200 and int(body)
+        sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\n'
+                     b'Content-Length: 5\r\n\r\nthird')
+        assert read_response(sock)[::2] == (200, b'hello')
+        assert read_response(sock)[::2] == (200, b'third')
+    finally:
+        sock.close()
