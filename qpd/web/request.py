@@ -117,15 +117,21 @@ def parse_query(qs, charset=DEFAULT_CHARSET, max_fields=1000,
         raise BadRequest('charset %r: form data must be UTF-8' % (charset,))
     fields = {}
     for name, value in parse_query_pairs(qs, max_fields, max_field_length):
-        if name in fields:
-            present = fields[name]
-            if isinstance(present, list):
-                present.append(value)
-            else:
-                fields[name] = [present, value]
-        else:
-            fields[name] = value
+        _add_field(fields, name, value)
     return fields
+
+
+def _add_field(fields, name, value):
+    """(fields:dict, name:str, value) -> None: a name given once has its
+    value; given again, the list of its values (QP's fields)."""
+    if name in fields:
+        present = fields[name]
+        if isinstance(present, list):
+            present.append(value)
+        else:
+            fields[name] = [present, value]
+    else:
+        fields[name] = value
 
 
 _PARAMETER = re.compile(
@@ -738,15 +744,7 @@ class HTTPRequest:
             raise BadRequest('too many fields')
 
     def _add_field(self, name, value):
-        fields = self.fields
-        if name in fields:
-            present = fields[name]
-            if isinstance(present, list):
-                present.append(value)
-            else:
-                fields[name] = [present, value]
-        else:
-            fields[name] = value
+        _add_field(self.fields, name, value)
 
     def process_inputs(self):
         """()
