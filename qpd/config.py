@@ -33,7 +33,6 @@ commands all import it, and it imports none of them.
 """
 
 import difflib
-import ipaddress
 import math
 import os
 import re
@@ -48,7 +47,7 @@ __all__ = [
     'get_stop_wait', 'render_markdown', 'replace_table', 'integer',
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
-    'ROLES', 'is_loopback_host', 'check_durus_transport', 'MAX_HEAD_SIZE',
+    'ROLES', 'check_durus_transport', 'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE',
 ]
 
@@ -292,17 +291,6 @@ def host_roles():
                  "storage host" % ', '.join(repr(r) for r in ROLES), convert)
 
 
-def is_loopback_host(host):
-    """(host:str) -> bool: is host a loopback name or address (not a
-    wildcard, which listens on every interface)?"""
-    if host == 'localhost':
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_durus_transport(site_name, config):
     """(site_name:str, config:dict) -> None: refuse a plain-TCP
     durus_address beyond loopback (unless durus_tls, or the loud opt-out
@@ -310,7 +298,7 @@ def check_durus_transport(site_name, config):
     address = config['durus_address']
     hosts = config['hosts']
     if isinstance(address, tuple):
-        if (not config['durus_tls'] and not is_loopback_host(address[0])
+        if (not config['durus_tls'] and not is_loopback(address)
                 and not config['durus_allow_insecure_plain_tcp']):
             raise ConfigurationError(
                 site_name, 'durus_address',
