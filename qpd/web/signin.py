@@ -180,6 +180,28 @@ def _require_https(publisher, request, scheme):
     raise Forbidden('%s authentication needs https.' % scheme)
 
 
+def _get_credentials(publisher, realm, scheme):
+    """(publisher, realm:str|None, scheme:str) -> (hit, realm:str,
+    credentials:str|None) | None
+    How Basic and Digest both begin: None when a user is signed in
+    already; else (after _require_https) the hit, the realm (the
+    publisher's when None) and what the Authorization header says after
+    `scheme ` (None when it names no such credentials).
+    """
+    hit = publisher.get_hit()
+    if hit.get_user():
+        return None
+    if realm is None:
+        realm = publisher.get_realm()
+    request = hit.get_request()
+    _require_https(publisher, request, scheme)
+    header = request.get_header('Authorization') or ''
+    prefix = scheme.lower() + ' '
+    if header[:len(prefix)].lower() != prefix:
+        return hit, realm, None
+    return hit, realm, header[len(prefix):]
+
+
 def ensure_signed_in_using_basic(publisher, realm=None):
     """(publisher, realm:str=None) -> None
     Return when a user is signed in, or when the request's Basic
@@ -187,17 +209,13 @@ def ensure_signed_in_using_basic(publisher, realm=None):
     Else a 401 that asks for them. Over plain http: a redirect to https
     when the site has an https_address, else 403.
     """
-    hit = publisher.get_hit()
-    if hit.get_user():
+    found = _get_credentials(publisher, realm, 'Basic')
+    if found is None:
         return
-    if realm is None:
-        realm = publisher.get_realm()
-    request = hit.get_request()
-    _require_https(publisher, request, 'Basic')
-    header = request.get_header('Authorization') or ''
-    if header[:6].lower() == 'basic ':
+    hit, realm, credentials = found
+    if credentials is not None:
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True)
+            decoded = base64.b64decode(credentials.strip(), validate=True)
             user_id, colon, password = decoded.decode('utf-8').partition(':')
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise BadRequest('malformed Basic credentials')
@@ -341,18 +359,15 @@ def ensure_signed_in_using_digest(publisher, realm=None):
     Else a 401 with a SHA-256 and an MD5 challenge (stale=true when the
     credentials were right but the nonce too old).
     """
-    hit = publisher.get_hit()
-    if hit.get_user():
+    found = _get_credentials(publisher, realm, 'Digest')
+    if found is None:
         return
-    if realm is None:
-        realm = publisher.get_realm()
-    request = hit.get_request()
-    _require_https(publisher, request, 'Digest')
-    header = request.get_header('Authorization') or ''
+    hit, realm, credentials = found
     stale = failed = False
-    if header[:7].lower() == 'digest ':
+    if credentials is not None:
         user, stale, failed = _check_digest(
-            publisher, parse_auth_params(header[7:]), realm, request)
+            publisher, parse_auth_params(credentials), realm,
+            hit.get_request())
         if user is not None:
             hit.set_user(user)
             return
