@@ -740,6 +740,8 @@ class Worker:
     def send_response(self, sock, response, head):
         """(sock, response, head:bytes) -> None"""
         self.counters.mark_started()
+        if self.send_file(sock, response, head):
+            return
         pending = [head]
         size = len(head)
         try:
@@ -756,6 +758,31 @@ class Worker:
         except OSError as e:
             response.close()
             raise _ClientGone(e)
+
+    def send_file(self, sock, response, head):
+        """(sock, response, head:bytes) -> bool: send a body that is a
+        file of known length with sendfile(2), the kernel copying the file
+        to the socket; False (nothing sent) for any other body."""
+        body = response.body
+        length = response.get_content_length()
+        if (response.head or length is None or not hasattr(body, 'fileno')
+                or not hasattr(body, 'seek')):
+            return False
+        try:
+            offset = body.tell()
+            if os.fstat(body.fileno()).st_size - offset < length:
+                return False
+        except (OSError, ValueError):
+            return False
+        try:
+            sock.sendall(head)
+            if length:
+                sock.sendfile(body, offset, length)
+        except OSError as e:
+            raise _ClientGone(e)
+        finally:
+            response.close()
+        return True
 
     def send_error(self, sock, error, scgi):
         """(sock, error:HTTPError, scgi) -> None: a short error response."""
