@@ -451,6 +451,7 @@ def restart(args):
         _check_addresses(args.home, running, supervisor)
         for site in running:
             supervisor.write_site_conf(site)
+            _stop_dispatcher_first(supervisor, site.get_name())
         changes = supervisor.update([site.get_name() for site in running])
         for site in running:
             name = site.get_name()
