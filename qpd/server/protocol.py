@@ -441,6 +441,18 @@ def _environ_key(name):
     return key
 
 
+def _add_header(environ, name, value):
+    """(environ:dict, name:bytes, value:bytes) -> None: a header line into
+    its environ key (HTTP_*, CONTENT_TYPE, CONTENT_LENGTH); a repeated
+    header joins the earlier value (', ', or '; ' for Cookie)."""
+    key = _environ_key(name)
+    if key is not None:
+        value = value.decode('latin-1')
+        if key in environ:
+            value = environ[key] + _JOINERS.get(key, ', ') + value
+        environ[key] = value
+
+
 class _EnvironCallbacks:
     """httptools callbacks that fill an environ."""
 
@@ -459,13 +471,7 @@ class _EnvironCallbacks:
         self.url += url
 
     def on_header(self, name, value):
-        key = _environ_key(name)
-        if key is not None:
-            environ = self.environ
-            value = value.decode('latin-1')
-            if key in environ:
-                value = environ[key] + _JOINERS.get(key, ', ') + value
-            environ[key] = value
+        _add_header(self.environ, name, value)
 
 
 class _RequestCallbacks(_HeadCallbacks):
@@ -479,13 +485,7 @@ class _RequestCallbacks(_HeadCallbacks):
 
     def on_header(self, name, value):
         _HeadCallbacks.on_header(self, name, value)
-        key = _environ_key(name)
-        if key is not None:
-            environ = self.environ
-            value = value.decode('latin-1')
-            if key in environ:
-                value = environ[key] + _JOINERS.get(key, ', ') + value
-            environ[key] = value
+        _add_header(self.environ, name, value)
 
 
 def _set_path(environ, path, script_name):
