@@ -57,6 +57,48 @@ def _timeout(site):
     return get_front_end_timeout(site.get_configuration())
 
 
+def _server(site):
+    """(site:Site) -> [str]: an nginx server block for the site, up to
+    and opening its location (the caller closes both)."""
+    return [
+        'server {',
+        '    listen 80;',
+        '    server_name %s;' % _server_name(site),
+        _body_size(site),
+        '    location %s {' % _location(site)]
+
+
+def _scgi_pass(site, target):
+    """(site:Site, target:str) -> [str]: nginx's location lines that pass
+    to target over SCGI, with the site's SCRIPT_NAME and timeout."""
+    script_name = site.get_script_name()
+    lines = [
+        '        include scgi_params;',
+        '        scgi_param SCRIPT_NAME "%s";' % script_name]
+    if script_name:
+        lines.append('        scgi_param PATH_INFO $uri;')
+    return lines + [
+        '        scgi_pass %s;' % target,
+        '        scgi_read_timeout %ds;' % _timeout(site)]
+
+
+def _proxy_pass(site, target, keepalive):
+    """(site:Site, target:str, keepalive:bool) -> [str]: nginx's location
+    lines that pass to target over HTTP/1.1 with the client's host,
+    address and scheme; keepalive clears Connection, so that nginx keeps
+    its connections to an upstream open."""
+    lines = [
+        '        proxy_pass %s;' % target,
+        '        proxy_read_timeout %ds;' % _timeout(site),
+        '        proxy_http_version 1.1;']
+    if keepalive:
+        lines.append('        proxy_set_header Connection "";')
+    return lines + [
+        '        proxy_set_header Host $host;',
+        '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '        proxy_set_header X-Forwarded-Proto $scheme;']
+
+
 def _off(site, key, use):
     return ('# %s is off for site %s: set %s in its SitePublisher.'
             'configuration\n# to %s.\n' % (key, site.get_name(), key, use))
@@ -67,23 +109,9 @@ def nginx_scgi(site):
     address = site.get_scgi_address()
     if not address:
         return _off(site, 'scgi_address', 'use nginx with scgi_pass')
-    script_name = site.get_script_name()
-    lines = [
-        '# nginx: serve site %s over SCGI' % site.get_name(),
-        'server {',
-        '    listen 80;',
-        '    server_name %s;' % _server_name(site),
-        _body_size(site),
-        '    location %s {' % _location(site),
-        '        include scgi_params;',
-        '        scgi_param SCRIPT_NAME "%s";' % script_name]
-    if script_name:
-        lines.append('        scgi_param PATH_INFO $uri;')
-    lines.extend([
-        '        scgi_pass %s;' % _host_port(address),
-        '        scgi_read_timeout %ds;' % _timeout(site),
-        '    }',
-        '}'])
+    lines = ['# nginx: serve site %s over SCGI' % site.get_name()]
+    lines += _server(site) + _scgi_pass(site, _host_port(address))
+    lines += ['    }', '}']
     return '\n'.join(lines) + '\n'
 
 
@@ -96,21 +124,10 @@ def nginx_proxy(site):
         upstream = 'http://%s' % _host_port(address)
     else:
         upstream = 'http://unix:%s:' % address
-    return '\n'.join([
-        '# nginx: serve site %s as an HTTP proxy' % site.get_name(),
-        'server {',
-        '    listen 80;',
-        '    server_name %s;' % _server_name(site),
-        _body_size(site),
-        '    location %s {' % _location(site),
-        '        proxy_pass %s;' % upstream,
-        '        proxy_read_timeout %ds;' % _timeout(site),
-        '        proxy_http_version 1.1;',
-        '        proxy_set_header Host $host;',
-        '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        '        proxy_set_header X-Forwarded-Proto $scheme;',
-        '    }',
-        '}']) + '\n'
+    lines = ['# nginx: serve site %s as an HTTP proxy' % site.get_name()]
+    lines += _server(site) + _proxy_pass(site, upstream, keepalive=False)
+    lines += ['    }', '}']
+    return '\n'.join(lines) + '\n'
 
 
 def apache(site):
@@ -252,22 +269,10 @@ def nginx_upstream_proxy(site, hosts):
         '# nginx: site %s on %d web hosts (HTTP); a host that fails is left '
         'out' % (site.get_name(), len(hosts)),
         '# for upstream_fail_timeout, and idempotent requests move on to '
-        'the next.'] + _upstream(site, name, hosts, keepalive=True) + [
-        'server {',
-        '    listen 80;',
-        '    server_name %s;' % _server_name(site),
-        _body_size(site),
-        '    location %s {' % _location(site),
-        '        proxy_pass http://%s;' % name,
-        '        proxy_read_timeout %ds;' % _timeout(site),
-        '        proxy_http_version 1.1;',
-        '        proxy_set_header Connection "";',
-        '        proxy_set_header Host $host;',
-        '        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-        '        proxy_set_header X-Forwarded-Proto $scheme;'] + \
-        _next_upstream(site, 'proxy', hosts) + [
-        '    }',
-        '}']
+        'the next.'] + _upstream(site, name, hosts, keepalive=True)
+    lines += _server(site)
+    lines += _proxy_pass(site, 'http://%s' % name, keepalive=True)
+    lines += _next_upstream(site, 'proxy', hosts) + ['    }', '}']
     return '\n'.join(lines) + '\n'
 
 
@@ -279,27 +284,14 @@ def nginx_upstream_scgi(site, hosts):
         return _off(site, 'scgi_address',
                     "('0.0.0.0', PORT) to use nginx with SCGI upstreams")
     name = '%s_scgi' % site.get_name()
-    script_name = site.get_script_name()
     hosts = [(host, address[1]) for host, port in hosts]
     lines = [
         '# nginx: site %s on %d web hosts (SCGI, port %d of each); SCGI '
         'closes' % (site.get_name(), len(hosts), address[1]),
         '# each connection, so there is no keepalive to the upstreams.'] + \
-        _upstream(site, name, hosts, keepalive=False) + [
-        'server {',
-        '    listen 80;',
-        '    server_name %s;' % _server_name(site),
-        _body_size(site),
-        '    location %s {' % _location(site),
-        '        include scgi_params;',
-        '        scgi_param SCRIPT_NAME "%s";' % script_name]
-    if script_name:
-        lines.append('        scgi_param PATH_INFO $uri;')
-    lines.extend([
-        '        scgi_pass %s;' % name,
-        '        scgi_read_timeout %ds;' % _timeout(site)])
-    lines.extend(_next_upstream(site, 'scgi', hosts))
-    lines.extend(['    }', '}'])
+        _upstream(site, name, hosts, keepalive=False)
+    lines += _server(site) + _scgi_pass(site, name)
+    lines += _next_upstream(site, 'scgi', hosts) + ['    }', '}']
     return '\n'.join(lines) + '\n'
 
 
