@@ -53,11 +53,28 @@ def _name(common_name):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _validity(builder, days):
+def _builder(subject, issuer, public_key, days):
+    """(subject:x509.Name, issuer:x509.Name, public_key, days:int)
+        -> x509.CertificateBuilder: a random serial number, valid from
+    five minutes ago (clocks differ a little) for days."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    return builder.not_valid_before(
+    return x509.CertificateBuilder().subject_name(subject).issuer_name(
+        issuer).public_key(public_key).serial_number(
+        x509.random_serial_number()).not_valid_before(
         now - datetime.timedelta(minutes=5)).not_valid_after(
         now + datetime.timedelta(days=days))
+
+
+_KEY_USAGES = ('digital_signature', 'content_commitment', 'key_encipherment',
+               'data_encipherment', 'key_agreement', 'key_cert_sign',
+               'crl_sign', 'encipher_only', 'decipher_only')
+
+
+def _key_usage(*granted):
+    """(*granted:str) -> x509.KeyUsage: the usages named (of _KEY_USAGES),
+    and no other."""
+    return x509.KeyUsage(**{usage: usage in granted
+                            for usage in _KEY_USAGES})
 
 
 def make_ca(site_name, days=CA_DAYS):
@@ -65,17 +82,10 @@ def make_ca(site_name, days=CA_DAYS):
     signs the site's host certificates and nothing else (path length 0)."""
     key = make_key()
     name = _name('qpd site %s CA' % site_name)
-    builder = x509.CertificateBuilder().subject_name(name).issuer_name(
-        name).public_key(key.public_key()).serial_number(
-        x509.random_serial_number())
-    builder = _validity(builder, days).add_extension(
+    builder = _builder(name, name, key.public_key(), days).add_extension(
         x509.BasicConstraints(ca=True, path_length=0), critical=True
     ).add_extension(
-        x509.KeyUsage(digital_signature=False, content_commitment=False,
-                      key_encipherment=False, data_encipherment=False,
-                      key_agreement=False, key_cert_sign=True,
-                      crl_sign=True, encipher_only=False,
-                      decipher_only=False), critical=True
+        _key_usage('key_cert_sign', 'crl_sign'), critical=True
     ).add_extension(
         x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
         critical=False)
@@ -105,17 +115,11 @@ def make_host_certificate(ca_key, ca_cert, host, names=(), server=False,
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
     if server:
         usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-    builder = x509.CertificateBuilder().subject_name(_name(host)).issuer_name(
-        ca_cert.subject).public_key(key.public_key()).serial_number(
-        x509.random_serial_number())
-    builder = _validity(builder, days).add_extension(
+    builder = _builder(_name(host), ca_cert.subject, key.public_key(),
+                       days).add_extension(
         x509.BasicConstraints(ca=False, path_length=None), critical=True
     ).add_extension(
-        x509.KeyUsage(digital_signature=True, content_commitment=False,
-                      key_encipherment=False, data_encipherment=False,
-                      key_agreement=True, key_cert_sign=False,
-                      crl_sign=False, encipher_only=False,
-                      decipher_only=False), critical=True
+        _key_usage('digital_signature', 'key_agreement'), critical=True
     ).add_extension(x509.ExtendedKeyUsage(usages), critical=False
     ).add_extension(x509.SubjectAlternativeName(alt), critical=False
     ).add_extension(
