@@ -158,13 +158,27 @@ class SelectWidget(Widget):
         """() -> list"""
         return [] if self.value is None else [self.value]
 
-    def _parse_key(self, key):
+    def _parse(self, request):
+        """One key from one text field (a single select, radio buttons):
+        the value of its option; '' not offered is None."""
+        key = get_text_field(request, self.name)
+        if key is None:
+            return None
+        self.raw = [key]
         option = self.get_option_for_key(key)
         if option is None:
             if key == '':
                 return None
             raise WidgetValueError(CHOICE_MESSAGE)
         return option.value
+
+    def _render_option_tags(self) -> list:
+        """() -> [xml]: an <option> per option, the selected keys marked."""
+        selected = self.get_selected_keys()
+        return [render_tag('option', dict(value=option.key,
+                                          selected=option.key in selected),
+                           option.description)
+                for option in self.options]
 
 
 class SingleSelectWidget(SelectWidget):
@@ -175,24 +189,12 @@ class SingleSelectWidget(SelectWidget):
 
     placeholder = '(choose one)'
 
-    def _parse(self, request):
-        key = get_text_field(request, self.name)
-        if key is None:
-            return None
-        self.raw = [key]
-        return self._parse_key(key)
-
     def render_options(self) -> xml:
         """() -> xml"""
-        selected = self.get_selected_keys()
         items = []
         if self.required and self.get_option_for_key('') is None:
             items.append(render_tag('option', {'value': ''}, self.placeholder))
-        for option in self.options:
-            items.append(render_tag('option', dict(
-                value=option.key, selected=option.key in selected),
-                option.description))
-        return xml('').join(items)
+        return xml('').join(items + self._render_option_tags())
 
     def get_select_attrs(self) -> dict:
         """() -> dict"""
@@ -253,12 +255,7 @@ class MultipleSelectWidget(SelectWidget):
         return [option.value for option in self.options if option.key in chosen]
 
     def render_content(self) -> xml:
-        selected = self.get_selected_keys()
-        options = xml('').join(
-            render_tag('option', dict(value=option.key,
-                                      selected=option.key in selected),
-                       option.description)
-            for option in self.options)
+        options = xml('').join(self._render_option_tags())
         attrs = dict(name=self.name, id=self.get_id(), multiple=True)
         attrs.update(self.get_control_attrs())
         return render_tag('select', attrs, options)
@@ -271,13 +268,6 @@ class RadiobuttonsWidget(SelectWidget):
     """
 
     has_label = False
-
-    def _parse(self, request):
-        key = get_text_field(request, self.name)
-        if key is None:
-            return None
-        self.raw = [key]
-        return self._parse_key(key)
 
     def get_option_id(self, index:int) -> str:
         """(index:int) -> str"""
