@@ -9,6 +9,7 @@ site answers.
 import http.client
 import socket
 
+from qpd.server import scgi
 from qpd.site import get_local_address
 
 __all__ = ['probe', 'connect', 'scgi_request']
@@ -56,23 +57,11 @@ def scgi_request(address, environ, body=b'', timeout=5.0):
     """(address, environ:{str: str}, body:bytes=b'', timeout=5.0) -> bytes
 
     Send one SCGI request and answer the whole response."""
-    headers = [('CONTENT_LENGTH', str(len(body))), ('SCGI', '1')]
-    headers.extend((k, v) for k, v in environ.items()
-                   if k not in ('CONTENT_LENGTH', 'SCGI'))
-    data = b''.join(k.encode('latin-1') + b'\0' + v.encode('latin-1') + b'\0'
-                    for k, v in headers)
     sock = connect(address, timeout)
     try:
-        sock.sendall(b'%d:%s,%s' % (len(data), data, body))
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        return scgi.exchange(sock, scgi.scgi_request(body, **environ))
     finally:
         sock.close()
-    return b''.join(chunks)
 
 
 def _scgi_status(address, path, timeout):

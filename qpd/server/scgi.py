@@ -10,6 +10,8 @@ requests, as QP's hub module offered:
     scgi_request(content, **headers)   -> the bytes of an SCGI request
     send_scgi(port, host='localhost', content=b'', **headers)
                          -> the bytes of the response
+    exchange(sock, request)   send a request on a connected socket
+                         -> the bytes of the response
 
 Headers are checked as the dispatcher checks them (CONTENT_LENGTH first,
 `SCGI: 1`, NUL-terminated pairs, no repeats); a malformed request raises
@@ -21,7 +23,7 @@ import socket
 from qpd.server.protocol import _scgi_pairs
 
 __all__ = ['ns_read_size', 'ns_reads', 'read_env', 'scgi_request',
-           'send_scgi']
+           'send_scgi', 'exchange']
 
 _MAX_SIZE_DIGITS = 9   # netstrings of up to a billion bytes
 
@@ -105,12 +107,21 @@ def send_scgi(port, host='localhost', content=b'', timeout=30, **headers):
     response, read until the server closes the connection.
     """
     with socket.create_connection((host, port), timeout=timeout) as connection:
-        connection.sendall(scgi_request(content, **headers))
-        connection.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        return exchange(connection, scgi_request(content, **headers))
+
+
+def exchange(sock, request):
+    """(sock:socket, request:bytes) -> bytes
+    Send request (as scgi_request makes it) on a connected socket, say
+    that nothing more comes, and return all the response, read until the
+    server closes the connection. The caller closes sock.
+    """
+    sock.sendall(request)
+    sock.shutdown(socket.SHUT_WR)
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
     return b''.join(chunks)
