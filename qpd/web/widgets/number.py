@@ -59,8 +59,17 @@ class _BoundedWidget(InputWidget):
 
 class NumberWidget(_BoundedWidget):
     """(name:str, value=None, ..., min_value=None, max_value=None, **attrs)
-    The common base of the numeric widgets (QP's NumberWidget).
+    The common base of the numeric widgets (QP's NumberWidget). `step`
+    is the browser's step between allowed values (None: no step).
     """
+
+    step = None
+
+    def get_input_attrs(self):
+        attrs = _BoundedWidget.get_input_attrs(self)
+        if self.step is not None and attrs['type'] == self.input_type:
+            attrs['step'] = self.step
+        return attrs
 
 
 class IntWidget(NumberWidget):
@@ -69,18 +78,13 @@ class IntWidget(NumberWidget):
     """
 
     input_type = 'number'
+    step = '1'
     pattern = re.compile(r'[+-]?[0-9]{1,4000}\Z')
 
     def read(self, text):
         if not self.pattern.match(text):
             raise WidgetValueError('must be an integer')
         return int(text)
-
-    def get_input_attrs(self):
-        attrs = _BoundedWidget.get_input_attrs(self)
-        if attrs['type'] == self.input_type:
-            attrs['step'] = '1'
-        return attrs
 
 
 class FloatWidget(NumberWidget):
@@ -89,6 +93,7 @@ class FloatWidget(NumberWidget):
     """
 
     input_type = 'number'
+    step = 'any'
     pattern = re.compile(r'[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?\Z')
 
     def read(self, text):
@@ -103,12 +108,6 @@ class FloatWidget(NumberWidget):
         if value is None:
             return ''
         return repr(float(value)) if not isinstance(value, str) else value
-
-    def get_input_attrs(self):
-        attrs = _BoundedWidget.get_input_attrs(self)
-        if attrs['type'] == self.input_type:
-            attrs['step'] = 'any'
-        return attrs
 
 
 class DateWidget(_BoundedWidget):
