@@ -357,25 +357,24 @@ class Supervisor:
     def start_process(self, namespec, wait=True):
         """(namespec:str, wait=True) -> None: start one process (or
         'NAME:*'); a running one is left alone."""
-        try:
-            if namespec.endswith(':*'):
-                self.call('startProcessGroup', namespec[:-2], wait)
-            else:
-                self.call('startProcess', namespec, wait)
-        except OperationError as e:
-            if 'ALREADY_STARTED' not in str(e):
-                raise
+        self._process_call('start', namespec, wait, 'ALREADY_STARTED')
 
     def stop_process(self, namespec, wait=True):
         """(namespec:str, wait=True) -> None: stop one process (or
         'NAME:*'); a stopped one is left alone."""
+        self._process_call('stop', namespec, wait, 'NOT_RUNNING')
+
+    def _process_call(self, verb, namespec, wait, harmless):
+        """(verb:'start'|'stop', namespec:str, wait:bool, harmless:str)
+        supervisord's startProcess or stopProcess (the ProcessGroup one
+        for 'NAME:*'); a fault naming harmless means it is so already."""
         try:
             if namespec.endswith(':*'):
-                self.call('stopProcessGroup', namespec[:-2], wait)
+                self.call(verb + 'ProcessGroup', namespec[:-2], wait)
             else:
-                self.call('stopProcess', namespec, wait)
+                self.call(verb + 'Process', namespec, wait)
         except OperationError as e:
-            if 'NOT_RUNNING' not in str(e):
+            if harmless not in str(e):
                 raise
 
     def shutdown(self, timeout=60):
