@@ -49,7 +49,9 @@ _STATUS_CLASSES = {1: '1xx', 2: '2xx', 3: '3xx', 4: '4xx', 5: '5xx'}
 def get_metrics_directory(site):
     """(site:Site) -> str: the site's metrics directory (created, 0700)."""
     path = os.path.join(site.get_var_directory(), 'metrics')
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    if not os.path.isdir(path):
+        site.ensure_var_directory()
+        os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
 
