@@ -13,8 +13,9 @@ import qpd
 # Lowest first. A module belongs to the first prefix that matches it.
 LAYERS = [
     ('lib', ('qpd.lib',)),
-    ('qpy', ('qpd.qpy', 'qpd')),
+    ('qpy', ('qpd.qpy',)),
     ('config', ('qpd.config',)),
+    ('metrics', ('qpd.metrics',)),
     ('storage', ('qpd.storage',)),
     ('site', ('qpd.site',)),
     ('web', ('qpd.web',)),
@@ -27,7 +28,8 @@ LAYERS = [
 # The qpd.sites package itself is the site layer's: Site points its
 # __path__ at a home's sites/ directory. The site packages under it are
 # applications, above the framework.
-EXACT = {'qpd.sites': 'site'}
+# The package's own __init__ installs the .qpy import hook: qpy's layer.
+EXACT = {'qpd.sites': 'site', 'qpd': 'qpy'}
 
 PACKAGE_DIR = os.path.dirname(qpd.__file__)
 PROTO_DIR = os.path.join(os.path.dirname(PACKAGE_DIR), 'proto')
@@ -102,6 +104,13 @@ def find_violations():
                     line, module, LAYERS[own][0], imported,
                     LAYERS[other][0]))
     return sorted(set(problems))
+
+
+def test_every_module_has_a_layer():
+    missing = [module for module, _ in iter_modules()
+               if layer_of(module) is None]
+    assert not missing, 'modules in no layer (add them to LAYERS and to ' \
+        'docs/internals.md): %s' % missing
 
 
 def test_layer_of():
