@@ -776,8 +776,15 @@ class Worker:
             return False
         try:
             sock.sendall(head)
-            if length:
-                sock.sendfile(body, offset, length)
+            out, source, end = sock.fileno(), body.fileno(), offset + length
+            while offset < end:
+                # A client that stops reading makes sendfile fail after
+                # send_timeout (SO_SNDTIMEO), like sendall: never a wait
+                # without end (socket.sendfile would poll again forever).
+                sent = os.sendfile(out, source, offset, end - offset)
+                if not sent:
+                    raise OSError('the file ended early')
+                offset += sent
         except OSError as e:
             raise _ClientGone(e)
         finally:

@@ -2,12 +2,14 @@
 for HEAD, and on a kept-alive connection that goes on afterwards."""
 
 import os
+import socket
 
 from harness import Cluster, connect, make_home, read_response
 from harness.cluster import BASE_CONFIGURATION
 
 SLASH = '''\
 import os
+import socket
 from qpd.web.publish import Publisher
 from qpd.web.directory import Directory
 from qpd.web.static import StaticDirectory
@@ -57,3 +59,25 @@ def test_static_files_by_sendfile(tmp_path):
             assert read_response(sock)[::2] == (200, b'hello')
         finally:
             sock.close()
+
+
+def test_a_client_that_stops_reading_a_file_frees_the_worker(tmp_path):
+    configuration = dict(BASE_CONFIGURATION, send_timeout=1)
+    home = make_home(tmp_path, slash=SLASH % (configuration,))
+    static = os.path.join(home, 'sites', 'hello', 'static')
+    os.makedirs(static)
+    with open(os.path.join(static, 'huge.bin'), 'wb') as f:
+        f.truncate(64 * 1024 * 1024)         # more than any socket buffers
+    with Cluster(home) as cluster:
+        cluster.boot(workers=1)
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(cluster.addresses['http'])
+        try:
+            stalled.sendall(b'GET /static/huge.bin HTTP/1.1\r\nHost: x\r\n'
+                            b'\r\n')         # and never reads
+            # The one worker gives up after send_timeout and answers.
+            status, _, body = cluster.get('/', timeout=30)
+            assert (status, body) == (200, b'hello')
+        finally:
+            stalled.close()
