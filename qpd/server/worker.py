@@ -30,6 +30,11 @@ that one only and takes the idle held ones back.
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
+
+A response whose length is not known (a generator or Stream body) goes out
+with chunked transfer encoding on an HTTP/1.1 keep-alive connection, each
+chunk as the body makes it, and the connection stays open; over HTTP/1.0
+or SCGI its end is the end of the connection.
 """
 
 import collections
@@ -687,9 +692,16 @@ class Worker:
         response = hit.get_response()
         if reader is not None and reader.remaining > 0:
             keep = keep and reader.drain(_DRAIN_LIMIT)
+        chunked = False
         if response.get_content_length() is None and not getattr(
                 response, 'head', False):
-            keep = False
+            # A body of unknown length (a generator, a Stream): chunked on
+            # an HTTP/1.1 keep-alive connection, which stays open; else the
+            # end of the connection is the end of the body.
+            if keep and not scgi and environ['SERVER_PROTOCOL'] == 'HTTP/1.1':
+                chunked = True
+            else:
+                keep = False
         status_line = protocol.format_status_line(
             response.get_status_code(), response.get_reason_phrase(), scgi)
         if scgi:
@@ -701,6 +713,8 @@ class Worker:
                 headers.append(('Connection', 'close'))
             elif environ['SERVER_PROTOCOL'] == 'HTTP/1.0':
                 headers.append(('Connection', 'keep-alive'))
+            if chunked:
+                headers.append(('Transfer-Encoding', 'chunked'))
             headers.extend(response.get_header_list())
         try:
             head = format_head(status_line, headers)
@@ -708,7 +722,10 @@ class Worker:
             self.log(str(e))
             self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
             return False
-        self.send_response(sock, response, head)
+        if chunked:
+            self.send_chunked(sock, response, head)
+        else:
+            self.send_response(sock, response, head)
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
             self.metrics.observe_request(
                 environ['REQUEST_METHOD'], response.get_status_code(),
@@ -790,6 +807,21 @@ class Worker:
         finally:
             response.close()
         return True
+
+    def send_chunked(self, sock, response, head):
+        """(sock, response, head:bytes) -> None: the body in chunked
+        transfer encoding, each chunk sent as the body makes it (a stream
+        goes out as it is produced), then the last, empty chunk."""
+        self.counters.mark_started()
+        pending = head
+        try:
+            for chunk in response.iter_body():      # never an empty chunk
+                sock.sendall(b'%s%x\r\n%s\r\n' % (pending, len(chunk), chunk))
+                pending = b''
+            sock.sendall(pending + b'0\r\n\r\n')
+        except OSError as e:
+            response.close()
+            raise _ClientGone(e)
 
     def send_error(self, sock, error, scgi):
         """(sock, error:HTTPError, scgi) -> None: a short error response."""
