@@ -60,6 +60,11 @@ HEAD, BODY, QUEUED, BUSY, LINGER, HELD = range(6)
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
 BANNED_CHECK = 5.0       # the banned file is reread when changed
+ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
+ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
+# accept(2) failures that mean "no descriptor or memory now": retrying at
+# once only spins (the listener stays readable), so accepting pauses.
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 KILL_GRACE = 1.0         # between the stack dump and the kill
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
@@ -289,6 +294,9 @@ class Dispatcher:
         self.banned_checked = 0.0
         self.seen_indexes = set()
         self.stats = collections.Counter()
+        self.accept_paused_until = 0.0   # listeners unwatched until then
+        self.accept_log_at = 0.0         # next time a failure may be logged
+        self.accept_failures = 0         # failures not logged yet
         self.worker_listener = None
         self.control_listener = None
         self.wakeup = None
@@ -404,9 +412,43 @@ class Dispatcher:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
-                self.log('accept failed: %s' % e)
+                self.accept_failed(e)
                 return
             self.add_connection(listener, sock, peer)
+
+    def accept_failed(self, error):
+        """(error:OSError) -> None: note a failed accept. Out of
+        descriptors (or memory), stop watching the listeners for
+        ACCEPT_PAUSE seconds (clients wait in the kernel's backlog; sweep()
+        resumes), instead of failing again at once, forever. Logged at most
+        once per ACCEPT_LOG_INTERVAL, with the count of failures since."""
+        self.stats['accept_failures'] += 1
+        self.accept_failures += 1
+        paused = error.errno in _OUT_OF_RESOURCES
+        if paused:
+            if not self.accept_paused_until:
+                for listener in self.listeners:
+                    try:
+                        self.epoll.modify(listener.fd, 0)
+                    except OSError:
+                        pass
+                self.stats['accept_pauses'] += 1
+            self.accept_paused_until = self.now + ACCEPT_PAUSE
+        if self.now >= self.accept_log_at:
+            self.log('accept failed: %s%s (%d failures since the last report)'
+                     % (error, '; accepting paused' if paused else '',
+                        self.accept_failures))
+            self.accept_failures = 0
+            self.accept_log_at = self.now + ACCEPT_LOG_INTERVAL
+
+    def resume_accepting(self):
+        """() -> None: watch the listeners again after a pause."""
+        self.accept_paused_until = 0.0
+        for listener in self.listeners:
+            try:
+                self.epoll.modify(listener.fd, _EPOLLIN)
+            except OSError:
+                pass
 
     def set_connection_options(self, sock):
         """(sock) -> None: options for the connections a listener accepts,
@@ -1025,6 +1067,8 @@ class Dispatcher:
     # Timeouts, stats, shutdown ---------------------------------------------------------
 
     def sweep(self, now):
+        if self.accept_paused_until and now >= self.accept_paused_until:
+            self.resume_accepting()
         for conn in list(self.conns.values()):
             deadline = conn.deadline
             if deadline and now >= deadline:
