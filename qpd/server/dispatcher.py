@@ -56,6 +56,8 @@ _DONTWAIT = int(socket.MSG_DONTWAIT)
 
 # Client states (HELD: a worker reads its next requests itself).
 HEAD, BODY, QUEUED, BUSY, LINGER, HELD = range(6)
+SENDING = 6     # the dispatcher sends a response's file a worker passed it
+SENDFILE_CHUNK = 1 << 20     # bytes per sendfile(2) call
 
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
@@ -106,7 +108,7 @@ class Client:
                  'state', 'deadline', 'started', 'head', 'length', 'chunked',
                  'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
                  'flags', 'queued_at', 'worker', 'host', 'polled', 'spool',
-                 'spool_size', 'unchecked')
+                 'spool_size', 'unchecked', 'sending')
 
     def __init__(self, sock, id, listener, peer):
         self.sock = sock
@@ -136,6 +138,23 @@ class Client:
         self.spool = None        # a temporary file holding the body read
         self.spool_size = 0
         self.unchecked = False   # head left for the worker to parse
+        self.sending = None      # a Sending, in state SENDING
+
+
+class Sending:
+    """What the dispatcher still has to send of a response a worker passed
+    it (fdpass.SENDFILE): the head, then length bytes of the file fd from
+    offset; then keep the connection (with leftover) or close it."""
+
+    __slots__ = ('fd', 'head', 'offset', 'length', 'keep', 'leftover')
+
+    def __init__(self, fd, head, offset, length, keep, leftover):
+        self.fd = fd
+        self.head = head
+        self.offset = offset
+        self.length = length
+        self.keep = keep
+        self.leftover = leftover
 
 
 class WorkerLink:
@@ -273,6 +292,7 @@ class Dispatcher:
         self.retry_after = [('Retry-After', str(int(limits['retry_after'])))]
         self.rcvtimeo = _timeval(limits['body_timeout'])
         self.sndtimeo = _timeval(limits['send_timeout'])
+        self.send_timeout = limits['send_timeout']
         self.epoll = select.epoll()
         self.handlers = {}         # fd -> (callback, object)
         self.listeners = []
@@ -477,18 +497,13 @@ class Dispatcher:
         self.stats['connections'] += 1
         if host in self.banned and not listener.scgi:
             self.refuse(conn, 403, 'address banned')
-        elif (self.idle and not self.queue and not listener.scgi
-              and not self.draining):
-            # An idle worker reads the request itself (parsing it once),
-            # or gives the connection back when it is not all there.
-            conn.state = BODY
-            conn.flags = fdpass.F_UNREAD | listener.flags
-            conn.deadline = 0.0
-            self.handoff(self.take_idle(), conn)
         else:
             # The request has usually arrived with the connection: read it
-            # now. The connection joins epoll only when it has to wait
+            # now (a bodiless head goes on unparsed, for the worker to parse
+            # once). The connection joins epoll only when it has to wait
             # (arm), so one answered and closed costs no epoll_ctl at all.
+            # It is never handed over unread: a slow head or upload would
+            # then pass through a worker.
             self.on_readable(conn, 0)
 
     def arm(self, conn):
@@ -784,12 +799,9 @@ class Dispatcher:
 
     def on_worker_message(self, worker, events):
         try:
-            if worker.registered:
-                n = worker.sock.recv_into(self.buffer, 0, _DONTWAIT)
-                fds = ()
-            else:
-                n, fds = fdpass.recv_message_into(
-                    worker.sock, self.buffer, _DONTWAIT)
+            # Always with room for descriptors: a SENDFILE carries a file.
+            n, fds = fdpass.recv_message_into(
+                worker.sock, self.buffer, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -802,6 +814,8 @@ class Dispatcher:
             self.on_done(worker, n)
         elif kind == fdpass.HELD:
             self.on_held(worker)
+        elif kind == fdpass.SENDFILE and worker.registered and fds:
+            self.on_sendfile(worker, n, fds)
         elif kind == fdpass.HELLO and not worker.registered and fds:
             self.on_hello(worker, n, fds)
         else:
@@ -833,6 +847,99 @@ class Dispatcher:
         self.log('worker %s pid=%s ready' % (index, worker.pid))
         self.idle.append(worker)
         self.pump()
+
+    def on_sendfile(self, worker, n, fds):
+        """(worker, n:int, fds) -> None: the worker answered its request
+        but for a file body (at least handoff_size bytes), which it passed
+        here to send: it is free at once, and a client that reads slowly,
+        or not at all, costs a descriptor here instead of a worker."""
+        keep, conn_id, offset, length, head, leftover = \
+            fdpass.unpack_sendfile(self.buffer, n)
+        for fd in fds[1:]:
+            os.close(fd)
+        conn = worker.conn
+        if conn is not None and conn.id == conn_id:
+            self.finish_handoff(worker, conn)
+        else:
+            conn = worker.held.pop(conn_id, None)
+        if conn is None:
+            os.close(fds[0])
+            self.log('worker %s pid=%s passed a response for no request' % (
+                worker.index, worker.pid))
+            self.pump()
+            return
+        conn.worker = None
+        conn.state = SENDING
+        conn.sending = Sending(fds[0], head, offset, length,
+                               keep and not self.draining, leftover)
+        conn.deadline = self.now + self.send_timeout
+        self.stats['sendfiles'] += 1
+        try:
+            conn.sock.setblocking(False)
+        except OSError:
+            self.close(conn)
+            self.pump()
+            return
+        self.send_file(conn, 0)
+        self.pump()
+
+    def send_file(self, conn, events):
+        """(conn, events) -> None: send what conn.sending holds, as far as
+        the client takes it now; wait for it to take more (EPOLLOUT) with
+        a deadline of send_timeout from the last progress."""
+        sending = conn.sending
+        if sending is None:
+            return
+        progress = False
+        try:
+            while sending.head:
+                sent = conn.sock.send(sending.head, _DONTWAIT)
+                sending.head = sending.head[sent:]
+                progress = True
+            while sending.length > 0:
+                sent = os.sendfile(conn.fd, sending.fd, sending.offset,
+                                   min(sending.length, SENDFILE_CHUNK))
+                if not sent:
+                    raise OSError('the file ended early')
+                sending.offset += sent
+                sending.length -= sent
+                progress = True
+        except (BlockingIOError, InterruptedError):
+            if progress:
+                conn.deadline = self.now + self.send_timeout
+            self.handlers[conn.fd] = (self.send_file, conn)
+            events = select.EPOLLOUT | select.EPOLLONESHOT
+            try:
+                if conn.polled:
+                    self.epoll.modify(conn.fd, events)
+                else:
+                    self.epoll.register(conn.fd, events)
+                    conn.polled = True
+            except OSError:
+                self.close(conn)
+            return
+        except OSError:
+            self.close(conn)
+            return
+        self.end_sending(conn)
+
+    def end_sending(self, conn):
+        """(conn) -> None: the response is sent; keep the connection for
+        the next request (blocking again, as workers use it) or close."""
+        sending = conn.sending
+        conn.sending = None
+        os.close(sending.fd)
+        if conn.polled:
+            self.handlers[conn.fd] = (self.on_readable, conn)
+        try:
+            conn.sock.setblocking(True)
+        except OSError:
+            self.close(conn)
+            return
+        if sending.keep and not self.draining:
+            self.wait_next(conn, sending.leftover)
+        else:
+            self.finish(conn)
 
     def finish_handoff(self, worker, conn):
         """(worker, conn) -> None: the worker is done with the request it
@@ -1057,6 +1164,9 @@ class Dispatcher:
 
     def close(self, conn):
         self.drop_spool(conn)
+        if conn.sending is not None:
+            os.close(conn.sending.fd)
+            conn.sending = None
         if self.conns.pop(conn.fd, None) is None:
             return
         if conn.polled:
@@ -1078,6 +1188,10 @@ class Dispatcher:
                 elif state in (HEAD, BODY):
                     self.stats['timeouts'] += 1
                     self.refuse(conn, 408, 'request not received in time')
+                elif state == SENDING:
+                    # The client took nothing for send_timeout seconds.
+                    self.stats['send_timeouts'] += 1
+                    self.close(conn)
         queue = self.queue
         limit = now - self.queue_timeout
         while queue and queue[0].queued_at <= limit:
@@ -1164,6 +1278,11 @@ class Dispatcher:
             'refused': self.stats['refused'],
             'overflows': self.stats['overflows'],
             'timeouts': self.stats['timeouts'],
+            'sending': sum(1 for c in self.conns.values()
+                           if c.state == SENDING),
+            'sendfiles': self.stats['sendfiles'],
+            'send_timeouts': self.stats['send_timeouts'],
+            'accept_failures': self.stats['accept_failures'],
             'failed': self.stats['failed'],
             'queued': self.stats['queued'],
             'queue_wait': round(self.stats['queue_wait'], 6),

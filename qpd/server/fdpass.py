@@ -17,6 +17,13 @@ descriptors are close-on-exec.
                                   CLOSE with that id gives it back
     dispatcher -> worker   RELEASE give back every connection held (the
                                   dispatcher is stopping)
+    worker -> dispatcher   SENDFILE connection id, keep, a file span and
+                                  the response head (+ bytes read past the
+                                  request); carries the file: the
+                                  dispatcher sends the head and the span
+                                  (sendfile), then goes on as for KEEP or
+                                  CLOSE, so a slow reader of a large file
+                                  never holds the worker
 
 The counters let the dispatcher tell, when a worker dies, whether it had
 received its last request, which connection it was reading or answering
@@ -24,7 +31,7 @@ received its last request, which connection it was reading or answering
 
 This module is the only place that builds or splits these messages:
 pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done,
-pack_held/unpack_held, pack_release.
+pack_held/unpack_held, pack_release, pack_sendfile/unpack_sendfile.
 A REQUEST's "info" is the connection's peer and the listener's address
 (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
@@ -38,14 +45,15 @@ import time
 
 __all__ = [
     'HELLO', 'REQUEST', 'KEEP', 'CLOSE', 'F_HTTPS', 'F_SCGI', 'F_COMPLETE',
-    'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED', 'F_UNREAD',
+    'F_CHUNKED', 'F_CLOSE', 'F_CONTINUED', 'F_SPOOLED',
     'F_UNCHECKED', 'F_MORE',
     'MAX_MESSAGE',
     'send_message', 'recv_message_into', 'Counters', 'peer_pid',
     'pack_hello', 'unpack_hello', 'format_server_info', 'pack_request',
     'unpack_request', 'RequestMessage', 'pack_done', 'unpack_done',
     'DONE_SIZE', 'HELD', 'RELEASE', 'pack_held', 'unpack_held',
-    'pack_release', 'IDLE', 'READING', 'ANSWERING',
+    'pack_release', 'IDLE', 'READING', 'ANSWERING', 'SENDFILE',
+    'pack_sendfile', 'unpack_sendfile',
 ]
 
 HELLO = b'W'
@@ -54,11 +62,14 @@ KEEP = b'K'
 CLOSE = b'C'
 HELD = b'H'
 RELEASE = b'X'
+SENDFILE = b'F'
 
 # kind, flags, socket family, connection id, info, head and body lengths
 REQUEST_HEADER = struct.Struct('<cHBIIII')
 # kind, connection id (+ leftover bytes)
 DONE_HEADER = struct.Struct('<cxxxI')
+# kind, keep, connection id, file offset, length, head length
+SENDFILE_HEADER = struct.Struct('<c?xxIQQI')
 # kind, worker index, pid
 HELLO_HEADER = struct.Struct('<cxxxii')
 
@@ -70,8 +81,6 @@ F_CLOSE = 16       # close after this response (the dispatcher is draining)
 F_CONTINUED = 32   # a 100 Continue was sent already
 F_SPOOLED = 64     # the whole (decoded) body is in a second descriptor,
                    # a temporary file the dispatcher wrote
-F_UNREAD = 128     # a new connection the dispatcher has not read from: the
-                   # worker reads its request (or gives it back, KEEP)
 F_UNCHECKED = 256  # head is a bodiless HTTP head the dispatcher did not
                    # parse: the worker parses it, strictly, once
 F_MORE = 512       # the dispatcher has read bytes past this request (a
@@ -167,6 +176,30 @@ def unpack_held(buffer):
 def pack_release():
     """() -> bytes: RELEASE, give back every held connection."""
     return DONE_HEADER.pack(RELEASE, 0)
+
+
+def pack_sendfile(keep, conn_id, offset, length, head, leftover=b''):
+    """(keep:bool, conn_id:int, offset:int, length:int, head:bytes,
+        leftover:bytes=b'') -> bytes
+    SENDFILE: the dispatcher is to send head, then length bytes of the
+    file (send the message with its descriptor) from offset, then keep
+    the connection (with leftover, the bytes read past the request) or
+    close it."""
+    return b''.join((SENDFILE_HEADER.pack(SENDFILE, keep, conn_id, offset,
+                                          length, len(head)),
+                     head, leftover))
+
+
+def unpack_sendfile(buffer, nbytes):
+    """(buffer, nbytes:int) -> (keep:bool, conn_id:int, offset:int,
+        length:int, head:bytes, leftover:bytes)"""
+    _, keep, conn_id, offset, length, head_size = \
+        SENDFILE_HEADER.unpack_from(buffer)
+    view = memoryview(buffer)
+    start = SENDFILE_HEADER.size
+    head = bytes(view[start:start + head_size])
+    leftover = bytes(view[start + head_size:nbytes])
+    return keep, conn_id, offset, length, head, leftover
 
 _FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
 _CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)

@@ -76,8 +76,7 @@ class Held:
     the dispatcher's id for it, the environ keys of the connection, and
     the bytes read and not yet served."""
 
-    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
-                 'handed')
+    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready')
 
     def __init__(self, sock, id, base, buf):
         self.sock = sock
@@ -87,7 +86,6 @@ class Held:
         self.buf = buf
         self.last = time.monotonic()
         self.ready = False
-        self.handed = False   # handed unread: HELD not sent yet
 
 
 def _shutdown(sock):
@@ -164,6 +162,8 @@ class Worker:
         self.name = site.get_name()
         self.index = index
         self.limits = None
+        self.handoff_size = None   # file bodies this long go to the dispatcher
+        self.passing = None        # (file, offset, length, head) to pass
         self.max_body = None
         self.script_name = ''
         self.publisher = None
@@ -304,6 +304,7 @@ class Worker:
             self.site.get_publisher_class()
             self.limits = protocol.get_limits(self.site)
             self.max_body = self.limits['max_body_size']
+            self.handoff_size = self.site.get_configuration()['handoff_size']
             self.script_name = self.site.get_script_name()
             from qpd.web.hit import Hit
             from qpd.web.request import HTTPRequest
@@ -451,16 +452,6 @@ class Worker:
         self.counters.mark_received(message.conn_id)
         began = time.monotonic()
         sock = socket.socket(message.family, socket.SOCK_STREAM, 0, fd)
-        if message.flags & fdpass.F_UNREAD:
-            # Polled only if it stays: a connection closed after one
-            # request costs no epoll_ctl here.
-            conn = Held(sock, message.conn_id, self.make_base(message), b'')
-            conn.handed = True
-            self.serve_held(conn)
-            if self.held.get(conn.fd) is conn and conn.handed:
-                conn.handed = False
-                self.tell(fdpass.pack_held(conn.id))
-            return
         spool = None
         if spool_fd is not None:
             spool = os.fdopen(spool_fd, 'rb')
@@ -475,6 +466,10 @@ class Worker:
             if spool is not None:
                 spool.close()
         self.counters.mark_idle()
+        if self.passing is not None:
+            self.pass_response(sock, message.conn_id, keep, leftover)
+            self.after_request(began, None)
+            return
         if (keep and self.holding and not self.stopping
                 and not message.flags & (fdpass.F_CLOSE | fdpass.F_SCGI
                                          | fdpass.F_MORE)):
@@ -561,12 +556,14 @@ class Worker:
             self.log('error serving a request:\n' + traceback.format_exc())
             keep = False
         counters.mark_idle()
+        if self.passing is not None:
+            self.forget(conn)
+            self.pass_response(None, conn.id, keep, conn.buf if keep else b'')
+            self.after_request(began, None)
+            return
         if keep and self.holding and not self.stopping:
             conn.last = time.monotonic()
             self.hold(conn)
-            if conn.handed:
-                conn.handed = False
-                self.tell(fdpass.pack_held(conn.id))
             if conn.buf and not conn.ready:
                 conn.ready = True
                 self.ready.append(conn)
@@ -724,7 +721,7 @@ class Worker:
             return False
         if chunked:
             self.send_chunked(sock, response, head)
-        else:
+        elif not self.pass_file(response, head):
             self.send_response(sock, response, head)
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
             self.metrics.observe_request(
@@ -753,6 +750,50 @@ class Worker:
         environ['CONTENT_LENGTH'] = str(decoder.size)
         spool.seek(0)
         return spool, decoder.leftover
+
+    def pass_file(self, response, head):
+        """(response, head:bytes) -> bool: when the body is a file span of
+        at least handoff_size bytes, keep it (self.passing) for
+        pass_response, which hands it and the head to the dispatcher to
+        send, and say True; else False (nothing done)."""
+        if response.head or self.handoff_size is None:
+            return False
+        length = response.get_content_length()
+        body = response.body
+        span = getattr(body, 'get_file_span', None)
+        try:
+            if span is not None:
+                file, offset, size = span()
+            elif hasattr(body, 'fileno') and hasattr(body, 'tell'):
+                file, offset, size = body, body.tell(), length
+            else:
+                return False
+            if (size != length or size < max(self.handoff_size, 1)
+                    or os.fstat(file.fileno()).st_size < offset + size):
+                return False
+        except (OSError, ValueError, TypeError):
+            return False
+        self.counters.mark_started()
+        self.passing = (file, offset, size, head)
+        return True
+
+    def pass_response(self, sock, conn_id, keep, leftover):
+        """(sock | None, conn_id:int, keep:bool, leftover:bytes) -> None:
+        hand the connection and the response kept by pass_file to the
+        dispatcher (SENDFILE, with the file's descriptor); close this
+        process's copies of the file and of the socket."""
+        file, offset, length, head = self.passing
+        self.passing = None
+        try:
+            fdpass.send_message(self.sock, fdpass.pack_sendfile(
+                keep, conn_id, offset, length, head, leftover),
+                (file.fileno(),))
+        except OSError as e:
+            self.log('cannot reach the dispatcher (%s)' % e)
+        finally:
+            file.close()
+            if sock is not None:
+                sock.close()
 
     def send_response(self, sock, response, head):
         """(sock, response, head:bytes) -> None"""
