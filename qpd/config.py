@@ -459,7 +459,14 @@ KEYS = [
         'seconds a worker may spend on one request; then its stack is '
         'dumped to the log, it is killed, and the client gets 504'),
     Key('send_timeout', 60, seconds(),
-        'seconds a worker waits for a slow client to take the response'),
+        'seconds a client may take nothing of a response before the '
+        'connection is closed (a worker, or the dispatcher sending a file, '
+        'gives up on it)'),
+    Key('handoff_size', 65536, integer(0),
+        'a response whose body is a file (a static file) of at least this '
+        'many bytes is passed to the dispatcher, which sends it '
+        '(sendfile): the worker is free at once, and a client that reads '
+        'slowly, or not at all, never holds one', restart=False),
     Key('shutdown_timeout', 20, seconds(),
         'seconds SIGTERM lets requests in flight finish'),
     # The publisher: read by the workers only.

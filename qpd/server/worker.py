@@ -68,6 +68,8 @@ _DONTWAIT = int(socket.MSG_DONTWAIT)
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
 SLOW_REQUEST = 0.25   # after a request this long, the others go back
+PASS_WAIT = 0.2       # a client that takes nothing of a response this long
+                      # gets the rest of it from the dispatcher
 
 
 class Held:
@@ -802,20 +804,67 @@ class Worker:
             return
         pending = [head]
         size = len(head)
+        # A body of known length can be passed to the dispatcher when the
+        # client stops taking it (send_or_pass); one of unknown length may
+        # be endless, and is sent here (sendall, within send_timeout).
+        send = (self.send_or_pass if response.get_content_length()
+                is not None else None)
         try:
-            for chunk in response.iter_body():
+            chunks = response.iter_body()
+            for chunk in chunks:
                 pending.append(chunk)
                 size += len(chunk)
                 if size >= _SEND_CHUNK:
-                    sock.sendall(b''.join(pending))
+                    data = b''.join(pending)
                     pending = []
                     size = 0
+                    if send is None:
+                        sock.sendall(data)
+                    elif not send(sock, data, chunks, response):
+                        return
             if pending:
-                sock.sendall(pending[0] if len(pending) == 1
-                             else b''.join(pending))
+                data = pending[0] if len(pending) == 1 else b''.join(pending)
+                if send is None:
+                    sock.sendall(data)
+                else:
+                    send(sock, data, (), response)
         except OSError as e:
             response.close()
             raise _ClientGone(e)
+
+    def send_or_pass(self, sock, data, rest, response):
+        """(sock, data:bytes, rest:iterator of bytes, response) -> bool
+        Send data; True when it all went. A client that takes nothing for
+        PASS_WAIT seconds (a slow reader, or one that reads nothing) gets
+        the rest from the dispatcher: what is unsent of data and the rest
+        of the body are spooled to a temporary file in the var directory
+        and kept (self.passing) for pass_response, and False is returned,
+        so the worker is free at once. OSError when the client is gone."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view, _DONTWAIT):]
+                continue
+            except (BlockingIOError, InterruptedError):
+                pass
+            poll = select.poll()
+            poll.register(sock.fileno(), select.POLLOUT)
+            if poll.poll(PASS_WAIT * 1000):
+                continue
+            spool = tempfile.TemporaryFile(
+                dir=self.site.get_var_directory())
+            try:
+                spool.write(view)
+                for chunk in rest:
+                    spool.write(chunk)
+            except BaseException:
+                spool.close()
+                raise
+            finally:
+                response.close()
+            self.passing = (spool, 0, spool.tell(), b'')
+            return False
+        return True
 
     def send_file(self, sock, response, head):
         """(sock, response, head:bytes) -> bool: send a body that is a

@@ -63,6 +63,11 @@ class _FileRange:
         self.length = length
         self.chunk_size = chunk_size
 
+    def get_file_span(self):
+        """() -> (file, start:int, length:int): what this body sends, for
+        a server that sends it from the file itself (sendfile)."""
+        return self.file, self.start, self.length
+
     def __iter__(self):
         file = self.file
         try:
