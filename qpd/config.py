@@ -462,6 +462,10 @@ KEYS = [
         'seconds a client may take nothing of a response before the '
         'connection is closed (a worker, or the dispatcher sending a file, '
         'gives up on it)'),
+    Key('unix_socket_group', None, optional(text()),
+        'the group (such as the front end\'s, `www-data`) that may connect '
+        'to a listener on a unix socket path (mode 0660); `None`: only the '
+        "site's user (0600)", example="'www-data'"),
     Key('handoff_size', 65536, integer(0),
         'a response whose body is a file (a static file) of at least this '
         'many bytes is passed to the dispatcher, which sends it '

@@ -262,6 +262,15 @@ def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
     return sock
 
 
+def share_socket(path, group):
+    """(path:str, group:str | int) -> None: let group (a name or a gid)
+    connect to the unix socket at path: its group, and mode 0660."""
+    import grp
+    gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+    os.chown(path, -1, gid)
+    os.chmod(path, 0o660)
+
+
 def format_listeners(listeners):
     """(listeners:[Listener]) -> str: 'http=HOST:PORT scgi=…' for the
     READY line."""
@@ -332,8 +341,14 @@ class Dispatcher:
     def open(self):
         """() -> None: open every socket; raise OSError when one fails."""
         self.site.ensure_var_directory()
+        group = self.site.get_configuration()['unix_socket_group']
         for key, address in self.site.get_listening_addresses():
-            listener = Listener(key, open_listener(address))
+            # A listener on a unix socket is the site user's alone (0600),
+            # or its group's too (0660) with unix_socket_group: whoever
+            # connects to SCGI speaks for the client (HTTPS, REMOTE_ADDR).
+            listener = Listener(key, open_listener(address, umask=0o177))
+            if group is not None and listener.unix_path:
+                share_socket(listener.unix_path, group)
             self.set_connection_options(listener.sock)
             self.listeners.append(listener)
             self.register(listener.fd, self.on_accept, listener)

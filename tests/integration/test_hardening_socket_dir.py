@@ -149,3 +149,52 @@ def test_fresh_directory_is_private(tmp_path, attacker, runtime):
             'except PermissionError:\n'
             '    sys.exit(3)\n') % sock)
         assert tried.returncode == 3, tried.stderr
+
+
+# SCGI on a unix socket: the site user's alone, or a group's. -------------
+
+def scgi_home(tmp_path, **configuration):
+    """A site whose SCGI listener is a unix socket in a directory others
+    may traverse (like /run/qpd), and the socket's path."""
+    public = tempfile.mkdtemp(prefix='qpd-scgi-', dir='/tmp')
+    os.chmod(public, 0o711)
+    path = os.path.join(public, 'scgi.sock')
+    configuration.update(http_address=('127.0.0.1', 0), scgi_address=path)
+    return make_home(tmp_path, configuration=configuration), path, public
+
+
+def attacker_connects(attacker, path):
+    tried = as_attacker(attacker, (
+        'import socket, sys\n'
+        's = socket.socket(socket.AF_UNIX)\n'
+        'try:\n'
+        '    s.connect(%r)\n'
+        'except PermissionError:\n'
+        '    sys.exit(3)\n') % path)
+    assert tried.returncode in (0, 3), tried.stderr
+    return tried.returncode == 0
+
+
+def test_scgi_unix_socket_is_private(tmp_path, attacker):
+    home, path, public = scgi_home(tmp_path)
+    try:
+        with Cluster(home) as cluster:
+            cluster.start('dispatcher', 'dispatcher', 'hello').wait_ready()
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            assert not attacker_connects(attacker, path)
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
+
+
+def test_scgi_unix_socket_for_a_group(tmp_path, attacker):
+    group = pwd.getpwuid(attacker[0]).pw_name      # its own group
+    home, path, public = scgi_home(tmp_path, unix_socket_group=group)
+    try:
+        with Cluster(home) as cluster:
+            cluster.start('dispatcher', 'dispatcher', 'hello').wait_ready()
+            info = os.stat(path)
+            assert stat.S_IMODE(info.st_mode) == 0o660
+            assert info.st_gid == attacker[1]
+            assert attacker_connects(attacker, path)
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
