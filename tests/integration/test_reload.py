@@ -40,8 +40,12 @@ def render:xml():
 
 def reload_budget():
     """() -> float: 2 s, the promise; stretched by the load per core when
-    other work crowds this machine (starting a worker is CPU-bound)."""
-    crowding = os.getloadavg()[0] / (os.cpu_count() or 1)
+    other work crowds this machine (starting a worker is CPU-bound). The
+    one-minute load lags a burst, so the processes runnable right now
+    count too."""
+    with open('/proc/loadavg') as f:
+        running = int(f.read().split()[3].split('/')[0]) - 1   # not us
+    crowding = max(os.getloadavg()[0], running) / (os.cpu_count() or 1)
     return 2.0 * max(1.0, crowding)
 
 
