@@ -1,5 +1,7 @@
 """A real nginx in front of a site, for tests: unprivileged, in the
-foreground, passing every request to the site's SCGI address."""
+foreground, passing every request to the site's SCGI address (scgi_pass),
+or with http=True to its HTTP address (proxy_pass over HTTP/1.1 with
+upstream keep-alive and no buffering)."""
 
 import os
 import shutil
@@ -32,26 +34,39 @@ http {
     fastcgi_temp_path %(dir)s/fastcgi;
     uwsgi_temp_path %(dir)s/uwsgi;
     scgi_temp_path %(dir)s/scgi;
+    %(upstream_block)s
     server {
         listen 127.0.0.1:%(port)d;
         location / {
-            include %(scgi_params)s;
-            scgi_pass %(upstream)s;
+%(location)s
         }
     }
 }
 '''
 
+SCGI_LOCATION = '''\
+            include %(scgi_params)s;
+            scgi_pass %(upstream)s;'''
+
+HTTP_UPSTREAM = 'upstream site { server %(upstream)s; keepalive 4; }'
+
+HTTP_LOCATION = '''\
+            proxy_pass http://site;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;'''
+
 
 class Nginx:
-    """(directory:str, scgi_address:(host, port))
+    """(directory:str, address:(host, port), http:bool=False)
     A real nginx, unprivileged and in the foreground, passing every request
-    to scgi_address with scgi_pass."""
+    to address with scgi_pass, or with http, proxy_pass."""
 
-    def __init__(self, directory, scgi_address):
+    def __init__(self, directory, address, http=False):
         self.directory = directory
         self.port = free_port()
-        self.scgi_address = scgi_address
+        self.address = address
+        self.http = http
         self.process = None
 
     find = staticmethod(find_nginx)
@@ -75,12 +90,16 @@ class Nginx:
                         ('SERVER_NAME', 'server_name')]:
                     f.write('scgi_param %s $%s;\n' % (name, var))
         conf = os.path.join(self.directory, 'nginx.conf')
+        values = {'scgi_params': params,
+                  'upstream': '%s:%d' % tuple(self.address)}
         with open(conf, 'w') as f:
             f.write(NGINX_CONF % {
                 'user': 'user root;' if os.geteuid() == 0 else '',
                 'dir': self.directory, 'port': self.port,
-                'scgi_params': params,
-                'upstream': '%s:%d' % self.scgi_address})
+                'upstream_block': HTTP_UPSTREAM % values if self.http
+                else '',
+                'location': (HTTP_LOCATION if self.http else SCGI_LOCATION)
+                % values})
         self.process = subprocess.Popen(
             [self.find(), '-p', self.directory, '-c', conf,
              '-g', 'daemon off;'], stdin=subprocess.DEVNULL,

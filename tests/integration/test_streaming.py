@@ -4,14 +4,12 @@ HEAD and HTTP/1.0 stay correct. Through curl, and through nginx in front
 (HTTP upstream with keep-alive), the body arrives whole and connections
 are reused."""
 
-import os
 import socket
 import subprocess
 
 import pytest
 
-from harness import SLASH, Cluster, free_port, make_home, wait_until
-from harness.nginx import find_nginx
+from harness import SLASH, Cluster, Nginx, find_nginx, make_home
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,61 +115,17 @@ def test_chunked_through_curl(tmp_path):
             'reusing existing connection' in result.stderr.lower()
 
 
-NGINX_CONF = '''\
-%(user)s
-worker_processes 1;
-pid %(dir)s/nginx.pid;
-error_log %(dir)s/error.log warn;
-events { worker_connections 128; }
-http {
-    access_log off;
-    client_body_temp_path %(dir)s/client_body;
-    proxy_temp_path %(dir)s/proxy;
-    fastcgi_temp_path %(dir)s/fastcgi;
-    uwsgi_temp_path %(dir)s/uwsgi;
-    scgi_temp_path %(dir)s/scgi;
-    upstream site { server 127.0.0.1:%(upstream)d; keepalive 4; }
-    server {
-        listen 127.0.0.1:%(port)d;
-        location / {
-            proxy_pass http://site;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-'''
-
-
 def test_chunked_through_nginx(tmp_path):
-    nginx = find_nginx()
-    if nginx is None:
+    if find_nginx() is None:
         pytest.skip('nginx is not installed (it is in the Makefile\'s '
                     'TEST_DEBS)')
     with boot(tmp_path) as cluster:
         cluster.boot(workers=1)
-        directory = tmp_path / 'nginx'
-        directory.mkdir()
-        port = free_port()
-        conf = directory / 'nginx.conf'
-        conf.write_text(NGINX_CONF % {
-            'user': 'user root;' if os.geteuid() == 0 else '',
-            'dir': directory, 'port': port,
-            'upstream': cluster.get_port()})
-        process = subprocess.Popen(
-            [nginx, '-p', str(directory), '-c', str(conf), '-g',
-             'daemon off;'], stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True)
+        nginx = Nginx(str(tmp_path / 'nginx'), ('127.0.0.1',
+                                                cluster.get_port()),
+                      http=True).start()
+        port = nginx.port
         try:
-            def listening():
-                try:
-                    socket.create_connection(('127.0.0.1', port), 0.2).close()
-                    return True
-                except OSError:
-                    assert process.poll() is None, process.stderr.read()
-                    return False
-            wait_until(listening)
             before = cluster.get_stats()['accepted']
             with socket.create_connection(('127.0.0.1', port), 10) as sock:
                 f = sock.makefile('rb')
@@ -185,5 +139,4 @@ def test_chunked_through_nginx(tmp_path):
             # connection for five responses.
             assert cluster.get_stats()['accepted'] - before == 1
         finally:
-            process.terminate()
-            process.wait(10)
+            nginx.stop()
