@@ -53,14 +53,7 @@ class SitePublisher(Publisher):
 def make_profile(**environ):
     publisher = SitePublisher()
     profile = Profile(publisher)
-    if environ:
-        make = profile.make_environ
-
-        def make_environ(*args, **kwargs):
-            result = make(*args, **kwargs)
-            result.update(environ)
-            return result
-        profile.make_environ = make_environ
+    profile.headers.update(environ)     # environ keys of every request
     return profile
 
 

@@ -113,14 +113,7 @@ class Recording(SitePublisher):
 
 def profile_of(cls=SitePublisher, **environ):
     profile = Profile(cls())
-    if environ:
-        make = profile.make_environ
-
-        def make_environ(*args, **kwargs):
-            result = make(*args, **kwargs)
-            result.update(environ)
-            return result
-        profile.make_environ = make_environ
+    profile.headers.update(environ)     # environ keys of every request
     return profile
 
 
