@@ -45,6 +45,7 @@ import time
 
 from qpd.lib.ready import format_address_text, format_ready_line
 from qpd.server import fdpass, protocol
+from qpd.server.banned import Banned
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink', 'Listener',
@@ -61,7 +62,7 @@ SENDFILE_CHUNK = 1 << 20     # bytes per sendfile(2) call
 
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
-BANNED_CHECK = 5.0       # the banned file is reread when changed
+WATCH_INTERVAL = 0.05    # workers that accept are looked at this often
 ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
 ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
 # accept(2) failures that mean "no descriptor or memory now": retrying at
@@ -94,6 +95,11 @@ class Listener:
         self.server_info = fdpass.format_server_info(self.address)
         self.unix_path = self.address if sock.family == socket.AF_UNIX \
             else None
+        # Workers accept from it too (fdpass SHARE): plain HTTP over TCP,
+        # where TCP_DEFER_ACCEPT wakes them only once a request arrives.
+        self.shared = key == 'http_address' and sock.family in (
+            socket.AF_INET, socket.AF_INET6)
+        self.number = 0          # its place in Dispatcher.listeners
 
     def format_address(self):
         """() -> str"""
@@ -162,7 +168,7 @@ class WorkerLink:
 
     __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
                  'conn', 'since', 'kill_at', 'timed_out', 'registered',
-                 'served', 'held')
+                 'served', 'held', 'asked')
 
     def __init__(self, sock):
         self.sock = sock
@@ -178,6 +184,7 @@ class WorkerLink:
         self.registered = False
         self.served = 0
         self.held = {}           # conn id -> Client the worker holds
+        self.asked = None        # (conn id, since) its copy was asked for
 
     def get_state(self):
         """() -> (conn_id:int, phase:int, since:float, served:int): what
@@ -192,6 +199,11 @@ class WorkerLink:
         return self.conn is not None or (
             self.counters is not None
             and self.get_state()[1] != fdpass.IDLE)
+
+    def is_reading_or_answering(self):
+        """() -> bool: what its counters say, whatever it was handed."""
+        return (self.counters is not None
+                and self.get_state()[1] != fdpass.IDLE)
 
 
 class _ControlClient:
@@ -318,14 +330,13 @@ class Dispatcher:
         self.draining = False
         self.drain_deadline = 0.0
         self.stop_requested = False
-        self.banned = set()
-        self.banned_mtime = None
-        self.banned_checked = 0.0
+        self.banned = Banned(site)
         self.seen_indexes = set()
         self.stats = collections.Counter()
         self.accept_paused_until = 0.0   # listeners unwatched until then
         self.accept_log_at = 0.0         # next time a failure may be logged
         self.accept_failures = 0         # failures not logged yet
+        self.accepting_shared = True     # shared listeners watched here
         self.worker_listener = None
         self.control_listener = None
         self.wakeup = None
@@ -350,6 +361,7 @@ class Dispatcher:
             if group is not None and listener.unix_path:
                 share_socket(listener.unix_path, group)
             self.set_connection_options(listener.sock)
+            listener.number = len(self.listeners)
             self.listeners.append(listener)
             self.register(listener.fd, self.on_accept, listener)
         self.worker_path = self.site.get_dispatcher_socket()
@@ -372,7 +384,7 @@ class Dispatcher:
         signal.signal(signal.SIGHUP, self.on_signal)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         self.register(self.wakeup.fileno(), self.on_wakeup, None)
-        self.load_banned(force=True)
+        self.banned.refresh(self.now, force=True)
 
     def register(self, fd, callback, obj, events=_EPOLLIN):
         self.handlers[fd] = (callback, obj)
@@ -387,7 +399,7 @@ class Dispatcher:
 
     def on_signal(self, signum, frame):
         if signum == signal.SIGHUP:
-            self.banned_checked = 0.0
+            self.banned.checked = None      # look at the file next sweep
         else:
             self.stop_requested = True
 
@@ -398,19 +410,6 @@ class Dispatcher:
         except OSError:
             pass
 
-    def load_banned(self, force=False):
-        """(force:bool=False) -> None: reread the banned file if it changed."""
-        self.banned_checked = self.now
-        path = self.site.get_banned_file()
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except OSError:
-            mtime = None
-        if mtime != self.banned_mtime or force:
-            self.banned_mtime = mtime
-            self.banned = self.site.get_banned() if mtime is not None \
-                else set()
-
     # The loop -------------------------------------------------------------------
 
     def run(self):
@@ -418,9 +417,12 @@ class Dispatcher:
         poll = self.epoll.poll
         handlers = self.handlers
         next_sweep = _now() + SWEEP_INTERVAL
+        shared = any(listener.shared for listener in self.listeners)
+        interval = WATCH_INTERVAL if shared else SWEEP_INTERVAL
+        next_watch = 0.0
         while True:
             try:
-                events = poll(SWEEP_INTERVAL)
+                events = poll(interval)
             except InterruptedError:
                 events = ()
             self.now = now = _now()
@@ -430,6 +432,9 @@ class Dispatcher:
                     entry[0](entry[1], mask)
             if self.stop_requested and not self.draining:
                 self.begin_drain()
+            if shared and now >= next_watch:
+                next_watch = now + WATCH_INTERVAL
+                self.watch_workers(now)
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL
                 self.sweep(now)
@@ -480,10 +485,62 @@ class Dispatcher:
         """() -> None: watch the listeners again after a pause."""
         self.accept_paused_until = 0.0
         for listener in self.listeners:
+            if listener.shared and not self.accepting_shared:
+                continue
             try:
                 self.epoll.modify(listener.fd, _EPOLLIN)
             except OSError:
                 pass
+
+    def accept_shared(self, accepting):
+        """(accepting:bool) -> None: watch the shared listeners (accept
+        from them here) or leave them to the workers."""
+        if accepting == self.accepting_shared:
+            return
+        self.accepting_shared = accepting
+        if self.accept_paused_until:
+            return              # resume_accepting looks at accepting_shared
+        for listener in self.listeners:
+            if listener.shared:
+                try:
+                    self.epoll.modify(listener.fd,
+                                      _EPOLLIN if accepting else 0)
+                except OSError:
+                    pass
+
+    def watch_workers(self, now):
+        """(now:float) -> None: every WATCH_INTERVAL, for the workers that
+        accept connections themselves (see fdpass): ask a worker for its
+        copy of a connection (SIGUSR2, OWN) once a request on it has run
+        OWN_AFTER, so that the worker's death or a request_timeout still
+        gets a 502 or 504 on it; hand queued requests to workers that went
+        idle without a word; and accept on the shared listeners here only
+        while no worker can (none there, or each busy on one request past
+        OWN_AFTER) or requests wait here, so that a queue forms here, with
+        its bounds, and not unseen in the kernel's backlog."""
+        stuck = 0
+        registered = 0
+        for worker in self.workers.values():
+            if not worker.registered:
+                continue
+            registered += 1
+            current, phase, since, _ = worker.get_state()
+            if phase == fdpass.IDLE:
+                if worker.conn is not None and now - worker.since >= \
+                        fdpass.OWN_AFTER:
+                    stuck += 1
+                continue
+            if now - since < fdpass.OWN_AFTER:
+                continue
+            stuck += 1
+            if (current & fdpass.OWN_ID and current not in worker.held
+                    and worker.asked != (current, since)):
+                worker.asked = (current, since)
+                self.signal_worker(worker, signal.SIGUSR2)
+        if self.queue:
+            self.pump()
+        self.accept_shared(
+            not self.draining and (stuck == registered or bool(self.queue)))
 
     def set_connection_options(self, sock):
         """(sock) -> None: options for the connections a listener accepts,
@@ -500,12 +557,14 @@ class Dispatcher:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.rcvtimeo)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.sndtimeo)
 
-    def add_connection(self, listener, sock, peer):
+    def add_connection(self, listener, sock, peer, data=None):
+        """(listener, sock, peer, data:bytes=None) -> None: a new
+        connection; data, the bytes of it a worker read (ADOPT)."""
         if sock.family == socket.AF_UNIX:
             host, port = '', 0
         else:
             host, port = peer[0], peer[1]
-        self.next_id = (self.next_id + 1) & 0xFFFFFFFF
+        self.next_id = (self.next_id + 1) & (fdpass.OWN_ID - 1)
         conn = Client(sock, self.next_id, listener, (host, port))
         conn.deadline = self.now + self.header_timeout
         self.conns[conn.fd] = conn
@@ -519,7 +578,11 @@ class Dispatcher:
             # (arm), so one answered and closed costs no epoll_ctl at all.
             # It is never handed over unread: a slow head or upload would
             # then pass through a worker.
-            self.on_readable(conn, 0)
+            if not data:
+                self.on_readable(conn, 0)
+            else:
+                conn.buf = data
+                self.advance(conn)
 
     def arm(self, conn):
         """(conn) -> None: wake on_readable once when conn has more to read."""
@@ -750,8 +813,9 @@ class Dispatcher:
         conn.flags = flags | conn.listener.flags
         conn.deadline = 0.0
         conn.decoder = None
-        if self.idle and not self.queue:
-            self.handoff(self.take_idle(), conn)
+        worker = None if self.queue else self.take_idle()
+        if worker is not None:
+            self.handoff(worker, conn)
         elif len(self.queue) >= self.queue_length:
             self.stats['overflows'] += 1
             self.refuse(conn, 503, 'every worker is busy',
@@ -764,26 +828,36 @@ class Dispatcher:
 
     def pump(self):
         """() -> None: hand queued requests to idle workers."""
-        while self.idle and self.queue:
+        while self.queue:
+            worker = self.take_idle()
+            if worker is None:
+                return
             conn = self.queue.popleft()
             # What `qpd metrics` shows as the queue wait (queued path only).
             self.stats['queued'] += 1
             self.stats['queue_wait'] += self.now - conn.queued_at
-            self.handoff(self.take_idle(), conn)
+            self.handoff(worker, conn)
 
     def take_idle(self):
-        """() -> WorkerLink: the idle worker holding the fewest connections
-        (the most recently used among equals)."""
+        """() -> WorkerLink | None: a worker that was handed nothing, one
+        whose counters say idle before one answering a connection it holds
+        or accepted, fewest held connections first (the most recently used
+        among equals); never one busy on a request past OWN_AFTER (a
+        request handed to it would wait behind a slow one: it waits here)."""
         idle = self.idle
-        if len(idle) == 1:
-            return idle.pop()
-        best = len(idle) - 1
-        fewest = len(idle[best].held)
-        for i in range(best - 1, -1, -1):
-            count = len(idle[i].held)
-            if count < fewest:
-                best, fewest = i, count
-        return idle.pop(best)
+        best = None
+        best_key = None
+        limit = self.now - fdpass.OWN_AFTER
+        for i in range(len(idle) - 1, -1, -1):
+            worker = idle[i]
+            _, phase, since, _ = worker.get_state()
+            busy = phase != fdpass.IDLE
+            if busy and since <= limit:
+                continue
+            key = (busy, len(worker.held))
+            if best_key is None or key < best_key:
+                best, best_key = i, key
+        return None if best is None else idle.pop(best)
 
     def handoff(self, worker, conn):
         flags = conn.flags
@@ -833,6 +907,10 @@ class Dispatcher:
             self.on_sendfile(worker, n, fds)
         elif kind == fdpass.HELLO and not worker.registered and fds:
             self.on_hello(worker, n, fds)
+        elif kind == fdpass.ADOPT and worker.registered and len(fds) == 1:
+            self.on_adopt(worker, n, fds[0])
+        elif kind == fdpass.OWN and worker.registered and len(fds) == 1:
+            self.on_own(worker, fds[0])
         else:
             for fd in fds:
                 os.close(fd)
@@ -861,7 +939,62 @@ class Dispatcher:
         self.seen_indexes.add(index)
         self.log('worker %s pid=%s ready' % (index, worker.pid))
         self.idle.append(worker)
+        if not self.draining:
+            self.share_listeners(worker)
         self.pump()
+
+    def share_listeners(self, worker):
+        """(worker) -> None: SHARE the shared listeners with a worker."""
+        for listener in self.listeners:
+            if listener.shared:
+                try:
+                    fdpass.send_message(worker.sock, fdpass.pack_share(
+                        listener.number, listener.server_info),
+                        (listener.fd,), _DONTWAIT)
+                except OSError as e:
+                    self.log('cannot share %s with worker %s: %s' % (
+                        listener.format_address(), worker.index, e))
+
+    def _shared_connection(self, number, fd):
+        """(number:int, fd:int) -> (Listener, sock, peer) | None: a
+        connection a worker accepted from the listener SHAREd as number
+        (None, the descriptor closed, when the listener is gone or the
+        client is)."""
+        sock = socket.socket(fileno=fd)
+        if number < len(self.listeners) and self.listeners[number].shared:
+            try:
+                return self.listeners[number], sock, sock.getpeername()
+            except OSError:
+                pass
+        sock.close()
+        return None
+
+    def on_adopt(self, worker, n, fd):
+        """(worker, n:int, fd:int) -> None: a connection the worker
+        accepted but could not serve at once (ADOPT): take it as if
+        accepted here, with the bytes the worker read of it."""
+        number, data = fdpass.unpack_adopt(self.buffer, n)
+        found = self._shared_connection(number, fd)
+        if found is not None:
+            self.stats['adopted'] += 1
+            self.add_connection(*found, data=data)
+
+    def on_own(self, worker, fd):
+        """(worker, fd:int) -> None: a copy of a connection the worker
+        accepted and is answering or keeping alive (OWN): kept as held by
+        the worker, for its death (502) or its KEEP or CLOSE."""
+        conn_id, number = fdpass.unpack_own(self.buffer)
+        found = self._shared_connection(number, fd)
+        if found is None:
+            return
+        listener, sock, peer = found
+        conn = Client(sock, conn_id, listener, peer[:2])
+        conn.state = HELD
+        conn.worker = worker
+        self.conns[conn.fd] = conn
+        worker.held[conn_id] = conn
+        if self.draining:
+            self.release(worker)
 
     def on_sendfile(self, worker, n, fds):
         """(worker, n:int, fds) -> None: the worker answered its request
@@ -971,6 +1104,8 @@ class Dispatcher:
         and keeps the connection for the next ones."""
         conn_id = fdpass.unpack_held(self.buffer)
         conn = worker.conn
+        if conn_id in worker.held:
+            return              # one it accepted itself (OWN)
         if conn is None or conn.id != conn_id:
             self.log('worker %s pid=%s holds a connection it was not handed'
                      % (worker.index, worker.pid))
@@ -1221,8 +1356,7 @@ class Dispatcher:
         for client in list(self.controls.values()):
             if now >= client.deadline:
                 self.close_control(client)
-        if now - self.banned_checked >= BANNED_CHECK:
-            self.load_banned()
+        self.banned.refresh(now)
 
     def begin_drain(self):
         self.draining = True
@@ -1234,6 +1368,14 @@ class Dispatcher:
                 self.release(worker)
         for listener in self.listeners:
             self.unregister(listener.fd)
+            if listener.shared:
+                # Stops the listening in the workers' copies too: new
+                # connections are refused at once, and the workers'
+                # accept fails (EINVAL) and drops them.
+                try:
+                    listener.sock.shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
             listener.sock.close()
             if listener.unix_path:
                 _unlink(listener.unix_path)

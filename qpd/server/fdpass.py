@@ -24,14 +24,37 @@ descriptors are close-on-exec.
                                   (sendfile), then goes on as for KEEP or
                                   CLOSE, so a slow reader of a large file
                                   never holds the worker
+    dispatcher -> worker   SHARE  listener number + the listener's info;
+                                  carries a TCP listening socket the worker
+                                  accepts from itself (see below)
+    worker -> dispatcher   ADOPT  listener number + the bytes read; carries
+                                  a connection the worker accepted and
+                                  cannot serve at once (nothing or part of a
+                                  request there): the dispatcher takes it as
+                                  if it had accepted it
+                           OWN    connection id (a worker's own, high bit
+                                  set) and listener number; carries a
+                                  connection the worker accepted and is
+                                  answering or keeping alive: the
+                                  dispatcher keeps the copy as if after
+                                  HELD, so that KEEP, CLOSE and a 502 on
+                                  the worker's death work as for any held
+                                  connection
 
+Workers accept from a shared listener only what is all there when they
+accept (TCP_DEFER_ACCEPT wakes them once bytes arrive): a connection with
+nothing or part of a request goes to the dispatcher at once (ADOPT), so a
+slow client never holds a worker. The dispatcher gets its own copy of a
+connection a worker accepted (OWN) when the worker keeps it alive, or when
+a request on it runs past OWN_AFTER (the dispatcher asks with SIGUSR2).
 The counters let the dispatcher tell, when a worker dies, whether it had
 received its last request, which connection it was reading or answering
 (and since when), and whether it had begun to answer.
 
 This module is the only place that builds or splits these messages:
 pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done,
-pack_held/unpack_held, pack_release, pack_sendfile/unpack_sendfile.
+pack_held/unpack_held, pack_release, pack_sendfile/unpack_sendfile,
+pack_share/unpack_share, pack_adopt/unpack_adopt, pack_own/unpack_own.
 A REQUEST's "info" is the connection's peer and the listener's address
 (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
@@ -53,7 +76,9 @@ __all__ = [
     'unpack_request', 'RequestMessage', 'pack_done', 'unpack_done',
     'DONE_SIZE', 'HELD', 'RELEASE', 'pack_held', 'unpack_held',
     'pack_release', 'IDLE', 'READING', 'ANSWERING', 'SENDFILE',
-    'pack_sendfile', 'unpack_sendfile',
+    'pack_sendfile', 'unpack_sendfile', 'SHARE', 'ADOPT', 'OWN',
+    'pack_share', 'unpack_share', 'pack_adopt', 'unpack_adopt', 'pack_own',
+    'unpack_own', 'OWN_ID', 'OWN_AFTER',
 ]
 
 HELLO = b'W'
@@ -63,6 +88,13 @@ CLOSE = b'C'
 HELD = b'H'
 RELEASE = b'X'
 SENDFILE = b'F'
+SHARE = b'S'
+ADOPT = b'A'
+OWN = b'O'
+
+OWN_ID = 0x80000000    # set in the ids workers give connections they accept
+OWN_AFTER = 0.1        # seconds into a request on such a connection after
+                       # which the dispatcher asks for its copy (SIGUSR2)
 
 # kind, flags, socket family, connection id, info, head and body lengths
 REQUEST_HEADER = struct.Struct('<cHBIIII')
@@ -72,6 +104,10 @@ DONE_HEADER = struct.Struct('<cxxxI')
 SENDFILE_HEADER = struct.Struct('<c?xxIQQI')
 # kind, worker index, pid
 HELLO_HEADER = struct.Struct('<cxxxii')
+# kind, listener number (+ info or bytes read)
+SHARE_HEADER = struct.Struct('<cxxxI')
+# kind, connection id, listener number
+OWN_HEADER = struct.Struct('<cxxxII')
 
 F_HTTPS = 1        # the listener is as_https: HTTPS=on
 F_SCGI = 2         # head is an SCGI netstring payload
@@ -200,6 +236,41 @@ def unpack_sendfile(buffer, nbytes):
     head = bytes(view[start:start + head_size])
     leftover = bytes(view[start + head_size:nbytes])
     return keep, conn_id, offset, length, head, leftover
+
+def pack_share(number, server_info):
+    """(number:int, server_info:bytes) -> bytes: SHARE (send it with the
+    listening socket)."""
+    return SHARE_HEADER.pack(SHARE, number) + server_info
+
+
+def unpack_share(buffer, nbytes):
+    """(buffer, nbytes:int) -> (number:int, server_info:bytes)"""
+    return (SHARE_HEADER.unpack_from(buffer)[1],
+            bytes(memoryview(buffer)[SHARE_HEADER.size:nbytes]))
+
+
+def pack_adopt(number, data):
+    """(number:int, data:bytes) -> bytes: ADOPT (send it with the
+    connection): what was read of it, from the listener SHAREd as number."""
+    return SHARE_HEADER.pack(ADOPT, number) + data
+
+
+def unpack_adopt(buffer, nbytes):
+    """(buffer, nbytes:int) -> (number:int, data:bytes)"""
+    return unpack_share(buffer, nbytes)
+
+
+def pack_own(conn_id, number):
+    """(conn_id:int, number:int) -> bytes: OWN (send it with the
+    connection)."""
+    return OWN_HEADER.pack(OWN, conn_id, number)
+
+
+def unpack_own(buffer):
+    """(buffer) -> (conn_id:int, number:int)"""
+    _, conn_id, number = OWN_HEADER.unpack_from(buffer)
+    return conn_id, number
+
 
 _FD_SPACE = socket.CMSG_SPACE(array.array('i', [0]).itemsize * 2)
 _CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)

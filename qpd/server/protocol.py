@@ -163,10 +163,83 @@ def parse_http_request(head, limits, base, script_name=''):
     parse_http_head and make_http_environ in one pass of the parser: what a
     worker does with a request it read itself. Raises HTTPError like
     parse_http_head."""
+    parsed = _parse_plain_request(head, limits, base, script_name)
+    if parsed is not None:
+        return parsed
+    return _parse_full_request(head, limits, base, script_name)
+
+
+def _parse_full_request(head, limits, base, script_name):
+    """parse_http_request by httptools, for any head."""
     environ = dict(base)
     callbacks = _RequestCallbacks(environ)
     result, parser = _check_head(head, limits, callbacks)
     _finish_environ(environ, parser, callbacks.url, script_name)
+    return result, environ
+
+
+# The common request, read without httptools: GET or HEAD, an origin-form
+# target of plain URL characters, HTTP/1.0 or 1.1, and header lines of a
+# token, a colon and visible ASCII. A head that is all of that is valid,
+# and it means the same to this reader as to llhttp; any other head (a
+# body, an odd byte, a repeated Host, Upgrade, blanks at the end of a
+# header value, which llhttp keeps) is left to the full parser,
+# which answers it or refuses it. tests/test_server_fastpath.py checks that
+# the two agree.
+_PLAIN_REQUEST = re.compile(
+    rb"(GET|HEAD) (/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*) HTTP/1\.([01])\r\n"
+    rb"((?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[\x21-\x7e](?:[\x20-\x7e\t]*"
+    rb"[\x21-\x7e])?\r\n)*)\r\n")
+_NOT_PLAIN = frozenset((b'content-length', b'transfer-encoding', b'expect',
+                        b'upgrade'))
+_CONNECTION_OPTIONS = {'close': False, 'keep-alive': True}
+
+
+def _parse_plain_request(head, limits, base, script_name):
+    """(head:bytes, limits:dict, base:dict, script_name:str)
+        -> (RequestHead, environ:dict) | None
+    parse_http_request for a head of the common kind (_PLAIN_REQUEST);
+    None for any other head."""
+    match = _PLAIN_REQUEST.fullmatch(head)
+    if match is None or len(head) > limits['max_head_size']:
+        return None
+    method, target, minor, lines = match.groups()
+    if len(target) > limits['max_target_size']:
+        return None
+    environ = dict(base)
+    hosts = 0
+    for line in lines.split(b'\r\n')[:-1]:
+        name, _, value = line.partition(b':')
+        lower = name.lower()
+        if lower in _NOT_PLAIN:
+            return None
+        if lower == b'host':
+            hosts += 1
+        _add_header(environ, name, value.lstrip(b' \t'))
+    if hosts > 1 or (hosts == 0 and minor == b'1'):
+        return None
+    connection = environ.get('HTTP_CONNECTION')
+    if connection is None:
+        keep_alive = minor == b'1'
+    else:
+        keep_alive = _CONNECTION_OPTIONS.get(connection.lower())
+        if keep_alive is None:
+            return None
+        if minor == b'1':
+            keep_alive = keep_alive or connection.lower() != 'close'
+    result = RequestHead()
+    result.method = method
+    result.target = target
+    result.version = '1.1' if minor == b'1' else '1.0'
+    result.keep_alive = keep_alive
+    path, _, query = target.partition(b'?')
+    if b'%' in path:
+        path = unquote_to_bytes(path)
+    environ['REQUEST_METHOD'] = method.decode()
+    environ['SERVER_PROTOCOL'] = 'HTTP/' + result.version
+    environ['REQUEST_URI'] = target.decode()
+    environ['QUERY_STRING'] = query.decode()
+    _set_path(environ, path.decode('latin-1'), script_name)
     return result, environ
 
 

@@ -38,6 +38,7 @@ or SCGI its end is the end of the connection.
 """
 
 import collections
+import errno
 import faulthandler
 import io
 import logging
@@ -53,7 +54,9 @@ import traceback
 from qpd.lib.backoff import Backoff
 from qpd.lib.http import format_head, http_date
 from qpd.lib.ready import format_ready_line
+from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
+from qpd.server.banned import Banned
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
@@ -64,6 +67,10 @@ _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
 _RECV_SIZE = 65536
 _DONTWAIT = int(socket.MSG_DONTWAIT)
+_MAX_HIT_LINES = 256   # hit lines kept before a write
+ACCEPT_PAUSE = 0.5     # a shared listener is left alone this long when
+                       # accept(2) fails for want of descriptors or memory
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
@@ -78,7 +85,8 @@ class Held:
     the dispatcher's id for it, the environ keys of the connection, and
     the bytes read and not yet served."""
 
-    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready')
+    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
+                 'known', 'number')
 
     def __init__(self, sock, id, base, buf):
         self.sock = sock
@@ -88,6 +96,26 @@ class Held:
         self.buf = buf
         self.last = time.monotonic()
         self.ready = False
+        self.known = True     # False: accepted here; the dispatcher has no
+                              # copy of it until OWN
+        self.number = -1      # the shared listener it came from
+
+
+class Shared:
+    """(sock, number:int, server_info:bytes)
+    A listening socket the dispatcher shares (fdpass SHARE): its number
+    there, and the environ keys it gives the connections accepted."""
+
+    __slots__ = ('sock', 'fd', 'number', 'server_name', 'server_port',
+                 'paused_until')
+
+    def __init__(self, sock, number, server_info):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.number = number
+        self.server_name, self.server_port = server_info.decode(
+            'latin-1').split('\0')
+        self.paused_until = 0.0
 
 
 def _shutdown(sock):
@@ -183,6 +211,15 @@ class Worker:
         self.ready = collections.deque()   # Held with a request to read
         self.holding = True        # False once the dispatcher says RELEASE
         self.swept = 0.0
+        self.hit_lines = []        # hit log lines not yet written
+        self.shared = {}           # fd -> Shared
+        self.accept_from = None    # a Shared with a connection waiting
+        self.own_ids = 0           # ids of connections accepted here
+        self.serving = None        # the Held a request is answered on
+        self.banned = Banned(site)
+        self.paused = []           # Shared not watched until paused_until
+        self.hit_log_fd = None
+        self.flushed = 0.0         # when flush last ran
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
@@ -203,6 +240,7 @@ class Worker:
         signal.signal(signal.SIGINT, self.on_signal)
         faulthandler.register(signal.SIGUSR1, file=sys.stderr,
                               all_threads=True)
+        signal.signal(signal.SIGUSR2, self.on_own_request)
         signal.signal(signal.SIGHUP, self.on_reopen_log)
 
     def on_reopen_log(self, signum, frame):
@@ -235,10 +273,13 @@ class Worker:
         except OSError as e:
             self.log('cannot open the log file %s (%s)' % (path, e))
             return
-        write = os.write
+        lines = self.hit_lines
+        self.hit_log_fd = fd
 
         def write_hit_line(line):
-            write(fd, line.encode('utf-8', 'backslashreplace'))
+            lines.append(line)
+            if len(lines) >= _MAX_HIT_LINES:
+                self.flush()
         self.publisher.set_hit_log(write_hit_line)
         handler = logging.StreamHandler(os.fdopen(os.dup(fd), 'a'))
         self.log_fds = (fd, handler.stream.fileno())     # SIGHUP reopens
@@ -248,6 +289,21 @@ class Worker:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+    def flush(self):
+        """() -> None: write the hit lines and the metrics kept since the
+        last flush (see the module's docstring)."""
+        self.flushed = time.monotonic()
+        lines = self.hit_lines
+        if lines:
+            data = ''.join(lines).encode('utf-8', 'backslashreplace')
+            del lines[:]
+            try:
+                os.write(self.hit_log_fd, data)
+            except OSError as e:
+                self.log('cannot write the hit log (%s)' % e)
+        if self.metrics is not None:
+            self.metrics.flush()
 
     def connect_storage(self):
         """() -> None: make the publisher, retrying while the storage
@@ -326,7 +382,6 @@ class Worker:
         self.publisher.write_turn = WriteTurn(os.path.join(
             self.site.get_var_directory(), LOCK_FILE_NAME))
         self.open_log()
-        from qpd.metrics import open_recorder
         self.metrics = open_recorder(self.site)
         self.connect_dispatcher()
         sys.stdout.write(format_ready_line(
@@ -350,6 +405,7 @@ class Worker:
             pass
         finally:
             self.idle = False
+            self.flush()
             self.release_all()
             if self.sock is not None:
                 self.sock.close()
@@ -358,20 +414,22 @@ class Worker:
 
     def turn(self):
         """() -> None: one pass of the loop: wait for a message from the
-        dispatcher or for a held connection's next request, then serve
-        every request that is ready, each held connection in turn."""
+        dispatcher, a held connection's next request or a connection on a
+        shared listener; then serve every request that is ready, each held
+        connection in turn, and then one new connection."""
         ready = self.ready
-        if ready:
-            timeout = 0
-        elif self.held:
-            timeout = SWEEP_TIME
-        else:
-            timeout = -1
         self.idle = True
         try:
             if self.stopping:
                 return
-            events = self.epoll.poll(timeout)
+            events = self.epoll.poll(0)
+            if not events and not ready:
+                # About to wait: write what is kept first.
+                self.flush()
+                events = self.epoll.poll(
+                    SWEEP_TIME if self.held or self.paused else -1)
+            elif time.monotonic() - self.flushed >= FLUSH_INTERVAL:
+                self.flush()
         finally:
             self.idle = False
         dispatcher_fd = self.sock.fileno()
@@ -381,9 +439,12 @@ class Worker:
                 self.on_message()
             else:
                 conn = held.get(fd)
-                if conn is not None and not conn.ready:
-                    conn.ready = True
-                    ready.append(conn)
+                if conn is not None:
+                    if not conn.ready:
+                        conn.ready = True
+                        ready.append(conn)
+                elif fd in self.shared:
+                    self.accept_from = self.shared[fd]
         for _ in range(len(ready)):
             if self.stopping:
                 break
@@ -391,13 +452,104 @@ class Worker:
             conn.ready = False
             if held.get(conn.fd) is conn:
                 self.serve_held(conn)
-        if held:
+        shared = self.accept_from
+        if shared is not None:
+            self.accept_from = None
+            if not self.stopping and self.holding:
+                self.accept_own(shared)
+        if held or self.paused:
             now = time.monotonic()
             if now - self.swept >= SWEEP_TIME:
                 self.swept = now
                 for conn in list(held.values()):
                     if now - conn.last >= HOLD_TIME and not conn.ready:
                         self.give_back(conn, True)
+                for shared in list(self.paused):
+                    if now >= shared.paused_until:
+                        self.paused.remove(shared)
+                        self.watch_shared(shared)
+
+    # Connections accepted here ---------------------------------------------------
+
+    def add_shared(self, nbytes, fd):
+        """(nbytes:int, fd:int) -> None: a listener the dispatcher SHAREd:
+        accept from it too (one worker woken per connection)."""
+        number, info = fdpass.unpack_share(self.buffer, nbytes)
+        shared = Shared(socket.socket(fileno=fd), number, info)
+        self.shared[shared.fd] = shared
+        self.watch_shared(shared)
+
+    def watch_shared(self, shared):
+        """(shared:Shared) -> None"""
+        try:
+            self.epoll.register(shared.fd,
+                                select.EPOLLIN | select.EPOLLEXCLUSIVE)
+        except OSError as e:
+            self.log('cannot watch a shared listener (%s)' % e)
+            self.drop_shared(shared)
+
+    def drop_shared(self, shared):
+        """(shared:Shared) -> None: stop accepting from it; close this copy."""
+        if self.shared.pop(shared.fd, None) is not None:
+            if shared in self.paused:
+                self.paused.remove(shared)
+            else:
+                try:
+                    self.epoll.unregister(shared.fd)
+                except (OSError, ValueError):
+                    pass
+            shared.sock.close()
+
+    def accept_own(self, shared):
+        """(shared:Shared) -> None: accept a connection and serve its
+        request when it is all there; else (nothing or part of a request
+        read, a banned address) hand it to the dispatcher at once
+        (ADOPT): a slow client never waits on a worker."""
+        try:
+            sock, peer = shared.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            if e.errno in _OUT_OF_RESOURCES:
+                # The dispatcher accepts meanwhile; try again later.
+                self.log('accept failed: %s; pausing' % e)
+                self.epoll.unregister(shared.fd)
+                shared.paused_until = time.monotonic() + ACCEPT_PAUSE
+                self.paused.append(shared)
+            else:
+                # EINVAL: the dispatcher stopped listening (it drains).
+                self.drop_shared(shared)
+            return
+        self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
+        base = self.format_base(peer[0], peer[1], shared.server_name,
+                                shared.server_port, False)
+        conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
+        conn.known = False
+        conn.number = shared.number
+        self.banned.refresh(conn.last)
+        if peer[0] in self.banned:
+            self.give_back(conn, True)        # the dispatcher refuses it
+        else:
+            self.serve_held(conn)
+
+    def own(self, conn):
+        """(conn:Held) -> bool: send the dispatcher its copy of a connection
+        accepted here (OWN); False when it cannot be reached."""
+        try:
+            fdpass.send_message(self.sock, fdpass.pack_own(
+                conn.id, conn.number), (conn.fd,))
+        except OSError as e:
+            self.log('cannot reach the dispatcher (%s)' % e)
+            return False
+        conn.known = True
+        return True
+
+    def on_own_request(self, signum, frame):
+        """SIGUSR2: the dispatcher asks for its copy of the connection this
+        worker has been answering a request on for OWN_AFTER."""
+        conn = self.serving
+        if conn is not None and not conn.known:
+            self.own(conn)
 
     def on_message(self):
         """() -> None: a message from the dispatcher."""
@@ -417,6 +569,8 @@ class Worker:
         kind = self.buffer[:1]
         if kind == fdpass.REQUEST and 1 <= len(fds) <= 2:
             self.handle(*fds)
+        elif kind == fdpass.SHARE and len(fds) == 1:
+            self.add_shared(nbytes, fds[0])
         elif kind == fdpass.RELEASE and not fds:
             self.holding = False
             self.release_all()
@@ -429,6 +583,10 @@ class Worker:
         self.log('the dispatcher went away; reconnecting')
         for conn in list(self.held.values()):
             self.forget(conn)
+        for shared in list(self.shared.values()):
+            # The new dispatcher shares its own (and must be able to
+            # listen on the address again).
+            self.drop_shared(shared)
         self.epoll.unregister(self.sock.fileno())
         self.sock.close()
         self.sock = None
@@ -521,7 +679,7 @@ class Worker:
             if end < 4:
                 counters.mark_idle(False)
                 conn.buf = buf
-                if buf:
+                if buf or not conn.known:
                     self.give_back(conn, True)
                 else:
                     self.hold(conn)
@@ -549,6 +707,7 @@ class Worker:
         conn.buf = buf[end + length:]
         if 'CONTENT_LENGTH' in environ or body:
             environ['CONTENT_LENGTH'] = str(length)
+        self.serving = conn
         try:
             keep = self.respond(conn.sock, environ, io.BytesIO(body),
                                 parsed.keep_alive, False)
@@ -557,8 +716,14 @@ class Worker:
         except Exception:
             self.log('error serving a request:\n' + traceback.format_exc())
             keep = False
+        self.serving = None
         counters.mark_idle()
         if self.passing is not None:
+            if not conn.known and not self.own(conn):
+                self.passing[0].close()
+                self.passing = None
+                self.forget(conn)
+                return
             self.forget(conn)
             self.pass_response(None, conn.id, keep, conn.buf if keep else b'')
             self.after_request(began, None)
@@ -577,8 +742,12 @@ class Worker:
             self.after_request(began, None)
 
     def hold(self, conn):
-        """(conn:Held) -> None: poll conn for its next request."""
+        """(conn:Held) -> None: poll conn for its next request (first
+        sending the dispatcher its copy of one accepted here)."""
         if conn.fd not in self.held:
+            if not conn.known and not self.own(conn):
+                self.forget(conn)
+                return
             self.held[conn.fd] = conn
             self.epoll.register(conn.fd, select.EPOLLIN)
 
@@ -594,7 +763,16 @@ class Worker:
     def give_back(self, conn, keep):
         """(conn:Held, keep:bool) -> None: KEEP (with the bytes read and not
         served) or CLOSE to the dispatcher, which has its own copy of the
-        socket."""
+        socket; one accepted here goes with ADOPT (or is just closed)."""
+        if not conn.known:
+            if keep:
+                try:
+                    fdpass.send_message(self.sock, fdpass.pack_adopt(
+                        conn.number, conn.buf), (conn.fd,))
+                except OSError as e:
+                    self.log('cannot reach the dispatcher (%s)' % e)
+            self.forget(conn)
+            return
         self.forget(conn)
         self.tell(fdpass.pack_done(keep, conn.id, conn.buf if keep else b''))
 
@@ -620,16 +798,23 @@ class Worker:
     def make_base(self, message):
         """(message:fdpass.RequestMessage) -> dict: the environ keys of the
         connection and the listener."""
-        flags = message.flags
+        return self.format_base(
+            message.remote_addr, message.remote_port, message.server_name,
+            message.server_port, message.flags & fdpass.F_HTTPS)
+
+    def format_base(self, remote_addr, remote_port, server_name,
+                    server_port, https):
+        """(remote_addr:str, remote_port, server_name:str, server_port:str,
+            https:bool) -> dict: the environ keys of a connection."""
         base = {
-            'REMOTE_ADDR': message.remote_addr,
-            'REMOTE_PORT': message.remote_port,
-            'SERVER_NAME': message.server_name,
-            'SERVER_PORT': message.server_port,
+            'REMOTE_ADDR': remote_addr,
+            'REMOTE_PORT': str(remote_port),
+            'SERVER_NAME': server_name,
+            'SERVER_PORT': server_port,
             'SERVER_SOFTWARE': 'qpd',
             'GATEWAY_INTERFACE': 'CGI/1.1',
         }
-        if flags & fdpass.F_HTTPS:
+        if https:
             base['HTTPS'] = 'on'
             base['wsgi.url_scheme'] = 'https'
         else:

@@ -321,7 +321,7 @@ def test_scgi_through_nginx(cluster, nginx):
     assert env['REQUEST_METHOD'] == 'GET'
 
 
-def _listening_inodes():
+def _listening_inodes(unix=True):
     inodes = set()
     for name in ('tcp', 'tcp6'):
         try:
@@ -332,25 +332,45 @@ def _listening_inodes():
                         inodes.add(fields[9])
         except FileNotFoundError:
             pass
-    with open('/proc/net/unix') as f:
-        for line in list(f)[1:]:
-            fields = line.split()
-            if int(fields[3], 16) & 0x10000:           # __SO_ACCEPTCON
-                inodes.add(fields[6])
+    if unix:
+        with open('/proc/net/unix') as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if int(fields[3], 16) & 0x10000:       # __SO_ACCEPTCON
+                    inodes.add(fields[6])
     return inodes
+
+
+def _socket_inodes(pid):
+    """(pid:int) -> ([link], {inode}): a process's descriptors, and the
+    inodes of its sockets."""
+    links = []
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            links.append(os.readlink('/proc/%d/fd/%s' % (pid, fd)))
+        except FileNotFoundError:
+            pass
+    return links, {l[8:-1] for l in links if l.startswith('socket:[')}
 
 
 def test_workers_hold_only_their_own_descriptors(cluster):
     assert cluster.get('/')[0] == 200
     listening = _listening_inodes()
+    _, dispatcher_sockets = _socket_inodes(
+        cluster.processes['dispatcher'].get_pid())
+    tcp = dispatcher_sockets & _listening_inodes(unix=False)
+    held = set()
     for pid in cluster.get_worker_pids():
-        links = []
-        for fd in os.listdir('/proc/%d/fd' % pid):
-            try:
-                links.append(os.readlink('/proc/%d/fd/%s' % (pid, fd)))
-            except FileNotFoundError:
-                pass
-        sockets = {l[8:-1] for l in links if l.startswith('socket:[')}
-        assert not sockets & listening, links
-        # stdin/out/err, the dispatcher, the storage server, maybe a memfd
-        assert len(sockets) <= 4, links
+        links, sockets = _socket_inodes(pid)
+        # The one listener the dispatcher shares (fdpass SHARE: its
+        # http_address over TCP), and no other: no SCGI or unix listener,
+        # no other client's connection.
+        assert len(sockets & listening) == 1, links
+        assert sockets & listening <= tcp, links
+        held |= sockets & listening
+        # stdin/out/err, the dispatcher, the storage server, the shared
+        # listener, maybe a memfd
+        assert len(sockets) <= 5, links
+    assert len(held) == 1
+
+
