@@ -481,6 +481,11 @@ KEYS = [
     Key('retry_delay', 0.001, seconds(),
         'the first retry runs at once; later ones wait this long, doubled '
         'each time up to 0.05 s, with jitter', restart=False),
+    Key('coalesce_syncs', True, boolean(),
+        'a worker syncs with the StorageServer once for all the requests '
+        'that had arrived when the sync began, not once per hit: every hit '
+        'still sees every commit acknowledged before its request arrived '
+        '(off: a sync at the start of every hit, as in QP)', restart=False),
     Key('reconnect_wait', 10, seconds(),
         'seconds a worker keeps trying to reach a restarting StorageServer',
         restart=False),

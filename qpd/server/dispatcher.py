@@ -893,6 +893,14 @@ class Dispatcher:
                 worker.sock, self.buffer, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
+        except fdpass.TruncatedMessage:
+            # Its descriptor did not fit here: the connection it carried
+            # (ADOPT, OWN) is lost, as an accept(2) at the open-file limit
+            # would lose it; the worker is fine.
+            self.accept_failed(OSError(
+                errno.EMFILE, 'Too many open files (a connection a worker '
+                'passed was lost)'))
+            return
         except OSError:
             n, fds = 0, ()
         if n == 0:

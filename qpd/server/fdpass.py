@@ -78,7 +78,7 @@ __all__ = [
     'pack_release', 'IDLE', 'READING', 'ANSWERING', 'SENDFILE',
     'pack_sendfile', 'unpack_sendfile', 'SHARE', 'ADOPT', 'OWN',
     'pack_share', 'unpack_share', 'pack_adopt', 'unpack_adopt', 'pack_own',
-    'unpack_own', 'OWN_ID', 'OWN_AFTER',
+    'unpack_own', 'OWN_ID', 'OWN_AFTER', 'TruncatedMessage',
 ]
 
 HELLO = b'W'
@@ -287,11 +287,16 @@ def send_message(sock, data, fds=(), flags=0):
         sock.send(data, flags)
 
 
+class TruncatedMessage(OSError):
+    """A message that did not arrive whole (see recv_message_into)."""
+
+
 def recv_message_into(sock, buffer, flags=0):
     """(sock, buffer:bytearray, flags:int=0) -> (nbytes:int, fds:[int])
     Receive one message into buffer; nbytes is 0 at end of file. Received
-    descriptors are close-on-exec; a truncated message closes them and
-    raises OSError."""
+    descriptors are close-on-exec; a truncated message (too long, or its
+    descriptors refused: the receiver is out of them) closes those that
+    came and raises TruncatedMessage."""
     nbytes, ancdata, msg_flags, _ = sock.recvmsg_into(
         [buffer], _FD_SPACE, flags | _CLOEXEC)
     fds = []
@@ -303,7 +308,7 @@ def recv_message_into(sock, buffer, flags=0):
     if msg_flags & _TRUNCATED:
         for fd in fds:
             os.close(fd)
-        raise OSError('truncated message from %r' % (sock,))
+        raise TruncatedMessage('truncated message from %r' % (sock,))
     return nbytes, fds
 
 

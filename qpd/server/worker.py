@@ -70,6 +70,8 @@ _DONTWAIT = int(socket.MSG_DONTWAIT)
 _MAX_HIT_LINES = 256   # hit lines kept before a write
 ACCEPT_PAUSE = 0.5     # a shared listener is left alone this long when
                        # accept(2) fails for want of descriptors or memory
+ACCEPT_BATCH = 4       # connections accepted at once by a worker holding
+                       # none (they share one sync)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
@@ -86,7 +88,7 @@ class Held:
     the bytes read and not yet served."""
 
     __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
-                 'known', 'number')
+                 'known', 'number', 'seen')
 
     def __init__(self, sock, id, base, buf):
         self.sock = sock
@@ -99,6 +101,8 @@ class Held:
         self.known = True     # False: accepted here; the dispatcher has no
                               # copy of it until OWN
         self.number = -1      # the shared listener it came from
+        self.seen = None      # time.monotonic() by which its next request
+                              # had begun to arrive (Hit.arrived)
 
 
 class Shared:
@@ -216,6 +220,7 @@ class Worker:
         self.accept_from = None    # a Shared with a connection waiting
         self.own_ids = 0           # ids of connections accepted here
         self.serving = None        # the Held a request is answered on
+        self.received_at = None    # when the last message came
         self.banned = Banned(site)
         self.paused = []           # Shared not watched until paused_until
         self.hit_log_fd = None
@@ -434,12 +439,15 @@ class Worker:
             self.idle = False
         dispatcher_fd = self.sock.fileno()
         held = self.held
+        now = time.monotonic()
         for fd, mask in events:
             if fd == dispatcher_fd:
                 self.on_message()
             else:
                 conn = held.get(fd)
                 if conn is not None:
+                    if conn.seen is None:
+                        conn.seen = now
                     if not conn.ready:
                         conn.ready = True
                         ready.append(conn)
@@ -501,36 +509,55 @@ class Worker:
             shared.sock.close()
 
     def accept_own(self, shared):
-        """(shared:Shared) -> None: accept a connection and serve its
-        request when it is all there; else (nothing or part of a request
-        read, a banned address) hand it to the dispatcher at once
-        (ADOPT): a slow client never waits on a worker."""
-        try:
-            sock, peer = shared.sock.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            if e.errno in _OUT_OF_RESOURCES:
-                # The dispatcher accepts meanwhile; try again later.
-                self.log('accept failed: %s; pausing' % e)
-                self.epoll.unregister(shared.fd)
-                shared.paused_until = time.monotonic() + ACCEPT_PAUSE
-                self.paused.append(shared)
+        """(shared:Shared) -> None: accept connections (a few at a time
+        while none is held, else one) and serve the requests that are all
+        there, after one sync (see Hit.arrived); hand the others (nothing
+        or part of a request read, a banned address) to the dispatcher at
+        once (ADOPT): a slow client never waits on a worker."""
+        batch = []
+        for _ in range(1 if self.held else ACCEPT_BATCH):
+            try:
+                sock, peer = shared.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as e:
+                if e.errno in _OUT_OF_RESOURCES:
+                    # The dispatcher accepts meanwhile; try again later.
+                    self.log('accept failed: %s; pausing' % e)
+                    self.epoll.unregister(shared.fd)
+                    shared.paused_until = time.monotonic() + ACCEPT_PAUSE
+                    self.paused.append(shared)
+                else:
+                    # EINVAL: the dispatcher stopped listening (it drains).
+                    self.drop_shared(shared)
+                break
+            self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
+            base = self.format_base(peer[0], peer[1], shared.server_name,
+                                    shared.server_port, False)
+            conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
+            conn.known = False
+            conn.number = shared.number
+            self.banned.refresh(conn.last)
+            if peer[0] in self.banned:
+                self.give_back(conn, True)        # the dispatcher refuses it
+                continue
+            try:
+                conn.buf = sock.recv(_RECV_SIZE, _DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                self.give_back(conn, True)
+                continue
+            except OSError:
+                conn.buf = b''
+            if not conn.buf:
+                self.forget(conn)                 # gone already
+                continue
+            conn.seen = time.monotonic()
+            batch.append(conn)
+        for conn in batch:
+            if self.stopping:
+                self.give_back(conn, True)
             else:
-                # EINVAL: the dispatcher stopped listening (it drains).
-                self.drop_shared(shared)
-            return
-        self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
-        base = self.format_base(peer[0], peer[1], shared.server_name,
-                                shared.server_port, False)
-        conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
-        conn.known = False
-        conn.number = shared.number
-        self.banned.refresh(conn.last)
-        if peer[0] in self.banned:
-            self.give_back(conn, True)        # the dispatcher refuses it
-        else:
-            self.serve_held(conn)
+                self.serve_held(conn)
 
     def own(self, conn):
         """(conn:Held) -> bool: send the dispatcher its copy of a connection
@@ -561,6 +588,7 @@ class Worker:
         except OSError as e:
             self.log('lost the dispatcher (%s)' % e)
             nbytes, fds = 0, ()
+        self.received_at = time.monotonic()
         if nbytes == 0:
             if self.stopping:
                 raise SystemExit(0)
@@ -672,6 +700,8 @@ class Worker:
                 self.give_back(conn, False)
                 return
             if data:
+                if conn.seen is None:
+                    conn.seen = time.monotonic()
                 buf = buf + data if buf else data
                 while buf[:2] == b'\r\n':
                     buf = buf[2:]
@@ -708,9 +738,11 @@ class Worker:
         if 'CONTENT_LENGTH' in environ or body:
             environ['CONTENT_LENGTH'] = str(length)
         self.serving = conn
+        arrived = conn.seen
+        conn.seen = None
         try:
             keep = self.respond(conn.sock, environ, io.BytesIO(body),
-                                parsed.keep_alive, False)
+                                parsed.keep_alive, False, arrived=arrived)
         except _ClientGone:
             keep = False
         except Exception:
@@ -862,16 +894,18 @@ class Worker:
         if flags & fdpass.F_CLOSE:
             keep = False
         return self.respond(sock, environ, body_file, keep, scgi,
-                            reader), leftover
+                            reader, self.received_at), leftover
 
-    def respond(self, sock, environ, body_file, keep, scgi, reader=None):
-        """(sock, environ:dict, body_file, keep:bool, scgi, reader=None)
-        -> keep:bool
+    def respond(self, sock, environ, body_file, keep, scgi, reader=None,
+                arrived=None):
+        """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
+            arrived:float=None) -> keep:bool
         Process the hit and send its response; may the connection stay
-        open?"""
+        open? arrived: see Hit.arrived."""
         began = time.perf_counter()
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)
+        hit.arrived = arrived
         self.publisher.process_hit(hit)
         response = hit.get_response()
         if reader is not None and reader.remaining > 0:

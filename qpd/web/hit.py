@@ -45,6 +45,11 @@ class Hit:
         self.time = time.time()
         self.info = {}
         self.attempts = 0
+        # time.monotonic() by which the request had begun to arrive, when
+        # the server knows it (qpd's workers do): the publisher need not
+        # sync again for a request that arrived before its last sync began
+        # (coalesce_syncs).
+        self.arrived = None
 
     def __repr__(self):
         return '<Hit %r>' % (self.request,)

@@ -11,6 +11,19 @@ then commits when the hit succeeded (including a Redirect or RespondNow)
 or aborts when it failed (an HTTPError becomes its error page, any other
 exception the 500 page of handle_exception()).
 
+Syncs are coalesced (the `coalesce_syncs` key, on by default): a hit
+whose request had begun to arrive before the publisher's last sync began
+(`hit.arrived`, which qpd's workers set; None elsewhere) skips its own.
+That sync already shows it every commit acknowledged before the request
+was sent, which is what a sync at the start of the hit is for: a client
+that saw a commit acknowledged sends its next request after that, so the
+request arrives after the commit, and a hit never misses a commit its
+client could know of. What it may miss is a commit acknowledged while its
+request was on the way, which a sync at its start could not promise to
+show either. A retry, a connection with uncommitted changes, and a hit
+whose arrival the server did not note always sync. A worker that finds
+several requests waiting serves them all after one sync.
+
 A ConflictError or ReadConflictError, and a lost connection to the storage
 server, make the whole hit run again (at most `max_retries` times, after a
 short jittered backoff), reconnecting first when the connection was lost.
@@ -159,6 +172,8 @@ class Publisher:
         self.root_directory = None
         self.initialized = False
         self.retry_count = 0
+        self.synced_at = float('-inf')   # time.monotonic() of the last sync
+        self.coalesced_syncs = 0         # hits that skipped theirs
         self.reconnect_count = 0
         self.reconnect_time = 0.0
         self.last_session_cleanup = time.time()
@@ -464,7 +479,16 @@ class Publisher:
         try:
             if is_disconnected(connection):
                 raise LostConnection('the storage connection failed before')
-            connection.abort()      # sync: see other clients' commits
+            arrived = hit.arrived
+            if (arrived is None or arrived > self.synced_at or hit.attempts
+                    or connection.changed
+                    or not self.config['coalesce_syncs']):
+                # sync: see other clients' commits (see the module's
+                # docstring for when a sync is left out)
+                self.synced_at = time.monotonic()
+                connection.abort()
+            else:
+                self.coalesced_syncs += 1
             self.ensure_initialized()
         except LOST_CONNECTION_ERRORS as error:
             raise LostConnection(str(error)) from error
