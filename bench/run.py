@@ -77,6 +77,9 @@ def make_parser():
                         default='auto',
                         help='start qpd with `qpd start` (supervisord) or '
                              '`qpd serve`; auto tries start, then serve')
+    parser.add_argument('--sync-every-hit', action='store_true',
+                        help='qpd syncs at the start of every hit, as the '
+                             'WSGI servers do (coalesce_syncs off)')
     parser.add_argument('--no-nginx', action='store_true',
                         help='skip the nginx ceiling')
     parser.add_argument('--servers', default='qpd,gunicorn,granian,uwsgi',
@@ -148,7 +151,10 @@ class Bench:
         for name in self.server_names:
             port = free_port()
             try:
-                home = make_home(os.path.join(base, name), port, args.workers)
+                home = make_home(
+                    os.path.join(base, name), port, args.workers,
+                    dict(coalesce_syncs=False) if args.sync_every_hit
+                    else None)
                 static_file = os.path.join(home, 'sites', 'bench', 'static',
                                            '100k.bin')
                 if name == 'qpd':

@@ -1,6 +1,7 @@
 """The servers the bench compares, each started the way a user would.
 
-    make_home(directory, port, workers) -> HOME   # sites/bench, its database
+    make_home(directory, port, workers, settings=None) -> HOME
+                                        # sites/bench, its database
     QpdServer(processes, home, port, workers)     # qpd start (or qpd serve)
     GunicornServer(processes, home, port, workers)  # qpd durus + gunicorn
     GranianServer(processes, home, port, workers)   # qpd durus + granian
@@ -58,17 +59,19 @@ def static_bytes(size=STATIC_SIZE):
     return (bytes(range(256)) * (size // 256 + 1))[:size]
 
 
-def make_home(directory, port, workers):
-    """(directory:str, port:int, workers:int) -> str
+def make_home(directory, port, workers, settings=None):
+    """(directory:str, port:int, workers:int, settings:dict=None) -> str
     Make a qpd home in directory with sites/bench copied from bench/site,
-    bench.json naming the port and the worker count, the 100 KB static
-    file, and the database with the bench objects. Returns the home."""
+    bench.json naming the port and the worker count (and settings, more
+    configuration keys), the 100 KB static file, and the database with the
+    bench objects. Returns the home."""
     home = os.path.abspath(directory)
     package = os.path.join(home, 'sites', SITE_NAME)
     shutil.copytree(SITE_SOURCE, package, ignore=shutil.ignore_patterns(
         '__pycache__', 'var', 'static', 'bench.json'))
     with open(os.path.join(package, 'bench.json'), 'w') as f:
-        json.dump(dict(http_address=[HOST, port], workers=workers), f)
+        json.dump(dict(settings or {}, http_address=[HOST, port],
+                       workers=workers), f)
     os.makedirs(os.path.join(package, 'static'))
     with open(os.path.join(package, 'static', '100k.bin'), 'wb') as f:
         f.write(static_bytes())

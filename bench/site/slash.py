@@ -43,6 +43,8 @@ class SitePublisher(Publisher):
     )
     if _settings.get('durus_address'):
         configuration['durus_address'] = _settings['durus_address']
+    if 'coalesce_syncs' in _settings:
+        configuration['coalesce_syncs'] = _settings['coalesce_syncs']
 
 
 class SiteDirectory(Directory):

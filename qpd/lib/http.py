@@ -28,12 +28,12 @@ def http_date(seconds=None):
     return formatdate(seconds, usegmt=True)
 
 
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 def get_reason_phrase(status):
     """(status:int) -> str: the standard phrase, '' when unknown."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ''
+    return _PHRASES.get(status, '')
 
 
 def format_head(first_line, headers):

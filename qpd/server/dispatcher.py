@@ -4,7 +4,23 @@
 
 One epoll loop owns the listening sockets (http_address, scgi_address,
 as_https_address), the unix socket its workers connect to, and the control
-socket that answers the pool's stats. For each connection it reads the
+socket that answers the pool's stats. It shares the HTTP listener over TCP
+with its workers (fdpass SHARE), which accept from it themselves and serve
+at once the requests that arrive whole, and hand it every connection they
+accepted with nothing or part of a request read (ADOPT). Since accept(2)
+on a listener with TCP_DEFER_ACCEPT returns only once bytes have come,
+most connections never pass through the dispatcher; it watches the shared
+listener itself only while no worker can accept (none is there, or each
+has been on one request for OWN_AFTER) or requests wait in its queue, so
+that a queue it bounds forms here, not unseen in the kernel's backlog
+(watch_workers, every WATCH_INTERVAL). It asks a worker (SIGUSR2) for its
+copy of a connection the worker accepted once a request on it has run
+OWN_AFTER, and gets one when the worker keeps such a connection alive
+(OWN), so that the worker's death or a request_timeout still gets a 502
+or 504 there; a worker killed within OWN_AFTER of a request on a fresh
+connection costs that client a reset instead.
+
+For each connection it holds it reads the
 request head and body itself, under deadlines, refusing malformed requests
 (see qpd.server.protocol); then it hands the socket and the bytes read to an
 idle worker (qpd.server.fdpass), keeping its own copy of the socket. A body
@@ -26,8 +42,9 @@ one that dies while answering costs that request (502 when nothing was sent
 yet); the connections it held idle wait in the dispatcher again. A worker busy past request_timeout is asked to dump its stack
 (SIGUSR1, faulthandler) and killed (then 504).
 
-SIGTERM or SIGINT: stop accepting, finish the requests in hand (up to
-shutdown_timeout), exit.
+SIGTERM or SIGINT: stop accepting (a shared listener is shut down, which
+stops the workers' copies listening too), finish the requests in hand (up
+to shutdown_timeout), exit.
 """
 
 import collections
@@ -168,7 +185,7 @@ class WorkerLink:
 
     __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
                  'conn', 'since', 'kill_at', 'timed_out', 'registered',
-                 'served', 'held', 'asked')
+                 'served', 'held', 'asked', 'gone')
 
     def __init__(self, sock):
         self.sock = sock
@@ -185,6 +202,7 @@ class WorkerLink:
         self.served = 0
         self.held = {}           # conn id -> Client the worker holds
         self.asked = None        # (conn id, since) its copy was asked for
+        self.gone = False        # dropped (drop_worker)
 
     def get_state(self):
         """() -> (conn_id:int, phase:int, since:float, served:int): what
@@ -317,6 +335,8 @@ class Dispatcher:
         self.epoll = select.epoll()
         self.handlers = {}         # fd -> (callback, object)
         self.listeners = []
+        self.numbered = []         # every listener opened, by its number
+                                   # (kept when draining empties listeners)
         self.conns = {}            # fd -> Client
         self.workers = {}          # fd -> Worker
         self.idle = []             # idle Workers, most recently used last
@@ -363,6 +383,7 @@ class Dispatcher:
             self.set_connection_options(listener.sock)
             listener.number = len(self.listeners)
             self.listeners.append(listener)
+            self.numbered.append(listener)
             self.register(listener.fd, self.on_accept, listener)
         self.worker_path = self.site.get_dispatcher_socket()
         self.worker_listener = open_listener(
@@ -445,8 +466,12 @@ class Dispatcher:
 
     # Accepting --------------------------------------------------------------------
 
-    def on_accept(self, listener, events):
-        for _ in range(64):
+    def on_accept(self, listener, events, limit=64):
+        """(listener, events, limit:int|None=64) -> None: accept up to
+        limit connections (None: all that wait)."""
+        count = 0
+        while limit is None or count < limit:
+            count += 1
             try:
                 sock, peer = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -510,10 +535,11 @@ class Dispatcher:
 
     def watch_workers(self, now):
         """(now:float) -> None: every WATCH_INTERVAL, for the workers that
-        accept connections themselves (see fdpass): ask a worker for its
-        copy of a connection (SIGUSR2, OWN) once a request on it has run
-        OWN_AFTER, so that the worker's death or a request_timeout still
-        gets a 502 or 504 on it; hand queued requests to workers that went
+        accept connections themselves (see fdpass): tell a worker (SIGUSR2)
+        once a request has run OWN_AFTER, so that it sends its copy of that
+        connection (OWN; then the worker's death or a request_timeout still
+        gets a 502 or 504 there) and gives the dispatcher its other
+        connections, which would wait behind it; hand queued requests to workers that went
         idle without a word; and accept on the shared listeners here only
         while no worker can (none there, or each busy on one request past
         OWN_AFTER) or requests wait here, so that a queue forms here, with
@@ -533,8 +559,7 @@ class Dispatcher:
             if now - since < fdpass.OWN_AFTER:
                 continue
             stuck += 1
-            if (current & fdpass.OWN_ID and current not in worker.held
-                    and worker.asked != (current, since)):
+            if worker.asked != (current, since):
                 worker.asked = (current, since)
                 self.signal_worker(worker, signal.SIGUSR2)
         if self.queue:
@@ -887,12 +912,26 @@ class Dispatcher:
         worker.dispatched += 1
 
     def on_worker_message(self, worker, events):
+        received = self.receive_message(worker)
+        if received is None:
+            return
+        n, fds = received
+        if n == 0:
+            self.drop_worker(worker)
+        elif not self.take_message(worker, n, fds):
+            self.log('worker %s pid=%s sent a bad message; dropped' % (
+                worker.index, worker.pid))
+            self.drop_worker(worker)
+
+    def receive_message(self, worker):
+        """(worker) -> (n:int, fds) | None: the worker's next message (n
+        0: it is gone); None when there is none now."""
         try:
             # Always with room for descriptors: a SENDFILE carries a file.
-            n, fds = fdpass.recv_message_into(
+            return fdpass.recv_message_into(
                 worker.sock, self.buffer, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except fdpass.TruncatedMessage:
             # Its descriptor did not fit here: the connection it carried
             # (ADOPT, OWN) is lost, as an accept(2) at the open-file limit
@@ -900,12 +939,13 @@ class Dispatcher:
             self.accept_failed(OSError(
                 errno.EMFILE, 'Too many open files (a connection a worker '
                 'passed was lost)'))
-            return
+            return None
         except OSError:
-            n, fds = 0, ()
-        if n == 0:
-            self.drop_worker(worker)
-            return
+            return 0, ()
+
+    def take_message(self, worker, n, fds):
+        """(worker, n:int, fds) -> bool: act on the message in
+        self.buffer; False (its descriptors closed) when it is bad."""
         kind = self.buffer[:1]
         if kind == fdpass.KEEP or kind == fdpass.CLOSE:
             self.on_done(worker, n)
@@ -922,9 +962,8 @@ class Dispatcher:
         else:
             for fd in fds:
                 os.close(fd)
-            self.log('worker %s pid=%s sent a bad message; dropped' % (
-                worker.index, worker.pid))
-            self.drop_worker(worker)
+            return False
+        return True
 
     def on_hello(self, worker, n, fds):
         index, pid = fdpass.unpack_hello(self.buffer)
@@ -969,9 +1008,9 @@ class Dispatcher:
         (None, the descriptor closed, when the listener is gone or the
         client is)."""
         sock = socket.socket(fileno=fd)
-        if number < len(self.listeners) and self.listeners[number].shared:
+        if number < len(self.numbered) and self.numbered[number].shared:
             try:
-                return self.listeners[number], sock, sock.getpeername()
+                return self.numbered[number], sock, sock.getpeername()
             except OSError:
                 pass
         sock.close()
@@ -1105,7 +1144,8 @@ class Dispatcher:
         self.drop_spool(conn)
         worker.served += 1
         self.stats['served'] += 1
-        self.idle.append(worker)
+        if not worker.gone:
+            self.idle.append(worker)
 
     def on_held(self, worker):
         """(worker) -> None: the worker answered the request it was handed
@@ -1198,9 +1238,18 @@ class Dispatcher:
         if self.workers.pop(worker.fd, None) is None:
             return
         self.unregister(worker.fd)
-        worker.sock.close()
+        worker.gone = True
         if worker in self.idle:
             self.idle.remove(worker)
+        # What it sent before it went: an ADOPT or OWN carries a
+        # connection that only it had, and closing the socket unread would
+        # close that connection too.
+        while worker.registered:
+            received = self.receive_message(worker)
+            if received is None or received[0] == 0:
+                break
+            self.take_message(worker, *received)
+        worker.sock.close()
         conn = worker.conn
         worker.conn = None
         held = list(worker.held.values())
@@ -1377,9 +1426,12 @@ class Dispatcher:
         for listener in self.listeners:
             self.unregister(listener.fd)
             if listener.shared:
-                # Stops the listening in the workers' copies too: new
-                # connections are refused at once, and the workers'
-                # accept fails (EINVAL) and drops them.
+                # The clients waiting in the backlog are taken here first
+                # (they are served); then shutting the listener down stops
+                # the workers' copies listening too: new connections are
+                # refused at once, and the workers' accept fails (EINVAL)
+                # and drops them.
+                self.on_accept(listener, 0, limit=None)
                 try:
                     listener.sock.shutdown(socket.SHUT_RD)
                 except OSError:

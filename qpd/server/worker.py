@@ -9,6 +9,25 @@ says HELLO. Then, for each client socket the dispatcher passes it with the
 bytes of a request: build the environ, HTTPRequest and Hit, let the
 publisher process the hit and write the response.
 
+The dispatcher also shares its HTTP listener (SHARE). The idle workers
+are woken for a new connection; one accepts it, reads what has come
+without waiting, and serves the request when it is all there; anything
+else goes to the dispatcher at once with the bytes read (ADOPT), so a
+slow client still never waits on a worker. Connections it accepted are
+unknown to the dispatcher until the worker keeps one alive or a request on
+it runs OWN_AFTER (SIGUSR2 from the dispatcher): then the worker sends the
+dispatcher a copy (OWN) and the connection is held like any other.
+
+Each Hit carries when its request was known to have begun to arrive
+(Hit.arrived: after the epoll wait that reported it, or the read that got
+it), so that the requests found waiting together on held connections share the
+publisher's one sync (coalesce_syncs).
+
+Hit lines and metrics are kept in memory and written (flush) when the
+worker is about to wait, and at least every FLUSH_INTERVAL while it is
+busy: a write(2) and a few mapped-page updates per batch instead of per
+request. A worker killed with SIGKILL loses at most that second of them.
+
 A connection to keep alive is then held (HELD): the worker polls it with
 the dispatcher's socket and the other connections it holds, and reads and
 serves its next requests itself, each held connection in turn, parsing
@@ -70,8 +89,6 @@ _DONTWAIT = int(socket.MSG_DONTWAIT)
 _MAX_HIT_LINES = 256   # hit lines kept before a write
 ACCEPT_PAUSE = 0.5     # a shared listener is left alone this long when
                        # accept(2) fails for want of descriptors or memory
-ACCEPT_BATCH = 4       # connections accepted at once by a worker holding
-                       # none (they share one sync)
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
@@ -481,17 +498,19 @@ class Worker:
 
     def add_shared(self, nbytes, fd):
         """(nbytes:int, fd:int) -> None: a listener the dispatcher SHAREd:
-        accept from it too (one worker woken per connection)."""
+        accept from it too."""
         number, info = fdpass.unpack_share(self.buffer, nbytes)
         shared = Shared(socket.socket(fileno=fd), number, info)
         self.shared[shared.fd] = shared
         self.watch_shared(shared)
 
     def watch_shared(self, shared):
-        """(shared:Shared) -> None"""
+        """(shared:Shared) -> None: poll it (level-triggered, every idle
+        worker woken: with EPOLLEXCLUSIVE a wake-up can go to a worker
+        that is about to be busy or to exit, and the connection then waits
+        in the backlog while another worker sits idle)."""
         try:
-            self.epoll.register(shared.fd,
-                                select.EPOLLIN | select.EPOLLEXCLUSIVE)
+            self.epoll.register(shared.fd, select.EPOLLIN)
         except OSError as e:
             self.log('cannot watch a shared listener (%s)' % e)
             self.drop_shared(shared)
@@ -509,55 +528,38 @@ class Worker:
             shared.sock.close()
 
     def accept_own(self, shared):
-        """(shared:Shared) -> None: accept connections (a few at a time
-        while none is held, else one) and serve the requests that are all
-        there, after one sync (see Hit.arrived); hand the others (nothing
-        or part of a request read, a banned address) to the dispatcher at
-        once (ADOPT): a slow client never waits on a worker."""
-        batch = []
-        for _ in range(1 if self.held else ACCEPT_BATCH):
-            try:
-                sock, peer = shared.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as e:
-                if e.errno in _OUT_OF_RESOURCES:
-                    # The dispatcher accepts meanwhile; try again later.
-                    self.log('accept failed: %s; pausing' % e)
-                    self.epoll.unregister(shared.fd)
-                    shared.paused_until = time.monotonic() + ACCEPT_PAUSE
-                    self.paused.append(shared)
-                else:
-                    # EINVAL: the dispatcher stopped listening (it drains).
-                    self.drop_shared(shared)
-                break
-            self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
-            base = self.format_base(peer[0], peer[1], shared.server_name,
-                                    shared.server_port, False)
-            conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
-            conn.known = False
-            conn.number = shared.number
-            self.banned.refresh(conn.last)
-            if peer[0] in self.banned:
-                self.give_back(conn, True)        # the dispatcher refuses it
-                continue
-            try:
-                conn.buf = sock.recv(_RECV_SIZE, _DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                self.give_back(conn, True)
-                continue
-            except OSError:
-                conn.buf = b''
-            if not conn.buf:
-                self.forget(conn)                 # gone already
-                continue
-            conn.seen = time.monotonic()
-            batch.append(conn)
-        for conn in batch:
-            if self.stopping:
-                self.give_back(conn, True)
+        """(shared:Shared) -> None: accept a connection and serve its
+        request when it is all there; hand it to the dispatcher at once
+        (ADOPT) when it is not (nothing or part of a request read) or comes
+        from a banned address: a slow client never waits on a worker. One
+        connection per turn, so that a worker never keeps one waiting
+        behind another's request while a second worker could take it."""
+        try:
+            sock, peer = shared.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            if e.errno in _OUT_OF_RESOURCES:
+                # The dispatcher accepts meanwhile; try again later.
+                self.log('accept failed: %s; pausing' % e)
+                self.epoll.unregister(shared.fd)
+                shared.paused_until = time.monotonic() + ACCEPT_PAUSE
+                self.paused.append(shared)
             else:
-                self.serve_held(conn)
+                # EINVAL: the dispatcher stopped listening (it drains).
+                self.drop_shared(shared)
+            return
+        self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
+        base = self.format_base(peer[0], peer[1], shared.server_name,
+                                shared.server_port, False)
+        conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
+        conn.known = False
+        conn.number = shared.number
+        self.banned.refresh(conn.last)
+        if peer[0] in self.banned:
+            self.give_back(conn, True)        # the dispatcher refuses it
+        else:
+            self.serve_held(conn)
 
     def own(self, conn):
         """(conn:Held) -> bool: send the dispatcher its copy of a connection
@@ -572,11 +574,18 @@ class Worker:
         return True
 
     def on_own_request(self, signum, frame):
-        """SIGUSR2: the dispatcher asks for its copy of the connection this
-        worker has been answering a request on for OWN_AFTER."""
+        """SIGUSR2: the dispatcher says this worker has been on one request
+        for OWN_AFTER. Send it a copy of that connection, when it is one
+        accepted here, and give it every other connection here, so that
+        their requests do not wait behind this one: the held ones (KEEP)."""
         conn = self.serving
-        if conn is not None and not conn.known:
+        if conn is None:
+            return
+        if not conn.known:
             self.own(conn)
+        for other in list(self.held.values()):
+            if other is not conn:
+                self.give_back(other, True)
 
     def on_message(self):
         """() -> None: a message from the dispatcher."""
@@ -1019,6 +1028,16 @@ class Worker:
     def send_response(self, sock, response, head):
         """(sock, response, head:bytes) -> None"""
         self.counters.mark_started()
+        body = response.body
+        if type(body) is bytes and len(body) < _SEND_CHUNK:
+            # The usual page: head and body in one send.
+            try:
+                self.send_or_pass(
+                    sock, head if response.head else head + body, (),
+                    response)
+            except OSError as e:
+                raise _ClientGone(e)
+            return
         if self.send_file(sock, response, head):
             return
         pending = [head]
