@@ -2,12 +2,15 @@
 
     banned = Banned(site)
     banned.refresh(now)      # rereads the banned file when it changed,
-                             # at most every CHECK_INTERVAL seconds
+                             # at most every CHECK_INTERVAL seconds; True
+                             # when the addresses changed
     host in banned
 
 The dispatcher refuses a banned address with 403; a worker that accepted a
 connection from one hands it to the dispatcher, which refuses it. Both
-read the file (the `banned` key) the same way, through this class.
+read the file (the `banned` key) the same way, through this class. The
+dispatcher rereads it at once on SIGHUP and tells its workers to reread
+it whenever it changed (fdpass BANNED).
 """
 
 import os
@@ -33,11 +36,12 @@ class Banned:
         return bool(self.addresses)
 
     def refresh(self, now, force=False):
-        """(now:float, force:bool=False) -> None: reread the file if it
-        changed; without force, only CHECK_INTERVAL after the last look."""
+        """(now:float, force:bool=False) -> bool: reread the file if it
+        changed (without force, only CHECK_INTERVAL after the last look,
+        or when `checked` is None); have the addresses changed?"""
         if (not force and self.checked is not None
                 and now - self.checked < CHECK_INTERVAL):
-            return
+            return False
         self.checked = now
         try:
             mtime = os.stat(self.site.get_banned_file()).st_mtime_ns
@@ -45,5 +49,8 @@ class Banned:
             mtime = None
         if mtime != self.mtime or force:
             self.mtime = mtime
+            before = self.addresses
             self.addresses = frozenset(
                 self.site.get_banned() if mtime is not None else ())
+            return self.addresses != before
+        return False

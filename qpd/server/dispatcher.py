@@ -420,7 +420,7 @@ class Dispatcher:
 
     def on_signal(self, signum, frame):
         if signum == signal.SIGHUP:
-            self.banned.checked = None      # look at the file next sweep
+            self.banned.checked = None      # reread by the loop at once
         else:
             self.stop_requested = True
 
@@ -438,12 +438,10 @@ class Dispatcher:
         poll = self.epoll.poll
         handlers = self.handlers
         next_sweep = _now() + SWEEP_INTERVAL
-        shared = any(listener.shared for listener in self.listeners)
-        interval = WATCH_INTERVAL if shared else SWEEP_INTERVAL
         next_watch = 0.0
         while True:
             try:
-                events = poll(interval)
+                events = poll(WATCH_INTERVAL)
             except InterruptedError:
                 events = ()
             self.now = now = _now()
@@ -453,7 +451,9 @@ class Dispatcher:
                     entry[0](entry[1], mask)
             if self.stop_requested and not self.draining:
                 self.begin_drain()
-            if shared and now >= next_watch:
+            if self.banned.checked is None:      # SIGHUP
+                self.refresh_banned(now)
+            if now >= next_watch:
                 next_watch = now + WATCH_INTERVAL
                 self.watch_workers(now)
             if now >= next_sweep:
@@ -534,16 +534,17 @@ class Dispatcher:
                     pass
 
     def watch_workers(self, now):
-        """(now:float) -> None: every WATCH_INTERVAL, for the workers that
-        accept connections themselves (see fdpass): tell a worker (SIGUSR2)
+        """(now:float) -> None: every WATCH_INTERVAL: tell a worker (SIGUSR2)
         once a request has run OWN_AFTER, so that it sends its copy of that
         connection (OWN; then the worker's death or a request_timeout still
         gets a 502 or 504 there) and gives the dispatcher its other
-        connections, which would wait behind it; hand queued requests to workers that went
-        idle without a word; and accept on the shared listeners here only
-        while no worker can (none there, or each busy on one request past
-        OWN_AFTER) or requests wait here, so that a queue forms here, with
-        its bounds, and not unseen in the kernel's backlog."""
+        connections, which would wait behind it; hand queued requests to
+        workers that went idle without a word (after a request on a
+        connection they hold or accepted); and accept on the shared
+        listeners here only while no worker can (none there, or each busy
+        on one request past OWN_AFTER) or requests wait here, so that a
+        queue forms here, with its bounds, and not unseen in the kernel's
+        backlog."""
         stuck = 0
         registered = 0
         for worker in self.workers.values():
@@ -1024,6 +1025,7 @@ class Dispatcher:
         found = self._shared_connection(number, fd)
         if found is not None:
             self.stats['adopted'] += 1
+            self.stats['connections'] -= 1      # the worker counted it
             self.add_connection(*found, data=data)
 
     def on_own(self, worker, fd):
@@ -1256,6 +1258,8 @@ class Dispatcher:
         worker.held = {}
         current, phase, _, served = worker.get_state()
         self.stats['served_gone'] += served
+        if worker.counters is not None:
+            self.stats['connections'] += worker.counters.read_accepted()
         if worker.registered:
             self.log('worker %s pid=%s gone%s' % (
                 worker.index, worker.pid,
@@ -1413,7 +1417,19 @@ class Dispatcher:
         for client in list(self.controls.values()):
             if now >= client.deadline:
                 self.close_control(client)
-        self.banned.refresh(now)
+        self.refresh_banned(now)
+
+    def refresh_banned(self, now):
+        """(now:float) -> None: reread the banned file when it is time (or
+        after SIGHUP); when it changed, tell the workers (BANNED)."""
+        if self.banned.refresh(now):
+            for worker in self.workers.values():
+                if worker.registered:
+                    try:
+                        fdpass.send_message(worker.sock, fdpass.pack_banned(),
+                                            (), _DONTWAIT)
+                    except OSError:
+                        pass
 
     def begin_drain(self):
         self.draining = True
@@ -1491,7 +1507,9 @@ class Dispatcher:
             'connections': len(self.conns),
             'served': self.stats['served_gone'] + sum(served.values()),
             'restarts': self.stats['restarts'],
-            'accepted': self.stats['connections'],
+            'accepted': self.stats['connections'] + sum(
+                w.counters.read_accepted() for w in registered
+                if w.counters is not None),
             'refused': self.stats['refused'],
             'overflows': self.stats['overflows'],
             'timeouts': self.stats['timeouts'],

@@ -24,7 +24,8 @@ descriptors are close-on-exec.
                                   (sendfile), then goes on as for KEEP or
                                   CLOSE, so a slow reader of a large file
                                   never holds the worker
-    dispatcher -> worker   SHARE  listener number + the listener's info;
+    dispatcher -> worker   BANNED the banned file changed: reread it
+                           SHARE  listener number + the listener's info;
                                   carries a TCP listening socket the worker
                                   accepts from itself (see below)
     worker -> dispatcher   ADOPT  listener number + the bytes read; carries
@@ -54,7 +55,8 @@ received its last request, which connection it was reading or answering
 This module is the only place that builds or splits these messages:
 pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done,
 pack_held/unpack_held, pack_release, pack_sendfile/unpack_sendfile,
-pack_share/unpack_share, pack_adopt/unpack_adopt, pack_own/unpack_own.
+pack_share/unpack_share, pack_adopt/unpack_adopt, pack_own/unpack_own,
+pack_banned.
 A REQUEST's "info" is the connection's peer and the listener's address
 (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
@@ -78,7 +80,8 @@ __all__ = [
     'pack_release', 'IDLE', 'READING', 'ANSWERING', 'SENDFILE',
     'pack_sendfile', 'unpack_sendfile', 'SHARE', 'ADOPT', 'OWN',
     'pack_share', 'unpack_share', 'pack_adopt', 'unpack_adopt', 'pack_own',
-    'unpack_own', 'OWN_ID', 'OWN_AFTER', 'TruncatedMessage',
+    'unpack_own', 'OWN_ID', 'OWN_AFTER', 'TruncatedMessage', 'BANNED',
+    'pack_banned',
 ]
 
 HELLO = b'W'
@@ -89,6 +92,7 @@ HELD = b'H'
 RELEASE = b'X'
 SENDFILE = b'F'
 SHARE = b'S'
+BANNED = b'B'
 ADOPT = b'A'
 OWN = b'O'
 
@@ -237,6 +241,11 @@ def unpack_sendfile(buffer, nbytes):
     leftover = bytes(view[start + head_size:nbytes])
     return keep, conn_id, offset, length, head, leftover
 
+def pack_banned():
+    """() -> bytes: BANNED, reread the banned file."""
+    return DONE_HEADER.pack(BANNED, 0)
+
+
 def pack_share(number, server_info):
     """(number:int, server_info:bytes) -> bytes: SHARE (send it with the
     listening socket)."""
@@ -329,11 +338,12 @@ class Counters:
     the ones it has begun to answer, the connection it is reading or
     answering a request on (handed over or held), its phase (IDLE, READING,
     ANSWERING) and since when (time.monotonic(), one clock for every
-    process), and the requests it has answered. Without fd, creates a new
+    process), the requests it has answered, and the connections it has
+    accepted itself (written with the next state change). Without fd, creates a new
     memfd (the worker's side); with fd, maps that one (the dispatcher's
     side)."""
 
-    _LAYOUT = struct.Struct('<IIIIdQ')
+    _LAYOUT = struct.Struct('<IIIIdQQ')
 
     def __init__(self, fd=None):
         if fd is None:
@@ -349,6 +359,7 @@ class Counters:
         self.phase = IDLE
         self.since = 0.0
         self.served = 0
+        self.accepted = 0
 
     def get_fd(self):
         """() -> int: the memfd, for send_message."""
@@ -363,7 +374,7 @@ class Counters:
     def _write(self):
         self._LAYOUT.pack_into(self.map, 0, self.received, self.started,
                                self.conn_id, self.phase, self.since,
-                               self.served)
+                               self.served, self.accepted)
 
     def mark_received(self, conn_id=0):
         """(conn_id:int=0) -> None: a REQUEST for conn_id came in; the
@@ -399,7 +410,11 @@ class Counters:
 
     def read_state(self):
         """() -> (conn_id:int, phase:int, since:float, served:int)"""
-        return self._LAYOUT.unpack_from(self.map, 0)[2:]
+        return self._LAYOUT.unpack_from(self.map, 0)[2:6]
+
+    def read_accepted(self):
+        """() -> int: the connections the worker accepted itself."""
+        return self._LAYOUT.unpack_from(self.map, 0)[6]
 
     def close(self):
         """() -> None"""

@@ -550,6 +550,7 @@ class Worker:
                 self.drop_shared(shared)
             return
         self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
+        self.counters.accepted += 1
         base = self.format_base(peer[0], peer[1], shared.server_name,
                                 shared.server_port, False)
         conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
@@ -608,6 +609,8 @@ class Worker:
             self.handle(*fds)
         elif kind == fdpass.SHARE and len(fds) == 1:
             self.add_shared(nbytes, fds[0])
+        elif kind == fdpass.BANNED and not fds:
+            self.banned.refresh(time.monotonic(), force=True)
         elif kind == fdpass.RELEASE and not fds:
             self.holding = False
             self.release_all()
