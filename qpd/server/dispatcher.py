@@ -989,6 +989,9 @@ class Dispatcher:
         self.idle.append(worker)
         if not self.draining:
             self.share_listeners(worker)
+            # It accepts from now on: the shared listeners are its, unless
+            # requests wait here (watch_workers decides from then on).
+            self.accept_shared(bool(self.queue))
         self.pump()
 
     def share_listeners(self, worker):

@@ -17,7 +17,8 @@ from harness.processes import (HarnessError, free_port, pid_exists,
                                wait_for_line, Process, Processes)
 from harness.http import (read_response, connect, request, http_get,
                           wait_for_200)
-from harness.cluster import SLASH, BASE_CONFIGURATION, make_home, Cluster
+from harness.cluster import (SLASH, COUNTER_SLASH, BASE_CONFIGURATION,
+                             make_home, Cluster)
 from harness.home import QpdHome, Load
 from harness.nginx import Nginx, find_nginx
 
@@ -25,6 +26,7 @@ __all__ = [
     'HarnessError', 'free_port', 'pid_exists', 'wait_until',
     'find_processes_in', 'kill_tree', 'wait_for_line', 'Process',
     'Processes', 'read_response', 'connect', 'request', 'http_get',
-    'wait_for_200', 'SLASH', 'BASE_CONFIGURATION', 'make_home', 'Cluster',
+    'wait_for_200', 'SLASH', 'COUNTER_SLASH', 'BASE_CONFIGURATION',
+    'make_home', 'Cluster',
     'QpdHome', 'Load', 'Nginx', 'find_nginx',
 ]

@@ -21,7 +21,8 @@ from qpd.site import Site
 from harness.http import request
 from harness.processes import Process, pid_exists, wait_until
 
-__all__ = ['SLASH', 'BASE_CONFIGURATION', 'make_home', 'Cluster']
+__all__ = ['SLASH', 'COUNTER_SLASH', 'BASE_CONFIGURATION', 'make_home',
+           'Cluster']
 
 SLASH = '''\
 import json, os, time
@@ -60,6 +61,47 @@ class SiteDirectory(Directory):
     def pid(self):
         get_response().set_content_type('text/plain')
         return str(os.getpid())
+'''
+
+# A site with one persistent counter: /inc adds one and answers the new
+# count, /count answers it, /coalesced the syncs this worker's publisher
+# left out (coalesce_syncs).
+COUNTER_SLASH = '''\
+from durus.persistent_dict import PersistentDict
+from qpd.web.publish import Publisher
+from qpd.web.directory import Directory
+from qpd.web.common import get_response, get_publisher
+
+
+class SitePublisher(Publisher):
+    configuration = %(configuration)r
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['', 'inc', 'count', 'coalesced']
+
+    def _counter(self):
+        root = get_publisher().get_root()
+        if 'counter' not in root:
+            root['counter'] = PersistentDict(n=0)
+        return root['counter']
+
+    def _q_index(self):
+        return 'hello'
+
+    def inc(self):
+        counter = self._counter()
+        counter['n'] += 1
+        get_response().set_content_type('text/plain')
+        return str(counter['n'])
+
+    def count(self):
+        get_response().set_content_type('text/plain')
+        return str(self._counter()['n'])
+
+    def coalesced(self):
+        get_response().set_content_type('text/plain')
+        return str(get_publisher().coalesced_syncs)
 '''
 
 BASE_CONFIGURATION = {

@@ -10,42 +10,7 @@ import http.client
 import threading
 import time
 
-from harness import Cluster, make_home
-
-SLASH = '''\
-from durus.persistent_dict import PersistentDict
-from qpd.web.publish import Publisher
-from qpd.web.directory import Directory
-from qpd.web.common import get_response, get_publisher
-
-
-class SitePublisher(Publisher):
-    configuration = %(configuration)r
-
-
-class SiteDirectory(Directory):
-    _q_exports = ['inc', 'count', 'coalesced']
-
-    def _counter(self):
-        root = get_publisher().get_root()
-        if 'counter' not in root:
-            root['counter'] = PersistentDict(n=0)
-        return root['counter']
-
-    def inc(self):
-        counter = self._counter()
-        counter['n'] += 1
-        get_response().set_content_type('text/plain')
-        return str(counter['n'])
-
-    def count(self):
-        get_response().set_content_type('text/plain')
-        return str(self._counter()['n'])
-
-    def coalesced(self):
-        get_response().set_content_type('text/plain')
-        return str(get_publisher().coalesced_syncs)
-'''
+from harness import COUNTER_SLASH, Cluster, make_home
 
 SECONDS = 3.0
 
@@ -87,7 +52,7 @@ def _reader(port, deadline, counts):
 def test_coalesced_syncs_still_show_every_acknowledged_commit(tmp_path):
     configuration = {'http_address': ('127.0.0.1', 0)}
     home = make_home(tmp_path, configuration=configuration,
-                     slash=SLASH % {'configuration': configuration})
+                     slash=COUNTER_SLASH % {'configuration': configuration})
     with Cluster(home) as cluster:
         cluster.boot(workers=2)
         port = cluster.addresses['http'][1]

@@ -9,41 +9,7 @@ import time
 
 import pytest
 
-from harness import Cluster, make_home
-
-SLASH = '''\
-from durus.persistent_dict import PersistentDict
-from qpd.web.publish import Publisher
-from qpd.web.directory import Directory
-from qpd.web.common import get_response, get_publisher
-
-
-class SitePublisher(Publisher):
-    configuration = %(configuration)r
-
-
-class SiteDirectory(Directory):
-    _q_exports = ['', 'inc', 'count']
-
-    def _counter(self):
-        root = get_publisher().get_root()
-        if 'counter' not in root:
-            root['counter'] = PersistentDict(n=0)
-        return root['counter']
-
-    def _q_index(self):
-        return 'hello'
-
-    def inc(self):
-        counter = self._counter()
-        counter['n'] += 1
-        get_response().set_content_type('text/plain')
-        return str(counter['n'])
-
-    def count(self):
-        get_response().set_content_type('text/plain')
-        return str(self._counter()['n'])
-'''
+from harness import COUNTER_SLASH, Cluster, make_home
 
 # Few retries, so that without the write turn some hits would run out of
 # them (and be answered 503) within the run.
@@ -97,7 +63,7 @@ def _count(port):
                          ids=['keep-alive', 'close'])
 def test_sixteen_clients_one_counter_no_failure(tmp_path, client):
     home = make_home(tmp_path, configuration=CONFIGURATION,
-                     slash=SLASH % {'configuration': CONFIGURATION})
+                     slash=COUNTER_SLASH % {'configuration': CONFIGURATION})
     with Cluster(home) as cluster:
         cluster.boot(workers=2)
         port = cluster.get_port('http')
