@@ -79,7 +79,7 @@ from qpd.server.banned import Banned
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Worker', 'SocketBody', 'Held', 'HOLD_TIME',
+__all__ = ['main', 'Worker', 'SocketBody', 'Held', 'Shared', 'HOLD_TIME',
            'SLOW_REQUEST']
 
 _SEND_CHUNK = 65536
