@@ -1057,11 +1057,7 @@ class Dispatcher:
             fdpass.unpack_sendfile(self.buffer, n)
         for fd in fds[1:]:
             os.close(fd)
-        conn = worker.conn
-        if conn is not None and conn.id == conn_id:
-            self.finish_handoff(worker, conn)
-        else:
-            conn = worker.held.pop(conn_id, None)
+        conn = self.end_request(worker, conn_id)
         if conn is None:
             os.close(fds[0])
             self.log('worker %s pid=%s passed a response for no request' % (
@@ -1141,6 +1137,16 @@ class Dispatcher:
         else:
             self.finish(conn)
 
+    def end_request(self, worker, conn_id):
+        """(worker, conn_id:int) -> Client | None: the connection a worker
+        says it is done with (KEEP, CLOSE, SENDFILE): the one handed to it
+        (which makes the worker idle again) or one it held."""
+        conn = worker.conn
+        if conn is not None and conn.id == conn_id:
+            self.finish_handoff(worker, conn)
+            return conn
+        return worker.held.pop(conn_id, None)
+
     def finish_handoff(self, worker, conn):
         """(worker, conn) -> None: the worker is done with the request it
         was handed on conn; it is idle again."""
@@ -1172,16 +1178,12 @@ class Dispatcher:
 
     def on_done(self, worker, n):
         keep, conn_id, leftover = fdpass.unpack_done(self.buffer, n)
-        conn = worker.conn
-        if conn is not None and conn.id == conn_id:
-            self.finish_handoff(worker, conn)
-        else:
-            conn = worker.held.pop(conn_id, None)
-            if conn is None:
-                self.log('worker %s pid=%s finished no request' % (
-                    worker.index, worker.pid))
-                self.pump()
-                return
+        conn = self.end_request(worker, conn_id)
+        if conn is None:
+            self.log('worker %s pid=%s finished no request' % (
+                worker.index, worker.pid))
+            self.pump()
+            return
         if keep and not self.draining:
             self.wait_next(conn, leftover)
         else:

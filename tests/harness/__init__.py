@@ -18,7 +18,7 @@ from harness.processes import (HarnessError, free_port, pid_exists,
 from harness.http import (read_response, connect, request, http_get,
                           wait_for_200)
 from harness.cluster import (SLASH, COUNTER_SLASH, BASE_CONFIGURATION,
-                             make_home, Cluster)
+                             make_home, add_static_file, Cluster)
 from harness.home import QpdHome, Load
 from harness.nginx import Nginx, find_nginx
 
@@ -27,6 +27,6 @@ __all__ = [
     'find_processes_in', 'kill_tree', 'wait_for_line', 'Process',
     'Processes', 'read_response', 'connect', 'request', 'http_get',
     'wait_for_200', 'SLASH', 'COUNTER_SLASH', 'BASE_CONFIGURATION',
-    'make_home', 'Cluster',
+    'make_home', 'add_static_file', 'Cluster',
     'QpdHome', 'Load', 'Nginx', 'find_nginx',
 ]

@@ -22,7 +22,7 @@ from harness.http import request
 from harness.processes import Process, pid_exists, wait_until
 
 __all__ = ['SLASH', 'COUNTER_SLASH', 'BASE_CONFIGURATION', 'make_home',
-           'Cluster']
+           'add_static_file', 'Cluster']
 
 SLASH = '''\
 import json, os, time
@@ -126,6 +126,22 @@ def make_home(root, name='hello', configuration=None, slash=None):
         f.write(slash if slash is not None else SLASH % {
             'configuration': config})
     return home
+
+
+def add_static_file(home, filename, data=b'', size=None, name='hello'):
+    """(home:str, filename:str, data:bytes=b'', size:int=None,
+        name='hello') -> str
+    Write a file into the site's static directory (made when missing):
+    data, or size zero bytes (a sparse file); its path."""
+    static = os.path.join(home, 'sites', name, 'static')
+    os.makedirs(static, exist_ok=True)
+    path = os.path.join(static, filename)
+    with open(path, 'wb') as f:
+        if size is None:
+            f.write(data)
+        else:
+            f.truncate(size)
+    return path
 
 
 class Cluster:

@@ -5,13 +5,12 @@ normal requests are still answered at once, and the dispatcher drops each
 reader after send_timeout without progress. A large body that is not a
 file (sent by the worker itself) frees the worker after send_timeout."""
 
-import os
 import socket
 import time
 
 import pytest
 
-from harness import Cluster, make_home, wait_until
+from harness import Cluster, add_static_file, make_home, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,10 +66,7 @@ def test_stalled_readers_do_not_hold_workers(tmp_path, path):
     }
     home = make_home(tmp_path, slash=SLASH % {'configuration': configuration,
                                               'big': BIG})
-    static = os.path.join(home, 'sites', 'hello', 'static')
-    os.makedirs(static)
-    with open(os.path.join(static, 'big.bin'), 'wb') as f:
-        f.truncate(BIG)
+    add_static_file(home, 'big.bin', size=BIG)
     with Cluster(home) as cluster:
         cluster.boot(workers=2)
         address = cluster.addresses['http']

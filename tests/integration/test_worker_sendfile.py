@@ -4,7 +4,8 @@ for HEAD, and on a kept-alive connection that goes on afterwards."""
 import os
 import socket
 
-from harness import Cluster, connect, make_home, read_response
+from harness import (Cluster, add_static_file, connect, make_home,
+                     read_response)
 from harness.cluster import BASE_CONFIGURATION
 
 SLASH = '''\
@@ -34,10 +35,7 @@ DATA = os.urandom(300000)
 
 def test_static_files_by_sendfile(tmp_path):
     home = make_home(tmp_path, slash=SLASH % (BASE_CONFIGURATION,))
-    static = os.path.join(home, 'sites', 'hello', 'static')
-    os.makedirs(static)
-    with open(os.path.join(static, 'big.bin'), 'wb') as f:
-        f.write(DATA)
+    add_static_file(home, 'big.bin', DATA)
     with Cluster(home) as cluster:
         cluster.boot(workers=1)
         sock = connect(cluster.addresses['http'])
