@@ -54,23 +54,23 @@ import os
 import select
 import signal
 import socket
-import stat
-import struct
 import sys
 import tempfile
 import time
 
-from qpd.lib.ready import format_address_text, format_ready_line
+from qpd.lib.process import log_line
+from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.listeners import (
+    ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Listener, format_listeners,
+    open_listener, set_connection_options, share_socket)
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink', 'Listener',
-           'open_listener']
+__all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink']
 
 _EPOLLIN = select.EPOLLIN
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
-_DONTWAIT = int(socket.MSG_DONTWAIT)
 
 # Client states (HELD: a worker reads its next requests itself).
 HEAD, BODY, QUEUED, BUSY, LINGER, HELD = range(6)
@@ -80,47 +80,13 @@ SENDFILE_CHUNK = 1 << 20     # bytes per sendfile(2) call
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
 WATCH_INTERVAL = 0.05    # workers that accept are looked at this often
-ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
 ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
-# accept(2) failures that mean "no descriptor or memory now": retrying at
-# once only spins (the listener stays readable), so accepting pauses.
-_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 KILL_GRACE = 1.0         # between the stack dump and the kill
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 
 def _now():
     return time.monotonic()
-
-
-class Listener:
-    """A listening socket and what the environ says about it."""
-
-    def __init__(self, key, sock):
-        self.key = key
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.scgi = key == 'scgi_address'
-        self.https = key == 'as_https_address'
-        self.flags = ((fdpass.F_SCGI if self.scgi else 0)
-                      | (fdpass.F_HTTPS if self.https else 0))
-        name = sock.getsockname()
-        if isinstance(name, tuple):
-            self.address = name[:2]
-        else:
-            self.address = name if isinstance(name, str) else name.decode()
-        self.server_info = fdpass.format_server_info(self.address)
-        self.unix_path = self.address if sock.family == socket.AF_UNIX \
-            else None
-        # Workers accept from it too (fdpass SHARE): plain HTTP over TCP,
-        # where TCP_DEFER_ACCEPT wakes them only once a request arrives.
-        self.shared = key == 'http_address' and sock.family in (
-            socket.AF_INET, socket.AF_INET6)
-        self.number = 0          # its place in Dispatcher.listeners
-
-    def format_address(self):
-        """() -> str"""
-        return format_address_text(self.address)
 
 
 class Client:
@@ -234,80 +200,6 @@ class _ControlClient:
         self.deadline = deadline
 
 
-def _remove_stale_socket(path):
-    """(path:str) -> None: remove a socket file nobody listens on; raise
-    OSError when another process still listens there."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise OSError(errno.EEXIST, '%s exists and is not a socket' % path)
-    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
-        probe = socket.socket(socket.AF_UNIX, kind)
-        try:
-            probe.connect(path)
-        except OSError as e:
-            if e.errno == errno.EPROTOTYPE:
-                continue
-            break
-        else:
-            raise OSError(errno.EADDRINUSE,
-                          'another process listens on %s' % path)
-        finally:
-            probe.close()
-    os.unlink(path)
-
-
-def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
-    """(address:(host, port)|str, kind=SOCK_STREAM, umask:int=None, backlog:int=1024) -> socket
-    A non-blocking, close-on-exec listening socket on a TCP address or a
-    unix socket path (created under umask when given)."""
-    if isinstance(address, tuple):
-        host, port = address
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            host or None, port, socket.AF_UNSPEC, kind, 0,
-            socket.AI_PASSIVE)[0]
-        sock = socket.socket(family, kind)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(sockaddr)
-        except BaseException:
-            sock.close()
-            raise
-    else:
-        _remove_stale_socket(address)
-        sock = socket.socket(socket.AF_UNIX, kind)
-        old = os.umask(umask) if umask is not None else None
-        try:
-            sock.bind(address)
-        except BaseException:
-            sock.close()
-            raise
-        finally:
-            if old is not None:
-                os.umask(old)
-    sock.listen(backlog)
-    sock.setblocking(False)
-    return sock
-
-
-def share_socket(path, group):
-    """(path:str, group:str | int) -> None: let group (a name or a gid)
-    connect to the unix socket at path: its group, and mode 0660."""
-    import grp
-    gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
-    os.chown(path, -1, gid)
-    os.chmod(path, 0o660)
-
-
-def format_listeners(listeners):
-    """(listeners:[Listener]) -> str: 'http=HOST:PORT scgi=…' for the
-    READY line."""
-    return ' '.join('%s=%s' % (l.key.replace('_address', ''),
-                               l.format_address()) for l in listeners)
-
-
 class Dispatcher:
     """(site:Site)
     The event loop; run() returns the exit status."""
@@ -315,6 +207,7 @@ class Dispatcher:
     def __init__(self, site):
         self.site = site
         self.name = site.get_name()
+        self.who = 'qpd dispatcher %s' % self.name
         limits = protocol.get_limits(site)
         self.limits = limits
         self.header_timeout = limits['header_timeout']
@@ -329,8 +222,6 @@ class Dispatcher:
         self.request_timeout = limits['request_timeout']
         self.shutdown_timeout = limits['shutdown_timeout']
         self.retry_after = [('Retry-After', str(int(limits['retry_after'])))]
-        self.rcvtimeo = _timeval(limits['body_timeout'])
-        self.sndtimeo = _timeval(limits['send_timeout'])
         self.send_timeout = limits['send_timeout']
         self.epoll = select.epoll()
         self.handlers = {}         # fd -> (callback, object)
@@ -365,9 +256,7 @@ class Dispatcher:
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
-        sys.stderr.write('%s qpd dispatcher %s: %s\n' % (
-            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, message))
-        sys.stderr.flush()
+        log_line(self.who, message)
 
     def open(self):
         """() -> None: open every socket; raise OSError when one fails."""
@@ -380,7 +269,7 @@ class Dispatcher:
             listener = Listener(key, open_listener(address, umask=0o177))
             if group is not None and listener.unix_path:
                 share_socket(listener.unix_path, group)
-            self.set_connection_options(listener.sock)
+            set_connection_options(listener.sock, self.limits)
             listener.number = len(self.listeners)
             self.listeners.append(listener)
             self.numbered.append(listener)
@@ -489,7 +378,7 @@ class Dispatcher:
         once per ACCEPT_LOG_INTERVAL, with the count of failures since."""
         self.stats['accept_failures'] += 1
         self.accept_failures += 1
-        paused = error.errno in _OUT_OF_RESOURCES
+        paused = error.errno in OUT_OF_RESOURCES
         if paused:
             if not self.accept_paused_until:
                 for listener in self.listeners:
@@ -568,21 +457,6 @@ class Dispatcher:
         self.accept_shared(
             not self.draining and (stuck == registered or bool(self.queue)))
 
-    def set_connection_options(self, sock):
-        """(sock) -> None: options for the connections a listener accepts,
-        set once on the listener: Linux copies them to each accepted
-        socket. The timeouts bound a worker's blocking reads and writes;
-        TCP_DEFER_ACCEPT wakes the dispatcher only once a request's first
-        bytes have arrived."""
-        if sock.family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            defer = getattr(socket, 'TCP_DEFER_ACCEPT', None)
-            if defer is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, defer,
-                                max(1, int(self.header_timeout)))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.rcvtimeo)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.sndtimeo)
-
     def add_connection(self, listener, sock, peer, data=None):
         """(listener, sock, peer, data:bytes=None) -> None: a new
         connection; data, the bytes of it a worker read (ADOPT)."""
@@ -625,7 +499,7 @@ class Dispatcher:
 
     def on_readable(self, conn, events):
         try:
-            data = conn.sock.recv(65536, _DONTWAIT)
+            data = conn.sock.recv(65536, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             self.arm(conn)
             return
@@ -821,7 +695,7 @@ class Dispatcher:
         if conn.expect and not conn.continued:
             conn.continued = True
             try:
-                conn.sock.send(_CONTINUE, _DONTWAIT)
+                conn.sock.send(_CONTINUE, DONTWAIT)
             except OSError:
                 self.close(conn)
                 return
@@ -897,7 +771,7 @@ class Dispatcher:
         try:
             fds = (conn.fd,) if conn.spool is None else (
                 conn.fd, conn.spool.fileno())
-            fdpass.send_message(worker.sock, message, fds, _DONTWAIT)
+            fdpass.send_message(worker.sock, message, fds, DONTWAIT)
         except OSError as e:
             self.log('worker %s pid=%s unreachable (%s); dropped' % (
                 worker.index, worker.pid, e))
@@ -930,7 +804,7 @@ class Dispatcher:
         try:
             # Always with room for descriptors: a SENDFILE carries a file.
             return fdpass.recv_message_into(
-                worker.sock, self.buffer, _DONTWAIT)
+                worker.sock, self.buffer, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return None
         except fdpass.TruncatedMessage:
@@ -1001,7 +875,7 @@ class Dispatcher:
                 try:
                     fdpass.send_message(worker.sock, fdpass.pack_share(
                         listener.number, listener.server_info),
-                        (listener.fd,), _DONTWAIT)
+                        (listener.fd,), DONTWAIT)
                 except OSError as e:
                     self.log('cannot share %s with worker %s: %s' % (
                         listener.format_address(), worker.index, e))
@@ -1089,7 +963,7 @@ class Dispatcher:
         progress = False
         try:
             while sending.head:
-                sent = conn.sock.send(sending.head, _DONTWAIT)
+                sent = conn.sock.send(sending.head, DONTWAIT)
                 sending.head = sending.head[sent:]
                 progress = True
             while sending.length > 0:
@@ -1212,7 +1086,7 @@ class Dispatcher:
         """(worker) -> None: ask the worker to give back what it holds."""
         try:
             fdpass.send_message(worker.sock, fdpass.pack_release(), (),
-                                _DONTWAIT)
+                                DONTWAIT)
         except OSError:
             pass
 
@@ -1349,7 +1223,7 @@ class Dispatcher:
         data = protocol.format_error(status, message, conn.listener.scgi,
                                      headers)
         try:
-            conn.sock.send(data, _DONTWAIT)
+            conn.sock.send(data, DONTWAIT)
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
             self.close(conn)
@@ -1368,7 +1242,7 @@ class Dispatcher:
         only when the client has sent more."""
         try:
             conn.sock.shutdown(socket.SHUT_WR)
-            data = conn.sock.recv(65536, _DONTWAIT)
+            data = conn.sock.recv(65536, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             data = b''
         except OSError:
@@ -1432,7 +1306,7 @@ class Dispatcher:
                 if worker.registered:
                     try:
                         fdpass.send_message(worker.sock, fdpass.pack_banned(),
-                                            (), _DONTWAIT)
+                                            (), DONTWAIT)
                     except OSError:
                         pass
 
@@ -1546,7 +1420,7 @@ class Dispatcher:
 
     def on_control_readable(self, client, events):
         try:
-            data = client.sock.recv(1024, _DONTWAIT)
+            data = client.sock.recv(1024, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -1570,12 +1444,6 @@ class Dispatcher:
         self.controls.pop(client.fd, None)
         self.unregister(client.fd)
         client.sock.close()
-
-
-def _timeval(seconds):
-    """(seconds:float) -> bytes: a struct timeval."""
-    whole = int(seconds)
-    return struct.pack('ll', whole, int((seconds - whole) * 1e6))
 
 
 def _unlink(path):

@@ -40,6 +40,7 @@ import time
 
 from qpd.config import ConfigurationError
 from qpd.lib.address import format_address, is_loopback
+from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line, parse_ready_line
 from qpd.metrics import clear_metrics_directory
 
@@ -152,9 +153,8 @@ class Serve:
         return Child('worker', argv, index=index)
 
     def log(self, message):
-        sys.stderr.write('%s qpd serve %s: %s\n' % (
-            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, message))
-        sys.stderr.flush()
+        """(message:str) -> None: one line on stderr."""
+        log_line('qpd serve %s' % self.name, message)
 
     def on_signal(self, signum, frame):
         self.stopping = True

@@ -57,7 +57,6 @@ or SCGI its end is the end of the connection.
 """
 
 import collections
-import errno
 import faulthandler
 import io
 import logging
@@ -72,10 +71,13 @@ import traceback
 
 from qpd.lib.backoff import Backoff
 from qpd.lib.http import format_head, http_date
+from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.listeners import (
+    ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Shared)
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
@@ -85,11 +87,7 @@ __all__ = ['main', 'Worker', 'SocketBody', 'Held', 'Shared', 'HOLD_TIME',
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
 _RECV_SIZE = 65536
-_DONTWAIT = int(socket.MSG_DONTWAIT)
 _MAX_HIT_LINES = 256   # hit lines kept before a write
-ACCEPT_PAUSE = 0.5     # a shared listener is left alone this long when
-                       # accept(2) fails for want of descriptors or memory
-_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
@@ -120,23 +118,6 @@ class Held:
         self.number = -1      # the shared listener it came from
         self.seen = None      # time.monotonic() by which its next request
                               # had begun to arrive (Hit.arrived)
-
-
-class Shared:
-    """(sock, number:int, server_info:bytes)
-    A listening socket the dispatcher shares (fdpass SHARE): its number
-    there, and the environ keys it gives the connections accepted."""
-
-    __slots__ = ('sock', 'fd', 'number', 'server_name', 'server_port',
-                 'paused_until')
-
-    def __init__(self, sock, number, server_info):
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.number = number
-        self.server_name, self.server_port = server_info.decode(
-            'latin-1').split('\0')
-        self.paused_until = 0.0
 
 
 def _shutdown(sock):
@@ -212,6 +193,7 @@ class Worker:
         self.site = site
         self.name = site.get_name()
         self.index = index
+        self.who = 'qpd worker %s %s' % (self.name, index)
         self.limits = None
         self.handoff_size = None   # file bodies this long go to the dispatcher
         self.passing = None        # (file, offset, length, head) to pass
@@ -245,10 +227,7 @@ class Worker:
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
-        sys.stderr.write('%s qpd worker %s %s: %s\n' % (
-            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, self.index,
-            message))
-        sys.stderr.flush()
+        log_line(self.who, message)
 
     # Starting ------------------------------------------------------------------
 
@@ -539,7 +518,7 @@ class Worker:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
-            if e.errno in _OUT_OF_RESOURCES:
+            if e.errno in OUT_OF_RESOURCES:
                 # The dispatcher accepts meanwhile; try again later.
                 self.log('accept failed: %s; pausing' % e)
                 self.epoll.unregister(shared.fd)
@@ -592,7 +571,7 @@ class Worker:
         """() -> None: a message from the dispatcher."""
         try:
             nbytes, fds = fdpass.recv_message_into(
-                self.sock, self.buffer, _DONTWAIT)
+                self.sock, self.buffer, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
@@ -702,7 +681,7 @@ class Worker:
         end = buf.find(b'\r\n\r\n') + 4
         if end < 4:
             try:
-                data = conn.sock.recv(_RECV_SIZE, _DONTWAIT)
+                data = conn.sock.recv(_RECV_SIZE, DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 data = None
             except OSError:
@@ -1084,7 +1063,7 @@ class Worker:
         view = memoryview(data)
         while view:
             try:
-                view = view[sock.send(view, _DONTWAIT):]
+                view = view[sock.send(view, DONTWAIT):]
                 continue
             except (BlockingIOError, InterruptedError):
                 pass

@@ -52,7 +52,6 @@ import select
 import socket
 import sys
 import threading
-import time
 from datetime import datetime
 
 from durus.error import ConflictError
@@ -64,6 +63,7 @@ from durus.utils import (
     int4_to_str, join_bytes, read_int4_str, str_to_int4, str_to_int8,
     write, write_all)
 
+from qpd.lib.process import log_line
 from qpd.storage.shelf_scan import analyze_tail
 
 __all__ = ['DurableStorageServer', 'StorageDamaged', 'recover_tail',
@@ -92,9 +92,7 @@ def sync_directory(path):
 
 
 def _say(message, out=None):
-    out = out or sys.stderr
-    out.write('%s %s\n' % (time.strftime('%Y-%m-%d %H:%M:%S'), message))
-    out.flush()
+    log_line(None, message, out)
 
 
 def recover_tail(path, side_directory=None, check_command=None, say=None):

@@ -20,12 +20,12 @@ storage file closed.
 
 import os
 import signal
-import stat
 import sys
 
 from durus.connection import Connection
 
 from qpd.lib import ready
+from qpd.lib.process import remove_stale_socket
 from durus.file_storage import FileStorage
 from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
 
@@ -130,15 +130,12 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         storage.close()
         if listening and not isinstance(address, (tuple, list)):
             # A signal just before Durus's own clean-up could leave it.
-            _remove_socket(str(address))
-
-
-def _remove_socket(path):
-    try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.unlink(path)
-    except OSError:
-        pass
+            for sock in listening:
+                sock.close()
+            try:
+                remove_stale_socket(str(address))
+            except OSError:
+                pass
 
 
 def _set_title(title):

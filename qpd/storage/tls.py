@@ -44,11 +44,11 @@ How it meets Durus, without patching it:
 import os
 import socket
 import ssl
-import sys
 import time
 
 from durus.storage_server import HostPortAddress, _Client
 
+from qpd.lib.process import log_line
 from qpd.storage.durable import DurableStorageServer
 
 __all__ = ['CA_FILE', 'CERT_FILE', 'KEY_FILE', 'TLSFilesMissing',
@@ -237,10 +237,7 @@ class TLSStorageServer(DurableStorageServer):
 
     def say(self, message):
         """(message:str) -> None: one dated line on stderr."""
-        out = self.log_file or sys.stderr
-        out.write('%s qpd durus %s: %s\n' % (
-            time.strftime('%Y-%m-%d %H:%M:%S'), self.name, message))
-        out.flush()
+        log_line('qpd durus %s' % self.name, message, self.log_file)
 
     def accept(self, listener):
         conn, addr = listener.accept()

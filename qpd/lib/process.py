@@ -1,0 +1,62 @@
+"""qpd.lib.process: what every long-running qpd process shares about
+itself: its dated log line, and the unix socket file it leaves behind.
+
+Each process (the StorageServer, the dispatcher, a worker, `qpd serve`)
+writes its own events to stderr as one flushed line:
+
+    2026-12-06 19:20:01 qpd dispatcher NAME: worker 0 pid=123 ready
+
+`log_line` is the only place that formats it. `remove_stale_socket` is
+the only place that decides a unix socket file may go: when nobody
+listens on it any more (a process that was killed leaves its file).
+"""
+
+import errno
+import os
+import socket
+import stat
+import sys
+import time
+
+__all__ = ['log_line', 'remove_stale_socket']
+
+
+def log_line(who, message, out=None):
+    """(who:str|None, message:str, out:file=None) -> None
+    Write 'DATE TIME who: message' (or 'DATE TIME message' when who is
+    None) as one flushed line on out (default: sys.stderr)."""
+    out = out or sys.stderr
+    stamp = time.strftime('%Y-%m-%d %H:%M:%S')
+    if who is None:
+        out.write('%s %s\n' % (stamp, message))
+    else:
+        out.write('%s %s: %s\n' % (stamp, who, message))
+    out.flush()
+
+
+def remove_stale_socket(path):
+    """(path:str) -> None: remove a socket file nobody listens on; raise
+    OSError when path is no socket or another process still listens there."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EEXIST, '%s exists and is not a socket' % path)
+    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+        probe = socket.socket(socket.AF_UNIX, kind)
+        try:
+            probe.connect(path)
+        except OSError as e:
+            if e.errno == errno.EPROTOTYPE:
+                continue
+            break
+        else:
+            raise OSError(errno.EADDRINUSE,
+                          'another process listens on %s' % path)
+        finally:
+            probe.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,167 @@
+"""qpd.server.listeners: the sockets a site listens on, and accepting.
+
+The dispatcher opens every listener (http_address, scgi_address,
+as_https_address, its workers' and its control unix sockets) with
+`open_listener`: non-blocking, close-on-exec, SO_REUSEADDR on TCP; a unix
+socket path is first cleared of a stale socket file nobody listens on
+(qpd.lib.process.remove_stale_socket, which the storage server uses too)
+and bound under a umask, so a private socket is never readable by others
+even for an instant. `share_socket` opens one to a group
+(unix_socket_group).
+
+`Listener` is a listening socket as the dispatcher sees it: which key it
+serves, the environ keys it gives a request (SCGI, HTTPS, SERVER_NAME and
+SERVER_PORT), and whether the workers accept from it too (plain HTTP over
+TCP: fdpass SHARE). `Shared` is the same listener as a worker sees it,
+numbered as the dispatcher numbered it.
+
+`set_connection_options` sets, once on a listener, what Linux copies to
+every socket it accepts: TCP_NODELAY, TCP_DEFER_ACCEPT (accept(2) returns
+only once a request's first bytes have come), and the receive and send
+timeouts that bound a worker's blocking reads and writes.
+
+Accepting fails now and then for want of descriptors or memory
+(OUT_OF_RESOURCES); retrying at once only spins, since the listener stays
+readable, so both the dispatcher and a worker leave the listener alone for
+ACCEPT_PAUSE seconds (clients wait in the kernel's backlog meanwhile).
+"""
+
+import errno
+import os
+import socket
+import struct
+
+from qpd.lib.process import remove_stale_socket
+from qpd.lib.ready import format_address_text
+from qpd.server import fdpass
+
+__all__ = ['Listener', 'Shared', 'open_listener', 'share_socket',
+           'format_listeners', 'set_connection_options', 'ACCEPT_PAUSE',
+           'OUT_OF_RESOURCES', 'DONTWAIT']
+
+DONTWAIT = int(socket.MSG_DONTWAIT)
+ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
+# accept(2) failures that mean "no descriptor or memory now".
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class Listener:
+    """(key:str, sock) A listening socket and what the environ says about
+    it."""
+
+    def __init__(self, key, sock):
+        self.key = key
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.scgi = key == 'scgi_address'
+        self.https = key == 'as_https_address'
+        self.flags = ((fdpass.F_SCGI if self.scgi else 0)
+                      | (fdpass.F_HTTPS if self.https else 0))
+        name = sock.getsockname()
+        if isinstance(name, tuple):
+            self.address = name[:2]
+        else:
+            self.address = name if isinstance(name, str) else name.decode()
+        self.server_info = fdpass.format_server_info(self.address)
+        self.unix_path = self.address if sock.family == socket.AF_UNIX \
+            else None
+        # Workers accept from it too (fdpass SHARE): plain HTTP over TCP,
+        # where TCP_DEFER_ACCEPT wakes them only once a request arrives.
+        self.shared = key == 'http_address' and sock.family in (
+            socket.AF_INET, socket.AF_INET6)
+        self.number = 0          # its place in Dispatcher.listeners
+
+    def format_address(self):
+        """() -> str"""
+        return format_address_text(self.address)
+
+
+class Shared:
+    """(sock, number:int, server_info:bytes)
+    A listening socket the dispatcher shares (fdpass SHARE), as a worker
+    holds it: its number there, and the environ keys it gives the
+    connections accepted."""
+
+    __slots__ = ('sock', 'fd', 'number', 'server_name', 'server_port',
+                 'paused_until')
+
+    def __init__(self, sock, number, server_info):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.number = number
+        self.server_name, self.server_port = server_info.decode(
+            'latin-1').split('\0')
+        self.paused_until = 0.0
+
+
+def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
+    """(address:(host, port)|str, kind=SOCK_STREAM, umask:int=None, backlog:int=1024) -> socket
+    A non-blocking, close-on-exec listening socket on a TCP address or a
+    unix socket path (created under umask when given)."""
+    if isinstance(address, tuple):
+        host, port = address
+        family, _, _, _, sockaddr = socket.getaddrinfo(
+            host or None, port, socket.AF_UNSPEC, kind, 0,
+            socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(sockaddr)
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        remove_stale_socket(address)
+        sock = socket.socket(socket.AF_UNIX, kind)
+        old = os.umask(umask) if umask is not None else None
+        try:
+            sock.bind(address)
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            if old is not None:
+                os.umask(old)
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def share_socket(path, group):
+    """(path:str, group:str | int) -> None: let group (a name or a gid)
+    connect to the unix socket at path: its group, and mode 0660."""
+    import grp
+    gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+    os.chown(path, -1, gid)
+    os.chmod(path, 0o660)
+
+
+def format_listeners(listeners):
+    """(listeners:[Listener]) -> str: 'http=HOST:PORT scgi=…' for the
+    READY line."""
+    return ' '.join('%s=%s' % (l.key.replace('_address', ''),
+                               l.format_address()) for l in listeners)
+
+
+def set_connection_options(sock, limits):
+    """(sock, limits:dict) -> None: options for the connections a listener
+    accepts, set once on the listener: Linux copies them to each accepted
+    socket. The timeouts (body_timeout, send_timeout) bound a worker's
+    blocking reads and writes; TCP_DEFER_ACCEPT (header_timeout) wakes the
+    dispatcher only once a request's first bytes have arrived."""
+    if sock.family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        defer = getattr(socket, 'TCP_DEFER_ACCEPT', None)
+        if defer is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, defer,
+                            max(1, int(limits['header_timeout'])))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                    _timeval(limits['body_timeout']))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                    _timeval(limits['send_timeout']))
+
+
+def _timeval(seconds):
+    """(seconds:float) -> bytes: a struct timeval."""
+    whole = int(seconds)
+    return struct.pack('ll', whole, int((seconds - whole) * 1e6))
