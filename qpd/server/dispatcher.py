@@ -49,7 +49,6 @@ to shutdown_timeout), exit.
 
 import collections
 import errno
-import json
 import os
 import select
 import signal
@@ -62,6 +61,7 @@ from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.control import ControlServer
 from qpd.server.listeners import (
     ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Listener, format_listeners,
     open_listener, set_connection_options, share_socket)
@@ -190,16 +190,6 @@ class WorkerLink:
                 and self.get_state()[1] != fdpass.IDLE)
 
 
-class _ControlClient:
-    __slots__ = ('sock', 'fd', 'buf', 'deadline')
-
-    def __init__(self, sock, deadline):
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.buf = b''
-        self.deadline = deadline
-
-
 class Dispatcher:
     """(site:Site)
     The event loop; run() returns the exit status."""
@@ -232,7 +222,6 @@ class Dispatcher:
         self.workers = {}          # fd -> Worker
         self.idle = []             # idle Workers, most recently used last
         self.queue = collections.deque()
-        self.controls = {}
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
         self.view = memoryview(self.buffer)
         self.next_id = 0
@@ -249,7 +238,7 @@ class Dispatcher:
         self.accept_failures = 0         # failures not logged yet
         self.accepting_shared = True     # shared listeners watched here
         self.worker_listener = None
-        self.control_listener = None
+        self.control = None          # ControlServer
         self.wakeup = None
 
     # Setup -------------------------------------------------------------------
@@ -280,10 +269,9 @@ class Dispatcher:
         self.register(self.worker_listener.fileno(), self.on_worker_accept,
                       None)
         self.control_path = self.site.get_control_socket()
-        self.control_listener = open_listener(
-            self.control_path, socket.SOCK_STREAM, umask=0o177, backlog=16)
-        self.register(self.control_listener.fileno(), self.on_control_accept,
-                      None)
+        self.control = ControlServer(open_listener(
+            self.control_path, socket.SOCK_STREAM, umask=0o177, backlog=16),
+            self.register, self.unregister, self.get_stats)
         self.wakeup, wakeup_write = socket.socketpair()
         self.wakeup.setblocking(False)
         wakeup_write.setblocking(False)
@@ -1293,9 +1281,8 @@ class Dispatcher:
         for worker in list(self.workers.values()):
             if worker.registered:
                 self.check_worker_time(worker, now)
-        for client in list(self.controls.values()):
-            if now >= client.deadline:
-                self.close_control(client)
+        if self.control is not None:
+            self.control.sweep(now)
         self.refresh_banned(now)
 
     def refresh_banned(self, now):
@@ -1361,9 +1348,10 @@ class Dispatcher:
         for worker in list(self.workers.values()):
             self.unregister(worker.fd)
             worker.sock.close()
-        for sock in (self.worker_listener, self.control_listener):
-            if sock is not None:
-                sock.close()
+        if self.worker_listener is not None:
+            self.worker_listener.close()
+        if self.control is not None:
+            self.control.close()
         for path in (self.worker_path, self.control_path):
             _unlink(path)
         signal.set_wakeup_fd(-1)
@@ -1406,45 +1394,6 @@ class Dispatcher:
                      for w in sorted(registered,
                                      key=lambda w: (w.index or 0, w.pid))],
         }
-
-    # Control socket ---------------------------------------------------------------------
-
-    def on_control_accept(self, obj, events):
-        try:
-            sock, _ = self.control_listener.accept()
-        except OSError:
-            return
-        client = _ControlClient(sock, self.now + 5.0)
-        self.controls[client.fd] = client
-        self.register(client.fd, self.on_control_readable, client)
-
-    def on_control_readable(self, client, events):
-        try:
-            data = client.sock.recv(1024, DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b''
-        client.buf += data
-        if data and b'\n' not in client.buf and len(client.buf) < 1024:
-            return
-        command = client.buf.strip().decode('latin-1', 'replace')
-        if command in ('stats', ''):
-            reply = json.dumps(self.get_stats(), sort_keys=True)
-        else:
-            reply = json.dumps({'error': 'unknown command %r' % command})
-        try:
-            client.sock.settimeout(1.0)
-            client.sock.sendall(reply.encode() + b'\n')
-        except OSError:
-            pass
-        self.close_control(client)
-
-    def close_control(self, client):
-        self.controls.pop(client.fd, None)
-        self.unregister(client.fd)
-        client.sock.close()
-
 
 def _unlink(path):
     try:
