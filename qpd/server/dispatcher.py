@@ -54,7 +54,6 @@ import select
 import signal
 import socket
 import sys
-import tempfile
 import time
 
 from qpd.lib.process import log_line
@@ -62,10 +61,11 @@ from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
 from qpd.server.control import ControlServer
+from qpd.server.intake import (
+    CONTINUE, READY, REFUSE, STARTED, WAIT, Intake, Rules)
 from qpd.server.listeners import (
     ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Listener, format_listeners,
     open_listener, set_connection_options, share_socket)
-from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink']
 
@@ -90,16 +90,16 @@ def _now():
 
 
 class Client:
-    """A client connection, from accept to close (not to be confused with
-    a Durus Connection)."""
+    """(sock, id:int, listener:Listener, peer:(host, port), rules:Rules)
+    A client connection, from accept to close (not to be confused with
+    a Durus Connection): where it is (state, deadline, queued_at, the
+    worker it is with, the file being sent), and its request intake."""
 
-    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'peer', 'buf',
-                 'state', 'deadline', 'started', 'head', 'length', 'chunked',
-                 'expect', 'continued', 'decoder', 'raw', 'parts', 'body',
-                 'flags', 'queued_at', 'worker', 'host', 'polled', 'spool',
-                 'spool_size', 'unchecked', 'sending')
+    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'peer', 'host',
+                 'state', 'deadline', 'flags', 'queued_at', 'worker',
+                 'polled', 'sending', 'intake')
 
-    def __init__(self, sock, id, listener, peer):
+    def __init__(self, sock, id, listener, peer, rules):
         self.sock = sock
         self.fd = sock.fileno()
         self.id = id
@@ -107,27 +107,14 @@ class Client:
         self.family = sock.family
         self.peer = peer          # (host, port); ('', 0) on a unix socket
         self.host = peer[0]
-        self.buf = b''
         self.state = HEAD
         self.deadline = 0.0
-        self.started = False
-        self.head = b''
-        self.length = 0
-        self.chunked = False
-        self.expect = False
-        self.continued = False
-        self.decoder = None
-        self.raw = b''
-        self.parts = None
-        self.body = b''
-        self.flags = 0
+        self.flags = 0            # fdpass F_* of the request handed over
         self.queued_at = 0.0
         self.worker = None
         self.polled = False      # registered with epoll yet?
-        self.spool = None        # a temporary file holding the body read
-        self.spool_size = 0
-        self.unchecked = False   # head left for the worker to parse
         self.sending = None      # a Sending, in state SENDING
+        self.intake = Intake(rules, listener.scgi)
 
 
 class Sending:
@@ -200,19 +187,7 @@ class Dispatcher:
         self.who = 'qpd dispatcher %s' % self.name
         limits = protocol.get_limits(site)
         self.limits = limits
-        self.header_timeout = limits['header_timeout']
-        self.body_timeout = limits['body_timeout']
-        self.keepalive_timeout = limits['keepalive_timeout']
-        self.preread = limits['preread_body_size']
-        self.max_body = limits['max_body_size']
-        self.max_spool = limits['max_spool_size']
-        self.spooled = 0           # bytes in the spools of connections in hand
-        self.queue_length = limits['queue_length']
-        self.queue_timeout = limits['queue_timeout']
-        self.request_timeout = limits['request_timeout']
-        self.shutdown_timeout = limits['shutdown_timeout']
         self.retry_after = [('Retry-After', str(int(limits['retry_after'])))]
-        self.send_timeout = limits['send_timeout']
         self.epoll = select.epoll()
         self.handlers = {}         # fd -> (callback, object)
         self.listeners = []
@@ -231,6 +206,8 @@ class Dispatcher:
         self.drain_deadline = 0.0
         self.stop_requested = False
         self.banned = Banned(site)
+        self.rules = Rules(limits, site.get_var_directory(), self.banned,
+                           self.who)
         self.seen_indexes = set()
         self.stats = collections.Counter()
         self.accept_paused_until = 0.0   # listeners unwatched until then
@@ -453,8 +430,9 @@ class Dispatcher:
         else:
             host, port = peer[0], peer[1]
         self.next_id = (self.next_id + 1) & (fdpass.OWN_ID - 1)
-        conn = Client(sock, self.next_id, listener, (host, port))
-        conn.deadline = self.now + self.header_timeout
+        conn = Client(sock, self.next_id, listener, (host, port),
+                      self.rules)
+        conn.deadline = self.now + self.limits['header_timeout']
         self.conns[conn.fd] = conn
         self.stats['connections'] += 1
         if host in self.banned and not listener.scgi:
@@ -469,8 +447,7 @@ class Dispatcher:
             if not data:
                 self.on_readable(conn, 0)
             else:
-                conn.buf = data
-                self.advance(conn)
+                self.advance(conn, data)
 
     def arm(self, conn):
         """(conn) -> None: wake on_readable once when conn has more to read."""
@@ -500,211 +477,42 @@ class Dispatcher:
         if conn.state == LINGER:
             self.arm(conn)
             return
-        conn.buf = conn.buf + data if conn.buf else data
-        self.advance(conn)
+        self.advance(conn, data)
 
-    def advance(self, conn):
-        """(conn) -> None: parse what conn.buf holds; hand over a complete
-        request, or wait for more."""
-        try:
-            if conn.state == HEAD:
-                if conn.listener.scgi:
-                    if not self.read_scgi_head(conn):
-                        return
-                elif not self.read_http_head(conn):
-                    return
-            if conn.chunked:
-                self.read_chunked_body(conn)
-            else:
-                self.read_body(conn)
-        except HTTPError as e:
-            self.refuse(conn, e.get_status(), e.get_message())
-
-    def read_http_head(self, conn):
-        """(conn) -> bool: has the head been read?"""
-        buf = conn.buf
-        while buf[:2] == b'\r\n':
-            buf = buf[2:]
-        end = buf.find(b'\r\n\r\n') + 4
-        if end < 4:
-            conn.buf = buf
-            protocol.check_partial_head(buf, self.limits)
-            self.wait_head(conn)
-            return False
-        conn.head = head = buf[:end]
-        conn.buf = buf[end:]
-        if protocol.may_have_body(head):
-            parsed = protocol.parse_http_head(head, self.limits)
-            conn.length = parsed.content_length or 0
-            conn.chunked = parsed.chunked
-            conn.expect = parsed.expect_continue
-        else:
-            # Bodiless: the worker parses (and checks) the head, once.
-            conn.length = 0
-            conn.chunked = conn.expect = False
-            conn.unchecked = True
-        self.start_body(conn)
-        return True
-
-    def read_scgi_head(self, conn):
-        """(conn) -> bool: has the netstring been read?"""
-        parsed = protocol.parse_scgi(conn.buf, self.limits)
-        if parsed is None:
-            self.wait_head(conn)
-            return False
-        payload, environ, end = parsed
-        if environ.get('REMOTE_ADDR') in self.banned:
-            raise HTTPError(403, 'address banned')
-        conn.head = payload
-        conn.buf = conn.buf[end:]
-        conn.length = int(environ['CONTENT_LENGTH'])
-        conn.chunked = False
-        conn.expect = False
-        self.start_body(conn)
-        return True
-
-    def wait_head(self, conn):
-        if conn.buf and not conn.started:
-            conn.started = True
-            conn.deadline = self.now + self.header_timeout
-        self.arm(conn)
-
-    def start_body(self, conn):
-        conn.state = BODY
-        conn.continued = False
-        conn.deadline = self.now + self.body_timeout
-        if conn.chunked:
-            conn.decoder = protocol.ChunkedDecoder(self.max_body)
-            conn.raw = b''
-            conn.parts = []
-
-    def read_body(self, conn):
-        buf = conn.buf
-        length = conn.length
-        if conn.spool is not None:
-            need = length - conn.spool_size
-            self.write_spool(conn, buf[:need])
-            conn.buf = buf[need:]
-            if conn.spool_size == length:
-                self.ready(conn, fdpass.F_COMPLETE | fdpass.F_SPOOLED)
-            else:
-                self.wait_body(conn)
-        elif len(buf) >= length:
-            if len(buf) == length:
-                conn.body = buf
-                conn.buf = b''
-            else:
-                conn.body = buf[:length]
-                conn.buf = buf[length:]
-            self.ready(conn, fdpass.F_COMPLETE)
-        elif len(buf) < self.preread:
-            self.wait_body(conn)
-        elif self.start_spool(conn, length):
-            self.read_body(conn)
-        else:
-            conn.body = buf
-            conn.buf = b''
-            self.ready(conn, 0)
-
-    def read_chunked_body(self, conn):
-        decoder = conn.decoder
-        if conn.buf:
-            data = conn.buf
-            conn.buf = b''
-            pieces = decoder.feed(data)
-            if conn.spool is not None:
-                for piece in pieces:
-                    self.write_spool(conn, piece)
-            else:
-                conn.raw += data
-                conn.parts.extend(pieces)
-        if decoder.done:
-            conn.buf = decoder.leftover
-            if conn.spool is not None:
-                self.ready(conn, fdpass.F_COMPLETE | fdpass.F_SPOOLED)
-                return
-            conn.body = b''.join(conn.parts)
-            conn.raw = b''
-            conn.parts = None
-            self.ready(conn, fdpass.F_COMPLETE)
-        elif conn.spool is None and len(conn.raw) >= self.preread:
-            if self.start_spool(conn, len(conn.raw)):
-                for piece in conn.parts:
-                    self.write_spool(conn, piece)
-                conn.raw = b''
-                conn.parts = None
-                self.wait_body(conn)
-            else:
-                conn.body = conn.raw
-                conn.raw = b''
-                conn.parts = None
-                self.ready(conn, fdpass.F_CHUNKED)
-        else:
-            self.wait_body(conn)
-
-    # Spooling bodies -----------------------------------------------------------------
-
-    def start_spool(self, conn, size):
-        """(conn, size:int) -> bool: give conn a temporary file for its
-        body, unless the bodies spooled already leave no room for size."""
-        if self.spooled + size > self.max_spool:
-            return False
-        try:
-            conn.spool = tempfile.TemporaryFile(
-                buffering=0, dir=self.site.get_var_directory())
-        except OSError as e:
-            self.log('cannot spool a request body (%s)' % e)
-            return False
-        conn.spool_size = 0
-        return True
-
-    def write_spool(self, conn, data):
-        """(conn, data:bytes) -> None: append data to conn's spooled body."""
-        if not data:
+    def advance(self, conn, data=b''):
+        """(conn, data:bytes=b'') -> None: feed the bytes that came to
+        conn's intake; hand over a complete request, or wait for more."""
+        result = conn.intake.feed(data)
+        if result == READY:
+            self.ready(conn)
             return
-        try:
-            conn.spool.write(data)
-        except OSError as e:
-            self.log('cannot spool a request body (%s)' % e)
-            raise HTTPError(503, 'no room for the request body',
-                            headers=self.retry_after)
-        conn.spool_size += len(data)
-        self.spooled += len(data)
-
-    def drop_spool(self, conn):
-        """(conn) -> None: close the dispatcher's copy of conn's spool."""
-        if conn.spool is not None:
-            conn.spool.close()
-            conn.spool = None
-            self.spooled -= conn.spool_size
-            conn.spool_size = 0
-
-    def wait_body(self, conn):
-        if conn.expect and not conn.continued:
-            conn.continued = True
-            try:
-                conn.sock.send(_CONTINUE, DONTWAIT)
-            except OSError:
-                self.close(conn)
-                return
+        if result == REFUSE:
+            error = conn.intake.error
+            self.refuse(conn, error.get_status(), error.get_message())
+            return
+        if result == STARTED:
+            conn.deadline = self.now + self.limits['header_timeout']
+        elif result != WAIT:                # BODY, CONTINUE
+            conn.state = BODY
+            conn.deadline = self.now + self.limits['body_timeout']
+            if result == CONTINUE:
+                try:
+                    conn.sock.send(_CONTINUE, DONTWAIT)
+                except OSError:
+                    self.close(conn)
+                    return
         self.arm(conn)
 
     # Handing requests to workers ----------------------------------------------------------
 
-    def ready(self, conn, flags):
-        """(conn, flags:int) -> None: conn holds a request to hand over."""
-        if conn.continued:
-            flags |= fdpass.F_CONTINUED
-        if conn.unchecked:
-            flags |= fdpass.F_UNCHECKED
-            conn.unchecked = False
-        conn.flags = flags | conn.listener.flags
+    def ready(self, conn):
+        """(conn) -> None: conn's intake holds a request to hand over."""
+        conn.flags = conn.intake.flags | conn.listener.flags
         conn.deadline = 0.0
-        conn.decoder = None
         worker = None if self.queue else self.take_idle()
         if worker is not None:
             self.handoff(worker, conn)
-        elif len(self.queue) >= self.queue_length:
+        elif len(self.queue) >= self.limits['queue_length']:
             self.stats['overflows'] += 1
             self.refuse(conn, 503, 'every worker is busy',
                         headers=self.retry_after)
@@ -751,14 +559,15 @@ class Dispatcher:
         flags = conn.flags
         if self.draining:
             flags |= fdpass.F_CLOSE
-        if conn.buf:
+        intake = conn.intake
+        if intake.buf:
             flags |= fdpass.F_MORE
         message = fdpass.pack_request(
             flags, conn.family, conn.id, conn.peer,
-            conn.listener.server_info, conn.head, conn.body)
+            conn.listener.server_info, intake.head, intake.body)
         try:
-            fds = (conn.fd,) if conn.spool is None else (
-                conn.fd, conn.spool.fileno())
+            fds = (conn.fd,) if intake.spool is None else (
+                conn.fd, intake.spool.fileno())
             fdpass.send_message(worker.sock, message, fds, DONTWAIT)
         except OSError as e:
             self.log('worker %s pid=%s unreachable (%s); dropped' % (
@@ -902,7 +711,7 @@ class Dispatcher:
         if found is None:
             return
         listener, sock, peer = found
-        conn = Client(sock, conn_id, listener, peer[:2])
+        conn = Client(sock, conn_id, listener, peer[:2], self.rules)
         conn.state = HELD
         conn.worker = worker
         self.conns[conn.fd] = conn
@@ -930,7 +739,7 @@ class Dispatcher:
         conn.state = SENDING
         conn.sending = Sending(fds[0], head, offset, length,
                                keep and not self.draining, leftover)
-        conn.deadline = self.now + self.send_timeout
+        conn.deadline = self.now + self.limits['send_timeout']
         self.stats['sendfiles'] += 1
         try:
             conn.sock.setblocking(False)
@@ -964,7 +773,7 @@ class Dispatcher:
                 progress = True
         except (BlockingIOError, InterruptedError):
             if progress:
-                conn.deadline = self.now + self.send_timeout
+                conn.deadline = self.now + self.limits['send_timeout']
             self.handlers[conn.fd] = (self.send_file, conn)
             events = select.EPOLLOUT | select.EPOLLONESHOT
             try:
@@ -1014,7 +823,7 @@ class Dispatcher:
         was handed on conn; it is idle again."""
         worker.conn = None
         # Kept until now, in case a worker died before receiving it.
-        self.drop_spool(conn)
+        conn.intake.drop_spool()
         worker.served += 1
         self.stats['served'] += 1
         if not worker.gone:
@@ -1058,16 +867,11 @@ class Dispatcher:
         a kept-alive connection (leftover: bytes read of it already)."""
         conn.worker = None
         conn.state = HEAD
-        conn.head = conn.body = b''
-        if leftover:
-            conn.buf += leftover
-        if conn.buf:
-            conn.started = True
-            conn.deadline = self.now + self.header_timeout
+        if conn.intake.next_request(leftover):
+            conn.deadline = self.now + self.limits['header_timeout']
             self.advance(conn)
         else:
-            conn.started = False
-            conn.deadline = self.now + self.keepalive_timeout
+            conn.deadline = self.now + self.limits['keepalive_timeout']
             self.arm(conn)
 
     def release(self, worker):
@@ -1152,7 +956,7 @@ class Dispatcher:
                 else:
                     self.refuse(conn, 502, 'the worker died')
             else:
-                self.drop_spool(conn)
+                conn.intake.drop_spool()
                 self.wait_next(conn)
         if worker.counters is not None:
             worker.counters.close()
@@ -1168,18 +972,18 @@ class Dispatcher:
                     worker.kill_at = 0.0
                 return
             since = worker.since
-        if now - since < self.request_timeout:
+        if now - since < self.limits['request_timeout']:
             if not worker.timed_out:
                 worker.kill_at = 0.0
             return
         if not worker.kill_at:
             conn = worker.conn
-            if conn is None or conn.id != current or not conn.head:
+            if conn is None or conn.id != current or not conn.intake.head:
                 what = b'a request it read itself'
             elif conn.listener.scgi:
                 what = b'an SCGI request'
             else:
-                what = conn.head.split(b'\r\n', 1)[0][:200]
+                what = conn.intake.head.split(b'\r\n', 1)[0][:200]
             self.log('worker %s pid=%s busy %.0fs on %s: dumping its stack '
                      'and killing it' % (worker.index, worker.pid,
                                          now - since,
@@ -1220,8 +1024,7 @@ class Dispatcher:
 
     def linger(self, conn):
         conn.state = LINGER
-        conn.buf = b''
-        conn.head = conn.body = b''
+        conn.intake.clear()
         conn.deadline = self.now + LINGER_TIME
         self.arm(conn)
 
@@ -1241,7 +1044,7 @@ class Dispatcher:
             self.close(conn)
 
     def close(self, conn):
-        self.drop_spool(conn)
+        conn.intake.drop_spool()
         if conn.sending is not None:
             os.close(conn.sending.fd)
             conn.sending = None
@@ -1261,7 +1064,7 @@ class Dispatcher:
             deadline = conn.deadline
             if deadline and now >= deadline:
                 state = conn.state
-                if state == LINGER or (state == HEAD and not conn.started):
+                if state == LINGER or (state == HEAD and not conn.intake.started):
                     self.close(conn)
                 elif state in (HEAD, BODY):
                     self.stats['timeouts'] += 1
@@ -1271,7 +1074,7 @@ class Dispatcher:
                     self.stats['send_timeouts'] += 1
                     self.close(conn)
         queue = self.queue
-        limit = now - self.queue_timeout
+        limit = now - self.limits['queue_timeout']
         while queue and queue[0].queued_at <= limit:
             self.stats['overflows'] += 1
             conn = queue.popleft()
@@ -1299,7 +1102,7 @@ class Dispatcher:
 
     def begin_drain(self):
         self.draining = True
-        self.drain_deadline = self.now + self.shutdown_timeout
+        self.drain_deadline = self.now + self.limits['shutdown_timeout']
         self.log('stopping: finishing %d requests in hand' % sum(
             1 for c in self.conns.values() if c.state in (BODY, QUEUED, BUSY)))
         for worker in self.workers.values():
@@ -1323,7 +1126,7 @@ class Dispatcher:
                 _unlink(listener.unix_path)
         self.listeners = []
         for conn in list(self.conns.values()):
-            if conn.state == HEAD and not conn.started:
+            if conn.state == HEAD and not conn.intake.started:
                 self.close(conn)
 
     def is_drained(self, now):
@@ -1333,7 +1136,7 @@ class Dispatcher:
                 self.log('stopping with %d requests unfinished' % left)
             return True
         for conn in list(self.conns.values()):
-            if conn.state != LINGER and (conn.state != HEAD or conn.started):
+            if conn.state != LINGER and (conn.state != HEAD or conn.intake.started):
                 return False
             if conn.state == HEAD:
                 self.close(conn)

@@ -26,6 +26,7 @@ from qpd.web.errors import HTTPError
 __all__ = [
     'LIMIT_KEYS', 'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
     'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
+    'scgi_pairs',
     'check_partial_scgi', 'make_http_environ', 'make_scgi_environ',
     'parse_http_request', 'may_have_body',
     'format_error', 'format_status_line', 'split_target',
@@ -62,11 +63,16 @@ _TRAILER_LINE = re.compile(
 _DIGITS = re.compile(rb'[0-9]{1,18}')
 
 
-def find_head_end(buf, start=0):
-    """(buf:bytes, start:int=0) -> int: the index just past the blank line
-    that ends the head, or -1."""
-    end = buf.find(b'\r\n\r\n', start)
-    return end + 4 if end >= 0 else -1
+def find_head_end(buf):
+    """(buf:bytes) -> (buf:bytes, end:int)
+    buf without the empty lines a client may send before a request (RFC
+    9112, 2.2), and the index in it just past the blank line that ends the
+    request head; end < 4 while the head is not all there. The one place
+    that frames a head (the dispatcher's intake, a worker's held
+    connections)."""
+    while buf[:2] == b'\r\n':
+        buf = buf[2:]
+    return buf, buf.find(b'\r\n\r\n') + 4
 
 
 _BODY_HEADERS = re.compile(
@@ -464,7 +470,7 @@ def parse_scgi(buf, limits):
     if buf[end:end + 1] != b',':
         raise HTTPError(400, 'SCGI netstring not ended by a comma')
     payload = buf[colon + 1:end]
-    environ = _scgi_pairs(payload)
+    environ = scgi_pairs(payload)
     length = environ.get('CONTENT_LENGTH')
     if length is None or not _DIGITS.fullmatch(length.encode('latin-1')):
         raise HTTPError(400, 'SCGI CONTENT_LENGTH missing or not digits')
@@ -477,7 +483,7 @@ def parse_scgi(buf, limits):
     return payload, environ, end + 1
 
 
-def _scgi_pairs(payload):
+def scgi_pairs(payload):
     """(payload:bytes) -> dict: NUL-separated names and values."""
     if payload[-1:] != b'\0':
         raise HTTPError(400, 'SCGI headers not NUL terminated')
@@ -610,7 +616,7 @@ def make_scgi_environ(payload, base, script_name=''):
     QUERY_STRING come from REQUEST_URI when the front end leaves them out
     (nginx's scgi_params do)."""
     environ = dict(base)
-    sent = _scgi_pairs(payload)
+    sent = scgi_pairs(payload)
     for key in [k for k in sent if k.startswith('HTTP_') and '-' in k]:
         del sent[key]
     environ.update(sent)

@@ -20,7 +20,7 @@ ValueError.
 
 import socket
 
-from qpd.server.protocol import _scgi_pairs
+from qpd.server.protocol import scgi_pairs
 
 __all__ = ['ns_read_size', 'ns_reads', 'read_env', 'scgi_request',
            'send_scgi', 'exchange']
@@ -70,7 +70,7 @@ def read_env(input):
     """
     payload = ns_reads(input)
     try:
-        environ = _scgi_pairs(payload)
+        environ = scgi_pairs(payload)
     except Exception as error:   # HTTPError
         raise ValueError('SCGI headers: %s' % error) from None
     if not payload.startswith(b'CONTENT_LENGTH\0'):
