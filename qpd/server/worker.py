@@ -50,10 +50,10 @@ SIGTERM (or SIGINT) ends the worker once its current request is answered;
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 
-A response whose length is not known (a generator or Stream body) goes out
-with chunked transfer encoding on an HTTP/1.1 keep-alive connection, each
-chunk as the body makes it, and the connection stays open; over HTTP/1.0
-or SCGI its end is the end of the connection.
+The response is written by qpd.server.respond (Responder, which also
+hands a file or a slow reader's rest to the dispatcher); the rest of a
+body the dispatcher did not read is read by qpd.server.intake
+(SocketBody, read_chunked).
 """
 
 import collections
@@ -65,35 +65,30 @@ import select
 import signal
 import socket
 import sys
-import tempfile
 import time
 import traceback
 
 from qpd.lib.backoff import Backoff
-from qpd.lib.http import format_head, http_date
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.intake import SocketBody, read_chunked
 from qpd.server.listeners import (
     ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Shared)
+from qpd.server.respond import ClientGone, Responder
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Worker', 'SocketBody', 'Held', 'Shared', 'HOLD_TIME',
-           'SLOW_REQUEST']
+__all__ = ['main', 'Worker', 'Held', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
 
-_SEND_CHUNK = 65536
-_DRAIN_LIMIT = 65536
 _RECV_SIZE = 65536
 _MAX_HIT_LINES = 256   # hit lines kept before a write
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
 SLOW_REQUEST = 0.25   # after a request this long, the others go back
-PASS_WAIT = 0.2       # a client that takes nothing of a response this long
-                      # gets the rest of it from the dispatcher
 
 
 class Held:
@@ -128,64 +123,6 @@ def _shutdown(sock):
         pass
 
 
-class SocketBody:
-    """(sock, prefix:bytes, length:int)
-    A request body of `length` bytes: prefix (read by the dispatcher), then
-    the rest read from sock, never past the end of the body."""
-
-    def __init__(self, sock, prefix, length):
-        self.sock = sock
-        self.prefix = prefix
-        self.remaining = length - len(prefix)
-
-    def read(self, size=-1):
-        """(size:int=-1) -> bytes: at most size bytes, b'' at the end."""
-        if self.prefix:
-            if size is None or size < 0 or size >= len(self.prefix):
-                data, self.prefix = self.prefix, b''
-                if size is None or size < 0:
-                    return data + self._recv(-1)
-                return data
-            data, self.prefix = self.prefix[:size], self.prefix[size:]
-            return data
-        return self._recv(size)
-
-    def _recv(self, size):
-        if size is None or size < 0:
-            parts = []
-            while self.remaining > 0:
-                data = self._recv(_SEND_CHUNK)
-                if not data:
-                    break
-                parts.append(data)
-            return b''.join(parts)
-        size = min(size, self.remaining)
-        if size <= 0:
-            return b''
-        try:
-            data = self.sock.recv(size)
-        except (BlockingIOError, TimeoutError):
-            raise HTTPError(408, 'request body not received in time')
-        self.remaining -= len(data)
-        if not data:
-            self.remaining = 0
-            self.truncated = True
-        return data
-
-    def drain(self, limit):
-        """(limit:int) -> bool: read and drop the unread rest of the body,
-        when it is at most limit bytes; is the body read to its end?"""
-        if self.remaining > limit or getattr(self, 'truncated', False):
-            return False
-        try:
-            while self.remaining > 0:
-                if not self._recv(_SEND_CHUNK):
-                    return False
-        except (OSError, HTTPError):
-            return False
-        return True
-
-
 class Worker:
     """(site:Site, index:int=0)"""
 
@@ -195,9 +132,8 @@ class Worker:
         self.index = index
         self.who = 'qpd worker %s %s' % (self.name, index)
         self.limits = None
-        self.handoff_size = None   # file bodies this long go to the dispatcher
-        self.passing = None        # (file, offset, length, head) to pass
-        self.max_body = None
+        self.responder = None      # qpd.server.respond.Responder
+        self.respond = None        # its respond, bound
         self.script_name = ''
         self.publisher = None
         self.sock = None
@@ -205,8 +141,6 @@ class Worker:
         self.idle = False
         self.stopping = False
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
-        self.hit_class = None
-        self.request_class = None
         self.metrics = None        # qpd.metrics.Recorder
         self.log_fds = ()          # the site log's descriptors
         self.epoll = None
@@ -354,7 +288,7 @@ class Worker:
                 self.idle = False
                 continue
             self.sock = sock
-            self.counters = counters
+            self.counters = self.responder.counters = counters
             return
 
     def start(self):
@@ -362,11 +296,8 @@ class Worker:
         try:
             self.site.get_publisher_class()
             self.limits = protocol.get_limits(self.site)
-            self.max_body = self.limits['max_body_size']
-            self.handoff_size = self.site.get_configuration()['handoff_size']
             self.script_name = self.site.get_script_name()
-            from qpd.web.hit import Hit
-            from qpd.web.request import HTTPRequest
+            self.responder = responder = Responder(self.site, self.log)
         except BaseException as e:
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -376,14 +307,14 @@ class Worker:
                                 ': ' + reason if reason else ''))
             sys.stderr.flush()
             return 1
-        self.hit_class = Hit
-        self.request_class = HTTPRequest
+        self.respond = responder.respond
         self.install_signals()
         self.connect_storage()
+        responder.publisher = self.publisher
         self.publisher.write_turn = WriteTurn(os.path.join(
             self.site.get_var_directory(), LOCK_FILE_NAME))
         self.open_log()
-        self.metrics = open_recorder(self.site)
+        self.metrics = responder.metrics = open_recorder(self.site)
         self.connect_dispatcher()
         sys.stdout.write(format_ready_line(
             'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
@@ -636,7 +567,7 @@ class Worker:
             spool = os.fdopen(spool_fd, 'rb')
         try:
             keep, leftover = self.serve(sock, message, spool)
-        except _ClientGone:
+        except ClientGone:
             keep, leftover = False, b''
         except Exception:
             self.log('error serving a request:\n' + traceback.format_exc())
@@ -645,8 +576,9 @@ class Worker:
             if spool is not None:
                 spool.close()
         self.counters.mark_idle()
-        if self.passing is not None:
-            self.pass_response(sock, message.conn_id, keep, leftover)
+        if self.responder.passing is not None:
+            self.responder.pass_response(self.sock, sock, message.conn_id,
+                                         keep, leftover)
             self.after_request(began, None)
             return
         if (keep and self.holding and not self.stopping
@@ -711,7 +643,7 @@ class Worker:
             parsed, environ = protocol.parse_http_request(
                 head, self.limits, conn.base, self.script_name)
         except HTTPError as e:
-            self.send_error(conn.sock, e, False)
+            self.responder.send_error(conn.sock, e, False)
             counters.mark_idle()
             _shutdown(conn.sock)
             self.give_back(conn, False)
@@ -734,21 +666,23 @@ class Worker:
         try:
             keep = self.respond(conn.sock, environ, io.BytesIO(body),
                                 parsed.keep_alive, False, arrived=arrived)
-        except _ClientGone:
+        except ClientGone:
             keep = False
         except Exception:
             self.log('error serving a request:\n' + traceback.format_exc())
             keep = False
         self.serving = None
         counters.mark_idle()
-        if self.passing is not None:
+        responder = self.responder
+        if responder.passing is not None:
             if not conn.known and not self.own(conn):
-                self.passing[0].close()
-                self.passing = None
+                responder.passing[0].close()
+                responder.passing = None
                 self.forget(conn)
                 return
             self.forget(conn)
-            self.pass_response(None, conn.id, keep, conn.buf if keep else b'')
+            responder.pass_response(self.sock, None, conn.id, keep,
+                                    conn.buf if keep else b'')
             self.after_request(began, None)
             return
         if keep and self.holding and not self.stopping:
@@ -875,278 +809,18 @@ class Worker:
                     environ['CONTENT_LENGTH'] = str(len(body))
                 body_file = io.BytesIO(body)
             elif flags & fdpass.F_CHUNKED:
-                body_file, leftover = self.read_chunked(sock, body, environ)
+                body_file, leftover = read_chunked(
+                    sock, body, environ, self.limits['max_body_size'])
             else:
                 reader = body_file = SocketBody(
                     sock, body, int(environ.get('CONTENT_LENGTH') or 0))
         except HTTPError as e:
-            self.send_error(sock, e, scgi)
+            self.responder.send_error(sock, e, scgi)
             return False, b''
         if flags & fdpass.F_CLOSE:
             keep = False
         return self.respond(sock, environ, body_file, keep, scgi,
                             reader, self.received_at), leftover
-
-    def respond(self, sock, environ, body_file, keep, scgi, reader=None,
-                arrived=None):
-        """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
-            arrived:float=None) -> keep:bool
-        Process the hit and send its response; may the connection stay
-        open? arrived: see Hit.arrived."""
-        began = time.perf_counter()
-        request = self.request_class(body_file, environ)
-        hit = self.hit_class(request)
-        hit.arrived = arrived
-        self.publisher.process_hit(hit)
-        response = hit.get_response()
-        if reader is not None and reader.remaining > 0:
-            keep = keep and reader.drain(_DRAIN_LIMIT)
-        chunked = False
-        if response.get_content_length() is None and not getattr(
-                response, 'head', False):
-            # A body of unknown length (a generator, a Stream): chunked on
-            # an HTTP/1.1 keep-alive connection, which stays open; else the
-            # end of the connection is the end of the body.
-            if keep and not scgi and environ['SERVER_PROTOCOL'] == 'HTTP/1.1':
-                chunked = True
-            else:
-                keep = False
-        status_line = protocol.format_status_line(
-            response.get_status_code(), response.get_reason_phrase(), scgi)
-        if scgi:
-            keep = False
-            headers = response.get_header_list()
-        else:
-            headers = [('Date', http_date())]
-            if not keep:
-                headers.append(('Connection', 'close'))
-            elif environ['SERVER_PROTOCOL'] == 'HTTP/1.0':
-                headers.append(('Connection', 'keep-alive'))
-            if chunked:
-                headers.append(('Transfer-Encoding', 'chunked'))
-            headers.extend(response.get_header_list())
-        try:
-            head = format_head(status_line, headers)
-        except ValueError as e:
-            self.log(str(e))
-            self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
-            return False
-        if chunked:
-            self.send_chunked(sock, response, head)
-        elif not self.pass_file(response, head):
-            self.send_response(sock, response, head)
-        if self.metrics is not None:        # qpd.metrics, for qpd metrics
-            self.metrics.observe_request(
-                environ['REQUEST_METHOD'], response.get_status_code(),
-                time.perf_counter() - began)
-            self.metrics.note_publisher(self.publisher)
-        return keep
-
-    def read_chunked(self, sock, prefix, environ):
-        """(sock, prefix:bytes, environ:dict) -> (file, leftover:bytes)
-        Read the rest of a chunked body; CONTENT_LENGTH is set to its size."""
-        decoder = protocol.ChunkedDecoder(self.max_body)
-        spool = tempfile.SpooledTemporaryFile(1024 * 1024)
-        data = prefix
-        while True:
-            for piece in decoder.feed(data):
-                spool.write(piece)
-            if decoder.done:
-                break
-            try:
-                data = sock.recv(65536)
-            except (BlockingIOError, TimeoutError):
-                raise HTTPError(408, 'request body not received in time')
-            if not data:
-                raise HTTPError(400, 'chunked body ended early')
-        environ['CONTENT_LENGTH'] = str(decoder.size)
-        spool.seek(0)
-        return spool, decoder.leftover
-
-    def pass_file(self, response, head):
-        """(response, head:bytes) -> bool: when the body is a file span of
-        at least handoff_size bytes, keep it (self.passing) for
-        pass_response, which hands it and the head to the dispatcher to
-        send, and say True; else False (nothing done)."""
-        if response.head or self.handoff_size is None:
-            return False
-        length = response.get_content_length()
-        body = response.body
-        span = getattr(body, 'get_file_span', None)
-        try:
-            if span is not None:
-                file, offset, size = span()
-            elif hasattr(body, 'fileno') and hasattr(body, 'tell'):
-                file, offset, size = body, body.tell(), length
-            else:
-                return False
-            if (size != length or size < max(self.handoff_size, 1)
-                    or os.fstat(file.fileno()).st_size < offset + size):
-                return False
-        except (OSError, ValueError, TypeError):
-            return False
-        self.counters.mark_started()
-        self.passing = (file, offset, size, head)
-        return True
-
-    def pass_response(self, sock, conn_id, keep, leftover):
-        """(sock | None, conn_id:int, keep:bool, leftover:bytes) -> None:
-        hand the connection and the response kept by pass_file to the
-        dispatcher (SENDFILE, with the file's descriptor); close this
-        process's copies of the file and of the socket."""
-        file, offset, length, head = self.passing
-        self.passing = None
-        try:
-            fdpass.send_message(self.sock, fdpass.pack_sendfile(
-                keep, conn_id, offset, length, head, leftover),
-                (file.fileno(),))
-        except OSError as e:
-            self.log('cannot reach the dispatcher (%s)' % e)
-        finally:
-            file.close()
-            if sock is not None:
-                sock.close()
-
-    def send_response(self, sock, response, head):
-        """(sock, response, head:bytes) -> None"""
-        self.counters.mark_started()
-        body = response.body
-        if type(body) is bytes and len(body) < _SEND_CHUNK:
-            # The usual page: head and body in one send.
-            try:
-                self.send_or_pass(
-                    sock, head if response.head else head + body, (),
-                    response)
-            except OSError as e:
-                raise _ClientGone(e)
-            return
-        if self.send_file(sock, response, head):
-            return
-        pending = [head]
-        size = len(head)
-        # A body of known length can be passed to the dispatcher when the
-        # client stops taking it (send_or_pass); one of unknown length may
-        # be endless, and is sent here (sendall, within send_timeout).
-        send = (self.send_or_pass if response.get_content_length()
-                is not None else None)
-        try:
-            chunks = response.iter_body()
-            for chunk in chunks:
-                pending.append(chunk)
-                size += len(chunk)
-                if size >= _SEND_CHUNK:
-                    data = b''.join(pending)
-                    pending = []
-                    size = 0
-                    if send is None:
-                        sock.sendall(data)
-                    elif not send(sock, data, chunks, response):
-                        return
-            if pending:
-                data = pending[0] if len(pending) == 1 else b''.join(pending)
-                if send is None:
-                    sock.sendall(data)
-                else:
-                    send(sock, data, (), response)
-        except OSError as e:
-            response.close()
-            raise _ClientGone(e)
-
-    def send_or_pass(self, sock, data, rest, response):
-        """(sock, data:bytes, rest:iterator of bytes, response) -> bool
-        Send data; True when it all went. A client that takes nothing for
-        PASS_WAIT seconds (a slow reader, or one that reads nothing) gets
-        the rest from the dispatcher: what is unsent of data and the rest
-        of the body are spooled to a temporary file in the var directory
-        and kept (self.passing) for pass_response, and False is returned,
-        so the worker is free at once. OSError when the client is gone."""
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[sock.send(view, DONTWAIT):]
-                continue
-            except (BlockingIOError, InterruptedError):
-                pass
-            poll = select.poll()
-            poll.register(sock.fileno(), select.POLLOUT)
-            if poll.poll(PASS_WAIT * 1000):
-                continue
-            spool = tempfile.TemporaryFile(
-                dir=self.site.get_var_directory())
-            try:
-                spool.write(view)
-                for chunk in rest:
-                    spool.write(chunk)
-            except BaseException:
-                spool.close()
-                raise
-            finally:
-                response.close()
-            self.passing = (spool, 0, spool.tell(), b'')
-            return False
-        return True
-
-    def send_file(self, sock, response, head):
-        """(sock, response, head:bytes) -> bool: send a body that is a
-        file of known length with sendfile(2), the kernel copying the file
-        to the socket; False (nothing sent) for any other body."""
-        body = response.body
-        length = response.get_content_length()
-        if (response.head or length is None or not hasattr(body, 'fileno')
-                or not hasattr(body, 'seek')):
-            return False
-        try:
-            offset = body.tell()
-            if os.fstat(body.fileno()).st_size - offset < length:
-                return False
-        except (OSError, ValueError):
-            return False
-        try:
-            sock.sendall(head)
-            out, source, end = sock.fileno(), body.fileno(), offset + length
-            while offset < end:
-                # A client that stops reading makes sendfile fail after
-                # send_timeout (SO_SNDTIMEO), like sendall: never a wait
-                # without end (socket.sendfile would poll again forever).
-                sent = os.sendfile(out, source, offset, end - offset)
-                if not sent:
-                    raise OSError('the file ended early')
-                offset += sent
-        except OSError as e:
-            raise _ClientGone(e)
-        finally:
-            response.close()
-        return True
-
-    def send_chunked(self, sock, response, head):
-        """(sock, response, head:bytes) -> None: the body in chunked
-        transfer encoding, each chunk sent as the body makes it (a stream
-        goes out as it is produced), then the last, empty chunk."""
-        self.counters.mark_started()
-        pending = head
-        try:
-            for chunk in response.iter_body():      # never an empty chunk
-                sock.sendall(b'%s%x\r\n%s\r\n' % (pending, len(chunk), chunk))
-                pending = b''
-            sock.sendall(pending + b'0\r\n\r\n')
-        except OSError as e:
-            response.close()
-            raise _ClientGone(e)
-
-    def send_error(self, sock, error, scgi):
-        """(sock, error:HTTPError, scgi) -> None: a short error response."""
-        self.counters.mark_started()
-        try:
-            sock.sendall(protocol.format_error(
-                error.get_status(), error.get_message(), scgi,
-                error.get_headers()))
-        except OSError:
-            pass
-
-
-class _ClientGone(Exception):
-    """The client stopped taking the response."""
-
 
 def main(site, index=0):
     """(site:Site, index:int=0) -> int: run one worker until SIGTERM."""

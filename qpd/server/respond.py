@@ -1,0 +1,309 @@
+"""qpd.server.respond: a worker's answer to a request, from the hit to the
+last byte written.
+
+`Responder.respond` builds the HTTPRequest and Hit, lets the publisher
+process the hit, and writes the response: the status line and headers
+(Date, Connection, Transfer-Encoding as the connection needs), then the
+body, counted in the worker's Counters (mark_started: the response has
+begun, so the dispatcher no longer answers 502 for it) and in its metrics
+(qpd.metrics: method, status, duration).
+
+How the body goes out:
+
+- a bytes body under _SEND_CHUNK goes with its head in one send, the
+  usual page;
+- a file of known length goes with sendfile(2), the kernel copying it;
+- a body whose length is not known (a generator or Stream body) goes out
+  with chunked transfer encoding on an HTTP/1.1 keep-alive connection,
+  each chunk as the body makes it, and the connection stays open; over
+  HTTP/1.0 or SCGI its end is the end of the connection;
+- a file span of at least handoff_size bytes, and the rest of any body of
+  known length that a client stops taking for PASS_WAIT seconds (spooled
+  to a file), are kept in `passing` and handed to the dispatcher
+  (pass_response, fdpass SENDFILE), which sends them as the client takes
+  them: a slow reader costs a descriptor there, not this worker.
+
+A client that stops taking a response raises _ClientGone out of respond:
+the worker closes the connection.
+"""
+
+import os
+import select
+import tempfile
+import time
+
+from qpd.lib.http import format_head, http_date
+from qpd.server import fdpass, protocol
+from qpd.server.listeners import DONTWAIT
+from qpd.web.errors import HTTPError
+
+__all__ = ['Responder', 'ClientGone', 'PASS_WAIT']
+
+_SEND_CHUNK = 65536
+_DRAIN_LIMIT = 65536
+PASS_WAIT = 0.2       # a client that takes nothing of a response this long
+                      # gets the rest of it from the dispatcher
+
+
+class ClientGone(Exception):
+    """The client stopped taking the response."""
+
+
+class Responder:
+    """(site:Site, log)
+    A worker's response writer; log(message) reports what goes wrong. The
+    worker sets, as it gets them, `publisher` (which processes the hits),
+    `counters` (fdpass.Counters, replaced when it reconnects) and
+    `metrics` (a qpd.metrics.Recorder, or None), which count the
+    responses."""
+
+    def __init__(self, site, log):
+        from qpd.web.hit import Hit
+        from qpd.web.request import HTTPRequest
+        self.hit_class = Hit
+        self.request_class = HTTPRequest
+        self.publisher = None
+        self.counters = None
+        self.metrics = None
+        self.log = log
+        self.handoff_size = site.get('handoff_size')  # passed from this long
+        self.var_directory = site.get_var_directory()
+        self.passing = None        # (file, offset, length, head) to pass
+
+    def respond(self, sock, environ, body_file, keep, scgi, reader=None,
+                arrived=None):
+        """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
+            arrived:float=None) -> keep:bool
+        Process the hit and send its response; may the connection stay
+        open? arrived: see Hit.arrived."""
+        began = time.perf_counter()
+        request = self.request_class(body_file, environ)
+        hit = self.hit_class(request)
+        hit.arrived = arrived
+        self.publisher.process_hit(hit)
+        response = hit.get_response()
+        if reader is not None and reader.remaining > 0:
+            keep = keep and reader.drain(_DRAIN_LIMIT)
+        chunked = False
+        if response.get_content_length() is None and not getattr(
+                response, 'head', False):
+            # A body of unknown length (a generator, a Stream): chunked on
+            # an HTTP/1.1 keep-alive connection, which stays open; else the
+            # end of the connection is the end of the body.
+            if keep and not scgi and environ['SERVER_PROTOCOL'] == 'HTTP/1.1':
+                chunked = True
+            else:
+                keep = False
+        status_line = protocol.format_status_line(
+            response.get_status_code(), response.get_reason_phrase(), scgi)
+        if scgi:
+            keep = False
+            headers = response.get_header_list()
+        else:
+            headers = [('Date', http_date())]
+            if not keep:
+                headers.append(('Connection', 'close'))
+            elif environ['SERVER_PROTOCOL'] == 'HTTP/1.0':
+                headers.append(('Connection', 'keep-alive'))
+            if chunked:
+                headers.append(('Transfer-Encoding', 'chunked'))
+            headers.extend(response.get_header_list())
+        try:
+            head = format_head(status_line, headers)
+        except ValueError as e:
+            self.log(str(e))
+            self.send_error(sock, HTTPError(500, 'bad response header'), scgi)
+            return False
+        if chunked:
+            self.send_chunked(sock, response, head)
+        elif not self.pass_file(response, head):
+            self.send_response(sock, response, head)
+        if self.metrics is not None:        # qpd.metrics, for qpd metrics
+            self.metrics.observe_request(
+                environ['REQUEST_METHOD'], response.get_status_code(),
+                time.perf_counter() - began)
+            self.metrics.note_publisher(self.publisher)
+        return keep
+
+    def pass_file(self, response, head):
+        """(response, head:bytes) -> bool: when the body is a file span of
+        at least handoff_size bytes, keep it (self.passing) for
+        pass_response, which hands it and the head to the dispatcher to
+        send, and say True; else False (nothing done)."""
+        if response.head or self.handoff_size is None:
+            return False
+        length = response.get_content_length()
+        body = response.body
+        span = getattr(body, 'get_file_span', None)
+        try:
+            if span is not None:
+                file, offset, size = span()
+            elif hasattr(body, 'fileno') and hasattr(body, 'tell'):
+                file, offset, size = body, body.tell(), length
+            else:
+                return False
+            if (size != length or size < max(self.handoff_size, 1)
+                    or os.fstat(file.fileno()).st_size < offset + size):
+                return False
+        except (OSError, ValueError, TypeError):
+            return False
+        self.counters.mark_started()
+        self.passing = (file, offset, size, head)
+        return True
+
+    def pass_response(self, dispatcher, sock, conn_id, keep, leftover):
+        """(dispatcher:socket, sock | None, conn_id:int, keep:bool,
+            leftover:bytes) -> None
+        Hand the connection and the response kept by pass_file to the
+        dispatcher (SENDFILE on its socket, with the file's descriptor);
+        close this process's copies of the file and of the socket."""
+        file, offset, length, head = self.passing
+        self.passing = None
+        try:
+            fdpass.send_message(dispatcher, fdpass.pack_sendfile(
+                keep, conn_id, offset, length, head, leftover),
+                (file.fileno(),))
+        except OSError as e:
+            self.log('cannot reach the dispatcher (%s)' % e)
+        finally:
+            file.close()
+            if sock is not None:
+                sock.close()
+
+    def send_response(self, sock, response, head):
+        """(sock, response, head:bytes) -> None"""
+        self.counters.mark_started()
+        body = response.body
+        if type(body) is bytes and len(body) < _SEND_CHUNK:
+            # The usual page: head and body in one send.
+            try:
+                self.send_or_pass(
+                    sock, head if response.head else head + body, (),
+                    response)
+            except OSError as e:
+                raise ClientGone(e)
+            return
+        if self.send_file(sock, response, head):
+            return
+        pending = [head]
+        size = len(head)
+        # A body of known length can be passed to the dispatcher when the
+        # client stops taking it (send_or_pass); one of unknown length may
+        # be endless, and is sent here (sendall, within send_timeout).
+        send = (self.send_or_pass if response.get_content_length()
+                is not None else None)
+        try:
+            chunks = response.iter_body()
+            for chunk in chunks:
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= _SEND_CHUNK:
+                    data = b''.join(pending)
+                    pending = []
+                    size = 0
+                    if send is None:
+                        sock.sendall(data)
+                    elif not send(sock, data, chunks, response):
+                        return
+            if pending:
+                data = pending[0] if len(pending) == 1 else b''.join(pending)
+                if send is None:
+                    sock.sendall(data)
+                else:
+                    send(sock, data, (), response)
+        except OSError as e:
+            response.close()
+            raise ClientGone(e)
+
+    def send_or_pass(self, sock, data, rest, response):
+        """(sock, data:bytes, rest:iterator of bytes, response) -> bool
+        Send data; True when it all went. A client that takes nothing for
+        PASS_WAIT seconds (a slow reader, or one that reads nothing) gets
+        the rest from the dispatcher: what is unsent of data and the rest
+        of the body are spooled to a temporary file in the var directory
+        and kept (self.passing) for pass_response, and False is returned,
+        so the worker is free at once. OSError when the client is gone."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view, DONTWAIT):]
+                continue
+            except (BlockingIOError, InterruptedError):
+                pass
+            poll = select.poll()
+            poll.register(sock.fileno(), select.POLLOUT)
+            if poll.poll(PASS_WAIT * 1000):
+                continue
+            spool = tempfile.TemporaryFile(
+                dir=self.var_directory)
+            try:
+                spool.write(view)
+                for chunk in rest:
+                    spool.write(chunk)
+            except BaseException:
+                spool.close()
+                raise
+            finally:
+                response.close()
+            self.passing = (spool, 0, spool.tell(), b'')
+            return False
+        return True
+
+    def send_file(self, sock, response, head):
+        """(sock, response, head:bytes) -> bool: send a body that is a
+        file of known length with sendfile(2), the kernel copying the file
+        to the socket; False (nothing sent) for any other body."""
+        body = response.body
+        length = response.get_content_length()
+        if (response.head or length is None or not hasattr(body, 'fileno')
+                or not hasattr(body, 'seek')):
+            return False
+        try:
+            offset = body.tell()
+            if os.fstat(body.fileno()).st_size - offset < length:
+                return False
+        except (OSError, ValueError):
+            return False
+        try:
+            sock.sendall(head)
+            out, source, end = sock.fileno(), body.fileno(), offset + length
+            while offset < end:
+                # A client that stops reading makes sendfile fail after
+                # send_timeout (SO_SNDTIMEO), like sendall: never a wait
+                # without end (socket.sendfile would poll again forever).
+                sent = os.sendfile(out, source, offset, end - offset)
+                if not sent:
+                    raise OSError('the file ended early')
+                offset += sent
+        except OSError as e:
+            raise ClientGone(e)
+        finally:
+            response.close()
+        return True
+
+    def send_chunked(self, sock, response, head):
+        """(sock, response, head:bytes) -> None: the body in chunked
+        transfer encoding, each chunk sent as the body makes it (a stream
+        goes out as it is produced), then the last, empty chunk."""
+        self.counters.mark_started()
+        pending = head
+        try:
+            for chunk in response.iter_body():      # never an empty chunk
+                sock.sendall(b'%s%x\r\n%s\r\n' % (pending, len(chunk), chunk))
+                pending = b''
+            sock.sendall(pending + b'0\r\n\r\n')
+        except OSError as e:
+            response.close()
+            raise ClientGone(e)
+
+    def send_error(self, sock, error, scgi):
+        """(sock, error:HTTPError, scgi) -> None: a short error response."""
+        self.counters.mark_started()
+        try:
+            sock.sendall(protocol.format_error(
+                error.get_status(), error.get_message(), scgi,
+                error.get_headers()))
+        except OSError:
+            pass
+
+
