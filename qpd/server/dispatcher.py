@@ -227,7 +227,7 @@ class Dispatcher:
     def open(self):
         """() -> None: open every socket; raise OSError when one fails."""
         self.site.ensure_var_directory()
-        group = self.site.get_configuration()['unix_socket_group']
+        group = self.site.get('unix_socket_group')
         for key, address in self.site.get_listening_addresses():
             # A listener on a unix socket is the site user's alone (0600),
             # or its group's too (0660) with unix_socket_group: whoever

@@ -70,7 +70,7 @@ def find_head_end(buf):
     request head; end < 4 while the head is not all there. The one place
     that frames a head (the dispatcher's intake, a worker's held
     connections)."""
-    while buf[:2] == b'\r\n':
+    while buf.startswith(b'\r\n'):
         buf = buf[2:]
     return buf, buf.find(b'\r\n\r\n') + 4
 

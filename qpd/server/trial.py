@@ -98,10 +98,10 @@ def _try(home, name, package):
     else:
         _import_package_from(name, package)
     compile_package(os.path.realpath(package))
-    configuration = site.get_configuration()
+    site.get_configuration()        # raises when the configuration is wrong
     site.get_publisher_class()
     site.get_directory_class()
-    return {key.name: repr(configuration.get(key.name))
+    return {key.name: repr(site.get(key.name))
             for key in KEYS if key.restart}
 
 

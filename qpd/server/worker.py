@@ -75,6 +75,7 @@ from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
 from qpd.server.intake import SocketBody, read_chunked
+from qpd.server.protocol import find_head_end
 from qpd.server.listeners import (
     ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Shared)
 from qpd.server.respond import ClientGone, Responder
@@ -158,6 +159,13 @@ class Worker:
         self.paused = []           # Shared not watched until paused_until
         self.hit_log_fd = None
         self.flushed = 0.0         # when flush last ran
+        # message kind (its byte) -> (handler, fewest fds, most fds)
+        self.handlers = {
+            fdpass.REQUEST[0]: (self.handle_request, 1, 2),
+            fdpass.SHARE[0]: (self.handle_share, 1, 1),
+            fdpass.BANNED[0]: (self.handle_banned, 0, 0),
+            fdpass.RELEASE[0]: (self.handle_release, 0, 0),
+        }
 
     def log(self, message):
         """(message:str) -> None: one line on stderr."""
@@ -514,20 +522,34 @@ class Worker:
                 raise SystemExit(0)
             self.reconnect()
             return
-        kind = self.buffer[:1]
-        if kind == fdpass.REQUEST and 1 <= len(fds) <= 2:
-            self.handle(*fds)
-        elif kind == fdpass.SHARE and len(fds) == 1:
-            self.add_shared(nbytes, fds[0])
-        elif kind == fdpass.BANNED and not fds:
-            self.banned.refresh(time.monotonic(), force=True)
-        elif kind == fdpass.RELEASE and not fds:
-            self.holding = False
-            self.release_all()
+        entry = self.handlers.get(self.buffer[0])
+        if entry is not None and entry[1] <= len(fds) <= entry[2]:
+            entry[0](nbytes, fds)
         else:
             for fd in fds:
                 os.close(fd)
             self.log('unexpected message from the dispatcher')
+
+    # The dispatcher's messages, by kind: handle_X(nbytes, fds), called by
+    # on_message when the message carries as many descriptors as its
+    # entry in handlers says (a new kind: a handler and an entry).
+
+    def handle_request(self, nbytes, fds):
+        """REQUEST (a client socket, and its spooled body's file): serve."""
+        self.handle(*fds)
+
+    def handle_share(self, nbytes, fds):
+        """SHARE (a listener): accept from it too."""
+        self.add_shared(nbytes, fds[0])
+
+    def handle_banned(self, nbytes, fds):
+        """BANNED: the banned file changed; reread it."""
+        self.banned.refresh(time.monotonic(), force=True)
+
+    def handle_release(self, nbytes, fds):
+        """RELEASE: give back every held connection, and hold no more."""
+        self.holding = False
+        self.release_all()
 
     def reconnect(self):
         self.log('the dispatcher went away; reconnecting')
@@ -601,43 +623,16 @@ class Worker:
         self.after_request(began, None)
 
     def serve_held(self, conn):
-        """(conn:Held) -> None: read and serve conn's next request; give
-        the connection back to the dispatcher when the request is not all
-        there (a slow client, a body still coming, Expect: 100-continue)
-        or when the client closed it."""
+        """(conn:Held) -> None: read conn's next request (read_held), serve
+        it, and finish it (finish_held); give the connection back to the
+        dispatcher when the request is not all there (a slow client, a body
+        still coming, Expect: 100-continue) or when the client closed it."""
+        end = self.read_held(conn)
+        if not end:
+            return
         counters = self.counters
-        counters.mark_reading(conn.id)
-        buf = conn.buf
-        while buf[:2] == b'\r\n':
-            buf = buf[2:]
-        end = buf.find(b'\r\n\r\n') + 4
-        if end < 4:
-            try:
-                data = conn.sock.recv(_RECV_SIZE, DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                data = None
-            except OSError:
-                data = b''
-            if data == b'':
-                counters.mark_idle(False)
-                self.give_back(conn, False)
-                return
-            if data:
-                if conn.seen is None:
-                    conn.seen = time.monotonic()
-                buf = buf + data if buf else data
-                while buf[:2] == b'\r\n':
-                    buf = buf[2:]
-                end = buf.find(b'\r\n\r\n') + 4
-            if end < 4:
-                counters.mark_idle(False)
-                conn.buf = buf
-                if buf or not conn.known:
-                    self.give_back(conn, True)
-                else:
-                    self.hold(conn)
-                return
         began = time.monotonic()
+        buf = conn.buf
         head = buf[:end]
         try:
             parsed, environ = protocol.parse_http_request(
@@ -653,7 +648,6 @@ class Worker:
                 or len(buf) - end < length):
             # The dispatcher reads the rest of the body (spooling it).
             counters.mark_idle(False)
-            conn.buf = buf
             self.give_back(conn, True)
             return
         body = buf[end:end + length]
@@ -673,6 +667,48 @@ class Worker:
             keep = False
         self.serving = None
         counters.mark_idle()
+        self.finish_held(conn, keep, began)
+
+    def read_held(self, conn):
+        """(conn:Held) -> int: the end of the head of conn's next request
+        in conn.buf (the empty lines before it dropped), after reading what
+        has come; 0 when the head is not all there: then conn is held again
+        (nothing of it came) or given back (or, the client gone, closed)."""
+        counters = self.counters
+        counters.mark_reading(conn.id)
+        buf, end = find_head_end(conn.buf)
+        if end >= 4:
+            conn.buf = buf
+            return end
+        try:
+            data = conn.sock.recv(_RECV_SIZE, DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            data = None
+        except OSError:
+            data = b''
+        if data == b'':
+            counters.mark_idle(False)
+            self.give_back(conn, False)
+            return 0
+        if data:
+            if conn.seen is None:
+                conn.seen = time.monotonic()
+            buf, end = find_head_end(buf + data if buf else data)
+        conn.buf = buf
+        if end >= 4:
+            return end
+        counters.mark_idle(False)
+        if buf or not conn.known:
+            self.give_back(conn, True)
+        else:
+            self.hold(conn)
+        return 0
+
+    def finish_held(self, conn, keep, began):
+        """(conn:Held, keep:bool, began:float) -> None: after a request on
+        conn was answered: pass the response's rest to the dispatcher, or
+        hold conn for its next request, or give it back (KEEP) or close it
+        (CLOSE)."""
         responder = self.responder
         if responder.passing is not None:
             if not conn.known and not self.own(conn):
