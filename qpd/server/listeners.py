@@ -28,6 +28,7 @@ ACCEPT_PAUSE seconds (clients wait in the kernel's backlog meanwhile).
 
 import errno
 import os
+import select
 import socket
 import struct
 
@@ -35,7 +36,7 @@ from qpd.lib.process import remove_stale_socket
 from qpd.lib.ready import format_address_text
 from qpd.server import fdpass
 
-__all__ = ['Listener', 'Shared', 'open_listener', 'share_socket',
+__all__ = ['Listener', 'Shared', 'SharedListeners', 'open_listener', 'share_socket',
            'format_listeners', 'set_connection_options', 'ACCEPT_PAUSE',
            'OUT_OF_RESOURCES', 'DONTWAIT']
 
@@ -92,6 +93,67 @@ class Shared:
         self.server_name, self.server_port = server_info.decode(
             'latin-1').split('\0')
         self.paused_until = 0.0
+
+
+class SharedListeners:
+    """(epoll, log)
+    The listeners a worker accepts from (Shared, by descriptor in
+    `by_fd`), polled with its epoll; `paused`, those left alone for
+    ACCEPT_PAUSE after accept(2) failed for want of descriptors or memory
+    (the dispatcher accepts meanwhile). log(message) reports a failure."""
+
+    def __init__(self, epoll, log):
+        self.epoll = epoll
+        self.log = log
+        self.by_fd = {}
+        self.paused = []
+
+    def add(self, shared):
+        """(shared:Shared) -> None: accept from it too."""
+        self.by_fd[shared.fd] = shared
+        self.watch(shared)
+
+    def watch(self, shared):
+        """(shared:Shared) -> None: poll it (level-triggered, every idle
+        worker woken: with EPOLLEXCLUSIVE a wake-up can go to a worker
+        that is about to be busy or to exit, and the connection then waits
+        in the backlog while another worker sits idle)."""
+        try:
+            self.epoll.register(shared.fd, select.EPOLLIN)
+        except OSError as e:
+            self.log('cannot watch a shared listener (%s)' % e)
+            self.drop(shared)
+
+    def pause(self, shared, now):
+        """(shared:Shared, now:float) -> None: leave it alone for
+        ACCEPT_PAUSE."""
+        self.epoll.unregister(shared.fd)
+        shared.paused_until = now + ACCEPT_PAUSE
+        self.paused.append(shared)
+
+    def resume(self, now):
+        """(now:float) -> None: poll again those paused long enough."""
+        for shared in list(self.paused):
+            if now >= shared.paused_until:
+                self.paused.remove(shared)
+                self.watch(shared)
+
+    def drop(self, shared):
+        """(shared:Shared) -> None: stop accepting from it; close this copy."""
+        if self.by_fd.pop(shared.fd, None) is not None:
+            if shared in self.paused:
+                self.paused.remove(shared)
+            else:
+                try:
+                    self.epoll.unregister(shared.fd)
+                except (OSError, ValueError):
+                    pass
+            shared.sock.close()
+
+    def drop_all(self):
+        """() -> None: drop every one."""
+        for shared in list(self.by_fd.values()):
+            self.drop(shared)
 
 
 def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):

@@ -27,7 +27,7 @@ __all__ = [
     'LIMIT_KEYS', 'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
     'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
     'scgi_pairs',
-    'check_partial_scgi', 'make_http_environ', 'make_scgi_environ',
+    'check_partial_scgi', 'make_base_environ', 'make_http_environ', 'make_scgi_environ',
     'parse_http_request', 'may_have_body',
     'format_error', 'format_status_line', 'split_target',
 ]
@@ -577,6 +577,27 @@ def _set_path(environ, path, script_name):
     else:
         environ['SCRIPT_NAME'] = ''
         environ['PATH_INFO'] = path
+
+
+def make_base_environ(remote_addr, remote_port, server_name, server_port,
+                      https):
+    """(remote_addr:str, remote_port, server_name:str, server_port:str,
+        https:bool) -> dict: the environ keys of a connection (the base
+    every request on it starts from)."""
+    base = {
+        'REMOTE_ADDR': remote_addr,
+        'REMOTE_PORT': str(remote_port),
+        'SERVER_NAME': server_name,
+        'SERVER_PORT': server_port,
+        'SERVER_SOFTWARE': 'qpd',
+        'GATEWAY_INTERFACE': 'CGI/1.1',
+    }
+    if https:
+        base['HTTPS'] = 'on'
+        base['wsgi.url_scheme'] = 'https'
+    else:
+        base['wsgi.url_scheme'] = 'http'
+    return base
 
 
 def make_http_environ(head, base, script_name=''):

@@ -27,6 +27,8 @@ A client that stops taking a response raises _ClientGone out of respond:
 the worker closes the connection.
 """
 
+import io
+import logging
 import os
 import select
 import tempfile
@@ -34,15 +36,105 @@ import time
 
 from qpd.lib.http import format_head, http_date
 from qpd.server import fdpass, protocol
+from qpd.server.intake import SocketBody, read_chunked
 from qpd.server.listeners import DONTWAIT
 from qpd.web.errors import HTTPError
 
-__all__ = ['Responder', 'ClientGone', 'PASS_WAIT']
+__all__ = ['Responder', 'HitLog', 'ClientGone', 'request_base', 'PASS_WAIT']
 
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
+MAX_HIT_LINES = 256    # hit lines kept before a write
 PASS_WAIT = 0.2       # a client that takes nothing of a response this long
                       # gets the rest of it from the dispatcher
+
+
+def request_base(message):
+    """(message:fdpass.RequestMessage) -> dict: the environ keys of the
+    connection and the listener a handed-over request came on."""
+    return protocol.make_base_environ(
+        message.remote_addr, message.remote_port, message.server_name,
+        message.server_port, message.flags & fdpass.F_HTTPS)
+
+
+class HitLog:
+    """(site:Site, log)
+    A worker's hit lines and error log in the site's log file, and its
+    metrics (`metrics`, a qpd.metrics.Recorder, or None). Hit lines and
+    metrics are kept in memory and written (flush) when the worker is about
+    to wait, and at least every FLUSH_INTERVAL while it is busy: a write(2)
+    and a few mapped-page updates per batch instead of per request. A
+    worker killed with SIGKILL loses at most that second of them."""
+
+    def __init__(self, site, log):
+        self.site = site
+        self.log = log
+        self.lines = []         # hit log lines not yet written
+        self.fd = None
+        self.fds = ()           # the site log's descriptors
+        self.metrics = None
+        self.flushed = 0.0      # when flush last ran
+
+    def reopen(self):
+        """() -> None: reopen the site's log file (logrotate moved it). The
+        new file takes the old descriptors' numbers (dup2), so the hit
+        writer and the error handler write to it from the next line on."""
+        if not self.fds:
+            return
+        path = self.site.get_logfile()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            self.log('cannot reopen the log file %s (%s)' % (path, e))
+            return
+        for old in self.fds:
+            os.dup2(fd, old, inheritable=False)
+        os.close(fd)
+
+    def open(self, publisher):
+        """(publisher) -> None: send the publisher's hit lines and errors
+        to the site's log file. Every worker appends to the one file: a
+        hit line is one write to a descriptor opened with O_APPEND."""
+        path = self.site.get_logfile()
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            self.log('cannot open the log file %s (%s)' % (path, e))
+            return
+        lines = self.lines
+        self.fd = fd
+
+        def write_hit_line(line):
+            lines.append(line)
+            if len(lines) >= MAX_HIT_LINES:
+                self.flush()
+        publisher.set_hit_log(write_hit_line)
+        handler = logging.StreamHandler(os.fdopen(os.dup(fd), 'a'))
+        self.fds = (fd, handler.stream.fileno())     # SIGHUP reopens
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(levelname)s %(message)s'))
+        logger = publisher.get_logger()
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+    def flush(self):
+        """() -> None: write the hit lines and the metrics kept since the
+        last flush (see the class's docstring)."""
+        self.flushed = time.monotonic()
+        lines = self.lines
+        if lines:
+            data = ''.join(lines).encode('utf-8', 'backslashreplace')
+            del lines[:]
+            try:
+                os.write(self.fd, data)
+            except OSError as e:
+                self.log('cannot write the hit log (%s)' % e)
+        if self.metrics is not None:
+            self.metrics.flush()
 
 
 class ClientGone(Exception):
@@ -62,6 +154,8 @@ class Responder:
         from qpd.web.request import HTTPRequest
         self.hit_class = Hit
         self.request_class = HTTPRequest
+        self.limits = protocol.get_limits(site)
+        self.script_name = site.get_script_name()
         self.publisher = None
         self.counters = None
         self.metrics = None
@@ -69,6 +163,52 @@ class Responder:
         self.handoff_size = site.get('handoff_size')  # passed from this long
         self.var_directory = site.get_var_directory()
         self.passing = None        # (file, offset, length, head) to pass
+
+    def serve(self, sock, message, spool=None, arrived=None):
+        """(sock, message:fdpass.RequestMessage, spool:file=None,
+            arrived:float=None) -> (keep:bool, leftover:bytes)
+        Answer a request the dispatcher handed over: its environ from the
+        head, its body from the message, the spool or the socket."""
+        flags = message.flags
+        head = message.head
+        body = message.body
+        scgi = flags & fdpass.F_SCGI
+        reader = None
+        leftover = b''
+        keep = False
+        try:
+            base = request_base(message)
+            if scgi:
+                environ = protocol.make_scgi_environ(
+                    head, base, self.script_name)
+            elif flags & fdpass.F_UNCHECKED:
+                parsed, environ = protocol.parse_http_request(
+                    head, self.limits, base, self.script_name)
+                keep = parsed.keep_alive
+            else:
+                environ, keep = protocol.make_http_environ(
+                    head, base, self.script_name)
+            if flags & fdpass.F_SPOOLED and spool is not None:
+                spool.seek(0)
+                environ['CONTENT_LENGTH'] = str(os.fstat(spool.fileno()).st_size)
+                body_file = spool
+            elif flags & fdpass.F_COMPLETE:
+                if 'CONTENT_LENGTH' in environ or body:
+                    environ['CONTENT_LENGTH'] = str(len(body))
+                body_file = io.BytesIO(body)
+            elif flags & fdpass.F_CHUNKED:
+                body_file, leftover = read_chunked(
+                    sock, body, environ, self.limits['max_body_size'])
+            else:
+                reader = body_file = SocketBody(
+                    sock, body, int(environ.get('CONTENT_LENGTH') or 0))
+        except HTTPError as e:
+            self.send_error(sock, e, scgi)
+            return False, b''
+        if flags & fdpass.F_CLOSE:
+            keep = False
+        return self.respond(sock, environ, body_file, keep, scgi,
+                            reader, arrived), leftover
 
     def respond(self, sock, environ, body_file, keep, scgi, reader=None,
                 arrived=None):

@@ -23,10 +23,9 @@ Each Hit carries when its request was known to have begun to arrive
 it), so that the requests found waiting together on held connections share the
 publisher's one sync (coalesce_syncs).
 
-Hit lines and metrics are kept in memory and written (flush) when the
-worker is about to wait, and at least every FLUSH_INTERVAL while it is
-busy: a write(2) and a few mapped-page updates per batch instead of per
-request. A worker killed with SIGKILL loses at most that second of them.
+Hit lines and metrics are kept in memory (qpd.server.respond.HitLog) and
+written when the worker is about to wait, and at least every
+FLUSH_INTERVAL while it is busy.
 
 A connection to keep alive is then held (HELD): the worker polls it with
 the dispatcher's socket and the other connections it holds, and reads and
@@ -59,7 +58,6 @@ body the dispatcher did not read is read by qpd.server.intake
 import collections
 import faulthandler
 import io
-import logging
 import os
 import select
 import signal
@@ -74,18 +72,16 @@ from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
-from qpd.server.intake import SocketBody, read_chunked
 from qpd.server.protocol import find_head_end
 from qpd.server.listeners import (
-    ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Shared)
-from qpd.server.respond import ClientGone, Responder
+    DONTWAIT, OUT_OF_RESOURCES, Shared, SharedListeners)
+from qpd.server.respond import ClientGone, HitLog, Responder, request_base
 from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'Held', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
 
 _RECV_SIZE = 65536
-_MAX_HIT_LINES = 256   # hit lines kept before a write
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
@@ -143,22 +139,20 @@ class Worker:
         self.stopping = False
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
         self.metrics = None        # qpd.metrics.Recorder
-        self.log_fds = ()          # the site log's descriptors
+        self.hit_log = HitLog(site, self.log)
         self.epoll = None
         self.held = {}             # fd -> Held
         self.ready = collections.deque()   # Held with a request to read
         self.holding = True        # False once the dispatcher says RELEASE
         self.swept = 0.0
-        self.hit_lines = []        # hit log lines not yet written
-        self.shared = {}           # fd -> Shared
+        self.listeners = None      # SharedListeners, once run() polls
+        self.shared = {}           # fd -> Shared (the listeners' by_fd)
         self.accept_from = None    # a Shared with a connection waiting
         self.own_ids = 0           # ids of connections accepted here
         self.serving = None        # the Held a request is answered on
         self.received_at = None    # when the last message came
         self.banned = Banned(site)
         self.paused = []           # Shared not watched until paused_until
-        self.hit_log_fd = None
-        self.flushed = 0.0         # when flush last ran
         # message kind (its byte) -> (handler, fewest fds, most fds)
         self.handlers = {
             fdpass.REQUEST[0]: (self.handle_request, 1, 2),
@@ -187,66 +181,8 @@ class Worker:
         signal.signal(signal.SIGHUP, self.on_reopen_log)
 
     def on_reopen_log(self, signum, frame):
-        """SIGHUP: reopen the site's log file (logrotate moved it). The new
-        file takes the old descriptors' numbers (dup2), so the hit writer
-        and the error handler write to it from the next line on."""
-        if not self.log_fds:
-            return
-        path = self.site.get_logfile()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                         | os.O_CLOEXEC, 0o600)
-        except OSError as e:
-            self.log('cannot reopen the log file %s (%s)' % (path, e))
-            return
-        for old in self.log_fds:
-            os.dup2(fd, old, inheritable=False)
-        os.close(fd)
-
-    def open_log(self):
-        """() -> None: send the publisher's hit lines and errors to the
-        site's log file. Every worker appends to the one file: a hit line
-        is one write to a descriptor opened with O_APPEND.
-        """
-        path = self.site.get_logfile()
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                         | os.O_CLOEXEC, 0o600)
-        except OSError as e:
-            self.log('cannot open the log file %s (%s)' % (path, e))
-            return
-        lines = self.hit_lines
-        self.hit_log_fd = fd
-
-        def write_hit_line(line):
-            lines.append(line)
-            if len(lines) >= _MAX_HIT_LINES:
-                self.flush()
-        self.publisher.set_hit_log(write_hit_line)
-        handler = logging.StreamHandler(os.fdopen(os.dup(fd), 'a'))
-        self.log_fds = (fd, handler.stream.fileno())     # SIGHUP reopens
-        handler.setFormatter(logging.Formatter(
-            '%(asctime)s %(levelname)s %(message)s'))
-        logger = self.publisher.get_logger()
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-    def flush(self):
-        """() -> None: write the hit lines and the metrics kept since the
-        last flush (see the module's docstring)."""
-        self.flushed = time.monotonic()
-        lines = self.hit_lines
-        if lines:
-            data = ''.join(lines).encode('utf-8', 'backslashreplace')
-            del lines[:]
-            try:
-                os.write(self.hit_log_fd, data)
-            except OSError as e:
-                self.log('cannot write the hit log (%s)' % e)
-        if self.metrics is not None:
-            self.metrics.flush()
+        """SIGHUP: reopen the site's log file (logrotate moved it)."""
+        self.hit_log.reopen()
 
     def connect_storage(self):
         """() -> None: make the publisher, retrying while the storage
@@ -303,9 +239,9 @@ class Worker:
         """() -> int | None: an exit status when the site cannot be served."""
         try:
             self.site.get_publisher_class()
-            self.limits = protocol.get_limits(self.site)
-            self.script_name = self.site.get_script_name()
             self.responder = responder = Responder(self.site, self.log)
+            self.limits = responder.limits
+            self.script_name = responder.script_name
         except BaseException as e:
             if isinstance(e, KeyboardInterrupt):
                 raise
@@ -321,8 +257,9 @@ class Worker:
         responder.publisher = self.publisher
         self.publisher.write_turn = WriteTurn(os.path.join(
             self.site.get_var_directory(), LOCK_FILE_NAME))
-        self.open_log()
-        self.metrics = responder.metrics = open_recorder(self.site)
+        self.hit_log.open(self.publisher)
+        self.metrics = responder.metrics = self.hit_log.metrics = \
+            open_recorder(self.site)
         self.connect_dispatcher()
         sys.stdout.write(format_ready_line(
             'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
@@ -337,6 +274,9 @@ class Worker:
         if status is not None:
             return status
         self.epoll = select.epoll()
+        self.listeners = SharedListeners(self.epoll, self.log)
+        self.shared = self.listeners.by_fd         # bound for turn()
+        self.paused = self.listeners.paused
         self.epoll.register(self.sock.fileno(), select.EPOLLIN)
         try:
             while not self.stopping:
@@ -345,7 +285,7 @@ class Worker:
             pass
         finally:
             self.idle = False
-            self.flush()
+            self.hit_log.flush()
             self.release_all()
             if self.sock is not None:
                 self.sock.close()
@@ -365,11 +305,11 @@ class Worker:
             events = self.epoll.poll(0)
             if not events and not ready:
                 # About to wait: write what is kept first.
-                self.flush()
+                self.hit_log.flush()
                 events = self.epoll.poll(
                     SWEEP_TIME if self.held or self.paused else -1)
-            elif time.monotonic() - self.flushed >= FLUSH_INTERVAL:
-                self.flush()
+            elif time.monotonic() - self.hit_log.flushed >= FLUSH_INTERVAL:
+                self.hit_log.flush()
         finally:
             self.idle = False
         dispatcher_fd = self.sock.fileno()
@@ -407,10 +347,8 @@ class Worker:
                 for conn in list(held.values()):
                     if now - conn.last >= HOLD_TIME and not conn.ready:
                         self.give_back(conn, True)
-                for shared in list(self.paused):
-                    if now >= shared.paused_until:
-                        self.paused.remove(shared)
-                        self.watch_shared(shared)
+                if self.paused:
+                    self.listeners.resume(now)
 
     # Connections accepted here ---------------------------------------------------
 
@@ -418,32 +356,7 @@ class Worker:
         """(nbytes:int, fd:int) -> None: a listener the dispatcher SHAREd:
         accept from it too."""
         number, info = fdpass.unpack_share(self.buffer, nbytes)
-        shared = Shared(socket.socket(fileno=fd), number, info)
-        self.shared[shared.fd] = shared
-        self.watch_shared(shared)
-
-    def watch_shared(self, shared):
-        """(shared:Shared) -> None: poll it (level-triggered, every idle
-        worker woken: with EPOLLEXCLUSIVE a wake-up can go to a worker
-        that is about to be busy or to exit, and the connection then waits
-        in the backlog while another worker sits idle)."""
-        try:
-            self.epoll.register(shared.fd, select.EPOLLIN)
-        except OSError as e:
-            self.log('cannot watch a shared listener (%s)' % e)
-            self.drop_shared(shared)
-
-    def drop_shared(self, shared):
-        """(shared:Shared) -> None: stop accepting from it; close this copy."""
-        if self.shared.pop(shared.fd, None) is not None:
-            if shared in self.paused:
-                self.paused.remove(shared)
-            else:
-                try:
-                    self.epoll.unregister(shared.fd)
-                except (OSError, ValueError):
-                    pass
-            shared.sock.close()
+        self.listeners.add(Shared(socket.socket(fileno=fd), number, info))
 
     def accept_own(self, shared):
         """(shared:Shared) -> None: accept a connection and serve its
@@ -460,17 +373,15 @@ class Worker:
             if e.errno in OUT_OF_RESOURCES:
                 # The dispatcher accepts meanwhile; try again later.
                 self.log('accept failed: %s; pausing' % e)
-                self.epoll.unregister(shared.fd)
-                shared.paused_until = time.monotonic() + ACCEPT_PAUSE
-                self.paused.append(shared)
+                self.listeners.pause(shared, time.monotonic())
             else:
                 # EINVAL: the dispatcher stopped listening (it drains).
-                self.drop_shared(shared)
+                self.listeners.drop(shared)
             return
         self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
         self.counters.accepted += 1
-        base = self.format_base(peer[0], peer[1], shared.server_name,
-                                shared.server_port, False)
+        base = protocol.make_base_environ(
+            peer[0], peer[1], shared.server_name, shared.server_port, False)
         conn = Held(sock, fdpass.OWN_ID | self.own_ids, base, b'')
         conn.known = False
         conn.number = shared.number
@@ -555,10 +466,9 @@ class Worker:
         self.log('the dispatcher went away; reconnecting')
         for conn in list(self.held.values()):
             self.forget(conn)
-        for shared in list(self.shared.values()):
-            # The new dispatcher shares its own (and must be able to
-            # listen on the address again).
-            self.drop_shared(shared)
+        # The new dispatcher shares its own (and must be able to listen
+        # on the address again).
+        self.listeners.drop_all()
         self.epoll.unregister(self.sock.fileno())
         self.sock.close()
         self.sock = None
@@ -588,7 +498,8 @@ class Worker:
         if spool_fd is not None:
             spool = os.fdopen(spool_fd, 'rb')
         try:
-            keep, leftover = self.serve(sock, message, spool)
+            keep, leftover = self.responder.serve(
+                sock, message, spool, self.received_at)
         except ClientGone:
             keep, leftover = False, b''
         except Exception:
@@ -606,7 +517,7 @@ class Worker:
         if (keep and self.holding and not self.stopping
                 and not message.flags & (fdpass.F_CLOSE | fdpass.F_SCGI
                                          | fdpass.F_MORE)):
-            conn = Held(sock, message.conn_id, self.make_base(message),
+            conn = Held(sock, message.conn_id, request_base(message),
                         leftover)
             self.held[conn.fd] = conn
             self.epoll.register(conn.fd, select.EPOLLIN)
@@ -787,76 +698,6 @@ class Worker:
         for conn in list(self.held.values()):
             self.give_back(conn, True)
         self.ready.clear()
-
-    def make_base(self, message):
-        """(message:fdpass.RequestMessage) -> dict: the environ keys of the
-        connection and the listener."""
-        return self.format_base(
-            message.remote_addr, message.remote_port, message.server_name,
-            message.server_port, message.flags & fdpass.F_HTTPS)
-
-    def format_base(self, remote_addr, remote_port, server_name,
-                    server_port, https):
-        """(remote_addr:str, remote_port, server_name:str, server_port:str,
-            https:bool) -> dict: the environ keys of a connection."""
-        base = {
-            'REMOTE_ADDR': remote_addr,
-            'REMOTE_PORT': str(remote_port),
-            'SERVER_NAME': server_name,
-            'SERVER_PORT': server_port,
-            'SERVER_SOFTWARE': 'qpd',
-            'GATEWAY_INTERFACE': 'CGI/1.1',
-        }
-        if https:
-            base['HTTPS'] = 'on'
-            base['wsgi.url_scheme'] = 'https'
-        else:
-            base['wsgi.url_scheme'] = 'http'
-        return base
-
-    def serve(self, sock, message, spool=None):
-        """(sock, message:fdpass.RequestMessage, spool:file=None)
-        -> (keep:bool, leftover:bytes)"""
-        flags = message.flags
-        head = message.head
-        body = message.body
-        scgi = flags & fdpass.F_SCGI
-        reader = None
-        leftover = b''
-        keep = False
-        try:
-            base = self.make_base(message)
-            if scgi:
-                environ = protocol.make_scgi_environ(
-                    head, base, self.script_name)
-            elif flags & fdpass.F_UNCHECKED:
-                parsed, environ = protocol.parse_http_request(
-                    head, self.limits, base, self.script_name)
-                keep = parsed.keep_alive
-            else:
-                environ, keep = protocol.make_http_environ(
-                    head, base, self.script_name)
-            if flags & fdpass.F_SPOOLED and spool is not None:
-                spool.seek(0)
-                environ['CONTENT_LENGTH'] = str(os.fstat(spool.fileno()).st_size)
-                body_file = spool
-            elif flags & fdpass.F_COMPLETE:
-                if 'CONTENT_LENGTH' in environ or body:
-                    environ['CONTENT_LENGTH'] = str(len(body))
-                body_file = io.BytesIO(body)
-            elif flags & fdpass.F_CHUNKED:
-                body_file, leftover = read_chunked(
-                    sock, body, environ, self.limits['max_body_size'])
-            else:
-                reader = body_file = SocketBody(
-                    sock, body, int(environ.get('CONTENT_LENGTH') or 0))
-        except HTTPError as e:
-            self.responder.send_error(sock, e, scgi)
-            return False, b''
-        if flags & fdpass.F_CLOSE:
-            keep = False
-        return self.respond(sock, environ, body_file, keep, scgi,
-                            reader, self.received_at), leftover
 
 def main(site, index=0):
     """(site:Site, index:int=0) -> int: run one worker until SIGTERM."""
