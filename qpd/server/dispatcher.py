@@ -48,7 +48,6 @@ to shutdown_timeout), exit.
 """
 
 import collections
-import errno
 import os
 import select
 import signal
@@ -60,121 +59,31 @@ from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.connection import (
+    BODY, BUSY, HEAD, HELD, LINGER, QUEUED, SENDING, Client)
 from qpd.server.control import ControlServer
-from qpd.server.intake import (
-    CONTINUE, READY, REFUSE, STARTED, WAIT, Intake, Rules)
+from qpd.server.intake import CONTINUE, READY, REFUSE, STARTED, WAIT, Rules
 from qpd.server.listeners import (
     ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Listener, format_listeners,
     open_listener, set_connection_options, share_socket)
+from qpd.server.pool import Pool
 
-__all__ = ['main', 'Dispatcher', 'Client', 'WorkerLink']
+__all__ = ['main', 'Dispatcher']
 
 _EPOLLIN = select.EPOLLIN
 _ARM = select.EPOLLIN | select.EPOLLONESHOT
 
-# Client states (HELD: a worker reads its next requests itself).
-HEAD, BODY, QUEUED, BUSY, LINGER, HELD = range(6)
-SENDING = 6     # the dispatcher sends a response's file a worker passed it
 SENDFILE_CHUNK = 1 << 20     # bytes per sendfile(2) call
 
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
 WATCH_INTERVAL = 0.05    # workers that accept are looked at this often
 ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
-KILL_GRACE = 1.0         # between the stack dump and the kill
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 
 def _now():
     return time.monotonic()
-
-
-class Client:
-    """(sock, id:int, listener:Listener, peer:(host, port), rules:Rules)
-    A client connection, from accept to close (not to be confused with
-    a Durus Connection): where it is (state, deadline, queued_at, the
-    worker it is with, the file being sent), and its request intake."""
-
-    __slots__ = ('sock', 'fd', 'id', 'listener', 'family', 'peer', 'host',
-                 'state', 'deadline', 'flags', 'queued_at', 'worker',
-                 'polled', 'sending', 'intake')
-
-    def __init__(self, sock, id, listener, peer, rules):
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.id = id
-        self.listener = listener
-        self.family = sock.family
-        self.peer = peer          # (host, port); ('', 0) on a unix socket
-        self.host = peer[0]
-        self.state = HEAD
-        self.deadline = 0.0
-        self.flags = 0            # fdpass F_* of the request handed over
-        self.queued_at = 0.0
-        self.worker = None
-        self.polled = False      # registered with epoll yet?
-        self.sending = None      # a Sending, in state SENDING
-        self.intake = Intake(rules, listener.scgi)
-
-
-class Sending:
-    """What the dispatcher still has to send of a response a worker passed
-    it (fdpass.SENDFILE): the head, then length bytes of the file fd from
-    offset; then keep the connection (with leftover) or close it."""
-
-    __slots__ = ('fd', 'head', 'offset', 'length', 'keep', 'leftover')
-
-    def __init__(self, fd, head, offset, length, keep, leftover):
-        self.fd = fd
-        self.head = head
-        self.offset = offset
-        self.length = length
-        self.keep = keep
-        self.leftover = leftover
-
-
-class WorkerLink:
-    """The dispatcher's end of one worker process's unix socket."""
-
-    __slots__ = ('sock', 'fd', 'pid', 'index', 'counters', 'dispatched',
-                 'conn', 'since', 'kill_at', 'timed_out', 'registered',
-                 'served', 'held', 'asked', 'gone')
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.pid = None
-        self.index = None
-        self.counters = None
-        self.dispatched = 0
-        self.conn = None
-        self.since = 0.0
-        self.kill_at = 0.0
-        self.timed_out = False
-        self.registered = False
-        self.served = 0
-        self.held = {}           # conn id -> Client the worker holds
-        self.asked = None        # (conn id, since) its copy was asked for
-        self.gone = False        # dropped (drop_worker)
-
-    def get_state(self):
-        """() -> (conn_id:int, phase:int, since:float, served:int): what
-        the worker says it is doing (fdpass.Counters)."""
-        if self.counters is None:
-            return 0, fdpass.IDLE, 0.0, self.served
-        return self.counters.read_state()
-
-    def is_busy(self):
-        """() -> bool: has a request been handed to it, or is it reading
-        or answering one?"""
-        return self.conn is not None or (
-            self.counters is not None
-            and self.get_state()[1] != fdpass.IDLE)
-
-    def is_reading_or_answering(self):
-        """() -> bool: what its counters say, whatever it was handed."""
-        return (self.counters is not None
-                and self.get_state()[1] != fdpass.IDLE)
 
 
 class Dispatcher:
@@ -194,11 +103,8 @@ class Dispatcher:
         self.numbered = []         # every listener opened, by its number
                                    # (kept when draining empties listeners)
         self.conns = {}            # fd -> Client
-        self.workers = {}          # fd -> Worker
-        self.idle = []             # idle Workers, most recently used last
+        self.pool = None           # Pool: the workers
         self.queue = collections.deque()
-        self.buffer = bytearray(fdpass.MAX_MESSAGE)
-        self.view = memoryview(self.buffer)
         self.next_id = 0
         self.now = _now()
         self.started_at = time.time()
@@ -208,13 +114,11 @@ class Dispatcher:
         self.banned = Banned(site)
         self.rules = Rules(limits, site.get_var_directory(), self.banned,
                            self.who)
-        self.seen_indexes = set()
         self.stats = collections.Counter()
         self.accept_paused_until = 0.0   # listeners unwatched until then
         self.accept_log_at = 0.0         # next time a failure may be logged
         self.accept_failures = 0         # failures not logged yet
         self.accepting_shared = True     # shared listeners watched here
-        self.worker_listener = None
         self.control = None          # ControlServer
         self.wakeup = None
 
@@ -241,10 +145,8 @@ class Dispatcher:
             self.numbered.append(listener)
             self.register(listener.fd, self.on_accept, listener)
         self.worker_path = self.site.get_dispatcher_socket()
-        self.worker_listener = open_listener(
-            self.worker_path, socket.SOCK_SEQPACKET, umask=0o177)
-        self.register(self.worker_listener.fileno(), self.on_worker_accept,
-                      None)
+        self.pool = Pool(self, open_listener(
+            self.worker_path, socket.SOCK_SEQPACKET, umask=0o177))
         self.control_path = self.site.get_control_socket()
         self.control = ControlServer(open_listener(
             self.control_path, socket.SOCK_STREAM, umask=0o177, backlog=16),
@@ -399,28 +301,11 @@ class Dispatcher:
         on one request past OWN_AFTER) or requests wait here, so that a
         queue forms here, with its bounds, and not unseen in the kernel's
         backlog."""
-        stuck = 0
-        registered = 0
-        for worker in self.workers.values():
-            if not worker.registered:
-                continue
-            registered += 1
-            current, phase, since, _ = worker.get_state()
-            if phase == fdpass.IDLE:
-                if worker.conn is not None and now - worker.since >= \
-                        fdpass.OWN_AFTER:
-                    stuck += 1
-                continue
-            if now - since < fdpass.OWN_AFTER:
-                continue
-            stuck += 1
-            if worker.asked != (current, since):
-                worker.asked = (current, since)
-                self.signal_worker(worker, signal.SIGUSR2)
+        stuck = self.pool.watch(now)
         if self.queue:
             self.pump()
         self.accept_shared(
-            not self.draining and (stuck == registered or bool(self.queue)))
+            not self.draining and (stuck or bool(self.queue)))
 
     def add_connection(self, listener, sock, peer, data=None):
         """(listener, sock, peer, data:bytes=None) -> None: a new
@@ -509,9 +394,9 @@ class Dispatcher:
         """(conn) -> None: conn's intake holds a request to hand over."""
         conn.flags = conn.intake.flags | conn.listener.flags
         conn.deadline = 0.0
-        worker = None if self.queue else self.take_idle()
+        worker = None if self.queue else self.pool.take_idle()
         if worker is not None:
-            self.handoff(worker, conn)
+            self.pool.handoff(worker, conn)
         elif len(self.queue) >= self.limits['queue_length']:
             self.stats['overflows'] += 1
             self.refuse(conn, 503, 'every worker is busy',
@@ -525,230 +410,14 @@ class Dispatcher:
     def pump(self):
         """() -> None: hand queued requests to idle workers."""
         while self.queue:
-            worker = self.take_idle()
+            worker = self.pool.take_idle()
             if worker is None:
                 return
             conn = self.queue.popleft()
             # What `qpd metrics` shows as the queue wait (queued path only).
             self.stats['queued'] += 1
             self.stats['queue_wait'] += self.now - conn.queued_at
-            self.handoff(worker, conn)
-
-    def take_idle(self):
-        """() -> WorkerLink | None: a worker that was handed nothing, one
-        whose counters say idle before one answering a connection it holds
-        or accepted, fewest held connections first (the most recently used
-        among equals); never one busy on a request past OWN_AFTER (a
-        request handed to it would wait behind a slow one: it waits here)."""
-        idle = self.idle
-        best = None
-        best_key = None
-        limit = self.now - fdpass.OWN_AFTER
-        for i in range(len(idle) - 1, -1, -1):
-            worker = idle[i]
-            _, phase, since, _ = worker.get_state()
-            busy = phase != fdpass.IDLE
-            if busy and since <= limit:
-                continue
-            key = (busy, len(worker.held))
-            if best_key is None or key < best_key:
-                best, best_key = i, key
-        return None if best is None else idle.pop(best)
-
-    def handoff(self, worker, conn):
-        flags = conn.flags
-        if self.draining:
-            flags |= fdpass.F_CLOSE
-        intake = conn.intake
-        if intake.buf:
-            flags |= fdpass.F_MORE
-        message = fdpass.pack_request(
-            flags, conn.family, conn.id, conn.peer,
-            conn.listener.server_info, intake.head, intake.body)
-        try:
-            fds = (conn.fd,) if intake.spool is None else (
-                conn.fd, intake.spool.fileno())
-            fdpass.send_message(worker.sock, message, fds, DONTWAIT)
-        except OSError as e:
-            self.log('worker %s pid=%s unreachable (%s); dropped' % (
-                worker.index, worker.pid, e))
-            conn.state = QUEUED
-            conn.queued_at = self.now
-            self.queue.appendleft(conn)
-            self.drop_worker(worker)
-            return
-        conn.state = BUSY
-        conn.worker = worker
-        worker.conn = conn
-        worker.since = self.now
-        worker.dispatched += 1
-
-    def on_worker_message(self, worker, events):
-        received = self.receive_message(worker)
-        if received is None:
-            return
-        n, fds = received
-        if n == 0:
-            self.drop_worker(worker)
-        elif not self.take_message(worker, n, fds):
-            self.log('worker %s pid=%s sent a bad message; dropped' % (
-                worker.index, worker.pid))
-            self.drop_worker(worker)
-
-    def receive_message(self, worker):
-        """(worker) -> (n:int, fds) | None: the worker's next message (n
-        0: it is gone); None when there is none now."""
-        try:
-            # Always with room for descriptors: a SENDFILE carries a file.
-            return fdpass.recv_message_into(
-                worker.sock, self.buffer, DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except fdpass.TruncatedMessage:
-            # Its descriptor did not fit here: the connection it carried
-            # (ADOPT, OWN) is lost, as an accept(2) at the open-file limit
-            # would lose it; the worker is fine.
-            self.accept_failed(OSError(
-                errno.EMFILE, 'Too many open files (a connection a worker '
-                'passed was lost)'))
-            return None
-        except OSError:
-            return 0, ()
-
-    def take_message(self, worker, n, fds):
-        """(worker, n:int, fds) -> bool: act on the message in
-        self.buffer; False (its descriptors closed) when it is bad."""
-        kind = self.buffer[:1]
-        if kind == fdpass.KEEP or kind == fdpass.CLOSE:
-            self.on_done(worker, n)
-        elif kind == fdpass.HELD:
-            self.on_held(worker)
-        elif kind == fdpass.SENDFILE and worker.registered and fds:
-            self.on_sendfile(worker, n, fds)
-        elif kind == fdpass.HELLO and not worker.registered and fds:
-            self.on_hello(worker, n, fds)
-        elif kind == fdpass.ADOPT and worker.registered and len(fds) == 1:
-            self.on_adopt(worker, n, fds[0])
-        elif kind == fdpass.OWN and worker.registered and len(fds) == 1:
-            self.on_own(worker, fds[0])
-        else:
-            for fd in fds:
-                os.close(fd)
-            return False
-        return True
-
-    def on_hello(self, worker, n, fds):
-        index, pid = fdpass.unpack_hello(self.buffer)
-        for fd in fds[1:]:
-            os.close(fd)
-        try:
-            worker.counters = fdpass.Counters(fds[0])
-        finally:
-            os.close(fds[0])
-            if worker.counters is not None:
-                worker.counters.fd = None
-        try:
-            worker.pid = fdpass.peer_pid(worker.sock)
-        except OSError:
-            worker.pid = pid
-        worker.index = index
-        worker.registered = True
-        if index in self.seen_indexes:
-            self.stats['restarts'] += 1
-        self.seen_indexes.add(index)
-        self.log('worker %s pid=%s ready' % (index, worker.pid))
-        self.idle.append(worker)
-        if not self.draining:
-            self.share_listeners(worker)
-            # It accepts from now on: the shared listeners are its, unless
-            # requests wait here (watch_workers decides from then on).
-            self.accept_shared(bool(self.queue))
-        self.pump()
-
-    def share_listeners(self, worker):
-        """(worker) -> None: SHARE the shared listeners with a worker."""
-        for listener in self.listeners:
-            if listener.shared:
-                try:
-                    fdpass.send_message(worker.sock, fdpass.pack_share(
-                        listener.number, listener.server_info),
-                        (listener.fd,), DONTWAIT)
-                except OSError as e:
-                    self.log('cannot share %s with worker %s: %s' % (
-                        listener.format_address(), worker.index, e))
-
-    def _shared_connection(self, number, fd):
-        """(number:int, fd:int) -> (Listener, sock, peer) | None: a
-        connection a worker accepted from the listener SHAREd as number
-        (None, the descriptor closed, when the listener is gone or the
-        client is)."""
-        sock = socket.socket(fileno=fd)
-        if number < len(self.numbered) and self.numbered[number].shared:
-            try:
-                return self.numbered[number], sock, sock.getpeername()
-            except OSError:
-                pass
-        sock.close()
-        return None
-
-    def on_adopt(self, worker, n, fd):
-        """(worker, n:int, fd:int) -> None: a connection the worker
-        accepted but could not serve at once (ADOPT): take it as if
-        accepted here, with the bytes the worker read of it."""
-        number, data = fdpass.unpack_adopt(self.buffer, n)
-        found = self._shared_connection(number, fd)
-        if found is not None:
-            self.stats['adopted'] += 1
-            self.stats['connections'] -= 1      # the worker counted it
-            self.add_connection(*found, data=data)
-
-    def on_own(self, worker, fd):
-        """(worker, fd:int) -> None: a copy of a connection the worker
-        accepted and is answering or keeping alive (OWN): kept as held by
-        the worker, for its death (502) or its KEEP or CLOSE."""
-        conn_id, number = fdpass.unpack_own(self.buffer)
-        found = self._shared_connection(number, fd)
-        if found is None:
-            return
-        listener, sock, peer = found
-        conn = Client(sock, conn_id, listener, peer[:2], self.rules)
-        conn.state = HELD
-        conn.worker = worker
-        self.conns[conn.fd] = conn
-        worker.held[conn_id] = conn
-        if self.draining:
-            self.release(worker)
-
-    def on_sendfile(self, worker, n, fds):
-        """(worker, n:int, fds) -> None: the worker answered its request
-        but for a file body (at least handoff_size bytes), which it passed
-        here to send: it is free at once, and a client that reads slowly,
-        or not at all, costs a descriptor here instead of a worker."""
-        keep, conn_id, offset, length, head, leftover = \
-            fdpass.unpack_sendfile(self.buffer, n)
-        for fd in fds[1:]:
-            os.close(fd)
-        conn = self.end_request(worker, conn_id)
-        if conn is None:
-            os.close(fds[0])
-            self.log('worker %s pid=%s passed a response for no request' % (
-                worker.index, worker.pid))
-            self.pump()
-            return
-        conn.worker = None
-        conn.state = SENDING
-        conn.sending = Sending(fds[0], head, offset, length,
-                               keep and not self.draining, leftover)
-        conn.deadline = self.now + self.limits['send_timeout']
-        self.stats['sendfiles'] += 1
-        try:
-            conn.sock.setblocking(False)
-        except OSError:
-            self.close(conn)
-            self.pump()
-            return
-        self.send_file(conn, 0)
-        self.pump()
+            self.pool.handoff(worker, conn)
 
     def send_file(self, conn, events):
         """(conn, events) -> None: send what conn.sending holds, as far as
@@ -808,60 +477,6 @@ class Dispatcher:
         else:
             self.finish(conn)
 
-    def end_request(self, worker, conn_id):
-        """(worker, conn_id:int) -> Client | None: the connection a worker
-        says it is done with (KEEP, CLOSE, SENDFILE): the one handed to it
-        (which makes the worker idle again) or one it held."""
-        conn = worker.conn
-        if conn is not None and conn.id == conn_id:
-            self.finish_handoff(worker, conn)
-            return conn
-        return worker.held.pop(conn_id, None)
-
-    def finish_handoff(self, worker, conn):
-        """(worker, conn) -> None: the worker is done with the request it
-        was handed on conn; it is idle again."""
-        worker.conn = None
-        # Kept until now, in case a worker died before receiving it.
-        conn.intake.drop_spool()
-        worker.served += 1
-        self.stats['served'] += 1
-        if not worker.gone:
-            self.idle.append(worker)
-
-    def on_held(self, worker):
-        """(worker) -> None: the worker answered the request it was handed
-        and keeps the connection for the next ones."""
-        conn_id = fdpass.unpack_held(self.buffer)
-        conn = worker.conn
-        if conn_id in worker.held:
-            return              # one it accepted itself (OWN)
-        if conn is None or conn.id != conn_id:
-            self.log('worker %s pid=%s holds a connection it was not handed'
-                     % (worker.index, worker.pid))
-            return
-        self.finish_handoff(worker, conn)
-        conn.state = HELD
-        worker.held[conn_id] = conn
-        if self.draining:
-            self.release(worker)
-        self.pump()
-
-    def on_done(self, worker, n):
-        keep, conn_id, leftover = fdpass.unpack_done(self.buffer, n)
-        conn = self.end_request(worker, conn_id)
-        if conn is None:
-            self.log('worker %s pid=%s finished no request' % (
-                worker.index, worker.pid))
-            self.pump()
-            return
-        if keep and not self.draining:
-            self.wait_next(conn, leftover)
-        else:
-            conn.worker = None
-            self.finish(conn)
-        self.pump()
-
     def wait_next(self, conn, leftover=b''):
         """(conn, leftover:bytes=b'') -> None: wait for the next request on
         a kept-alive connection (leftover: bytes read of it already)."""
@@ -874,132 +489,42 @@ class Dispatcher:
             conn.deadline = self.now + self.limits['keepalive_timeout']
             self.arm(conn)
 
-    def release(self, worker):
-        """(worker) -> None: ask the worker to give back what it holds."""
-        try:
-            fdpass.send_message(worker.sock, fdpass.pack_release(), (),
-                                DONTWAIT)
-        except OSError:
-            pass
-
     # Workers ------------------------------------------------------------------------------
 
-    def on_worker_accept(self, obj, events):
-        for _ in range(16):
-            try:
-                sock, _ = self.worker_listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self.log('worker accept failed: %s' % e)
-                return
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
-                                fdpass.MAX_MESSAGE * 2)
-            except OSError:
-                pass
-            worker = WorkerLink(sock)
-            self.workers[worker.fd] = worker
-            self.register(worker.fd, self.on_worker_message, worker)
+    def requeue(self, conn):
+        """(conn) -> None: a request a worker never received waits first in
+        the queue again."""
+        conn.state = QUEUED
+        conn.queued_at = self.now
+        self.queue.appendleft(conn)
 
-    def drop_worker(self, worker):
-        """(worker) -> None: forget a worker that died or misbehaved. A
-        request it never received goes to another worker; the one it was
-        reading or answering costs that request (502 when nothing was sent
-        yet); the connections it held idle wait here for their next
-        request."""
-        if self.workers.pop(worker.fd, None) is None:
+    def add_held(self, worker, sock, conn_id, listener, peer):
+        """(worker, sock, conn_id:int, listener, peer) -> Client: the copy
+        of a connection a worker accepted and holds (OWN)."""
+        conn = Client(sock, conn_id, listener, peer, self.rules)
+        conn.state = HELD
+        conn.worker = worker
+        self.conns[conn.fd] = conn
+        return conn
+
+    def start_sending(self, conn, sending):
+        """(conn, sending:Sending) -> None: the worker answered conn's
+        request but for a file body (at least handoff_size bytes, or the
+        rest of a response a slow client did not take), passed here to
+        send (SENDFILE): it is free at once, and a client that reads
+        slowly, or not at all, costs a descriptor here instead of a
+        worker."""
+        conn.worker = None
+        conn.state = SENDING
+        conn.sending = sending
+        conn.deadline = self.now + self.limits['send_timeout']
+        self.stats['sendfiles'] += 1
+        try:
+            conn.sock.setblocking(False)
+        except OSError:
+            self.close(conn)
             return
-        self.unregister(worker.fd)
-        worker.gone = True
-        if worker in self.idle:
-            self.idle.remove(worker)
-        # What it sent before it went: an ADOPT or OWN carries a
-        # connection that only it had, and closing the socket unread would
-        # close that connection too.
-        while worker.registered:
-            received = self.receive_message(worker)
-            if received is None or received[0] == 0:
-                break
-            self.take_message(worker, *received)
-        worker.sock.close()
-        conn = worker.conn
-        worker.conn = None
-        held = list(worker.held.values())
-        worker.held = {}
-        current, phase, _, served = worker.get_state()
-        self.stats['served_gone'] += served
-        if worker.counters is not None:
-            self.stats['connections'] += worker.counters.read_accepted()
-        if worker.registered:
-            self.log('worker %s pid=%s gone%s' % (
-                worker.index, worker.pid,
-                ' while serving a request' if conn or phase else ''))
-        if conn is not None:
-            received, _ = worker.counters.read() if worker.counters \
-                else (worker.dispatched, worker.dispatched)
-            if received < worker.dispatched:
-                conn.worker = None
-                conn.state = QUEUED
-                conn.queued_at = self.now
-                self.queue.appendleft(conn)
-            else:
-                held.append(conn)
-        for conn in held:
-            conn.worker = None
-            if phase != fdpass.IDLE and conn.id == current:
-                self.stats['failed'] += 1
-                if phase == fdpass.ANSWERING:
-                    self.close(conn)
-                elif worker.timed_out:
-                    self.refuse(conn, 504, 'the request took too long')
-                else:
-                    self.refuse(conn, 502, 'the worker died')
-            else:
-                conn.intake.drop_spool()
-                self.wait_next(conn)
-        if worker.counters is not None:
-            worker.counters.close()
-        self.pump()
-
-    def check_worker_time(self, worker, now):
-        """(worker, now:float) -> None: dump and kill a worker busy on one
-        request past request_timeout."""
-        current, phase, since, _ = worker.get_state()
-        if phase == fdpass.IDLE:
-            if worker.conn is None:
-                if not worker.timed_out:
-                    worker.kill_at = 0.0
-                return
-            since = worker.since
-        if now - since < self.limits['request_timeout']:
-            if not worker.timed_out:
-                worker.kill_at = 0.0
-            return
-        if not worker.kill_at:
-            conn = worker.conn
-            if conn is None or conn.id != current or not conn.intake.head:
-                what = b'a request it read itself'
-            elif conn.listener.scgi:
-                what = b'an SCGI request'
-            else:
-                what = conn.intake.head.split(b'\r\n', 1)[0][:200]
-            self.log('worker %s pid=%s busy %.0fs on %s: dumping its stack '
-                     'and killing it' % (worker.index, worker.pid,
-                                         now - since,
-                                         what.decode('latin-1')))
-            worker.kill_at = now + KILL_GRACE
-            self.signal_worker(worker, signal.SIGUSR1)
-        elif now >= worker.kill_at and not worker.timed_out:
-            worker.timed_out = True
-            self.signal_worker(worker, signal.SIGKILL)
-
-    def signal_worker(self, worker, signum):
-        if worker.pid:
-            try:
-                os.kill(worker.pid, signum)
-            except OSError as e:
-                self.log('cannot signal worker pid=%s: %s' % (worker.pid, e))
+        self.send_file(conn, 0)
 
     # Ending connections ----------------------------------------------------------------
 
@@ -1081,9 +606,8 @@ class Dispatcher:
             conn.state = BODY
             self.refuse(conn, 503, 'no worker was free in time',
                         headers=self.retry_after)
-        for worker in list(self.workers.values()):
-            if worker.registered:
-                self.check_worker_time(worker, now)
+        for worker in self.pool.registered():
+            self.pool.check_worker_time(worker, now)
         if self.control is not None:
             self.control.sweep(now)
         self.refresh_banned(now)
@@ -1092,22 +616,16 @@ class Dispatcher:
         """(now:float) -> None: reread the banned file when it is time (or
         after SIGHUP); when it changed, tell the workers (BANNED)."""
         if self.banned.refresh(now):
-            for worker in self.workers.values():
-                if worker.registered:
-                    try:
-                        fdpass.send_message(worker.sock, fdpass.pack_banned(),
-                                            (), DONTWAIT)
-                    except OSError:
-                        pass
+            self.pool.tell_all(fdpass.pack_banned())
 
     def begin_drain(self):
         self.draining = True
         self.drain_deadline = self.now + self.limits['shutdown_timeout']
         self.log('stopping: finishing %d requests in hand' % sum(
             1 for c in self.conns.values() if c.state in (BODY, QUEUED, BUSY)))
-        for worker in self.workers.values():
+        for worker in self.pool.workers.values():
             if worker.held:
-                self.release(worker)
+                self.pool.release(worker)
         for listener in self.listeners:
             self.unregister(listener.fd)
             if listener.shared:
@@ -1148,11 +666,8 @@ class Dispatcher:
                 self.refuse(conn, 503, 'shutting down',
                             headers=self.retry_after)
             self.close(conn)
-        for worker in list(self.workers.values()):
-            self.unregister(worker.fd)
-            worker.sock.close()
-        if self.worker_listener is not None:
-            self.worker_listener.close()
+        if self.pool is not None:
+            self.pool.close()
         if self.control is not None:
             self.control.close()
         for path in (self.worker_path, self.control_path):
@@ -1163,7 +678,7 @@ class Dispatcher:
 
     def get_stats(self):
         """() -> dict: the pool's state and counters."""
-        registered = [w for w in self.workers.values() if w.registered]
+        registered = self.pool.registered()
         busy = sum(1 for w in registered if w.is_busy())
         served = {w: w.get_state()[3] for w in registered}
         return {
