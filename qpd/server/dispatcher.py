@@ -64,8 +64,8 @@ from qpd.server.connection import (
 from qpd.server.control import ControlServer
 from qpd.server.intake import CONTINUE, READY, REFUSE, STARTED, WAIT, Rules
 from qpd.server.listeners import (
-    ACCEPT_PAUSE, DONTWAIT, OUT_OF_RESOURCES, Listener, format_listeners,
-    open_listener, set_connection_options, share_socket)
+    DONTWAIT, Accepting, Listener, format_listeners, open_listener,
+    set_connection_options, share_socket)
 from qpd.server.pool import Pool
 
 __all__ = ['main', 'Dispatcher']
@@ -78,7 +78,6 @@ SENDFILE_CHUNK = 1 << 20     # bytes per sendfile(2) call
 LINGER_TIME = 2.0        # how long a refused client may keep sending
 SWEEP_INTERVAL = 0.25    # timeouts are checked this often
 WATCH_INTERVAL = 0.05    # workers that accept are looked at this often
-ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
 _CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 
@@ -115,10 +114,8 @@ class Dispatcher:
         self.rules = Rules(limits, site.get_var_directory(), self.banned,
                            self.who)
         self.stats = collections.Counter()
-        self.accept_paused_until = 0.0   # listeners unwatched until then
-        self.accept_log_at = 0.0         # next time a failure may be logged
-        self.accept_failures = 0         # failures not logged yet
-        self.accepting_shared = True     # shared listeners watched here
+        self.accepting = Accepting(self.epoll, self.listeners, self.stats,
+                                   self.log)
         self.control = None          # ControlServer
         self.wakeup = None
 
@@ -233,61 +230,9 @@ class Dispatcher:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
-                self.accept_failed(e)
+                self.accepting.failed(e, self.now)
                 return
             self.add_connection(listener, sock, peer)
-
-    def accept_failed(self, error):
-        """(error:OSError) -> None: note a failed accept. Out of
-        descriptors (or memory), stop watching the listeners for
-        ACCEPT_PAUSE seconds (clients wait in the kernel's backlog; sweep()
-        resumes), instead of failing again at once, forever. Logged at most
-        once per ACCEPT_LOG_INTERVAL, with the count of failures since."""
-        self.stats['accept_failures'] += 1
-        self.accept_failures += 1
-        paused = error.errno in OUT_OF_RESOURCES
-        if paused:
-            if not self.accept_paused_until:
-                for listener in self.listeners:
-                    try:
-                        self.epoll.modify(listener.fd, 0)
-                    except OSError:
-                        pass
-                self.stats['accept_pauses'] += 1
-            self.accept_paused_until = self.now + ACCEPT_PAUSE
-        if self.now >= self.accept_log_at:
-            self.log('accept failed: %s%s (%d failures since the last report)'
-                     % (error, '; accepting paused' if paused else '',
-                        self.accept_failures))
-            self.accept_failures = 0
-            self.accept_log_at = self.now + ACCEPT_LOG_INTERVAL
-
-    def resume_accepting(self):
-        """() -> None: watch the listeners again after a pause."""
-        self.accept_paused_until = 0.0
-        for listener in self.listeners:
-            if listener.shared and not self.accepting_shared:
-                continue
-            try:
-                self.epoll.modify(listener.fd, _EPOLLIN)
-            except OSError:
-                pass
-
-    def accept_shared(self, accepting):
-        """(accepting:bool) -> None: watch the shared listeners (accept
-        from them here) or leave them to the workers."""
-        if accepting == self.accepting_shared:
-            return
-        self.accepting_shared = accepting
-        if self.accept_paused_until:
-            return              # resume_accepting looks at accepting_shared
-        for listener in self.listeners:
-            if listener.shared:
-                try:
-                    self.epoll.modify(listener.fd,
-                                      _EPOLLIN if accepting else 0)
-                except OSError:
-                    pass
 
     def watch_workers(self, now):
         """(now:float) -> None: every WATCH_INTERVAL: tell a worker (SIGUSR2)
@@ -304,7 +249,7 @@ class Dispatcher:
         stuck = self.pool.watch(now)
         if self.queue:
             self.pump()
-        self.accept_shared(
+        self.accepting.share(
             not self.draining and (stuck or bool(self.queue)))
 
     def add_connection(self, listener, sock, peer, data=None):
@@ -583,8 +528,9 @@ class Dispatcher:
     # Timeouts, stats, shutdown ---------------------------------------------------------
 
     def sweep(self, now):
-        if self.accept_paused_until and now >= self.accept_paused_until:
-            self.resume_accepting()
+        accepting = self.accepting
+        if accepting.paused_until and now >= accepting.paused_until:
+            accepting.resume()
         for conn in list(self.conns.values()):
             deadline = conn.deadline
             if deadline and now >= deadline:
@@ -642,7 +588,7 @@ class Dispatcher:
             listener.sock.close()
             if listener.unix_path:
                 _unlink(listener.unix_path)
-        self.listeners = []
+        del self.listeners[:]
         for conn in list(self.conns.values()):
             if conn.state == HEAD and not conn.intake.started:
                 self.close(conn)

@@ -36,12 +36,13 @@ from qpd.lib.process import remove_stale_socket
 from qpd.lib.ready import format_address_text
 from qpd.server import fdpass
 
-__all__ = ['Listener', 'Shared', 'SharedListeners', 'open_listener', 'share_socket',
+__all__ = ['Listener', 'Accepting', 'Shared', 'SharedListeners', 'open_listener', 'share_socket',
            'format_listeners', 'set_connection_options', 'ACCEPT_PAUSE',
            'OUT_OF_RESOURCES', 'DONTWAIT']
 
 DONTWAIT = int(socket.MSG_DONTWAIT)
 ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
+ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
 # accept(2) failures that mean "no descriptor or memory now".
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -93,6 +94,76 @@ class Shared:
         self.server_name, self.server_port = server_info.decode(
             'latin-1').split('\0')
         self.paused_until = 0.0
+
+
+class Accepting:
+    """(epoll, listeners:[Listener], stats:Counter, log)
+    Which of the dispatcher's listeners its epoll watches: each one, but
+    none for ACCEPT_PAUSE after accept(2) failed for want of descriptors
+    or memory (clients wait in the kernel's backlog; the dispatcher's
+    sweep resumes), instead of failing again at once, forever; and the
+    shared ones only while `shared` (no worker can accept, or requests wait
+    in the dispatcher). listeners is the dispatcher's own list; failures
+    are counted in stats and logged at most once per ACCEPT_LOG_INTERVAL,
+    with the count since."""
+
+    def __init__(self, epoll, listeners, stats, log):
+        self.epoll = epoll
+        self.listeners = listeners
+        self.stats = stats
+        self.log = log
+        self.paused_until = 0.0   # listeners unwatched until then
+        self.log_at = 0.0         # next time a failure may be logged
+        self.failures = 0         # failures not logged yet
+        self.shared = True        # shared listeners watched
+
+    def failed(self, error, now):
+        """(error:OSError, now:float) -> None: note a failed accept."""
+        self.stats['accept_failures'] += 1
+        self.failures += 1
+        paused = error.errno in OUT_OF_RESOURCES
+        if paused:
+            if not self.paused_until:
+                for listener in self.listeners:
+                    try:
+                        self.epoll.modify(listener.fd, 0)
+                    except OSError:
+                        pass
+                self.stats['accept_pauses'] += 1
+            self.paused_until = now + ACCEPT_PAUSE
+        if now >= self.log_at:
+            self.log('accept failed: %s%s (%d failures since the last report)'
+                     % (error, '; accepting paused' if paused else '',
+                        self.failures))
+            self.failures = 0
+            self.log_at = now + ACCEPT_LOG_INTERVAL
+
+    def resume(self):
+        """() -> None: watch the listeners again after a pause."""
+        self.paused_until = 0.0
+        for listener in self.listeners:
+            if listener.shared and not self.shared:
+                continue
+            try:
+                self.epoll.modify(listener.fd, select.EPOLLIN)
+            except OSError:
+                pass
+
+    def share(self, accepting):
+        """(accepting:bool) -> None: watch the shared listeners (accept
+        from them in the dispatcher) or leave them to the workers."""
+        if accepting == self.shared:
+            return
+        self.shared = accepting
+        if self.paused_until:
+            return              # resume looks at shared
+        for listener in self.listeners:
+            if listener.shared:
+                try:
+                    self.epoll.modify(listener.fd,
+                                      select.EPOLLIN if accepting else 0)
+                except OSError:
+                    pass
 
 
 class SharedListeners:

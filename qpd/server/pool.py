@@ -221,9 +221,9 @@ class Pool:
             # Its descriptor did not fit here: the connection it carried
             # (ADOPT, OWN) is lost, as an accept(2) at the open-file limit
             # would lose it; the worker is fine.
-            self.d.accept_failed(OSError(
+            self.d.accepting.failed(OSError(
                 errno.EMFILE, 'Too many open files (a connection a worker '
-                'passed was lost)'))
+                'passed was lost)'), self.d.now)
             return None
         except OSError:
             return 0, ()
@@ -274,7 +274,7 @@ class Pool:
             self.share_listeners(worker)
             # It accepts from now on: the shared listeners are its, unless
             # requests wait here (watch_workers decides from then on).
-            self.d.accept_shared(bool(self.d.queue))
+            self.d.accepting.share(bool(self.d.queue))
         self.d.pump()
 
     def share_listeners(self, worker):
