@@ -182,13 +182,13 @@ def _switch(site, name):
 def _replace_workers(site, progress):
     """(site, progress) -> bool: replace the workers one at a time when the
     site runs under supervisord; False when it does not run there."""
-    from qpd.ops.commands import _rolling_restart
+    from qpd.ops.lifecycle import rolling_restart
     from qpd.ops.supervisor import Supervisor
     supervisor = Supervisor(site.get_home())
     if not (supervisor.is_running()
             and site.get_name() in supervisor.get_group_names()):
         return False
-    _rolling_restart(site, supervisor, progress)
+    rolling_restart(site, supervisor, progress)
     return True
 
 
