@@ -19,9 +19,9 @@ from qpd.site import (Site, ConfigurationError, list_site_names,
                       check_sites, format_address)
 
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
-           'certs', 'describe_storage',
+           'certs', 'describe_storage', 'metrics', 'deploy', 'rollback',
            'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
-           'demo']
+           'demo', 'port']
 
 
 def _usage(message):
@@ -422,6 +422,15 @@ def log(args):
     return 0
 
 
+def metrics(args):
+    """qpd metrics NAME: the site's metrics in the Prometheus text format
+    (qpd.server.metrics)."""
+    from qpd.server.metrics import get_metrics_text
+    sys.stdout.write(get_metrics_text(Site(args.name, args.home)))
+    sys.stdout.flush()
+    return 0
+
+
 # shell, pack ---------------------------------------------------------------
 
 def shell(args):
@@ -464,6 +473,26 @@ def backup(args):
     site = _one_site(args)
     backup_site(site, args.dest, incremental=args.incremental,
                 progress=Progress(sys.stderr))
+    return 0
+
+
+# deploy, rollback ------------------------------------------------------------
+
+def deploy(args):
+    """qpd deploy NAME SRC: switch the site to a new release of its code
+    (qpd.ops.deploy)."""
+    from qpd.ops.deploy import deploy
+    site = Site(args.name, args.home)
+    site.get_configuration()
+    deploy(site, args.source, Progress(sys.stdout))
+    return 0
+
+
+def rollback(args):
+    """qpd rollback NAME: switch the site back to its previous release
+    (qpd.ops.deploy)."""
+    from qpd.ops.deploy import rollback
+    rollback(Site(args.name, args.home), Progress(sys.stdout))
     return 0
 
 
@@ -605,3 +634,12 @@ def demo(args):
     _say('  %s stop %s       stop it (%s shutdown stops supervisord too)'
          % (qpd, DEMO, qpd))
     return 0
+
+
+# port ------------------------------------------------------------------------
+
+def port(args):
+    """qpd port DIR [--diff]: rewrite a QP site's imports to qpd's modules
+    (qpd.ops.port)."""
+    from qpd.ops.port import main
+    return main(args.directory, diff=args.diff)

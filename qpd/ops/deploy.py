@@ -45,15 +45,13 @@ renames, each followed at once by the symlink that restores its path).
 
 import os
 import shutil
-import sys
 import time
 
 from qpd.ops.errors import OperationError
 from qpd.ops.progress import Progress
 
 __all__ = ['deploy', 'rollback', 'get_current_release', 'list_releases',
-           'get_releases_directory', 'deploy_command', 'rollback_command',
-           'KEEP']
+           'get_releases_directory', 'KEEP']
 
 KEEP = 5            # releases kept besides the current one
 
@@ -291,19 +289,3 @@ def rollback(site, progress=None):
         ' (not running under supervisord)'))
     return previous
 
-
-def deploy_command(args):
-    """qpd deploy NAME SRC"""
-    from qpd.site import Site
-    site = Site(args.name, home=args.home)
-    site.get_configuration()
-    deploy(site, args.source, Progress(sys.stdout))
-    return 0
-
-
-def rollback_command(args):
-    """qpd rollback NAME"""
-    from qpd.site import Site
-    site = Site(args.name, home=args.home)
-    rollback(site, Progress(sys.stdout))
-    return 0
