@@ -149,7 +149,7 @@ def show(args):
     _say('  %-20s %s' % ('control socket', site.get_control_socket()))
     _say('  %-20s %s' % ('durability', (
         'on: every commit is synced to disk before it is acknowledged'
-        if config['durus_sync'] else
+        if site.get('durus_sync') else
         'OFF (durus_sync=False): a crash can lose acknowledged commits')))
     _say('  %-20s %s' % ('supervisor group', supervisor.get_site_conf_file(
         site.get_name())))

@@ -36,7 +36,7 @@ def worker(args):
     from qpd.server.worker import main
     site = _site(args)
     if args.debug:
-        site.get_configuration()['display_exceptions'] = True
+        site.override(display_exceptions=True)
     return main(site, index=args.index)
 
 
