@@ -87,3 +87,15 @@ def test_every_subcommand_function_imports():
     for command in COMMANDS:
         assert callable(command.get_function()), command
         assert command.help and '\n' not in command.help, command
+
+
+def test_the_table_imports_a_subcommand_s_module_only_when_it_runs():
+    # `qpd --help` and `qpd worker` do not pay for supervisord's client.
+    code = ('import sys, qpd.cli, qpd.ops.processes; '
+            'print(sorted(m for m in sys.modules if m in ('
+            '"qpd.ops.commands", "qpd.ops.supervisor", "xmlrpc.client", '
+            '"qpd.server.dispatcher")))')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
