@@ -152,8 +152,9 @@ def find_circles():
         for imported, _ in iter_imports(module, path):
             target = module_of(imported) if imported.startswith('qpd') \
                 else None
-            # A package's __init__ runs before its modules: `import
-            # qpd.ops.x` from qpd.ops.y is no edge to qpd.ops.
+            # A module's own package (`from qpd.ops import x` in
+            # qpd.ops.y names qpd.ops) is no edge: its __init__ has run
+            # before the module anyway.
             if target and target != module and not (
                     module.startswith(target + '.')):
                 graph[module].add(target)

@@ -1,7 +1,8 @@
 """The `qpd` subcommands that operate sites: one function per subcommand.
 
-Each takes the argparse namespace made by qpd.cli and returns an exit
-status: 0 done, 1 an operation failed (OperationError), 2 a mistake on the
+The rows of qpd.ops.subcommands.COMMANDS name them and declare their
+arguments. Each takes the argparse namespace made by qpd.cli from that
+table and returns an exit status: 0 done, 1 an operation failed (OperationError), 2 a mistake on the
 command line or in a configuration (UsageError, ConfigurationError), 3 from
 `status` when a site that should run does not.
 """
