@@ -48,7 +48,7 @@ __all__ = [
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
     'ROLES', 'check_durus_transport', 'MAX_HEAD_SIZE',
-    'MAX_PREREAD_BODY_SIZE',
+    'MAX_PREREAD_BODY_SIZE', 'LIMIT_KEYS',
 ]
 
 SITE_PREFIX = 'site_'
@@ -319,15 +319,17 @@ def check_durus_transport(site_name, config):
 
 class Key:
     """(name:str, default, check:Check, doc:str, restart:bool=True,
-        shown:str=None, example=None)
+        shown:str=None, example=None, limit:bool=False)
     One configuration key. restart: does a change need `qpd restart NAME`
     (True), or does `qpd restart NAME --rolling` apply it (False: only the
     workers read it)? shown: the README's default column when the default
     is computed by Site or the publisher (default None). example: a value
-    for error messages when the default is None."""
+    for error messages when the default is None. limit: a request limit,
+    one of `LIMIT_KEYS` that the dispatcher and the request parser read
+    together (qpd.server.protocol.get_limits)."""
 
     def __init__(self, name, default, check, doc, restart=True, shown=None,
-                 example=None):
+                 example=None, limit=False):
         self.name = name
         self.default = default
         self.check = check
@@ -335,6 +337,7 @@ class Key:
         self.restart = restart
         self.shown = shown
         self.example = example
+        self.limit = limit
 
     def __repr__(self):
         return '<Key %s>' % self.name
@@ -426,42 +429,44 @@ KEYS = [
         'hosts (HTTP; SCGI closes each connection)'),
     # Requests: read by the dispatcher (qpd.server.protocol's limits).
     Key('header_timeout', 10, seconds(),
-        'seconds a client has to send a request head (else 408)'),
+        'seconds a client has to send a request head (else 408)', limit=True),
     Key('body_timeout', 30, seconds(),
-        'seconds a client has to send the body it announced'),
+        'seconds a client has to send the body it announced', limit=True),
     Key('keepalive_timeout', 15, seconds(),
         'seconds an idle keep-alive connection is kept open (the worker '
         'that answered polls it for a quarter second, never blocking on '
-        'it; then the dispatcher waits)'),
+        'it; then the dispatcher waits)', limit=True),
     Key('max_head_size', 32768, integer(1, MAX_HEAD_SIZE),
         'bytes of request line and headers (else 431; at most %d)'
-        % MAX_HEAD_SIZE),
+        % MAX_HEAD_SIZE, limit=True),
     Key('max_target_size', 8192, integer(1),
-        'bytes of request target (else 414)'),
+        'bytes of request target (else 414)', limit=True),
     Key('max_body_size', 20971520, integer(0),
-        'bytes of request body (else 413)'),
+        'bytes of request body (else 413)', limit=True),
     Key('preread_body_size', 65536, integer(0, MAX_PREREAD_BODY_SIZE),
         'a body up to this size goes to the worker with the request (at '
         'most %d); a '
         'longer one is first read whole by the dispatcher into a temporary '
         'file in the var directory, so a slow upload never ties up a '
-        'worker' % MAX_PREREAD_BODY_SIZE),
+        'worker' % MAX_PREREAD_BODY_SIZE, limit=True),
     Key('max_spool_size', 268435456, integer(0),
         'bytes of such bodies the dispatcher holds at once; past it, a '
-        'worker reads the rest of a body itself'),
+        'worker reads the rest of a body itself', limit=True),
     Key('queue_length', 256, integer(0),
         'requests that may wait for a free worker (past it: 503 with '
-        'Retry-After)'),
+        'Retry-After)', limit=True),
     Key('queue_timeout', 30, seconds(),
-        'seconds a request may wait for a free worker (else 503)'),
-    Key('retry_after', 5, integer(0), 'the Retry-After of those 503s'),
+        'seconds a request may wait for a free worker (else 503)', limit=True),
+    Key('retry_after', 5, integer(0), 'the Retry-After of those 503s',
+        limit=True),
     Key('request_timeout', 120, seconds(),
         'seconds a worker may spend on one request; then its stack is '
-        'dumped to the log, it is killed, and the client gets 504'),
+        'dumped to the log, it is killed, and the client gets 504',
+        limit=True),
     Key('send_timeout', 60, seconds(),
         'seconds a client may take nothing of a response before the '
         'connection is closed (a worker, or the dispatcher sending a file, '
-        'gives up on it)'),
+        'gives up on it)', limit=True),
     Key('unix_socket_group', None, optional(text()),
         'the group (such as the front end\'s, `www-data`) that may connect '
         'to a listener on a unix socket path (mode 0660); `None`: only the '
@@ -472,7 +477,7 @@ KEYS = [
         '(sendfile): the worker is free at once, and a client that reads '
         'slowly, or not at all, never holds one', restart=False),
     Key('shutdown_timeout', 20, seconds(),
-        'seconds SIGTERM lets requests in flight finish'),
+        'seconds SIGTERM lets requests in flight finish', limit=True),
     # The publisher: read by the workers only.
     Key('max_retries', 10, integer(0),
         'times a hit is retried after a Durus conflict or a lost storage '
@@ -556,6 +561,10 @@ KEYS = [
 ]
 
 SCHEMA = {key.name: key for key in KEYS}
+
+# The request limits (Key.limit): what the dispatcher and the request
+# parser read, as qpd.server.protocol.get_limits(site).
+LIMIT_KEYS = tuple(key.name for key in KEYS if key.limit)
 
 
 def get_defaults():

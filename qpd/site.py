@@ -65,6 +65,7 @@ class Site:
         self.home = get_home(home)
         self._slash = None
         self._configuration = None
+        self._overrides = {}
 
     def __repr__(self):
         return '<Site %s in %s>' % (self.name, self.home)
@@ -170,12 +171,29 @@ class Site:
         value = self.get_configuration().get(key)
         return default if value is None else value
 
-    def _build_configuration(self):
-        """() -> dict: SitePublisher.configuration checked by qpd.config
-        over its defaults, then the defaults that depend on the site: paths
-        under the package or var directory, the StorageServer's socket."""
+    def override(self, **values):
+        """(**values) -> None: for this process only, configuration keys
+        set as if SitePublisher.configuration said so (`qpd worker --debug`
+        sets display_exceptions=True), checked and completed the same way:
+        a bad value is a ConfigurationError and changes nothing. Call it
+        before anything reads the configuration it changes (the
+        publisher copies it when made)."""
+        overrides = dict(self._overrides, **values)
+        self._configuration = self._build_configuration(overrides)
+        self._overrides = overrides
+
+    def _build_configuration(self, overrides=None):
+        """(overrides:dict=None) -> dict: SitePublisher.configuration
+        (with overrides over it) checked by qpd.config over its defaults,
+        then the defaults that depend on the site: paths under the package
+        or var directory, the StorageServer's socket."""
         own = getattr(self.get_publisher_class(), 'configuration', None)
-        config = check_configuration(self.name, {} if own is None else own)
+        if own is None:
+            own = {}
+        if isinstance(own, dict):   # else check_configuration refuses it
+            own = dict(own, **(self._overrides if overrides is None
+                               else overrides))
+        config = check_configuration(self.name, own)
         package = self.get_package_directory()
         var = self._path(config['var_directory'],
                          os.path.join(package, 'var'), package)
@@ -407,13 +425,3 @@ def check_sites(sites):
                         format_address(address), other_key, other),
                     'give one of them another port')
             seen[claim] = (site.get_name(), key)
-
-
-def is_port_free(host, port):
-    """(host:str, port:int) -> bool"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True

@@ -146,6 +146,38 @@ def test_site_checks_at_once_and_keeps_its_own_keys(make_site):
     assert publisher.get_config('max_retries') == 10
 
 
+def test_override_is_checked_like_the_site_s_own_value(make_site):
+    # What `qpd worker --debug` does: one key set for this process, through
+    # the key's check, never written into the checked dict.
+    site = make_site(SLASH, name='config_override', request_timeout=300)
+    assert site.get('display_exceptions') is False
+    site.override(display_exceptions=True)
+    assert site.get('display_exceptions') is True
+    assert site.get('request_timeout') == 300.0
+    with pytest.raises(ConfigurationError) as info:
+        site.override(display_exceptions='yes')
+    assert str(info.value).startswith(
+        "site config_override: display_exceptions is 'yes', not True or "
+        "False")
+    with pytest.raises(ConfigurationError) as info:
+        site.override(display_exception=True)
+    assert 'did you mean display_exceptions?' in str(info.value)
+    assert site.get('display_exceptions') is True   # unchanged
+    site.override(queue_length=9)
+    assert (site.get('display_exceptions'), site.get('queue_length')) == (
+        True, 9)
+    publisher = site.get_publisher_class()(site=site)
+    assert publisher.get_config('display_exceptions') is True
+
+
+def test_limit_keys_are_the_keys_marked_limit():
+    from qpd.server import protocol
+    marked = tuple(key.name for key in KEYS if key.limit)
+    assert 'max_body_size' in marked and 'max_children' not in marked
+    assert protocol.LIMIT_KEYS == config.LIMIT_KEYS == marked
+    assert tuple(protocol.get_limits(None)) == marked
+
+
 def test_commands_refuse_a_bad_configuration(make_site, capsys):
     site = make_site(SLASH, name='config_cmd', header_timeout='ten')
     home = site.get_home()

@@ -132,3 +132,63 @@ def test_nothing_in_web_imports_server():
         if module.startswith('qpd.web'):
             for imported, line in iter_imports(module, path):
                 assert not imported.startswith('qpd.server'), (path, line)
+
+
+def find_circles():
+    """() -> [[str]]: each set of qpd modules that import one another in a
+    circle (strongly connected, Tarjan), as a sorted list. An import
+    names the longest qpd module its dotted name starts with (`from
+    qpd.ops import commands` imports qpd.ops.commands), and counts
+    wherever it stands: at the top or inside a function."""
+    paths = dict(iter_modules())
+
+    def module_of(name):
+        while name and name not in paths:
+            name = name.rpartition('.')[0]
+        return name or None
+
+    graph = {module: set() for module in paths}
+    for module, path in paths.items():
+        for imported, _ in iter_imports(module, path):
+            target = module_of(imported) if imported.startswith('qpd') \
+                else None
+            # A module's own package (`from qpd.ops import x` in
+            # qpd.ops.y names qpd.ops) is no edge: its __init__ has run
+            # before the module anyway.
+            if target and target != module and not (
+                    module.startswith(target + '.')):
+                graph[module].add(target)
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(module):
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                other = stack.pop()
+                on_stack.discard(other)
+                component.append(other)
+                if other == module:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(circles)
+
+
+def test_no_import_circle():
+    circles = find_circles()
+    assert not circles, 'modules that import one another in a circle ' \
+        '(move what both need to a lower module):\n' + '\n'.join(
+            ' <-> '.join(circle) for circle in circles)

@@ -236,14 +236,13 @@ def parse_hosts(text, default_port):
 
 def _upstream(site, name, hosts, keepalive):
     """(site, name:str, hosts:[(host, port)], keepalive:bool) -> [str]"""
-    config = site.get_configuration()
     lines = ['upstream %s {' % name]
     for host, port in hosts:
         lines.append('    server %s max_fails=%d fail_timeout=%ds;' % (
-            format_address((host, port)), config['upstream_max_fails'],
-            math.ceil(config['upstream_fail_timeout'])))
-    if keepalive and config['upstream_keepalive']:
-        lines.append('    keepalive %d;' % config['upstream_keepalive'])
+            format_address((host, port)), site.get('upstream_max_fails'),
+            math.ceil(site.get('upstream_fail_timeout'))))
+    if keepalive and site.get('upstream_keepalive'):
+        lines.append('    keepalive %d;' % site.get('upstream_keepalive'))
     lines.append('}')
     return lines
 
@@ -252,10 +251,9 @@ def _next_upstream(site, prefix, hosts):
     """The retry policy: on a connection error or a timeout, an idempotent
     request (nginx never retries POST, PATCH or LOCK once sent) goes to
     the next host, each host tried at most once."""
-    config = site.get_configuration()
     return [
         '        %s_connect_timeout %gs;' % (
-            prefix, config['upstream_connect_timeout']),
+            prefix, site.get('upstream_connect_timeout')),
         '        %s_next_upstream error timeout;' % prefix,
         '        %s_next_upstream_tries %d;' % (prefix, len(hosts)),
     ]

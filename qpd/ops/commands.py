@@ -1,44 +1,32 @@
 """The `qpd` subcommands that operate sites: one function per subcommand.
 
-Each takes the argparse namespace made by qpd.cli and returns an exit
-status: 0 done, 1 an operation failed (OperationError), 2 a mistake on the
+The rows of qpd.ops.subcommands.COMMANDS name them and declare their
+arguments. Each takes the argparse namespace made by qpd.cli from that
+table and returns an exit status: 0 done, 1 an operation failed (OperationError), 2 a mistake on the
 command line or in a configuration (UsageError, ConfigurationError), 3 from
 `status` when a site that should run does not.
 """
 
 import os
 import sys
-import time
 
-from qpd.lib.ready import parse_ready_line
 from qpd.ops.errors import OperationError, UsageError
-from qpd.ops.progress import Progress
-from qpd.ops.supervisor import (Supervisor, get_program_names,
-                                make_site_conf, FAILED_STATES)
+from qpd.ops.lifecycle import (START_TIMEOUT, describe, in_start_order,
+                               rolling_restart, stop_dispatcher_first,
+                               wait_until_ready)
+from qpd.ops.progress import Progress, say as _say
+from qpd.ops.supervisor import Supervisor, get_program_names
 from qpd.site import (Site, ConfigurationError, list_site_names,
                       check_sites, format_address)
 
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
-           'certs', 'describe_storage',
+           'certs', 'describe_storage', 'metrics', 'deploy', 'rollback',
            'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
-           'demo', 'wait_until_ready']
-
-_ORDER = {'durus': 0, 'dispatcher': 1}
-
-
-def _in_start_order(infos):
-    """([dict]) -> [dict]: process infos, durus and dispatcher first."""
-    return sorted(infos, key=lambda i: (_ORDER.get(i['name'], 2), i['name']))
-
-START_TIMEOUT = 60.0
+           'demo', 'port']
 
 
 def _usage(message):
     return UsageError(message)
-
-
-def _say(text):
-    print(text, flush=True)
 
 
 def _named_sites(args, default_names=None):
@@ -162,7 +150,7 @@ def show(args):
     _say('  %-20s %s' % ('control socket', site.get_control_socket()))
     _say('  %-20s %s' % ('durability', (
         'on: every commit is synced to disk before it is acknowledged'
-        if config['durus_sync'] else
+        if site.get('durus_sync') else
         'OFF (durus_sync=False): a crash can lose acknowledged commits')))
     _say('  %-20s %s' % ('supervisor group', supervisor.get_site_conf_file(
         site.get_name())))
@@ -183,104 +171,6 @@ def _check_addresses(home, sites, supervisor):
     for site in sites:
         _check_site(site)
     check_sites(list(sites) + others)
-
-
-def _describe(infos):
-    """([dict]) -> str: 'durus RUNNING, dispatcher RUNNING, workers 3/4'"""
-    parts = []
-    workers = [i for i in infos if i['name'].startswith('worker_')]
-    for info in _in_start_order(infos):
-        if not info['name'].startswith('worker_'):
-            parts.append('%s %s' % (info['name'], info['statename']))
-    if workers:
-        running = sum(1 for i in workers if i['statename'] == 'RUNNING')
-        parts.append('workers %d/%d running' % (running, len(workers)))
-    return ', '.join(parts) or 'no processes'
-
-
-def _failure_details(supervisor, infos, count=15):
-    """([dict]) -> (str, [str]): the first failing process and the last
-    lines of its log."""
-    from qpd.ops.logs import tail
-    for info in _in_start_order(infos):
-        if info['statename'] in FAILED_STATES + ('STOPPED', 'STARTING'):
-            path = info.get('stdout_logfile')
-            reason = '%s is %s' % (info['name'], info['statename'])
-            if info.get('spawnerr'):
-                reason += ' (%s)' % info['spawnerr']
-            lines = ['--- last lines of %s ---' % path] + tail(path, count)
-            return reason, lines
-    dispatcher = [i for i in infos if i['name'] == 'dispatcher']
-    if dispatcher:
-        path = dispatcher[0].get('stdout_logfile')
-        return ('every process runs', ['--- last lines of %s ---' % path]
-                + tail(path, count))
-    return 'it has no processes', []
-
-
-def wait_until_ready(site, supervisor, timeout=START_TIMEOUT, progress=None):
-    """(site:Site, supervisor:Supervisor, timeout:float, progress) -> int
-
-    Wait until the site answers a request for its home page (on a
-    storage-only host: until its StorageServer answers a sync; status 0)
-    and all its processes run; the HTTP status. OperationError (with the
-    last lines of the failing program's log) when it does not within
-    `timeout`."""
-    from qpd.ops.probe import probe
-    from qpd.storage.connection import ping
-    progress = progress or Progress()
-    serves_web = 'web' in site.get_roles()
-    name = site.get_name()
-    deadline = time.monotonic() + timeout
-    answered = None
-    problem = ''
-    failures = set()   # (process, start time) of failed starts
-    while True:
-        infos = supervisor.get_process_infos(name)
-        states = {info['name']: info['statename'] for info in infos}
-        for info in infos:
-            if info['statename'] in ('BACKOFF', 'EXITED', 'FATAL'):
-                failures.add((info['name'], info['start']))
-        fatal = [n for n, s in states.items() if s == 'FATAL']
-        if fatal and (set(fatal) & {'durus', 'dispatcher'} or len(fatal) ==
-                      sum(n.startswith('worker_') for n in states)):
-            break
-        if answered is None and any(
-                sum(1 for n, _ in failures if n == process) >= 3
-                for process in ('durus', 'dispatcher')):
-            break      # it keeps failing: say why now
-        if answered is None:
-            try:
-                if serves_web:
-                    answered = probe(site, timeout=max(1.0, min(
-                        2.0, deadline - time.monotonic())))
-                else:
-                    ping(site.get_storage_address(), count=1)
-                    answered = 0
-            except OSError as e:
-                problem = str(e)
-        all_running = infos and all(s == 'RUNNING' for s in states.values())
-        if answered is not None and all_running:
-            progress.done('site %s: %s' % (name, _describe(infos)))
-            return answered
-        progress.update('starting %s: %s%s' % (
-            name, _describe(infos),
-            ', answers' if answered is not None else ''))
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    progress.done()
-    infos = supervisor.get_process_infos(name)
-    if answered is not None:
-        _say('warning: site %s answers, but %s' % (name, _describe(infos)))
-        return answered
-    reason, details = _failure_details(supervisor, infos)
-    elapsed = time.monotonic() - deadline + timeout
-    raise OperationError(
-        'site %s did not answer at %s after %ds: %s%s' % (
-            name, site.get_base_url() or format_address(
-                site.get_scgi_address()), elapsed, reason,
-            ' (%s)' % problem if problem else ''), details)
 
 
 def _report_started(site, status):
@@ -331,19 +221,6 @@ def start(args):
                         getattr(args, 'timeout', None) or START_TIMEOUT)
 
 
-def _stop_dispatcher_first(supervisor, name):
-    """(supervisor:Supervisor, name:str) -> None: stop the site's
-    dispatcher before supervisord stops its group (which stops the
-    workers first, by priority): the dispatcher stops accepting and its
-    requests in hand finish on workers that still run, rather than wait
-    in its queue for workers that are gone; a front end in front of
-    several web hosts sends new requests to the others at once."""
-    infos = supervisor.get_process_infos(name)
-    if any(info['name'] == 'dispatcher' and info['statename'] == 'RUNNING'
-           for info in infos):
-        supervisor.stop_process('%s:dispatcher' % name, wait=True)
-
-
 def stop(args):
     """qpd stop [NAME…]: stop sites (every running site when none is
     named); supervisord keeps running the others."""
@@ -357,7 +234,7 @@ def stop(args):
         name = site.get_name()
         had_conf = supervisor.remove_site_conf(name)
         if running:
-            _stop_dispatcher_first(supervisor, name)
+            stop_dispatcher_first(supervisor, name)
             change = supervisor.update([name])[name]
             if change == 'removed':
                 _say('stopped %s' % name)
@@ -365,68 +242,6 @@ def stop(args):
         _say('%s was not running' % name if not had_conf else
              'stopped %s' % name)
     return 0
-
-
-def _rolling_restart(site, supervisor, progress, timeout=START_TIMEOUT):
-    """Restart the site's workers one at a time, each waiting for the
-    previous to be ready again, so that no request fails."""
-    from qpd.ops.logs import tail
-    name = site.get_name()
-    if make_site_conf(site) != _read(supervisor.get_site_conf_file(name)):
-        _say('note: the process configuration of %s changed (max_children?);'
-             ' "qpd restart %s" applies it' % (name, name))
-    infos = supervisor.get_process_infos(name)
-    workers = sorted(i['name'] for i in infos if i['name'].startswith(
-        'worker_'))
-    for number, worker in enumerate(workers, 1):
-        namespec = '%s:%s' % (name, worker)
-        info = [i for i in infos if i['name'] == worker][0]
-        path = info['stdout_logfile']
-        offset = _size(path)
-        progress.update('restarting %s: %s (%d of %d)' % (
-            name, worker, number, len(workers)))
-        supervisor.stop_process(namespec, wait=True)
-        supervisor.start_process(namespec, wait=True)
-        deadline = time.monotonic() + timeout
-        while not _has_ready_line(path, offset):
-            state = supervisor.call('getProcessInfo', namespec)['statename']
-            if state in ('FATAL', 'BACKOFF') or time.monotonic() > deadline:
-                progress.done()
-                raise OperationError(
-                    'worker %s of %s did not come back ready (%s)' % (
-                        worker, name, state),
-                    ['--- last lines of %s ---' % path] + tail(path, 15))
-            time.sleep(0.1)
-    progress.done('restarted %d workers of %s, one at a time' % (
-        len(workers), name))
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def _size(path):
-    try:
-        return os.path.getsize(path)
-    except (FileNotFoundError, TypeError):
-        return 0
-
-
-def _has_ready_line(path, offset):
-    """(path:str, offset:int) -> bool: has a READY line been written to
-    the log after offset?"""
-    try:
-        with open(path, 'rb') as f:
-            if os.fstat(f.fileno()).st_size < offset:
-                offset = 0   # rotated
-            f.seek(offset)
-            return any(parse_ready_line(line) for line in f)
-    except FileNotFoundError:
-        return False
 
 
 def restart(args):
@@ -446,12 +261,12 @@ def restart(args):
     if getattr(args, 'rolling', False):
         for site in running:
             site.get_configuration()
-            _rolling_restart(site, supervisor, progress)
+            rolling_restart(site, supervisor, progress)
     else:
         _check_addresses(args.home, running, supervisor)
         for site in running:
             supervisor.write_site_conf(site)
-            _stop_dispatcher_first(supervisor, site.get_name())
+            stop_dispatcher_first(supervisor, site.get_name())
         changes = supervisor.update([site.get_name() for site in running])
         for site in running:
             name = site.get_name()
@@ -494,7 +309,7 @@ def get_status(args):
     for site in sites:
         name = site.get_name()
         should_run = _is_started(supervisor, name)
-        infos = _in_start_order(
+        infos = in_start_order(
             supervisor.get_process_infos(name) if running else [])
         entry = {'name': name, 'state': 'stopped', 'url': None,
                  'processes': [], 'pool': None, 'storage': None}
@@ -508,7 +323,7 @@ def get_status(args):
                 site.get_scgi_address())
         except ConfigurationError as e:
             entry['url'] = str(e)
-        entry['summary'] = _describe(infos)
+        entry['summary'] = describe(infos)
         entry['state'] = 'running'
         for info in infos:
             up = (int(info['now'] - info['start'])
@@ -608,6 +423,15 @@ def log(args):
     return 0
 
 
+def metrics(args):
+    """qpd metrics NAME: the site's metrics in the Prometheus text format
+    (qpd.server.metrics)."""
+    from qpd.server.metrics import get_metrics_text
+    sys.stdout.write(get_metrics_text(Site(args.name, args.home)))
+    sys.stdout.flush()
+    return 0
+
+
 # shell, pack ---------------------------------------------------------------
 
 def shell(args):
@@ -653,6 +477,26 @@ def backup(args):
     return 0
 
 
+# deploy, rollback ------------------------------------------------------------
+
+def deploy(args):
+    """qpd deploy NAME SRC: switch the site to a new release of its code
+    (qpd.ops.deploy)."""
+    from qpd.ops.deploy import deploy
+    site = Site(args.name, args.home)
+    site.get_configuration()
+    deploy(site, args.source, Progress(sys.stdout))
+    return 0
+
+
+def rollback(args):
+    """qpd rollback NAME: switch the site back to its previous release
+    (qpd.ops.deploy)."""
+    from qpd.ops.deploy import rollback
+    rollback(Site(args.name, args.home), Progress(sys.stdout))
+    return 0
+
+
 # shutdown ------------------------------------------------------------------
 
 def shutdown(args):
@@ -664,7 +508,7 @@ def shutdown(args):
         return 0
     groups = supervisor.get_group_names()
     for name in groups:
-        _stop_dispatcher_first(supervisor, name)
+        stop_dispatcher_first(supervisor, name)
     supervisor.shutdown()
     _say('supervisord stopped%s' % (
         ' with %s' % ', '.join(groups) if groups else ''))
@@ -791,3 +635,12 @@ def demo(args):
     _say('  %s stop %s       stop it (%s shutdown stops supervisord too)'
          % (qpd, DEMO, qpd))
     return 0
+
+
+# port ------------------------------------------------------------------------
+
+def port(args):
+    """qpd port DIR [--diff]: rewrite a QP site's imports to qpd's modules
+    (qpd.ops.port)."""
+    from qpd.ops.port import main
+    return main(args.directory, diff=args.diff)

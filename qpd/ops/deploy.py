@@ -45,15 +45,13 @@ renames, each followed at once by the symlink that restores its path).
 
 import os
 import shutil
-import sys
 import time
 
 from qpd.ops.errors import OperationError
 from qpd.ops.progress import Progress
 
 __all__ = ['deploy', 'rollback', 'get_current_release', 'list_releases',
-           'get_releases_directory', 'deploy_command', 'rollback_command',
-           'KEEP']
+           'get_releases_directory', 'KEEP']
 
 KEEP = 5            # releases kept besides the current one
 
@@ -182,13 +180,13 @@ def _switch(site, name):
 def _replace_workers(site, progress):
     """(site, progress) -> bool: replace the workers one at a time when the
     site runs under supervisord; False when it does not run there."""
-    from qpd.ops.commands import _rolling_restart
+    from qpd.ops.lifecycle import rolling_restart
     from qpd.ops.supervisor import Supervisor
     supervisor = Supervisor(site.get_home())
     if not (supervisor.is_running()
             and site.get_name() in supervisor.get_group_names()):
         return False
-    _rolling_restart(site, supervisor, progress)
+    rolling_restart(site, supervisor, progress)
     return True
 
 
@@ -291,19 +289,3 @@ def rollback(site, progress=None):
         ' (not running under supervisord)'))
     return previous
 
-
-def deploy_command(args):
-    """qpd deploy NAME SRC"""
-    from qpd.site import Site
-    site = Site(args.name, home=args.home)
-    site.get_configuration()
-    deploy(site, args.source, Progress(sys.stdout))
-    return 0
-
-
-def rollback_command(args):
-    """qpd rollback NAME"""
-    from qpd.site import Site
-    site = Site(args.name, home=args.home)
-    rollback(site, Progress(sys.stdout))
-    return 0

@@ -50,12 +50,13 @@ def get_claimed_ports(home):
     """(home:str) -> set[int]: the TCP ports that the home's sites name."""
     ports = set()
     for name in list_site_names(home):
+        site = Site(name, home)
         try:
-            config = Site(name, home).get_configuration()
+            site.get_configuration()
         except Exception:   # a broken site must not stop `qpd new`
             continue
         for key in PORT_KEYS:
-            address = config.get(key)
+            address = site.get(key)
             if isinstance(address, tuple):
                 ports.add(address[1])
     return ports

@@ -1,9 +1,16 @@
-"""Progress: one line of progress for long work, redrawn on a terminal."""
+"""Progress: one line of progress for long work, redrawn on a terminal;
+say: one line of what a command did, on stdout."""
 
 import sys
 import time
 
-__all__ = ['Progress']
+__all__ = ['Progress', 'say']
+
+
+def say(text):
+    """(text:str) -> None: print text on stdout, flushed at once (the
+    lines of a command, in order with its processes' output)."""
+    print(text, flush=True)
 
 
 class Progress:

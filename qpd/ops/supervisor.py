@@ -27,7 +27,7 @@ from qpd.ops.logs import tail as _tail
 
 __all__ = ['Supervisor', 'get_qpd_command', 'get_program_names',
            'make_main_conf', 'make_site_conf', 'RUNNING_STATES',
-           'FAILED_STATES']
+           'FAILED_STATES', 'get_priority']
 
 RUNNING_STATES = ('RUNNING',)
 FAILED_STATES = ('FATAL', 'BACKOFF', 'EXITED', 'UNKNOWN')
@@ -110,6 +110,19 @@ def make_main_conf(supervisor):
         ''])
 
 
+_PRIORITIES = {'durus': 10, 'dispatcher': 20}
+_WORKER_PRIORITY = 30
+
+
+def get_priority(process):
+    """(process:str) -> int: supervisord's priority for a site's program
+    (durus, dispatcher, worker_NN): lower starts first and stops last, so
+    the StorageServer is up before the dispatcher, and the dispatcher
+    before the workers (qpd.ops.lifecycle stops the dispatcher first
+    itself)."""
+    return _PRIORITIES.get(process, _WORKER_PRIORITY)
+
+
 def make_site_conf(site):
     """(site:Site) -> str: the text of supervisord.conf.d/NAME.conf."""
     name = site.get_name()
@@ -126,14 +139,12 @@ def make_site_conf(site):
         'programs = %s' % ','.join('%s-%s' % (name, n) for n in names),
         '']
     for process in names:
-        if process == 'durus':
-            words, priority = ['durus', name], 10
-        elif process == 'dispatcher':
-            words, priority = ['dispatcher', name], 20
+        if process in ('durus', 'dispatcher'):
+            words = [process, name]
         else:
             index = int(process.split('_')[1])
             words = ['worker', name, '--index', str(index)]
-            priority = 30
+        priority = get_priority(process)
         lines.extend([
             '[program:%s-%s]' % (name, process),
             'process_name = %s' % process,

@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from qpd.config import SCHEMA
+from qpd.config import LIMIT_KEYS, SCHEMA
 from qpd.lib.http import format_head, get_reason_phrase
 from qpd.web.errors import HTTPError
 
@@ -32,14 +32,9 @@ __all__ = [
     'format_error', 'format_status_line', 'split_target',
 ]
 
-# The configuration keys this module and the dispatcher read (declared,
-# with their defaults and ranges, in qpd.config). Sizes in bytes, times in
-# seconds.
-LIMIT_KEYS = (
-    'header_timeout', 'body_timeout', 'keepalive_timeout', 'max_head_size',
-    'max_target_size', 'max_body_size', 'preread_body_size',
-    'max_spool_size', 'queue_length', 'queue_timeout', 'retry_after',
-    'request_timeout', 'send_timeout', 'shutdown_timeout')
+# LIMIT_KEYS: the configuration keys this module and the dispatcher read,
+# those marked limit=True in qpd.config (with their defaults and ranges).
+# Sizes in bytes, times in seconds.
 
 # The defaults, for code and tests that parse without a site.
 LIMITS = {key: SCHEMA[key].get_default() for key in LIMIT_KEYS}

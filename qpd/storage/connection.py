@@ -14,6 +14,7 @@ connection stays valid: the uncommitted changes are dropped and every cached
 object is made a ghost, to be loaded afresh.
 """
 
+import select
 import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
@@ -22,6 +23,7 @@ from durus.error import ProtocolError, ReadConflictError
 from durus.storage_server import SocketAddress
 
 from qpd.lib.backoff import Backoff
+from qpd.storage.commit_count import CommitWatch
 
 __all__ = ['connect', 'reconnect', 'is_disconnected', 'get_address', 'ping',
            'ClientStorage', 'StorageUnavailable', 'LOST_CONNECTION_ERRORS']
@@ -47,10 +49,13 @@ class ClientStorage(DurusClientStorage):
     """(address:str|(host, port))
     A Durus ClientStorage that remembers when its connection failed
     (is_broken()), even when the error it raised was caught and dropped by
-    the code that called it.
+    the code that called it. On a unix socket whose server keeps a commit
+    count, a sync when nothing was committed makes no round trip
+    (qpd.storage.commit_count).
     """
 
     broken = False
+    commit_watch = None
 
     def __init__(self, address):
         address = SocketAddress.new(address)
@@ -60,6 +65,12 @@ class ClientStorage(DurusClientStorage):
             raise StorageUnavailable(address, 'connection refused')
         except (OSError, ProtocolError) as error:
             raise StorageUnavailable(address, str(error))
+        self.commit_watch = CommitWatch.open(address)
+        if self.commit_watch is not None:
+            # A server that died says so by closing the socket: a skipped
+            # sync still notices (one poll, no round trip).
+            self.hangup = select.poll()
+            self.hangup.register(self.s, select.POLLIN)
 
     def get_address(self):
         """() -> durus SocketAddress"""
@@ -80,13 +91,37 @@ class ClientStorage(DurusClientStorage):
         return self._guard(DurusClientStorage.new_oid)
 
     def load(self, oid):
-        return self._guard(DurusClientStorage.load, oid)
+        try:
+            return self._guard(DurusClientStorage.load, oid)
+        except ReadConflictError:
+            if self.commit_watch is not None:
+                self.commit_watch.forget()
+            raise
 
     def end(self, handle_invalidations=None):
-        return self._guard(DurusClientStorage.end, handle_invalidations)
+        watch = self.commit_watch
+        if watch is None:
+            return self._guard(DurusClientStorage.end, handle_invalidations)
+        before = watch.read()
+        result = self._guard(DurusClientStorage.end, handle_invalidations)
+        watch.committed(before)
+        return result
 
     def sync(self):
-        return self._guard(DurusClientStorage.sync)
+        watch = self.commit_watch
+        if watch is None:
+            return self._guard(DurusClientStorage.sync)
+        skip, value = watch.can_skip()
+        if skip and not self.hangup.poll(0):
+            return []
+        result = self._guard(DurusClientStorage.sync)
+        watch.synced(value)
+        return result
+
+    def get_skipped_syncs(self):
+        """() -> int: syncs answered without a round trip so far."""
+        watch = self.commit_watch
+        return 0 if watch is None else watch.skipped
 
     def pack(self):
         return self._guard(DurusClientStorage.pack)
@@ -100,6 +135,9 @@ class ClientStorage(DurusClientStorage):
             raise
 
     def close(self):
+        if self.commit_watch is not None:
+            self.commit_watch.close()
+            self.commit_watch = None
         try:
             DurusClientStorage.close(self)
         except LOST_CONNECTION_ERRORS:

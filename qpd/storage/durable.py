@@ -192,12 +192,16 @@ class DurableStorageServer(StorageServer):
         gcbytes:int=0)
     Durus's StorageServer with durable, grouped commits (see the module's
     docstring). on_listening(sock) is called once the listening socket
-    exists."""
+    exists. With commit_counter (qpd.storage.commit_count), local clients
+    skip the round trip of a sync when nothing was committed."""
 
     def __init__(self, storage, address, sync=True, on_listening=None,
-                 gcbytes=0):
+                 gcbytes=0, commit_counter=None):
         StorageServer.__init__(self, storage, address=address,
                                gcbytes=gcbytes)
+        # A qpd.storage.commit_count.CommitCounter advanced for every
+        # transaction written, before it is answered; None: not kept.
+        self.commit_counter = commit_counter
         self.sync = sync
         self.on_listening = on_listening
         self.written = 0        # transactions written
@@ -219,15 +223,18 @@ class DurableStorageServer(StorageServer):
 
     def serve(self):
         """() -> None: serve until a client says Q or a signal ends it."""
+        if self.commit_counter is not None:
+            self.commit_counter.advance()   # clients of an earlier server
         listener = self.address.get_listening_socket()
-        if self.on_listening is not None:
-            self.on_listening(listener)
-        log(20, 'Ready on %s', self.address)
-        self.sockets.append(listener)
-        if self.sync:
-            self.syncer = _Syncer()
-        wake = self.syncer.wake_r if self.syncer else None
         try:
+            # From here on a signal still runs the clean-up below.
+            if self.on_listening is not None:
+                self.on_listening(listener)
+            log(20, 'Ready on %s', self.address)
+            self.sockets.append(listener)
+            if self.sync:
+                self.syncer = _Syncer()
+            wake = self.syncer.wake_r if self.syncer else None
             while True:
                 idle_pack = self.packer is not None and self.syncing is None
                 watched = self.sockets + ([wake] if wake is not None else [])
@@ -245,6 +252,8 @@ class DurableStorageServer(StorageServer):
                     self.pack_step()
         finally:
             self.finish()
+            if self.commit_counter is not None:
+                self.commit_counter.close()
             self.address.close(listener)
 
     def accept(self, listener):
@@ -388,6 +397,8 @@ class DurableStorageServer(StorageServer):
         for other in self.clients:
             if other is not client:
                 other.invalid.update(oids)
+        if self.commit_counter is not None:
+            self.commit_counter.advance()
         self.bytes_since_pack += len(tdata) + 8
         if self.recorder is not None:
             self.recorder.add_commit()

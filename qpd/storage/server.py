@@ -29,6 +29,7 @@ from qpd.lib.process import remove_stale_socket
 from durus.file_storage import FileStorage
 from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
 
+from qpd.storage.commit_count import CommitCounter, counter_path
 from qpd.storage.durable import (
     DurableStorageServer, StorageDamaged, recover_tail)
 from qpd.storage.tls import TLSFilesMissing
@@ -115,9 +116,12 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         on_listening(sock)
     try:
         if context is None:
+            # A local client's sync costs nothing when nothing changed.
+            path = counter_path(address)
             server = DurableStorageServer(
                 storage, make_socket_address(address, umask), sync=sync,
-                on_listening=note_listening)
+                on_listening=note_listening,
+                commit_counter=path and CommitCounter(path))
         else:
             from qpd.storage.tls import TLSStorageServer
             server = TLSStorageServer(

@@ -36,11 +36,13 @@ MASK = '********'
 MAX_REPR = 2000
 CONTEXT_LINES = 5
 
-# Names whose values are masked: fields, locals, headers.
+# Names whose values are masked: fields, locals, headers (the environ
+# keys of the headers that carry credentials; the publisher's error
+# report leaves them out too).
 _SENSITIVE = re.compile(
     r'pass(word|wd|phrase)?|secret|token|credential|authori[sz]ation|'
     r'api_?key|private_?key|session_?id|signature|cookie', re.I)
-_SENSITIVE_HEADERS = ('HTTP_COOKIE', 'HTTP_AUTHORIZATION',
+SENSITIVE_HEADERS = ('HTTP_COOKIE', 'HTTP_AUTHORIZATION',
                       'HTTP_PROXY_AUTHORIZATION')
 
 _repr = reprlib.Repr()
@@ -81,7 +83,7 @@ def get_secrets(request):
     if request is None:
         return []
     environ = request.get_environ()
-    secrets = [environ[key] for key in _SENSITIVE_HEADERS
+    secrets = [environ[key] for key in SENSITIVE_HEADERS
                if isinstance(environ.get(key), str)]
     try:
         secrets.extend(str(v) for v in request.get_cookies().values())
@@ -177,7 +179,7 @@ def _request_rows(request, secrets=()):
                                               'CONTENT_LENGTH'):
             name = key[5:] if key.startswith('HTTP_') else key
             name = name.replace('_', '-').title()
-            if key in _SENSITIVE_HEADERS:
+            if key in SENSITIVE_HEADERS:
                 value = MASK
             headers.append((name, _scrub(value, secrets)))
     sections['headers'] = headers

@@ -77,6 +77,7 @@ from qpd.storage.ledger import sweep_ledgers
 from qpd.web import common, guard, signin
 from qpd.web.directory import split_path
 from qpd.web.errors import HTTPError, NotFound, Redirect, RespondNow
+from qpd.web.request import URL_SAFE
 from qpd.web.response import HTTPResponse
 
 __all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection',
@@ -108,14 +109,11 @@ def _raw_path_query(environ):
     (near enough), even when the path is not valid UTF-8."""
     path = quote((environ.get('SCRIPT_NAME', '') +
                   environ.get('PATH_INFO', '')).encode('latin-1', 'replace'),
-                 safe="/:@!$&'()*+,;=-._~")
+                 safe=URL_SAFE)
     query = environ.get('QUERY_STRING', '')
     return path + '?' + query if query else path
 
 
-_URL_SAFE = "/:@!$&'()*+,;=-._~"
-_SECRET_ENVIRON = ('HTTP_COOKIE', 'HTTP_AUTHORIZATION',
-                   'HTTP_PROXY_AUTHORIZATION')
 _fqdn = []
 
 
@@ -571,7 +569,7 @@ class Publisher:
         request = hit.get_request()
         path = request.get_path_info()
         if not path.startswith('/'):
-            location = quote('/' + path, safe=_URL_SAFE)
+            location = quote('/' + path, safe=URL_SAFE)
             if request.get_query():
                 location += '?' + request.get_query()
             self.redirect(location, permanent=True)
@@ -896,6 +894,7 @@ class Publisher:
         request line, address and user, the traceback, the hit's info, and
         the request's environment (cookies and credentials left out).
         """
+        from qpd.web.debug import SENSITIVE_HEADERS
         hit = self.get_hit()
         request = hit.get_request()
         lines = ['%s %s' % (request.get_method(), _log_quote(
@@ -915,7 +914,7 @@ class Publisher:
         for key, value in sorted(request.get_environ().items()):
             if not isinstance(value, str):
                 continue
-            if key in _SECRET_ENVIRON:
+            if key in SENSITIVE_HEADERS:
                 value = '(not shown)'
             lines.append('  %s: %s' % (key, _log_quote(value)
                                        if value else ''))

@@ -36,7 +36,8 @@ _HOST = re.compile(r'[A-Za-z0-9.\-_]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]([0-9A-Za-z'()+_,\-./:=? ]{0,68}"
                        r"[0-9A-Za-z'()+_,\-./:=?])?")
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_URL_SAFE = "/:@!$&'()*+,;=-._~"
+# What a URL path keeps unquoted (RFC 3986 pchar and "/").
+URL_SAFE = "/:@!$&'()*+,;=-._~"
 _CHUNK = 64 * 1024
 _FORM_URLENCODED = 'application/x-www-form-urlencoded'
 _MULTIPART = 'multipart/form-data'
@@ -589,7 +590,7 @@ class HTTPRequest:
         The path, percent-encoded for use in a URL, followed by '?' and the
         query string when there is one.
         """
-        path = quote(self.get_path(), safe=_URL_SAFE)
+        path = quote(self.get_path(), safe=URL_SAFE)
         query = self.get_query()
         if query:
             return path + '?' + query

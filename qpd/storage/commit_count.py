@@ -1,0 +1,158 @@
+"""qpd.storage.commit_count: a sync that costs nothing when nothing changed.
+
+A Durus client syncs to learn which objects other clients changed; a
+worker syncs at the start of every hit. On most hits nothing was
+committed since its last sync, and the round trip to the StorageServer
+(about half of a short request's time) answers "nothing". The commit
+count lets a client on the same host see that without asking.
+
+The StorageServer of a unix socket `PATH` keeps an 8-byte counter in the
+file `PATH.commits` (mode 0600, beside the socket, in the site's private
+var directory), mapped into memory. It advances the counter
+
+- when it starts (so a client of an earlier server syncs, finds its socket
+  dead and reconnects),
+- for every transaction it writes, before the commit is answered,
+- when it stops cleanly.
+
+A client (`CommitWatch`) reads the counter *before* each real sync and
+remembers the value. When a later sync finds the same value, no
+transaction was written in between, so the server would answer an empty
+list of invalid oids: the client answers that itself. Freshness is the
+same as a real sync's: a commit acknowledged before the client looked
+advanced the counter before its acknowledgement, so the client sees a new
+value and makes the round trip. The server handles one request at a time,
+so every transaction counted in the value read before a sync is shown by
+that sync.
+
+After its own commit, a client whose counter moved by exactly one (its own
+transaction; Durus sends a committing client every invalidation due to it
+before it writes, and the commit is only made when none conflicts) is as
+current as after a sync, and takes the new value as seen.
+
+Safety nets: a client makes a real sync at least every `MAX_SKIP`
+seconds whatever the counter says (a counter file removed and made anew
+under a running client costs at most that much staleness), and after a
+read conflict. Clients of a TCP or TLS address, on another host, and
+storages whose server does not keep a counter (no file), always make the
+round trip. The file is never removed: a client holding the mapping of a
+removed file would never see it move.
+"""
+
+import mmap
+import os
+import struct
+import time
+
+__all__ = ['counter_path', 'CommitCounter', 'CommitWatch', 'MAX_SKIP']
+
+MAX_SKIP = 1.0              # seconds between real syncs at the most
+_SIZE = 8
+_COUNT = struct.Struct('=Q')
+
+
+def counter_path(address):
+    """(address:str|(host, port)|SocketAddress) -> str|None: the commit
+    counter file of the StorageServer at address; None for TCP and for an
+    abstract unix socket (no file beside it)."""
+    address = getattr(address, 'filename', address)
+    if isinstance(address, str) and address[:1] not in ('@', '\0', ''):
+        return address + '.commits'
+    return None
+
+
+class CommitCounter:
+    """(path:str)
+    The StorageServer's side: the counter file, made 0600 if missing
+    (never followed through a symlink), mapped for writing."""
+
+    def __init__(self, path):
+        self.path = path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            if os.fstat(fd).st_size < _SIZE:
+                os.ftruncate(fd, _SIZE)
+            self.map = mmap.mmap(fd, _SIZE)
+        finally:
+            os.close(fd)
+
+    def advance(self):
+        """() -> int: count one more change; the new value."""
+        value = (_COUNT.unpack_from(self.map)[0] + 1) & 0xFFFFFFFFFFFFFFFF
+        _COUNT.pack_into(self.map, 0, value)
+        return value
+
+    def close(self):
+        """() -> None: advance once more (clients sync, and find the server
+        gone) and unmap; the file stays."""
+        if self.map is not None:
+            self.advance()
+            self.map.close()
+            self.map = None
+
+
+class CommitWatch:
+    """(path:str)
+    A client's side: decides whether a sync needs its round trip. Use
+    `open(address)`, which gives None where there is no counter."""
+
+    @classmethod
+    def open(cls, address):
+        """(address) -> CommitWatch|None"""
+        path = counter_path(address)
+        if path is None:
+            return None
+        try:
+            return cls(path)
+        except (OSError, ValueError):
+            return None
+
+    def __init__(self, path):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self.map = mmap.mmap(fd, _SIZE, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+        self.seen = None        # the value read before the last real sync
+        self.seen_at = 0.0      # time.monotonic() of that sync
+        self.skipped = 0        # syncs answered without a round trip
+
+    def read(self):
+        """() -> int: the counter now."""
+        return _COUNT.unpack_from(self.map)[0]
+
+    def can_skip(self):
+        """() -> (bool, int): may this sync be answered with [] without a
+        round trip; and the value to pass to synced() if it is made."""
+        value = _COUNT.unpack_from(self.map)[0]
+        if (value == self.seen
+                and time.monotonic() - self.seen_at < MAX_SKIP):
+            self.skipped += 1
+            return True, value
+        return False, value
+
+    def synced(self, value):
+        """(value:int) -> None: a real sync, begun when the counter read
+        value, was answered."""
+        self.seen = value
+        self.seen_at = time.monotonic()
+
+    def committed(self, before):
+        """(before:int) -> None: a commit begun when the counter read
+        `before` was answered; when the count moved by just that commit,
+        this client is current."""
+        if _COUNT.unpack_from(self.map)[0] == before + 1:
+            self.seen = before + 1
+            self.seen_at = time.monotonic()
+
+    def forget(self):
+        """() -> None: make the next sync a real one."""
+        self.seen = None
+
+    def close(self):
+        try:
+            self.map.close()
+        except (BufferError, ValueError):
+            pass
