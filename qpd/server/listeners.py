@@ -84,12 +84,13 @@ class Shared:
     holds it: its number there, and the environ keys it gives the
     connections accepted."""
 
-    __slots__ = ('sock', 'fd', 'number', 'server_name', 'server_port',
-                 'paused_until')
+    __slots__ = ('sock', 'fd', 'family', 'number', 'server_name',
+                 'server_port', 'paused_until')
 
     def __init__(self, sock, number, server_info):
         self.sock = sock
         self.fd = sock.fileno()
+        self.family = int(sock.family)   # for the sockets accepted
         self.number = number
         self.server_name, self.server_port = server_info.decode(
             'latin-1').split('\0')
