@@ -109,3 +109,131 @@ def test_double_slash_path_keeps_sign_in_on_this_site(private_site, path):
     location = response.get_header('Location')
     assert location.startswith('http://localhost/'), location
     assert 'evil.example/' not in location.split('/', 3)[2]
+
+
+# 3. Form tokens: a signed-in hit takes session tokens only -----------------
+
+USERS_SLASH = '''
+from qpd.web.common import ensure_signed_in, get_root
+from qpd.web.directory import Directory
+from qpd.web.form import Form
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+def add_form(action=None):
+    form = Form(action_url=action)
+    form.add_string('new_user', title='New user')
+    form.add_submit('add', 'Add')
+    return form
+
+
+class Users(Directory):
+    _q_exports = ['']
+
+    def _q_index(self):
+        ensure_signed_in()          # the anonymous sign-in form is here too
+        form = add_form()
+        if form.is_submitted() and not form.has_errors():
+            get_root()['added'] = form.get('new_user')
+            return 'added ' + form.get('new_user')
+        return form.render()
+
+
+class Page(Directory):
+    _q_exports = ['', 'save']
+
+    def _q_index(self):
+        return add_form('save').render()    # the same relative action ...
+
+    def save(self):                         # ... on two pages
+        form = add_form('save')
+        if form.is_submitted() and not form.has_errors():
+            return 'saved'
+        return form.render()
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['', 'users', 'one', 'two']
+    users = Users()
+    one = Page()
+    two = Page()
+
+    def _q_index(self):
+        return 'home'
+'''
+
+
+def _token(profile, response):
+    import html
+    import re
+    found = re.search(r'name="_form_token" value="([^"]*)"',
+                      profile.get_text(response))
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture
+def users_site(make_site, durus_server, site_users):
+    def make(**configuration):
+        configuration.setdefault('durus_address', durus_server.address)
+        site = make_site(USERS_SLASH, **configuration)
+        site_users(site, 'admin', 'right')
+        return site
+    return make
+
+
+def test_planted_browser_key_does_not_forge_a_signed_in_post(users_site):
+    from qpd.web.profile import Profile
+    from qpd.web.signin import PASSWORD_FIELD, USER_FIELD
+    site = users_site()
+    admin = Profile(site)
+    response = admin.get('/users/')
+    response = admin.post('/users/', _form_token=_token(admin, response),
+                          **{USER_FIELD: 'admin', PASSWORD_FIELD: 'right'})
+    assert response.get_status_code() == 302
+    # The attacker, anonymous, takes a stateless token of the sign-in form
+    # at /users/ and the browser key it is bound to ...
+    mallory = Profile(site)
+    token = _token(mallory, mallory.get('/users/'))
+    key_cookie = [name for name in mallory.get_cookies()
+                  if name.endswith('_key')][0]
+    # ... plants the key in the admin's browser (a sibling subdomain can)
+    # and has it post the add-user form with the attacker's token.
+    admin.get_cookies()[key_cookie] = mallory.get_cookies()[key_cookie]
+    response = admin.post('/users/', _form_token=token, new_user='mallory')
+    assert 'added' not in admin.get_text(response)
+    publisher = site.make_publisher()
+    assert 'added' not in publisher.get_connection().get_root()
+    # The admin's own form still works.
+    token = _token(admin, admin.get('/users/'))
+    response = admin.post('/users/', _form_token=token, new_user='bob')
+    assert admin.get_text(response) == 'added bob'
+
+
+def test_stateless_token_scope_is_the_absolute_action(users_site):
+    from qpd.web.profile import Profile
+    profile = Profile(users_site())
+    token = _token(profile, profile.get('/one/'))
+    response = profile.post('/two/save', _form_token=token, new_user='x')
+    assert 'saved' not in profile.get_text(response)
+    response = profile.post('/one/save', _form_token=token, new_user='x')
+    assert profile.get_text(response) == 'saved'
+
+
+def test_browser_key_cookie_is_host_prefixed_on_https(users_site):
+    from qpd.web.profile import Profile
+    profile = Profile(users_site(script_name='/app'), scheme='https')
+    response = profile.get('/app/one/')
+    cookies = [value for name, value in response.get_header_list()
+               if name == 'Set-Cookie' and '_key=' in value]
+    assert len(cookies) == 1
+    assert cookies[0].startswith('__Host-'), cookies
+    attributes = cookies[0].lower().replace(' ', '').split(';')
+    assert 'path=/' in attributes and 'secure' in attributes
+    assert not any(a.startswith('domain=') for a in attributes)
+    token = _token(profile, response)
+    response = profile.post('/app/one/save', _form_token=token, new_user='x')
+    assert profile.get_text(response) == 'saved'
