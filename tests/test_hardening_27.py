@@ -237,3 +237,48 @@ def test_browser_key_cookie_is_host_prefixed_on_https(users_site):
     token = _token(profile, response)
     response = profile.post('/app/one/save', _form_token=token, new_user='x')
     assert profile.get_text(response) == 'saved'
+
+
+# 4. Ledger and throttle keys are bounded ----------------------------------
+
+def test_a_huge_user_id_does_not_grow_the_database(private_site,
+                                                   durus_server):
+    import os
+    from qpd.storage import ledger
+    from qpd.web.profile import Profile
+    from qpd.web.signin import PASSWORD_FIELD, USER_FIELD
+    site = private_site(sign_in_free_failures=1000)
+    profile = Profile(site)
+    import secrets
+    huge = secrets.token_hex(450000)     # (Durus compresses 'uuu...')
+
+    def fail():
+        token = _token(profile, profile.get('/'))
+        response = profile.post('/', _form_token=token, **{
+            USER_FIELD: huge, PASSWORD_FIELD: 'wrong'})
+        assert response.get_status_code() == 403
+    fail()
+    before = os.path.getsize(durus_server.durus_file)
+    for _ in range(3):
+        fail()
+    grown = os.path.getsize(durus_server.durus_file) - before
+    root = site.make_publisher().get_connection().get_root()
+    keys = [key for name in root.keys()
+            if name.startswith(ledger.LEDGER_PREFIX)
+            for key in root[name].keys()]
+    assert keys and max(len(key) for key in keys) <= ledger.MAX_KEY_LENGTH
+    assert grown < 3 * 20000, grown
+
+
+def test_ledger_keys_stay_distinct_when_hashed(durus_server):
+    from qpd.storage import ledger
+    connection = durus_server.connect()
+    root = connection.get_root()
+    long_a, long_b = 'a' * 5000, 'a' * 4999 + 'b'
+    ledger.record(root, 'test', long_a, 2e9, 'A')
+    ledger.record(root, 'test', long_b, 2e9, 'B')
+    assert ledger.lookup(root, 'test', long_a, 1) == 'A'
+    assert ledger.lookup(root, 'test', long_b, 1) == 'B'
+    ledger.forget(root, 'test', long_a)
+    assert ledger.lookup(root, 'test', long_a, 1) is None
+    assert ledger.lookup(root, 'test', 'short', 1) is None
