@@ -293,20 +293,35 @@ def host_roles():
 
 def check_durus_transport(site_name, config):
     """(site_name:str, config:dict) -> None: refuse a plain-TCP
-    durus_address beyond loopback (unless durus_tls, or the loud opt-out
-    is set), and a unix socket for a site whose hosts are several."""
+    durus_address, loopback included (unless durus_tls, or the loud opt-in
+    durus_allow_insecure_plain_tcp, is set), and a unix socket for a site
+    whose hosts are several. Whoever can write to the StorageServer runs
+    code in every worker that unpickles what they stored: on loopback that
+    is any local user, beyond it anyone who reaches the port; the unix
+    socket (mode 0600, in a directory only the site's user enters) admits
+    the site's user only."""
     address = config['durus_address']
     hosts = config['hosts']
     if isinstance(address, tuple):
-        if (not config['durus_tls'] and not is_loopback(address)
-                and not config['durus_allow_insecure_plain_tcp']):
-            raise ConfigurationError(
-                site_name, 'durus_address',
-                '%s is plain TCP beyond this machine, so whoever reaches it '
-                'can run code in every worker' % format_address(address),
-                'set durus_tls=True (certificates: qpd certs %s), or '
-                'durus_allow_insecure_plain_tcp=True to take that risk'
-                % site_name)
+        if config['durus_tls'] or config['durus_allow_insecure_plain_tcp']:
+            return
+        if is_loopback(address):
+            problem = ('is plain TCP on loopback, so any local user can run '
+                       "code as the site's user")
+            fix = ('remove durus_address (the default is a unix socket, '
+                   'var/durus.sock, that only the site\'s user reaches), or '
+                   'set durus_tls=True (certificates: qpd certs %s)'
+                   % site_name)
+        else:
+            problem = ('is plain TCP beyond this machine, so whoever '
+                       'reaches it can run code in every worker')
+            fix = 'set durus_tls=True (certificates: qpd certs %s)' % (
+                site_name,)
+        raise ConfigurationError(
+            site_name, 'durus_address', '%s %s' % (
+                format_address(address), problem),
+            '%s, or durus_allow_insecure_plain_tcp=True to take that risk'
+            % fix)
     elif hosts is not None and len(hosts) > 1:
         raise ConfigurationError(
             site_name, 'durus_address',
@@ -374,7 +389,8 @@ KEYS = [
         shown='off', example="('0.0.0.0', 443)"),
     Key('durus_address', None, address(),
         'the StorageServer; a `(host, port)` puts it on TCP',
-        shown='`var/durus.sock` (mode 0600)', example="'durus.sock'"),
+        shown='`var/durus.sock` (mode 0600)',
+        example="'/srv/NAME/var/durus.sock'"),
     # Files.
     Key('durus_file', None, path(), 'the database file',
         shown='`var/NAME.durus`', example="'NAME.durus'"),
@@ -389,8 +405,9 @@ KEYS = [
         '`host.key` (this host\'s certificate and key)',
         shown='`var/tls`', example="'/etc/qpd/NAME'"),
     Key('durus_allow_insecure_plain_tcp', False, boolean(),
-        'accept a plain-TCP `durus_address` beyond loopback: ANYONE WHO '
-        'REACHES IT CAN RUN CODE IN EVERY WORKER (use `durus_tls`)'),
+        'accept a plain-TCP `durus_address` (loopback included): ANYONE '
+        'WHO REACHES IT, ANY LOCAL USER ON LOOPBACK, CAN RUN CODE IN EVERY '
+        'WORKER (use the default unix socket, or `durus_tls`)'),
     Key('hosts', None, host_roles(),
         "which host runs what when the site spans machines: "
         "`{'store': ['storage'], 'web1': ['web'], …}` (storage: "

@@ -13,14 +13,32 @@ spends a token, a failed sign-in, a Digest request), never by an
 anonymous GET. The publisher's periodic clean-up calls `sweep_ledgers`,
 which drops every expired record, so a ledger holds at most what was
 recorded within its records' lifetime.
+
+A key is bounded: one longer than MAX_KEY_LENGTH is kept as its first
+characters and a SHA-256 of the whole (`bound_key`), so a client that
+names a 900,000-character user id costs a record of the usual size, not
+half a megabyte on every later failure.
 """
+
+import hashlib
 
 from durus.btree import BTree
 
-__all__ = ['LEDGER_PREFIX', 'get_ledger', 'lookup', 'record', 'forget',
-           'sweep_ledgers']
+__all__ = ['LEDGER_PREFIX', 'MAX_KEY_LENGTH', 'bound_key', 'get_ledger',
+           'lookup', 'record', 'forget', 'sweep_ledgers']
 
 LEDGER_PREFIX = 'qpd_ledger_'
+MAX_KEY_LENGTH = 128
+_KEPT = MAX_KEY_LENGTH - 65         # the rest: '#' and 64 hex digits
+
+
+def bound_key(key):
+    """(key:str) -> str: key itself when at most MAX_KEY_LENGTH long, else
+    its first characters, '#' and the SHA-256 of the whole."""
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()
+    return key[:_KEPT] + '#' + digest
 
 
 def get_ledger(root, name, create=True):
@@ -43,7 +61,7 @@ def lookup(root, name, key, now):
     ledger = get_ledger(root, name, create=False)
     if ledger is None:
         return None
-    item = ledger.get(key)
+    item = ledger.get(bound_key(key))
     if item is None or item[0] < now:
         return None
     return item[1]
@@ -51,12 +69,13 @@ def lookup(root, name, key, now):
 
 def record(root, name, key, expires, value=True):
     """(root, name:str, key:str, expires:float, value=True) -> None"""
-    get_ledger(root, name)[key] = (float(expires), value)
+    get_ledger(root, name)[bound_key(key)] = (float(expires), value)
 
 
 def forget(root, name, key):
     """(root, name:str, key:str) -> None: drop key's record, if any"""
     ledger = get_ledger(root, name, create=False)
+    key = bound_key(key)
     if ledger is not None and key in ledger:
         del ledger[key]
 

@@ -21,6 +21,8 @@ publisher with one; pass use_tokens=False for a form on a database-less
 site.
 """
 
+from urllib.parse import urljoin
+
 from qpd.qpy import xml
 from qpd.web.widgets import (
     Widget, render_tag, StringWidget, TextWidget, PasswordWidget,
@@ -99,10 +101,13 @@ class Form:
 
     def get_token_scope(self) -> str:
         """() -> str
-        What a stateless token of this form is bound to: the action URL
-        as given, else the path of the page (where the form posts).
+        What a stateless token of this form is bound to: the absolute
+        path it posts to (the action URL resolved against the page's path,
+        so two pages' forms with the same relative action differ), else
+        the path of the page.
         """
-        return self.action_url or self.get_request().get_path()
+        path = self.get_request().get_path()
+        return urljoin(path, self.action_url) if self.action_url else path
 
     def is_using_tokens(self) -> bool:
         """() -> bool

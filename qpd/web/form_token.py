@@ -14,13 +14,23 @@ sessions, each kept for a week):
 
 - STAMP is the time it was made (hex seconds); a token older than
   `form_token_lifetime` seconds is refused.
-- the scope names the form: its action URL as given, else the path it is
-  shown at (which is where it posts), so a token of one form does not
-  submit another.
+- the scope names the form: the absolute path it posts to (its action
+  resolved against the page's path, else that path; the sign-in form's
+  scope is marked apart), so a token of one form does not submit another,
+  nor one of another page with the same relative action.
 - the browser key is a random value in a cookie of its own
-  (`<session cookie name>_key`, HttpOnly, SameSite=Lax), set on the first
-  token: a token copied from another browser, or posted from another site
-  (whose request does not carry a SameSite=Lax cookie), does not verify.
+  (`<session cookie name>_key`, HttpOnly, SameSite=Lax; on https
+  `__Host-<session cookie name>_key`, Path=/ and Secure, which a sibling
+  subdomain or a plain-http page cannot set), made on the first token: a
+  token copied from another browser, or posted from another site (whose
+  request does not carry a SameSite=Lax cookie), does not verify.
+
+Stateless tokens are for anonymous hits only. A hit with a stored session
+or a signed-in user (Basic and Digest included) gets and takes the
+session's tokens alone: otherwise whoever can plant the browser-key cookie
+(a sibling subdomain: same-site, so SameSite does not stop it; anyone on
+plain http) could make a signed-in browser post with the planter's own
+anonymous token.
 
 Tokens stay one-time: the POST that spends a stateless token records its
 MAC in the `form_tokens` ledger (qpd.storage.ledger) until the token would
@@ -74,18 +84,27 @@ class FormTokens:
         """() -> float: seconds a stateless token stays good"""
         return self.publisher.get_config('form_token_lifetime')
 
+    def _is_secure(self):
+        return self.publisher.get_hit().get_request().is_secure()
+
     def get_cookie_name(self):
-        """() -> str: the cookie that holds the browser key"""
-        return self.publisher.get_session_cookie_name() + '_key'
+        """() -> str: the cookie that holds the browser key (under the
+        __Host- prefix on https)"""
+        name = self.publisher.get_session_cookie_name() + '_key'
+        return '__Host-' + name if self._is_secure() else name
 
     def _get_stored_session(self):
+        """() -> Session | None: the session whose tokens this hit uses:
+        a stored one (or one about to be), or, for a signed-in user
+        without one, a new one (stored at the end of the hit since it then
+        holds a token); None for an anonymous hit."""
         hit = self.publisher.get_hit()
         session = hit.get_session()
-        if session is None:
-            return None
-        if (hit.get_stored_session_id() is not None
-                or session.needs_saving()):
+        if session is not None and (hit.get_stored_session_id() is not None
+                                    or session.needs_saving()):
             return session
+        if hit.get_user() is not None:
+            return self.publisher.get_session()
         return None
 
     def _get_browser_key(self, make):
@@ -101,7 +120,10 @@ class FormTokens:
             if not make:
                 return None
             key = secrets.token_urlsafe(16)
-            path = (self.publisher.get_config('script_name') or '') + '/'
+            if self._is_secure():
+                path = '/'      # as __Host- requires
+            else:
+                path = (self.publisher.get_config('script_name') or '') + '/'
             hit.get_response().set_cookie(self.get_cookie_name(), key,
                                           path=path)
         info['qpd_browser_key'] = key
@@ -145,6 +167,8 @@ class FormTokens:
     def has_token(self, token):
         """(token:str) -> bool: would use_token accept it?"""
         if is_stateless_token(token):
+            if self._get_stored_session() is not None:
+                return False
             mac = self.check_stateless(token)
             connection = self.publisher.get_connection()
             return (mac is not None and connection is not None and
@@ -162,6 +186,8 @@ class FormTokens:
         if not is_stateless_token(token):
             session = self.publisher.get_hit().get_session()
             return session is not None and session.use_token(token)
+        if self._get_stored_session() is not None:
+            return False        # a signed-in hit takes session tokens only
         mac = self.check_stateless(token)
         connection = self.publisher.get_connection()
         if mac is None or connection is None:

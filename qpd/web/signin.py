@@ -39,6 +39,7 @@ from qpd.storage import ledger
 from qpd.web import throttle
 from qpd.web.errors import (
     BadRequest, Forbidden, HTTPError, Redirect, RespondNow)
+from qpd.web.form import Form
 
 __all__ = ['ensure_signed_in_using_form', 'ensure_signed_in_using_basic',
            'ensure_signed_in_using_digest', 'authenticate',
@@ -112,13 +113,22 @@ def _refuse_and_keep(publisher, error):
 
 # The form ----------------------------------------------------------------
 
+class SignInForm(Form):
+    """The sign-in form: its stateless tokens have a scope of their own, so
+    one taken from the anonymous form does not submit another form shown
+    at the same path."""
+
+    def get_token_scope(self):
+        """() -> str: 'sign in ' and the form's absolute action path"""
+        return 'sign in ' + Form.get_token_scope(self)
+
+
 def make_sign_in_form(action, user_id='', submit='Sign in'):
     """(action:str, user_id:str='', submit:str='Sign in') -> Form
     The sign-in form, with a one-time token like every qpd post form (so
     no other site can sign a visitor in to an account of its choosing).
     """
-    from qpd.web.form import Form
-    form = Form(action_url=action)
+    form = SignInForm(action_url=action)
     form.add_string(USER_FIELD, value=user_id, title='User', required=True)
     form.add_password(PASSWORD_FIELD, title='Password', required=True)
     form.add_submit('qpd_sign_in', submit)

@@ -1,0 +1,284 @@
+"""Issue 27's attacks, each rerun against qpd's own code (no mocks): every
+test here failed before its fix. The attacks that need running processes
+(a front end, a second user) are in tests/integration/test_hardening_27.py.
+"""
+
+import pytest
+
+from qpd.config import ConfigurationError, check_configuration
+
+
+# 1. Plain TCP to the StorageServer, loopback included ----------------------
+
+@pytest.mark.parametrize('address', [('127.0.0.1', 2972), ('::1', 2972),
+                                     'localhost:2972'])
+def test_plain_tcp_loopback_durus_address_is_refused(address):
+    # Any local user who reaches a plain-TCP StorageServer can store a
+    # pickle that runs code in the next worker that loads it.
+    with pytest.raises(ConfigurationError) as info:
+        check_configuration('demo', {'durus_address': address})
+    message = str(info.value)
+    assert '\n' not in message
+    assert 'durus_allow_insecure_plain_tcp=True' in message
+    assert 'unix socket' in message and 'durus_tls=True' in message
+    assert 'local user' in message
+    # The opt-in naming the risk, or TLS, is accepted.
+    check_configuration('demo', {'durus_address': address,
+                                 'durus_allow_insecure_plain_tcp': True})
+    check_configuration('demo', {'durus_address': address,
+                                 'durus_tls': True})
+    # A unix socket needs nothing.
+    check_configuration('demo', {'durus_address': '/srv/demo/durus.sock'})
+
+
+# Sites for the attacks below -----------------------------------------------
+
+PRIVATE_SLASH = '''
+from qpd.web.common import ensure_signed_in, get_user
+from qpd.web.directory import Directory
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+class SiteDirectory(Directory):
+    # A private site: the root's _q_access wants a signed-in user.
+    _q_exports = ['', 'whoami']
+
+    def _q_access(self):
+        ensure_signed_in()
+
+    def _q_index(self):
+        return 'index'
+
+    def whoami(self):
+        return get_user().get_id()
+
+    def _q_lookup(self, component):
+        return self
+'''
+
+
+@pytest.fixture
+def private_site(make_site, durus_server, site_users):
+    def make(**configuration):
+        configuration.setdefault('durus_address', durus_server.address)
+        site = make_site(PRIVATE_SLASH, **configuration)
+        site_users(site)
+        return site
+    return make
+
+
+def raw_request(profile, method, path, fields=None, headers=None):
+    """As Profile.request, but with path as PATH_INFO exactly (Profile
+    would read '//host/...' as a network-path reference)."""
+    from urllib.parse import urlencode
+    from qpd.web.hit import Hit
+    from qpd.web.request import HTTPRequest
+    body = urlencode(fields or {}).encode() if method == 'POST' else b''
+    environ = profile.make_environ(method, path, body=body, headers=headers)
+    hit = Hit(HTTPRequest(environ['wsgi.input'], environ))
+    profile.get_publisher().process_hit(hit)
+    profile.keep_cookies(hit.get_response())
+    return hit.get_response()
+
+
+# 2. '//host' paths: the sign-in form's action, the redirect after it -------
+
+@pytest.mark.parametrize('path', ['//evil.example/login',
+                                  '///evil.example/login',
+                                  '/\\evil.example/login'])
+def test_double_slash_path_keeps_sign_in_on_this_site(private_site, path):
+    import html
+    import re
+    from qpd.web.profile import Profile
+    from qpd.web.signin import PASSWORD_FIELD, USER_FIELD
+    profile = Profile(private_site())
+    response = raw_request(profile, 'GET', path)
+    assert response.get_status_code() == 403
+    text = profile.get_text(response)
+    action = html.unescape(re.search(r'action="([^"]*)"', text).group(1))
+    assert action.startswith('/') and action[1:2] not in ('/', '\\')
+    token = html.unescape(re.search(r'name="_form_token" value="([^"]*)"',
+                                    text).group(1))
+    response = raw_request(profile, 'POST', path, fields={
+        USER_FIELD: 'ann', PASSWORD_FIELD: 'secret', '_form_token': token})
+    assert response.get_status_code() == 302
+    location = response.get_header('Location')
+    assert location.startswith('http://localhost/'), location
+    assert 'evil.example/' not in location.split('/', 3)[2]
+
+
+# 3. Form tokens: a signed-in hit takes session tokens only -----------------
+
+USERS_SLASH = '''
+from qpd.web.common import ensure_signed_in, get_root
+from qpd.web.directory import Directory
+from qpd.web.form import Form
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+def add_form(action=None):
+    form = Form(action_url=action)
+    form.add_string('new_user', title='New user')
+    form.add_submit('add', 'Add')
+    return form
+
+
+class Users(Directory):
+    _q_exports = ['']
+
+    def _q_index(self):
+        ensure_signed_in()          # the anonymous sign-in form is here too
+        form = add_form()
+        if form.is_submitted() and not form.has_errors():
+            get_root()['added'] = form.get('new_user')
+            return 'added ' + form.get('new_user')
+        return form.render()
+
+
+class Page(Directory):
+    _q_exports = ['', 'save']
+
+    def _q_index(self):
+        return add_form('save').render()    # the same relative action ...
+
+    def save(self):                         # ... on two pages
+        form = add_form('save')
+        if form.is_submitted() and not form.has_errors():
+            return 'saved'
+        return form.render()
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['', 'users', 'one', 'two']
+    users = Users()
+    one = Page()
+    two = Page()
+
+    def _q_index(self):
+        return 'home'
+'''
+
+
+def _token(profile, response):
+    import html
+    import re
+    found = re.search(r'name="_form_token" value="([^"]*)"',
+                      profile.get_text(response))
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture
+def users_site(make_site, durus_server, site_users):
+    def make(**configuration):
+        configuration.setdefault('durus_address', durus_server.address)
+        site = make_site(USERS_SLASH, **configuration)
+        site_users(site, 'admin', 'right')
+        return site
+    return make
+
+
+def test_planted_browser_key_does_not_forge_a_signed_in_post(users_site):
+    from qpd.web.profile import Profile
+    from qpd.web.signin import PASSWORD_FIELD, USER_FIELD
+    site = users_site()
+    admin = Profile(site)
+    response = admin.get('/users/')
+    response = admin.post('/users/', _form_token=_token(admin, response),
+                          **{USER_FIELD: 'admin', PASSWORD_FIELD: 'right'})
+    assert response.get_status_code() == 302
+    # The attacker, anonymous, takes a stateless token of the sign-in form
+    # at /users/ and the browser key it is bound to ...
+    mallory = Profile(site)
+    token = _token(mallory, mallory.get('/users/'))
+    key_cookie = [name for name in mallory.get_cookies()
+                  if name.endswith('_key')][0]
+    # ... plants the key in the admin's browser (a sibling subdomain can)
+    # and has it post the add-user form with the attacker's token.
+    admin.get_cookies()[key_cookie] = mallory.get_cookies()[key_cookie]
+    response = admin.post('/users/', _form_token=token, new_user='mallory')
+    assert 'added' not in admin.get_text(response)
+    publisher = site.make_publisher()
+    assert 'added' not in publisher.get_connection().get_root()
+    # The admin's own form still works.
+    token = _token(admin, admin.get('/users/'))
+    response = admin.post('/users/', _form_token=token, new_user='bob')
+    assert admin.get_text(response) == 'added bob'
+
+
+def test_stateless_token_scope_is_the_absolute_action(users_site):
+    from qpd.web.profile import Profile
+    profile = Profile(users_site())
+    token = _token(profile, profile.get('/one/'))
+    response = profile.post('/two/save', _form_token=token, new_user='x')
+    assert 'saved' not in profile.get_text(response)
+    response = profile.post('/one/save', _form_token=token, new_user='x')
+    assert profile.get_text(response) == 'saved'
+
+
+def test_browser_key_cookie_is_host_prefixed_on_https(users_site):
+    from qpd.web.profile import Profile
+    profile = Profile(users_site(script_name='/app'), scheme='https')
+    response = profile.get('/app/one/')
+    cookies = [value for name, value in response.get_header_list()
+               if name == 'Set-Cookie' and '_key=' in value]
+    assert len(cookies) == 1
+    assert cookies[0].startswith('__Host-'), cookies
+    attributes = cookies[0].lower().replace(' ', '').split(';')
+    assert 'path=/' in attributes and 'secure' in attributes
+    assert not any(a.startswith('domain=') for a in attributes)
+    token = _token(profile, response)
+    response = profile.post('/app/one/save', _form_token=token, new_user='x')
+    assert profile.get_text(response) == 'saved'
+
+
+# 4. Ledger and throttle keys are bounded ----------------------------------
+
+def test_a_huge_user_id_does_not_grow_the_database(private_site,
+                                                   durus_server):
+    import os
+    from qpd.storage import ledger
+    from qpd.web.profile import Profile
+    from qpd.web.signin import PASSWORD_FIELD, USER_FIELD
+    site = private_site(sign_in_free_failures=1000)
+    profile = Profile(site)
+    import secrets
+    huge = secrets.token_hex(450000)     # (Durus compresses 'uuu...')
+
+    def fail():
+        token = _token(profile, profile.get('/'))
+        response = profile.post('/', _form_token=token, **{
+            USER_FIELD: huge, PASSWORD_FIELD: 'wrong'})
+        assert response.get_status_code() == 403
+    fail()
+    before = os.path.getsize(durus_server.durus_file)
+    for _ in range(3):
+        fail()
+    grown = os.path.getsize(durus_server.durus_file) - before
+    root = site.make_publisher().get_connection().get_root()
+    keys = [key for name in root.keys()
+            if name.startswith(ledger.LEDGER_PREFIX)
+            for key in root[name].keys()]
+    assert keys and max(len(key) for key in keys) <= ledger.MAX_KEY_LENGTH
+    assert grown < 3 * 20000, grown
+
+
+def test_ledger_keys_stay_distinct_when_hashed(durus_server):
+    from qpd.storage import ledger
+    connection = durus_server.connect()
+    root = connection.get_root()
+    long_a, long_b = 'a' * 5000, 'a' * 4999 + 'b'
+    ledger.record(root, 'test', long_a, 2e9, 'A')
+    ledger.record(root, 'test', long_b, 2e9, 'B')
+    assert ledger.lookup(root, 'test', long_a, 1) == 'A'
+    assert ledger.lookup(root, 'test', long_b, 1) == 'B'
+    ledger.forget(root, 'test', long_a)
+    assert ledger.lookup(root, 'test', long_a, 1) is None
+    assert ledger.lookup(root, 'test', 'short', 1) is None
