@@ -79,7 +79,7 @@ def test_what_cannot_be_mapped_is_listed_and_left():
         'a.py:1: qp.hub.web', 'a.py:2: qp.pub.common.no_such_name',
         'a.py:4: qp.lib.nowhere']
     assert all(p.left for p in problems)
-    assert "run the site itself" in problems[0].text
+    assert "runs the site itself" in problems[0].text
     assert ported.splitlines()[0] == 'from qp.hub.web import Server'
     assert ported.splitlines()[3] == '    from qp.lib.nowhere import x'
 
