@@ -481,8 +481,9 @@ _converters = {}
 
 def convert_python2(text, path='<source>'):
     """(text:str, path:str='<source>') -> (str, Counter)
-    text converted from Python 2 to 3 by fissix (with the print statement,
-    else, for Python 3 code, with the print function), and the count of
+    text converted from Python 2 to 3 by fissix (read with the print
+    function first, so `print(x)` stays a call; else with Python 2's print
+    statement), and the count of
     changes per fixer. path is where the file is (fissix's relative-import
     fixer looks for its siblings). Raises SyntaxError (with the line) when
     neither grammar reads it.
@@ -491,7 +492,7 @@ def convert_python2(text, path='<source>'):
         return text, collections.Counter()
     source = text if text.endswith('\n') else text + '\n'
     error = None
-    for print_function in (False, True):
+    for print_function in (True, False):
         converter = _converters.get(print_function)
         if converter is None:
             converter = _converters[print_function] = _Converter(
@@ -603,11 +604,7 @@ def _port_from(text, match, path, problems):
             if _has_name(target, name):
                 break
         else:
-            problems.append(Problem(path, line, (
-                '%s.%s is not in qpd (looked in %s): write it with qpd\'s '
-                'names (docs/qp_api.md)' % (module, name,
-                                            ', '.join(targets)))))
-            target = targets[0]
+            target = targets[0]     # check_source reports it
         groups.setdefault(target, []).append((name, alias))
     return '\n'.join(_format_from(indent, target, items)
                      for target, items in groups.items()), end
@@ -805,7 +802,16 @@ def check_source(text, path='<source>', site_name='site'):
         any(alias.name == 'string' and alias.asname is None
             for alias in node.names) for node in ast.walk(tree))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and
+        if (isinstance(node, ast.ImportFrom) and node.module and
+                node.module.startswith('qpd.') and
+                not node.module.startswith(QPD_SITES + '.')):
+            for alias in node.names:
+                if alias.name != '*' and not _has_name(node.module,
+                                                       alias.name):
+                    problems.append(Problem(path, node.lineno, (
+                        '%s has no %s: write it with the names qpd has '
+                        '(docs/qp_api.md)' % (node.module, alias.name))))
+        elif (isinstance(node, ast.Attribute) and
                 node.attr == 'ensure_signed_in_using_digest'):
             problems.append(Problem(path, node.lineno, DIGEST_NOTE,
                                     left=False))
@@ -826,13 +832,14 @@ def check_source(text, path='<source>', site_name='site'):
 
 # The whole of it --------------------------------------------------------------
 
-def port_source(text, path='<source>', counts=None, site_name='site'):
-    """(text:str, path:str='<source>', counts:Counter=None, site_name='site')
-        -> (str, [Problem])
+def port_source(text, path='<source>', counts=None, site_name='site',
+                python3=False):
+    """(text:str, path:str='<source>', counts:Counter=None, site_name='site',
+        python3=False) -> (str, [Problem])
     text ported (a .qpy one when path ends so: its templates masked
-    first): converted from Python 2, its QP imports mapped, then checked.
-    counts gets what was converted (per fissix fixer, 'imports mapped',
-    'compile_qpy_files dropped').
+    first): converted from Python 2 (unless python3: it was already), its
+    QP imports mapped, then checked. counts gets what was converted (per
+    fissix fixer, 'imports mapped', 'compile_qpy_files dropped').
     """
     counts = collections.Counter() if counts is None else counts
     markers = None
@@ -845,7 +852,8 @@ def port_source(text, path='<source>', counts=None, site_name='site'):
                 % error.args[0]))]
     problems = []
     try:
-        converted, fixes = convert_python2(text, path)
+        converted, fixes = ((text, {}) if python3 else
+                            convert_python2(text, path))
         counts.update(fixes)
     except SyntaxError as error:
         converted = text
@@ -854,9 +862,10 @@ def port_source(text, path='<source>', counts=None, site_name='site'):
             'was converted: fix the line and run qpd port again'
             % error.msg)))
     ported, found = port_imports(converted, path, counts)
-    problems.extend(found)
     if not problems:
         problems.extend(check_source(ported, path, site_name))
+    problems.extend(found)
+    problems.sort(key=lambda p: p.line)
     if markers is not None:
         ported = unmask_templates(ported, markers)
     return ported, problems
@@ -871,13 +880,18 @@ def port_file(path, diff=False, output=None, backup_suffix=ORIGINAL_SUFFIX,
               counts=None, site_name='site'):
     """(path:str, diff=False, output:file=None, backup_suffix='.qp-orig',
         counts:Counter=None, site_name='site') -> (bool, [Problem])
-    Port one file: in place (keeping the original as path + suffix, unless
-    one is kept already) when something changed, or, with diff, write the
-    unified diff of that change to output. Whether the file changed (or
-    would), and what port reports about it.
+    Port one file: in place (keeping the original as path + suffix) when
+    something changed, or, with diff, write the unified diff of that change
+    to output. Whether the file changed (or would), and what port reports
+    about it. A file with its original kept was ported before: it is
+    Python 3 already, and is not converted again (fissix's dict fixer,
+    for one, would wrap each `for k in d.items()` in list() once more on
+    every run), so a second run changes nothing.
     """
     text = _read(path)
-    ported, problems = port_source(text, path, counts, site_name)
+    ported, problems = port_source(
+        text, path, counts, site_name,
+        python3=os.path.exists(path + backup_suffix))
     if ported != text:
         if diff:
             (output or sys.stdout).writelines(difflib.unified_diff(
@@ -886,7 +900,7 @@ def port_file(path, diff=False, output=None, backup_suffix=ORIGINAL_SUFFIX,
         else:
             mode = os.stat(path).st_mode & 0o7777
             if os.path.exists(path + backup_suffix):
-                os.remove(path)
+                os.remove(path)     # the first original is the one kept
             else:
                 os.replace(path, path + backup_suffix)
             with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
