@@ -78,7 +78,7 @@ def test_what_cannot_be_mapped_is_listed_and_left():
                                      p.text).group())
             for p in problems] == [
         'a.py:1: qp.hub.web', 'a.py:2: qpd.web.common has no no_such_name',
-        'a.py:4: qp.lib.nowhere']
+        'a.py:4: qp.lib.nowhere has no qpd']
     assert all(p.left for p in problems)
     assert "runs the site itself" in problems[0].text
     assert ported.splitlines()[0] == 'from qp.hub.web import Server'
