@@ -564,6 +564,12 @@ KEYS = [
         'the longest such wait, in seconds (the wait doubles per failure); '
         'also the longest an attacker can keep a user waiting',
         restart=False),
+    Key('http_digests', None, optional(boolean()),
+        'store the password-equivalent digests (MD5, SHA-256, for the '
+        "site's realm) HTTP Digest sign-in needs when a password is set; "
+        "`None`: when the SitePublisher's `ensure_signed_in` uses Digest "
+        "(as QP's sites do)", shown='`None`', restart=False,
+        example='False'),
     Key('plain_http_authentication', False, boolean(),
         'allow HTTP Basic and Digest sign-in over plain http (else they '
         'need https)', restart=False),

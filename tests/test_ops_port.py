@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 
 from qpd.cli import main
 from qpd.ops.port import (
@@ -69,13 +70,19 @@ def test_names_go_to_the_module_that_has_them():
 def test_what_cannot_be_mapped_is_listed_and_left():
     source = ('from qp.hub.web import Server\n'
               'from qp.pub.common import get_user, no_such_name\n'
+              'if x:\n'
               '    from qp.lib.nowhere import x\n')
     ported, problems = port_source(source, 'a.py')
-    assert [str(p) for p in problems] == [
-        'a.py:1: module qp.hub.web', 'a.py:2: qp.pub.common.no_such_name',
-        'a.py:3: module qp.lib.nowhere']
+    assert ['%s:%s: %s' % (p.path, p.line,
+                           re.search(r'qpd?\.[\w.]+( has no \w+)?',
+                                     p.text).group())
+            for p in problems] == [
+        'a.py:1: qp.hub.web', 'a.py:2: qpd.web.common has no no_such_name',
+        'a.py:4: qp.lib.nowhere has no qpd']
+    assert all(p.left for p in problems)
+    assert "runs the site itself" in problems[0].text
     assert ported.splitlines()[0] == 'from qp.hub.web import Server'
-    assert ported.splitlines()[2] == '    from qp.lib.nowhere import x'
+    assert ported.splitlines()[3] == '    from qp.lib.nowhere import x'
 
 
 def test_other_imports_are_untouched():
@@ -107,6 +114,6 @@ def test_port_in_place_and_diff(tmp_path):
 def test_cli_exit_status_names_what_is_left(tmp_path, capsys):
     (tmp_path / 'a.py').write_text('from qp.hub.web import Server\n')
     assert main(['port', str(tmp_path), '--diff']) == 1
-    assert 'not mapped: %s:1: module qp.hub.web' % (tmp_path / 'a.py') in \
-        capsys.readouterr().err
+    assert 'left: %s:1: module qp.hub.web is not in qpd' % (
+        tmp_path / 'a.py') in capsys.readouterr().err
     assert main(['port', str(tmp_path / 'nowhere')]) == 1

@@ -119,3 +119,70 @@ def test_user_repr_and_id():
     with pytest.raises(TypeError):
         User(3)
     assert isinstance(Digester(), Digester)
+
+
+def test_http_digests_follow_the_sites_sign_in():
+    """http_digest=None: the realms the site's policy names get digests
+    (from the realm's password or the default one); a new default
+    password drops the digests the old one made."""
+    from qpd.storage import digester as digester_module
+    policy = digester_module._policy
+    realms = ['site']
+    digester_module.set_http_digest_policy(lambda: realms)
+    try:
+        user = User('ann')
+        user.set_password('pw')                    # the default realm
+        digests = user.get_digester()
+        assert digests.get_http_digest('site', 'MD5') == hashlib.md5(
+            b'ann:site:pw').hexdigest()
+        assert digests.get_http_digest('site', 'SHA-256') == \
+            http_digest_ha1('ann', 'site', 'pw', 'SHA-256')
+        user.set_password('other', realm='elsewhere')
+        assert digests.get_http_digest('elsewhere') is None
+        user.set_password('pw2', realm='site')
+        assert digests.get_http_digest('site', 'MD5') == hashlib.md5(
+            b'ann:site:pw2').hexdigest()
+        user.set_password('pw3')          # site has its own password now
+        assert digests.get_http_digest('site', 'MD5') == hashlib.md5(
+            b'ann:site:pw2').hexdigest()
+        user.set_password('pw', realm='site', http_digest=False)
+        assert digests.get_http_digest('site') is None
+        realms[:] = []
+        bob = User('bob')
+        bob.set_password('pw')
+        assert bob.get_digester().http_digests == {}
+        realms[:] = ['site']
+        bob.set_password('pw')
+        realms[:] = []
+        bob.set_password('new')           # the old password's digest goes
+        assert bob.get_digester().get_http_digest('site') is None
+    finally:
+        digester_module.set_http_digest_policy(policy)
+
+
+def test_a_publisher_that_signs_in_with_digest_wants_digests():
+    from qpd.web.publish import Publisher
+
+    class DigestPublisher(Publisher):
+        configuration = dict(realm='here')
+
+        def ensure_signed_in(self, **kwargs):
+            self.ensure_signed_in_using_digest()
+
+    class Off(DigestPublisher):
+        configuration = dict(realm='here', http_digests=False)
+
+        def ensure_signed_in(self, **kwargs):
+            self.ensure_signed_in_using_digest()
+
+    assert DigestPublisher().get_http_digest_realms() == ['here']
+    assert Publisher().get_http_digest_realms() == []
+    assert Off().get_http_digest_realms() == []
+    from qpd.web.common import clear_publisher
+    try:
+        publisher = DigestPublisher()              # the current one
+        user = User('ann')
+        user.set_password('pw', realm=publisher.get_realm())
+        assert user.get_digester().get_http_digest('here') is not None
+    finally:
+        clear_publisher()

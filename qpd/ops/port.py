@@ -1,33 +1,72 @@
-"""`qpd port DIR`: rewrite a QP site's imports to qpd's modules.
+"""`qpd port DIR`: make a QP site (Python 2, QP's modules) a qpd site.
 
-    qpd port path/to/site            # rewrite in place, FILE.qp-orig kept
-    qpd port path/to/site --diff     # print a unified diff, write nothing
+    qpd port path/to/site            # in place, each original kept as FILE.qp-orig
+    qpd port path/to/site --diff     # the unified diff of what it would write
 
-Every `.py` and `.qpy` file below DIR is read; each import of a QP module
-(`qp.…`) or of `qpy` is rewritten from one table, MODULES (QP module ->
-the qpd modules that hold its names, first one first), which the README
-prints (`python -m qpd.ops.port --markdown` renders it). A name imported
-from a QP module goes to the first qpd module of its row that has it, so
-`from qp.pub.user import User, Permissions` may become two lines. Every
-import whose module has no row, and every name that none of its row's
-modules has, is listed at the end (file:line), and the command then exits
-with status 1: those lines are left for the porter.
+Every `.py` and `.qpy` file below DIR goes through four steps, each owned
+by one piece of this module:
 
-What it does not do: convert Python 2 to Python 3 (run a converter such
-as `pyupgrade` or `2to3` first), rewrite 2005 templates (`def f [html]`
-stays, qpd's compiler reads it), or migrate a database.
+1. Templates masked (`.qpy` only). QP's `def name [html] (...)` and
+   `[plain]` (and qpd's `def name:xml(...)`) are not Python, so each marker
+   becomes part of the function's name (`name__qpd_template_0__`) before
+   the converter parses the file, and is put back, exactly as it was
+   written, after. The template bodies (bare string expressions) are
+   plain Python expression statements and go through unchanged.
+2. Python 2 to 3 with fissix (a maintained lib2to3) and its standard
+   fixers, `idioms` included (`v = d.items(); v.sort()` becomes
+   `v = sorted(d.items())`), plus one of ours for the `string` module's
+   functions (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
+   relative-import fixer taught that a sibling `.qpy` is a local module.
+   A file fissix cannot parse is left as it was and reported.
+3. QP's names to qpd's: every `qp.…`/`qpy…` import rewritten from one
+   table, MODULES (QP module -> the qpd modules that hold its names, first
+   one first), which the README prints (`python -m qpd.ops.port
+   --markdown`); `qp.sites.NAME…` becomes `qpd.sites.NAME…`; QP's
+   `compile_qpy_files(...)` call (and its import) is dropped, since qpd's
+   import hook compiles `.qpy` files. `map_module` and `map_class` answer
+   the same table for other tools (`qpd migrate` maps pickled class paths
+   with them).
+4. Checks on the result, each reported as `FILE:LINE: what, and what to
+   write instead`: imports and names with no qpd counterpart, `string`
+   functions Python 3 lacks, configuration keys qpd would refuse (a site's
+   own keys take the `site_` prefix; a near-miss of a qpd key is named),
+   values qpd refuses, a plain-TCP `durus_address`, and Digest sign-in
+   (qpd then stores the digests it needs: see qpd.storage.digester).
+
+What is reported is either *left* (the site will not work until a person
+edits the line: the command then exits 1) or a *note* (it works, but
+differently from QP, or less safely). Running it again changes nothing:
+every step leaves converted code as it is. `--diff` prints exactly what the
+first run would write. It does not migrate a database (`qpd migrate`).
 """
 
+import ast
+import collections
 import difflib
 import importlib
+import io
 import os
 import re
+import string as string_module
 import sys
 
+from fissix import fixer_base, pygram
+from fissix.fixer_util import (
+    ArgList, Comma, Dot, Name, Node, String, does_tree_import, parenthesize)
+from fissix.fixes import fix_import
+from fissix.pgen2 import token as fissix_token
+from fissix.pgen2 import tokenize as fissix_tokenize
+from fissix.pgen2.parse import ParseError
+from fissix.refactor import RefactoringTool, get_fixers_from_package
+
+from qpd import config
+from qpd.lib.address import is_loopback
 from qpd.ops.errors import OperationError
 
-__all__ = ['MODULES', 'BEGIN_MARKER', 'END_MARKER', 'Problem', 'port_source',
-           'port_file', 'port_directory', 'render_markdown', 'main']
+__all__ = ['MODULES', 'BEGIN_MARKER', 'END_MARKER', 'Problem', 'map_module',
+           'map_class', 'mask_templates', 'unmask_templates',
+           'convert_python2', 'port_source', 'port_file', 'port_directory',
+           'render_markdown', 'main']
 
 # QP module -> qpd modules holding its names (the first is the default).
 MODULES = [
@@ -41,6 +80,7 @@ MODULES = [
     ('qp.http.request', ['qpd.web.request']),
     ('qp.http.response', ['qpd.web.response']),
     ('qp.fill.directory', ['qpd.web.directory']),
+    ('qp.fill.durus_directory', ['qpd.web.durus_directory']),
     ('qp.fill.form', ['qpd.web.form']),
     ('qp.fill.widget', ['qpd.web.widget']),
     ('qp.fill.html', ['qpd.web.html', 'qpd.qpy']),
@@ -55,32 +95,65 @@ MODULES = [
     ('qp.mail.rfc822_mailbox', ['qpd.lib.mail.rfc822']),
 ]
 
+# A QP site package `qp.sites.NAME` is qpd's `qpd.sites.NAME`.
+QP_SITES = 'qp.sites'
+QPD_SITES = 'qpd.sites'
+
+# QP modules with no counterpart, and what a porter writes instead.
+GONE = {
+    'qp.hub': "QP's server; qpd runs the site itself (qpd start NAME, "
+              "qpd serve NAME): drop the import",
+    'qpy.compile': "qpd compiles .qpy files on import: drop the import "
+                   "(qpd.qpy.compiler.compile_qpy compiles one source)",
+}
+
 BEGIN_MARKER = ('<!-- qpd port table: generated by '
                 '`python -m qpd.ops.port --markdown`; do not edit -->')
 END_MARKER = '<!-- end of qpd port table -->'
 
+ORIGINAL_SUFFIX = '.qp-orig'
+
 _TABLE = dict(MODULES)
-_FROM = re.compile(r'^(?P<indent>[ \t]*)from[ \t]+(?P<module>qpy|qp(?:\.\w+)*)'
-                   r'[ \t]+import[ \t]+', re.M)
+_FROM = re.compile(r'^(?P<indent>[ \t]*)from[ \t]+'
+                   r'(?P<module>(?:qpy|qp)(?:\.\w+)*)[ \t]+import[ \t]+', re.M)
 _IMPORT = re.compile(r'^(?P<indent>[ \t]*)import[ \t]+(?P<rest>[^\n#]*)', re.M)
 _QP_MODULE = re.compile(r'^(?:qpy|qp)(?:\.\w+)*$')
+# QP's site __init__: `from qpy.compile import compile_qpy_files` and
+# `compile_qpy_files(__path__[0])`.
+_COMPILE_IMPORT = re.compile(
+    r'^[ \t]*from[ \t]+qpy\.compile[ \t]+import[ \t]+compile_qpy_files'
+    r'[ \t]*(?:#[^\n]*)?\n', re.M)
+_COMPILE_CALL = re.compile(
+    r'^(?P<indent>[ \t]*)compile_qpy_files\([^\n]*\)[ \t]*(?:#[^\n]*)?\n',
+    re.M)
 
 
 class Problem:
-    """(path:str, line:int, text:str)
-    Something port could not map: text names the module or the name.
+    """(path:str, line:int, text:str, left:bool=True)
+    What port reports about one line: text says what, and what to write
+    instead. left: the line still needs a person (else it is a note: it
+    works, but differently from QP).
     """
 
-    def __init__(self, path, line, text):
+    def __init__(self, path, line, text, left=True):
         self.path = path
         self.line = line
         self.text = text
+        self.left = left
 
     def __str__(self):
         return '%s:%s: %s' % (self.path, self.line, self.text)
 
     def __repr__(self):
         return '<Problem %s>' % self
+
+    def __eq__(self, other):
+        return (isinstance(other, Problem) and
+                (self.path, self.line, self.text, self.left) ==
+                (other.path, other.line, other.text, other.left))
+
+    def __hash__(self):
+        return hash((self.path, self.line, self.text))
 
 
 def render_markdown():
@@ -89,35 +162,364 @@ def render_markdown():
     for qp_name, qpd_names in MODULES:
         lines.append('| `%s` | %s |' % (
             qp_name, ', '.join('`%s`' % name for name in qpd_names)))
+    lines.append('| `%s.NAME…` | `%s.NAME…` (the site itself) |' % (
+        QP_SITES, QPD_SITES))
     lines.extend(['', END_MARKER])
     return '\n'.join(lines) + '\n'
 
 
-_exports = {}
+# The table, for port and for other tools ----------------------------------
+
+def _targets(module):
+    """(module:str) -> ([qpd module], check_names:bool) | None
+    The qpd modules a QP module's names are in; check_names is False for
+    a site's own modules (not importable while porting)."""
+    if module in _TABLE:
+        return _TABLE[module], True
+    if module.startswith(QP_SITES + '.'):
+        return [QPD_SITES + module[len(QP_SITES):]], False
+    return None
+
+
+def map_module(name):
+    """(name:str) -> str | None
+    The qpd module for QP module name (`qp.pub.user` -> `qpd.storage.user`,
+    `qp.sites.NAME.slash` -> `qpd.sites.NAME.slash`), or None when qpd has
+    no counterpart. A name that is not QP's (`os`) is answered as it is.
+    """
+    if not _QP_MODULE.match(name):
+        return name
+    found = _targets(name)
+    return None if found is None else found[0][0]
+
+
+def map_class(module, name):
+    """(module:str, name:str) -> (module:str, name:str) | None
+    Where qpd defines what QP defined as module.name: the first qpd module
+    of module's row that has name, given as the module that defines it
+    (so a pickle of it names its class where qpd keeps it). A site's own
+    class keeps its name in qpd.sites. None when qpd has no such name.
+    """
+    found = _targets(module) if _QP_MODULE.match(module) else ([module],
+                                                                False)
+    if found is None:
+        return None
+    targets, check_names = found
+    if not check_names:
+        return targets[0], name
+    for target in targets:
+        value = _get_name(target, name)
+        if value is not None:
+            defined_in = getattr(value, '__module__', None)
+            if (isinstance(value, type) and defined_in and
+                    _get_name(defined_in, name) is value):
+                return defined_in, name
+            return target, name
+    return None
+
+
+_modules = {}
+
+
+def _import(module_name):
+    if module_name not in _modules:
+        try:
+            _modules[module_name] = importlib.import_module(module_name)
+        except ImportError:
+            _modules[module_name] = None
+    return _modules[module_name]
+
+
+def _get_name(module_name, name):
+    """(module_name:str, name:str) -> what the qpd module calls name (a
+    submodule too), or None."""
+    module = _import(module_name)
+    if module is None:
+        return None
+    if hasattr(module, name):
+        return getattr(module, name)
+    return _import('%s.%s' % (module_name, name))
 
 
 def _has_name(module_name, name):
-    """(module_name:str, name:str) -> bool: does the qpd module define name
-    (or is name a submodule of it)?"""
-    if module_name not in _exports:
-        try:
-            _exports[module_name] = importlib.import_module(module_name)
-        except ImportError:
-            _exports[module_name] = None
-    module = _exports[module_name]
-    if module is None:
-        return False
-    if hasattr(module, name):
-        return True
-    try:
-        importlib.import_module('%s.%s' % (module_name, name))
-        return True
-    except ImportError:
-        return False
+    return _get_name(module_name, name) is not None
 
+
+def _gone(module):
+    """(module:str) -> str: what to write instead of a QP module qpd lacks"""
+    for prefix, fix in GONE.items():
+        if module == prefix or module.startswith(prefix + '.'):
+            return 'module %s is not in qpd: %s' % (module, fix)
+    return ('module %s has no qpd counterpart: import the qpd module that '
+            'does its work (README, "Porting a QP site")' % module)
+
+
+# Step 1: templates masked ---------------------------------------------------
+
+_MASK = '__qpd_template_%d__'
+_MASK_PATTERN = re.compile(r'__qpd_template_(\d+)__')
+_BRACKETS = ('html', 'plain')
+_COLONS = ('xml', 'str')
+
+
+def mask_templates(text):
+    """(text:str) -> (masked:str, markers:[str])
+    text with every template marker (`[html]`, `[plain]`, `:xml`, `:str`
+    after `def name`, with the spaces around it) replaced by
+    `__qpd_template_N__`, joined to the name, so that a Python parser reads
+    it; markers[N] is the text it replaced. Tokenized the way fissix
+    tokenizes, so Python 2 source is read right. Raises fissix's
+    TokenError for what cannot be tokenized.
+    """
+    starts = [0]
+    for line in io.StringIO(text):
+        starts.append(starts[-1] + len(line))
+
+    def offset(position):
+        return starts[position[0] - 1] + position[1]
+    tokens = [t for t in fissix_tokenize.generate_tokens(
+        io.StringIO(text).readline)
+        if t[0] not in (fissix_tokenize.NL, fissix_tokenize.COMMENT)]
+    spans = []
+    for index in range(len(tokens) - 4):
+        keyword, name, first = tokens[index:index + 3]
+        if not (keyword[1] == 'def' and name[0] == fissix_token.NAME):
+            continue
+        if (first[1] == '[' and index + 5 < len(tokens)
+                and tokens[index + 3][1] in _BRACKETS
+                and tokens[index + 4][1] == ']'
+                and tokens[index + 5][1] == '('):
+            paren = tokens[index + 5]
+        elif (first[1] == ':' and tokens[index + 3][1] in _COLONS
+                and tokens[index + 4][1] == '('):
+            paren = tokens[index + 4]
+        else:
+            continue
+        spans.append((offset(name[3]), offset(paren[2])))
+    out = []
+    markers = []
+    position = 0
+    for start, end in spans:
+        out.append(text[position:start])
+        out.append(_MASK % len(markers))
+        markers.append(text[start:end])
+        position = end
+    out.append(text[position:])
+    return ''.join(out), markers
+
+
+def unmask_templates(text, markers):
+    """(text:str, markers:[str]) -> str: mask_templates undone"""
+    return _MASK_PATTERN.sub(lambda m: markers[int(m.group(1))], text)
+
+
+# Step 2: Python 2 to 3 with fissix ------------------------------------------
+
+# fissix's fixers (2to3's standard set), and idioms, which 2to3 runs only
+# when asked: it is the one that turns `v = d.items(); v.sort()` into
+# `v = sorted(d.items())`. Left out: buffer (memoryview is not a drop-in),
+# set_literal and ws_comma (style only).
+_FIXERS = [name for name in get_fixers_from_package('fissix.fixes')
+           if name.rpartition('.')[2] not in (
+               'fix_buffer', 'fix_set_literal', 'fix_ws_comma')]
+_EXPLICIT = ['fissix.fixes.fix_idioms']
+
+
+class _FixImport(fix_import.FixImport):
+    """fissix's implicit-relative-import fixer, knowing that a sibling
+    `.qpy` file is a module too (qpd's import hook loads it)."""
+
+    def probably_a_local_import(self, imp_name):
+        if super().probably_a_local_import(imp_name):
+            return True
+        if imp_name.startswith('.'):
+            return False
+        base = os.path.join(os.path.dirname(self.filename),
+                            imp_name.split('.')[0])
+        return os.path.exists(base + '.qpy')
+
+
+# string.f(s, ...) -> s.f(...): the functions Python 3's string module lost
+# that are str methods; join's separator comes first; atoi & co. are calls.
+_STRING_METHODS = frozenset(
+    'capitalize center count expandtabs find index ljust lower lstrip '
+    'replace rfind rindex rjust rsplit rstrip split splitfields strip '
+    'swapcase upper zfill'.split())
+_STRING_CALLS = {'atoi': 'int', 'atol': 'int', 'atof': 'float'}
+_STRING_CONSTANTS = {'letters': 'ascii_letters',
+                     'lowercase': 'ascii_lowercase',
+                     'uppercase': 'ascii_uppercase'}
+
+
+class _FixStringModule(fixer_base.BaseFix):
+    """Python 2's `string` module functions, on fissix's trees:
+    `string.lower(s)` -> `s.lower()`, `string.join(words, sep)` ->
+    `sep.join(words)` (a space by default), `string.atoi(s)` -> `int(s)`,
+    `string.letters` -> `string.ascii_letters`. Only in a file that
+    imports string; what it cannot rewrite port's checks report."""
+
+    BM_compatible = True
+    PATTERN = """
+    power< module='string' trailer< '.' name=NAME >
+           call=trailer< '(' [args=any] ')' > any* >
+    |
+    power< module='string' trailer< '.' name=NAME > any* >
+    """
+
+    def transform(self, node, results):
+        if not does_tree_import(None, 'string', node):
+            return None
+        name = results['name'].value
+        call = results.get('call')
+        if call is None:
+            if name in _STRING_CONSTANTS:
+                results['name'].replace(Name(_STRING_CONSTANTS[name],
+                                             prefix=results['name'].prefix))
+            return None
+        args = results.get('args')
+        if args is None:
+            return None
+        if args.type == self.syms.arglist:
+            items = [a for a in args.children if a.type != fissix_token.COMMA]
+        else:
+            items = [args]
+        if any(a.type == self.syms.argument or
+               (a.type == self.syms.star_expr) for a in items):
+            return None
+        rest = node.children[3:]
+        if name in _STRING_CALLS:
+            new = Node(self.syms.power, [
+                Name(_STRING_CALLS[name]),
+                ArgList([a.clone() for a in _with_commas(items)])]
+                + [child.clone() for child in rest])
+        elif name in ('join', 'joinfields') and 1 <= len(items) <= 2:
+            sep = (items[1].clone() if len(items) == 2 else String("' '"))
+            new = Node(self.syms.power, [
+                _receiver(sep), Node(self.syms.trailer, [Dot(),
+                                                         Name('join')]),
+                ArgList([items[0].clone()])] + [c.clone() for c in rest])
+        elif name in _STRING_METHODS:
+            method = 'split' if name == 'splitfields' else name
+            new = Node(self.syms.power, [
+                _receiver(items[0].clone()),
+                Node(self.syms.trailer, [Dot(), Name(method)]),
+                ArgList([a.clone() for a in _with_commas(items[1:])])]
+                + [c.clone() for c in rest])
+        else:
+            return None
+        new.prefix = node.prefix
+        return new
+
+
+def _with_commas(items):
+    out = []
+    for item in items:
+        if out:
+            out.append(Comma())
+        item = item.clone()
+        item.prefix = ' ' if out else ''
+        out.append(item)
+    return out
+
+
+def _receiver(node):
+    """node, parenthesized unless it is a name, a literal or a call"""
+    node.prefix = ''
+    if node.type in (fissix_token.NAME, fissix_token.STRING,
+                     fissix_token.NUMBER) or node.type == pygram.python_symbols.atom:
+        return node
+    if (node.type == pygram.python_symbols.power and
+            node.children[-1].type == pygram.python_symbols.trailer):
+        return node
+    return parenthesize(node)
+
+
+class _Converter(RefactoringTool):
+    """fissix's RefactoringTool with port's fixers, counting the changes
+    each fixer makes (by its name) in counts."""
+
+    def __init__(self, print_function):
+        self.counts = collections.Counter()
+        super().__init__(_FIXERS, {'print_function': print_function},
+                         explicit=_EXPLICIT)
+
+    def get_fixers(self):
+        pre, post = super().get_fixers()
+        post.append(_FixStringModule(self.options, self.fixer_log))
+        return ([self._counted(f) for f in pre],
+                [self._counted(f) for f in post])
+
+    def _counted(self, fixer):
+        if type(fixer) is fix_import.FixImport:
+            fixer = _FixImport(self.options, self.fixer_log)
+        name = type(fixer).__module__.rpartition('.')[2]
+        if name.startswith('fix_'):
+            name = name[4:]
+        else:
+            name = 'string'
+        transform = fixer.transform
+        counts = self.counts
+
+        def counted(node, results):
+            before = str(node)
+            new = transform(node, results)
+            if str(new if new is not None else node) != before:
+                counts[name] += 1
+            return new
+        fixer.transform = counted
+        return fixer
+
+    def log_error(self, msg, *args, **kwargs):
+        raise                               # the caller reports it
+
+    def print_output(self, old, new, filename, equal):
+        pass
+
+
+_converters = {}
+
+
+def convert_python2(text, path='<source>'):
+    """(text:str, path:str='<source>') -> (str, Counter)
+    text converted from Python 2 to 3 by fissix (read with the print
+    function first, so `print(x)` stays a call; else with Python 2's print
+    statement), and the count of
+    changes per fixer. path is where the file is (fissix's relative-import
+    fixer looks for its siblings). Raises SyntaxError (with the line) when
+    neither grammar reads it.
+    """
+    if not text.strip():
+        return text, collections.Counter()
+    source = text if text.endswith('\n') else text + '\n'
+    error = None
+    for print_function in (True, False):
+        converter = _converters.get(print_function)
+        if converter is None:
+            converter = _converters[print_function] = _Converter(
+                print_function)
+        converter.counts.clear()
+        try:
+            tree = converter.refactor_string(source, path)
+        except ParseError as e:
+            error = e
+            continue
+        except fissix_tokenize.TokenError as e:
+            error = e
+            continue
+        result = str(tree)
+        if not text.endswith('\n'):
+            result = result[:-1]
+        return result, collections.Counter(converter.counts)
+    line = getattr(error, 'context', (None, (0, 0)))[1][0] if isinstance(
+        error, ParseError) else (error.args[1][0] if len(error.args) > 1
+                                 else 0)
+    raise SyntaxError(str(error).split(':')[0], (path, line, 0, None))
+
+
+# Step 3: imports ------------------------------------------------------------
 
 def _parse_names(text, start):
-    """(text:str, start:int) -> (names:[(name, alias, line offset)], end:int)
+    """(text:str, start:int) -> (names:[(name, alias)], end:int)
     The names of a from-import whose name list starts at text[start:].
     """
     if text.startswith('(', start):
@@ -169,40 +571,40 @@ def _port_from(text, match, path, problems):
     indent = match.group('indent')
     line = _line_of(text, match.start())
     names, end = _parse_names(text, match.end())
-    targets = _TABLE.get(module)
-    if targets is None:
+    found = _targets(module)
+    if found is None:
         # `from qp.pub import common`: a package and its modules.
         groups = {}
         for name, alias in names:
             full = '%s.%s' % (module, name)
-            target = _TABLE.get(full)
+            target = _targets(full)
             if target is None:
                 known = any(key.startswith(module + '.') for key in _TABLE)
-                problems.append(Problem(path, line, 'module %s' % (
+                problems.append(Problem(path, line, _gone(
                     full if known else module)))
                 groups.setdefault(module, []).append((name, alias))
                 continue
-            package, _, leaf = target[0].rpartition('.')
+            package, _, leaf = target[0][0].rpartition('.')
             groups.setdefault(package, []).append(
                 (leaf, alias if alias is not None else
                  (name if leaf != name else None)))
         if list(groups) == [module]:
             if not names:
-                problems.append(Problem(path, line, 'module %s' % module))
+                problems.append(Problem(path, line, _gone(module)))
             return text[match.start():end], end
         return '\n'.join(_format_from(indent, package, items)
                          for package, items in groups.items()), end
+    targets, check_names = found
     groups = {}
     for name, alias in names:
-        if name == '*':
+        if name == '*' or not check_names:
             groups.setdefault(targets[0], []).append((name, alias))
             continue
         for target in targets:
             if _has_name(target, name):
                 break
         else:
-            problems.append(Problem(path, line, '%s.%s' % (module, name)))
-            target = targets[0]
+            target = targets[0]     # check_source reports it
         groups.setdefault(target, []).append((name, alias))
     return '\n'.join(_format_from(indent, target, items)
                      for target, items in groups.items()), end
@@ -224,29 +626,47 @@ def _port_import(text, match, path, problems, renames):
         if not _QP_MODULE.match(name):
             items.append(item.strip())
             continue
-        target = _TABLE.get(name)
+        target = map_module(name)
         if target is None:
             problems.append(Problem(path, _line_of(text, match.start()),
-                                    'module %s' % name))
+                                    _gone(name)))
             items.append(item.strip())
             continue
         changed = True
         if alias is not None:
-            items.append('%s as %s' % (target[0], alias))
+            items.append('%s as %s' % (target, alias))
         elif '.' not in name:           # import qpy
-            items.append('%s as %s' % (target[0], name))
+            items.append('%s as %s' % (target, name))
         else:
-            items.append(target[0])
-            renames[name] = target[0]
+            items.append(target)
+            renames[name] = target
     if not changed:
         return None
     return match.group('indent') + 'import ' + ', '.join(items)
 
 
-def port_source(text, path='<source>'):
-    """(text:str, path:str='<source>') -> (str, [Problem])
-    text with its QP imports rewritten, and what could not be mapped.
+def _drop_compile_qpy_files(text, counts):
+    """(text:str, counts:Counter) -> str: QP's compile_qpy_files import and
+    call removed (qpd's import hook compiles .qpy); an indented call
+    becomes `pass`, so its block stays a block."""
+    def call(match):
+        counts['compile_qpy_files dropped'] += 1
+        indent = match.group('indent')
+        return indent + 'pass  # qpd compiles .qpy on import\n' if indent \
+            else ''
+    text, dropped = _COMPILE_IMPORT.subn('', text)
+    if dropped:
+        counts['compile_qpy_files dropped'] += dropped
+    return _COMPILE_CALL.sub(call, text)
+
+
+def port_imports(text, path='<source>', counts=None):
+    """(text:str, path:str='<source>', counts:Counter=None) -> (str, [Problem])
+    text with its QP imports rewritten (and QP's compile_qpy_files
+    dropped), and what could not be mapped.
     """
+    counts = collections.Counter() if counts is None else counts
+    text = _drop_compile_qpy_files(text, counts)
     problems = []
     renames = {}
     out = []
@@ -263,6 +683,8 @@ def port_source(text, path='<source>'):
             end = match.end()
             if replacement is None:
                 continue
+        if replacement != text[match.start():end]:
+            counts['imports mapped'] += 1
         out.append(text[position:match.start()])
         out.append(replacement)
         position = end
@@ -274,69 +696,302 @@ def port_source(text, path='<source>'):
     return result, problems
 
 
-def port_file(path, diff=False, output=None, backup_suffix='.qp-orig'):
-    """(path:str, diff=False, output:file=None, backup_suffix='.qp-orig') -> (bool, [Problem])
-    Port one file: in place (keeping the original as path + suffix) when
-    something changed, or, with diff, write a unified diff to output.
-    Whether the file changed (or would), and what could not be mapped.
+# Step 4: checks -------------------------------------------------------------
+
+DIGEST_NOTE = (
+    'signs in with HTTP Digest: qpd keeps the MD5 and SHA-256 digests it '
+    "needs (for the site's realm) whenever a password is set (qpd shell's "
+    'create_user, User.set_password), so set the password of each user '
+    'again after the port (qpd migrate keeps QP\'s MD5 ones); '
+    'http_digests=False in configuration stops storing them (Digest '
+    'sign-in then fails); Digest needs https (as_https_address)')
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError,
+            RecursionError):
+        return _NOT_LITERAL
+
+
+_NOT_LITERAL = object()
+
+
+def _configuration_items(tree):
+    """(tree:ast.Module) -> iter((key:str, value node, line:int)): the
+    items of each class's `configuration = dict(...)` or `{...}`."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            if not (isinstance(statement, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == 'configuration'
+                    for t in statement.targets)):
+                continue
+            value = statement.value
+            if (isinstance(value, ast.Call) and
+                    isinstance(value.func, ast.Name) and
+                    value.func.id == 'dict'):
+                for keyword in value.keywords:
+                    if keyword.arg is not None:
+                        yield keyword.arg, keyword.value, keyword.value.lineno
+            elif isinstance(value, ast.Dict):
+                for key, item in zip(value.keys, value.values):
+                    if (isinstance(key, ast.Constant) and
+                            isinstance(key.value, str)):
+                        yield key.value, item, key.lineno
+
+
+def _check_key(path, site_name, key, value_node, line):
+    """-> Problem | None for one configuration item"""
+    if key.startswith(config.SITE_PREFIX):
+        return None
+    if key not in config.SCHEMA:
+        close = difflib.get_close_matches(key, list(config.SCHEMA), n=1)
+        meant = (" (or, if you meant qpd's %s, write %s)" % (
+            close[0], close[0])) if close else ''
+        problem = Problem(path, line, (
+            'configuration key %r is not a qpd key, so qpd would refuse to '
+            'start the site: if it is the site\'s own, rename it %s%s here '
+            'and where the site reads it%s' % (
+                key, config.SITE_PREFIX, key, meant)))
+        problem.key = key
+        return problem
+    value = _literal(value_node)
+    if value is _NOT_LITERAL:
+        return None
+    try:
+        value = config.check_value(site_name, key, value)
+    except config.ConfigurationError as error:
+        return Problem(path, line, 'configuration %s: %s' % (key, error))
+    if key == 'durus_address' and isinstance(value, tuple):
+        if is_loopback(value):
+            return Problem(path, line, (
+                'durus_address %r is plain TCP, which qpd accepts on '
+                'loopback only: drop the key (qpd then uses a unix socket '
+                'in the site\'s directory) or, for a storage on another '
+                'host, set durus_tls=True' % (value_node_text(value),)),
+                left=False)
+        return Problem(path, line, (
+            'durus_address %r is plain TCP beyond this machine, which qpd '
+            'refuses: use a unix socket (drop the key) or set '
+            'durus_tls=True (qpd certs NAME)' % (value_node_text(value),)))
+    return None
+
+
+def value_node_text(value):
+    return '%s:%s' % value if isinstance(value, tuple) else str(value)
+
+
+def check_source(text, path='<source>', site_name='site'):
+    """(text:str, path:str='<source>', site_name:str='site') -> [Problem]
+    What port reports about Python 3 source (a .qpy file masked): Digest
+    sign-in, configuration keys and values qpd refuses or treats
+    differently, `string` functions Python 3 lacks.
     """
+    try:
+        tree = ast.parse(text, path)
+    except SyntaxError as error:
+        return [Problem(path, error.lineno or 0, (
+            'is not Python 3 after conversion (%s): fix that line and run '
+            'qpd port again' % error.msg))]
+    problems = []
+    imports_string = any(
+        isinstance(node, ast.Import) and
+        any(alias.name == 'string' and alias.asname is None
+            for alias in node.names) for node in ast.walk(tree))
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.ImportFrom) and node.module and
+                node.module.startswith('qpd.') and
+                not node.module.startswith(QPD_SITES + '.')):
+            for alias in node.names:
+                if alias.name != '*' and not _has_name(node.module,
+                                                       alias.name):
+                    problems.append(Problem(path, node.lineno, (
+                        '%s has no %s: write it with the names qpd has '
+                        '(docs/qp_api.md)' % (node.module, alias.name))))
+        elif (isinstance(node, ast.Attribute) and
+                node.attr == 'ensure_signed_in_using_digest'):
+            problems.append(Problem(path, node.lineno, DIGEST_NOTE,
+                                    left=False))
+        elif (imports_string and isinstance(node, ast.Attribute) and
+                isinstance(node.value, ast.Name) and
+                node.value.id == 'string' and
+                not hasattr(string_module, node.attr)):
+            problems.append(Problem(path, node.lineno, (
+                'string.%s is not in Python 3: write the str method (or '
+                'builtin) that does it' % node.attr)))
+    for key, value, line in _configuration_items(tree):
+        problem = _check_key(path, site_name, key, value, line)
+        if problem is not None:
+            problems.append(problem)
+    problems.sort(key=lambda p: p.line)
+    return problems
+
+
+# The whole of it --------------------------------------------------------------
+
+def port_source(text, path='<source>', counts=None, site_name='site',
+                python3=False):
+    """(text:str, path:str='<source>', counts:Counter=None, site_name='site',
+        python3=False) -> (str, [Problem])
+    text ported (a .qpy one when path ends so: its templates masked
+    first): converted from Python 2 (unless python3: it was already), its
+    QP imports mapped, then checked. counts gets what was converted (per
+    fissix fixer, 'imports mapped', 'compile_qpy_files dropped').
+    """
+    counts = collections.Counter() if counts is None else counts
+    markers = None
+    if path.endswith('.qpy'):
+        try:
+            text, markers = mask_templates(text)
+        except fissix_tokenize.TokenError as error:
+            return text, [Problem(path, error.args[1][0], (
+                'cannot be tokenized (%s): fix it and run qpd port again'
+                % error.args[0]))]
+    problems = []
+    try:
+        converted, fixes = ((text, {}) if python3 else
+                            convert_python2(text, path))
+        counts.update(fixes)
+    except SyntaxError as error:
+        converted = text
+        problems.append(Problem(path, error.lineno, (
+            'is neither Python 2 nor 3 here (%s), so nothing in the file '
+            'was converted: fix the line and run qpd port again'
+            % error.msg)))
+    ported, found = port_imports(converted, path, counts)
+    if not problems:
+        problems.extend(check_source(ported, path, site_name))
+    problems.extend(found)
+    problems.sort(key=lambda p: p.line)
+    if markers is not None:
+        ported = unmask_templates(ported, markers)
+    return ported, problems
+
+
+def _read(path):
     with open(path, encoding='utf-8') as f:
-        text = f.read()
-    ported, problems = port_source(text, path)
+        return f.read()
+
+
+def port_file(path, diff=False, output=None, backup_suffix=ORIGINAL_SUFFIX,
+              counts=None, site_name='site'):
+    """(path:str, diff=False, output:file=None, backup_suffix='.qp-orig',
+        counts:Counter=None, site_name='site') -> (bool, [Problem])
+    Port one file: in place (keeping the original as path + suffix) when
+    something changed, or, with diff, write the unified diff of that change
+    to output. Whether the file changed (or would), and what port reports
+    about it. A file with its original kept was ported before: it is
+    Python 3 already, and is not converted again (fissix's dict fixer,
+    for one, would wrap each `for k in d.items()` in list() once more on
+    every run), so a second run changes nothing.
+    """
+    text = _read(path)
+    ported, problems = port_source(
+        text, path, counts, site_name,
+        python3=os.path.exists(path + backup_suffix))
     if ported != text:
         if diff:
             (output or sys.stdout).writelines(difflib.unified_diff(
                 text.splitlines(True), ported.splitlines(True),
                 path, path + ' (qpd)'))
         else:
-            os.replace(path, path + backup_suffix)
-            with open(path, 'w', encoding='utf-8') as f:
+            mode = os.stat(path).st_mode & 0o7777
+            if os.path.exists(path + backup_suffix):
+                os.remove(path)     # the first original is the one kept
+            else:
+                os.replace(path, path + backup_suffix)
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                              mode), 'w', encoding='utf-8') as f:
                 f.write(ported)
     return ported != text, problems
 
 
-def port_directory(directory, diff=False, output=None):
-    """(directory:str, diff=False, output:file=None) -> ([str], [Problem])
-    Port every .py and .qpy file below directory (hidden directories and
-    __pycache__ skipped): the files that changed, and the problems.
-    """
-    if not os.path.isdir(directory):
-        raise OperationError('qpd port: %s is not a directory' % directory)
-    changed = []
-    problems = []
+def _site_files(directory):
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs
                          if not d.startswith('.') and d != '__pycache__')
         for name in sorted(files):
-            if not name.endswith(('.py', '.qpy')):
-                continue
-            path = os.path.join(root, name)
-            was_changed, found = port_file(path, diff=diff, output=output)
-            problems.extend(found)
-            if was_changed:
-                changed.append(path)
+            if name.endswith(('.py', '.qpy')):
+                yield os.path.join(root, name)
+
+
+_READ_KEY = r'''\.get\(\s*(?:%s)\s*[,)]'''
+
+
+def _note_key_reads(problems, paths):
+    """Name, in each unknown-key problem, the lines that read the key
+    (`get('KEY')`), so the porter renames them together."""
+    keyed = [p for p in problems if getattr(p, 'key', None)]
+    if not keyed:
+        return
+    texts = {path: _read(path) for path in paths}
+    for problem in keyed:
+        key = re.escape(problem.key)
+        pattern = re.compile(_READ_KEY % ("'%s'|\"%s\"" % (key, key)))
+        reads = ['%s:%d' % (path, _line_of(text, m.start()))
+                 for path, text in texts.items()
+                 for m in pattern.finditer(text)]
+        if reads:
+            problem.text += ' (%s)' % ', '.join(reads)
+
+
+def port_directory(directory, diff=False, output=None, counts=None):
+    """(directory:str, diff=False, output:file=None, counts:Counter=None)
+        -> ([str], [Problem])
+    Port every .py and .qpy file below directory (hidden directories and
+    __pycache__ skipped): the files that changed (or would), and what port
+    reports.
+    """
+    if not os.path.isdir(directory):
+        raise OperationError('qpd port: %s is not a directory: name the '
+                             "QP site's package directory" % directory)
+    site_name = os.path.basename(os.path.abspath(directory))
+    changed = []
+    problems = []
+    paths = list(_site_files(directory))
+    for path in paths:
+        was_changed, found = port_file(path, diff=diff, output=output,
+                                       counts=counts, site_name=site_name)
+        problems.extend(found)
+        if was_changed:
+            changed.append(path)
+    _note_key_reads(problems, paths)
     return changed, problems
+
+
+def format_counts(counts):
+    """(counts:Counter) -> str: `imports mapped 3, print 2, ...`"""
+    return ', '.join('%s %d' % (name, counts[name])
+                     for name in sorted(counts) if counts[name]) or 'nothing'
 
 
 def main(directory, diff=False, stdout=None, stderr=None):
     """(directory:str, diff=False, stdout=None, stderr=None) -> int
-    `qpd port`: 0 when every import was mapped, else 1 (after listing the
-    problems on stderr).
+    `qpd port`: 0 unless something was left for a person (then 1); notes
+    (what works differently) are listed but do not fail.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    changed, problems = port_directory(directory, diff=diff, output=stdout)
+    counts = collections.Counter()
+    changed, problems = port_directory(directory, diff=diff, output=stdout,
+                                       counts=counts)
     if not diff:
         for path in changed:
-            stdout.write('ported %s (original in %s.qp-orig)\n'
-                         % (path, path))
+            stdout.write('ported %s (original in %s%s)\n'
+                         % (path, path, ORIGINAL_SUFFIX))
+    left = [p for p in problems if p.left]
     for problem in problems:
-        stderr.write('not mapped: %s\n' % problem)
-    if problems:
-        stderr.write('qpd port: %d name(s) not mapped; edit those lines '
-                     'by hand\n' % len(problems))
-        return 1
-    return 0
+        stderr.write('%s: %s\n' % ('left' if problem.left else 'note',
+                                   problem))
+    stderr.write('qpd port: %d file(s) %s; converted: %s; %d note(s), %d '
+                 'line(s) left to edit by hand\n' % (
+                     len(changed), 'to change' if diff else 'changed',
+                     format_counts(counts), len(problems) - len(left),
+                     len(left)))
+    return 1 if left else 0
 
 
 if __name__ == '__main__':

@@ -16,6 +16,13 @@ Digest); setting a password replaces it with a scrypt record.
 
 An empty password is never a password: setting one removes the realm's
 record, and checking one fails.
+
+Which realms get HTTP digests when nobody says (`User.set_password`'s
+http_digest=None) is the site's to answer, not storage's: the web layer
+installs the answer with `set_http_digest_policy` (qpd.web.publish: the
+current publisher's realm when its sign-in uses Digest, else none), and
+`get_http_digest_realms()` asks it. A digest made from the default
+realm's password is dropped when that password changes.
 """
 
 import hmac
@@ -28,7 +35,22 @@ from qpd.storage.password import (
     HTTP_DIGEST_ALGORITHMS, compute_digest, hash_password, http_digest_ha1,
     spend_verification_time, verify_password)
 
-__all__ = ['Digester']
+__all__ = ['Digester', 'set_http_digest_policy', 'get_http_digest_realms']
+
+_policy = None
+
+
+def set_http_digest_policy(function):
+    """(function:callable() -> [str] | None) -> None
+    Install what get_http_digest_realms answers (None: no realms)."""
+    global _policy
+    _policy = function
+
+
+def get_http_digest_realms():
+    """() -> [str]: the realms whose HTTP Digest sign-in needs digests
+    kept when a password is set (see set_http_digest_policy)"""
+    return list(_policy() or ()) if _policy is not None else []
 
 
 class Digester(Persistent):
@@ -45,35 +67,47 @@ class Digester(Persistent):
         self.records = {}
         self.http_digests = {}
 
-    def set_password(self, password, user_id, realm='', http_digest=False):
-        """(password:str, user_id:str, realm:str='', http_digest=False) -> None
+    def set_password(self, password, user_id, realm='', http_digest=False,
+                     digest_realms=None):
+        """(password:str, user_id:str, realm:str='', http_digest=False,
+            digest_realms:[str]=None) -> None
         Replace the password of realm. With http_digest, also keep the
         digests that HTTP Digest sign-in needs (user_id and realm go into
-        them).
+        them); digest_realms names the realms to keep them for instead
+        (each digest made with its realm: for the default realm '', the
+        realms that have no password of their own).
         """
         if not password:
             self.remove_password(realm)
             return
+        if digest_realms is None:
+            digest_realms = [realm] if http_digest else []
         records = dict(self.records)
         records[realm] = hash_password(password)
         self.records = records
-        digests = dict(self.http_digests)
-        if http_digest:
-            digests[realm] = {
-                algorithm: http_digest_ha1(user_id, realm, password, algorithm)
-                for algorithm in HTTP_DIGEST_ALGORITHMS}
-        else:
-            digests.pop(realm, None)
+        digests = self._without_digests_of(realm)
+        for name in digest_realms:
+            if name == realm or (realm == '' and name not in records):
+                digests[name] = {
+                    algorithm: http_digest_ha1(user_id, name, password,
+                                               algorithm)
+                    for algorithm in HTTP_DIGEST_ALGORITHMS}
         self.http_digests = digests
+
+    def _without_digests_of(self, realm):
+        """-> dict: http_digests less those realm's password made: its
+        own, and for '' those of the realms without a password of their
+        own"""
+        return {name: value for name, value in self.http_digests.items()
+                if name != realm and
+                not (realm == '' and name not in self.records)}
 
     def remove_password(self, realm=''):
         """(realm:str='') -> None"""
+        self.http_digests = self._without_digests_of(realm)
         records = dict(self.records)
         records.pop(realm, None)
         self.records = records
-        digests = dict(self.http_digests)
-        digests.pop(realm, None)
-        self.http_digests = digests
 
     remove_digest = remove_password  # QP's name
 

@@ -13,7 +13,7 @@ The user with id '' is QP's null user, the one who is nobody: it is false
 from durus.persistent import Persistent
 
 from qpd.lib.spec import add_getters, spec, string
-from qpd.storage.digester import Digester
+from qpd.storage.digester import Digester, get_http_digest_realms
 from qpd.storage.password import compute_digest
 from qpd.storage.permissions import ANYONE, Permissions
 from qpd.storage.token_set import TokenSet
@@ -47,18 +47,28 @@ class User(Persistent):
     def __repr__(self):
         return '<%s %r>' % (type(self).__name__, self.id)
 
-    def set_password(self, password, realm='', http_digest=False):
-        """(password:str, realm:str='', http_digest=False) -> None
+    def set_password(self, password, realm='', http_digest=None):
+        """(password:str, realm:str='', http_digest:bool=None) -> None
         Set the password of realm ('' is the default realm; None means it
         too). An empty password removes realm's password instead: nobody
         can sign in with an empty one. With http_digest, HTTP Digest
-        sign-in in realm becomes possible (see Digester). The null user
-        cannot have a password.
+        sign-in in realm becomes possible (see Digester); None (the
+        default): as the site's sign-in needs, so a site that signs in
+        with Digest (QP's way) keeps the digests for its realm, from
+        realm's password or the default one (qpd's `http_digests` key
+        decides). The null user cannot have a password.
         """
         if password and not self:
             raise ValueError('the null user (id \'\') cannot have a password')
-        self.digester.set_password(password, self.id, realm=realm or '',
-                                   http_digest=http_digest)
+        realm = realm or ''
+        if http_digest is None:
+            wanted = get_http_digest_realms()
+            digest_realms = ([realm] if realm in wanted else []) if realm \
+                else wanted
+        else:
+            digest_realms = [realm] if http_digest else []
+        self.digester.set_password(password, self.id, realm=realm,
+                                   digest_realms=digest_realms)
 
     def has_password(self, password, realm=''):
         """(password:str, realm:str='') -> bool

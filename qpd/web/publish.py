@@ -69,6 +69,7 @@ from durus.error import ConflictError
 from qpd.config import get_defaults
 from qpd.lib.backoff import Backoff
 from qpd.qpy import join_xml, xml
+from qpd.storage.digester import set_http_digest_policy
 from qpd.storage.connection import (
     LOST_CONNECTION_ERRORS, StorageUnavailable, is_disconnected, reconnect)
 from qpd.storage.session import Session, is_session_id
@@ -113,6 +114,24 @@ def _raw_path_query(environ):
     query = environ.get('QUERY_STRING', '')
     return path + '?' + query if query else path
 
+
+def _signs_in_with_digest(cls):
+    """(cls:type) -> bool: does cls's ensure_signed_in call
+    ensure_signed_in_using_digest?"""
+    code = getattr(getattr(cls, 'ensure_signed_in', None), '__code__', None)
+    return code is not None and \
+        'ensure_signed_in_using_digest' in code.co_names
+
+
+def _current_http_digest_realms():
+    publisher = common.get_publisher()
+    if publisher is None:
+        return []
+    return publisher.get_http_digest_realms()
+
+
+# User.set_password asks this which realms need HTTP digests kept.
+set_http_digest_policy(_current_http_digest_realms)
 
 _fqdn = []
 
@@ -225,6 +244,19 @@ class Publisher:
         if realm:
             return realm
         return self.site.get_name() if self.site is not None else 'qpd'
+
+    def get_http_digest_realms(self):
+        """() -> [str]
+        The realms for which setting a password keeps the digests HTTP
+        Digest sign-in needs: the site's realm when the `http_digests`
+        key says so, or (it is None) when this publisher's
+        ensure_signed_in calls ensure_signed_in_using_digest (a QP site's
+        way); else none.
+        """
+        wanted = self.config.get('http_digests')
+        if wanted is None:
+            wanted = _signs_in_with_digest(type(self))
+        return [self.get_realm()] if wanted else []
 
     def get_webmaster_address(self):
         """() -> str
