@@ -33,6 +33,8 @@ import tempfile
 
 import pytest
 
+from harness.postgres import postgres     # noqa: F401 (the session's cluster)
+
 __all__ = ['DurusServer']
 
 
