@@ -147,6 +147,17 @@ def _first_line(error):
     return ' '.join(text.splitlines()[0].split())
 
 
+def _connect_fix(error):
+    """(error:str) -> str: what to do about a failed connection."""
+    if 'does not exist' in error and 'database' in error:
+        return ('create the database (createdb, as a PostgreSQL superuser), '
+                'or correct dbname in durus_dsn')
+    if 'password' in error or 'authentication' in error:
+        return ("put the role's password in the server user's ~/.pgpass "
+                '(mode 0600) or PGPASSWORD, or correct user in durus_dsn')
+    return 'start the database server, or correct host and port in durus_dsn'
+
+
 def _root_record():
     """() -> bytes: the record of a new root, as Durus makes it."""
     from durus.connection import Connection
@@ -208,10 +219,9 @@ class PostgresStorage(Storage):
         except psycopg.OperationalError as e:
             if first:
                 raise StorageSetupError(
-                    'cannot connect to PostgreSQL with %s (%s): start the '
-                    'database server, or correct durus_dsn (and the '
-                    'password in ~/.pgpass or PGPASSWORD)' % (
-                        self._describe(), _first_line(e))) from None
+                    'cannot connect to PostgreSQL with %s (%s): %s' % (
+                        self._describe(), _first_line(e),
+                        _connect_fix(str(e)))) from None
             raise
         conn.prepare_threshold = 0
         conn.add_notify_handler(self._notice_notify)
@@ -697,3 +707,38 @@ class PostgresStorageServer(_server_base()):
             else:
                 answer.append(STATUS_KEYERROR)
         write_all(s, *answer)
+
+
+def check_database(dsn, site=None, progress=None):
+    """(dsn:str, site:str=None, progress=None) -> qpd.storage.check.
+        CheckReport
+    `qpd check` on a PostgreSQL site: every object reachable from the root
+    is read and unpickled, every reference followed, in one REPEATABLE
+    READ transaction (one consistent state while the site runs). Raises
+    StorageSetupError (one line) when the database cannot be checked."""
+    from qpd.storage.check import CheckReport, walk_from_root
+    say = progress or (lambda text: None)
+    storage = PostgresStorage(dsn, site=site, create=False)
+    try:
+        conn = storage.conn
+        conn.isolation_level = storage.psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        report = CheckReport(storage._describe())
+        with conn.transaction():
+            index = {int8_to_str(oid) for (oid,) in conn.execute(
+                'SELECT oid FROM qpd_object')}
+            report.objects = report.records = len(index)
+            report.transactions, report.committed_end = conn.execute(
+                'SELECT (SELECT count(*) FROM qpd_transaction), '
+                '(SELECT coalesce(sum(length(record)), 0) FROM qpd_object)'
+            ).fetchone()
+            report.size = report.committed_end
+
+            def read(oid):
+                return bytes(conn.execute(
+                    'SELECT record FROM qpd_object WHERE oid = %s',
+                    (str_to_int8(oid),), binary=True).fetchone()[0])
+            walk_from_root(report, index.__contains__, read, say)
+        return report
+    finally:
+        storage.close()
