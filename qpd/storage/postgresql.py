@@ -68,8 +68,9 @@ Durability, with group commit. As qpd.storage.durable does for a file,
 the server writes each commit at once and holds its answer until it is
 durable: each commit's transaction runs with synchronous_commit off (its
 COMMIT returns without waiting for the WAL flush, and others see it at
-once), and a helper thread then commits one small transaction of its own,
-on its own connection, with `synchronous_commit` (and
+once), and a helper thread then commits one small transaction of its own
+(it writes a row: a transaction that wrote nothing does not wait for the
+flush), on its own connection, with `synchronous_commit` (and
 `synchronous_standby_names`) as the operator set them: when that returns,
 the WAL is flushed (and, with a synchronous standby, replicated) up to
 it, so every commit written before it is durable, and their answers go
@@ -284,8 +285,9 @@ class PostgresStorage(Storage):
         if top < self.last_tid:
             raise StorageLost(
                 'the database of %s has transactions up to %d, but this '
-                'server had seen %d (a failover to a standby that was '
-                'behind?): restarting so that every client starts afresh'
+                'server had seen %d (commits not yet acknowledged, lost in a '
+                'crash or a failover; or a standby that was behind): '
+                'restarting so that every client starts afresh'
                 % (self._describe(), top, self.last_tid))
 
     def _retrying(self, function, *args):
@@ -587,8 +589,9 @@ class PostgresStorage(Storage):
 
     def flush(self, tid):
         """(tid:int) -> None: make every commit up to tid durable: commit
-        a transaction that has an xid, on the flushing connection, with
-        the operator's synchronous_commit (see the module's docstring).
+        a transaction that writes a row (qpd_meta's 'flushed'), on the
+        flushing connection, with the operator's synchronous_commit (see
+        the module's docstring).
         When that connection failed (PostgreSQL restarted, or failed over),
         connect again and flush only if transaction tid is there: it and
         every one before it survived. Called from the server's syncer
@@ -624,7 +627,12 @@ class PostgresStorage(Storage):
             there = self.flush_conn.execute(
                 'SELECT count(*) FROM qpd_transaction WHERE tid = %s',
                 (tid,)).fetchone()[0] == 1
-        self.flush_conn.execute('SELECT pg_current_xact_id()')
+        # A row written, not just an xid taken: PostgreSQL commits a
+        # transaction that wrote no WAL of its own without waiting for the
+        # flush (nor for the synchronous standby).
+        self.flush_conn.execute(
+            "INSERT INTO qpd_meta VALUES ('flushed', %s) ON CONFLICT (key) "
+            "DO UPDATE SET value = EXCLUDED.value", (str(tid or 0),))
         self.flush_conn.commit()
         return there
 
