@@ -20,6 +20,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from qpd.config import LIMIT_KEYS, SCHEMA
+from qpd.lib.address import get_client_address, in_networks
 from qpd.lib.http import format_head, get_reason_phrase
 from qpd.web.errors import HTTPError
 
@@ -28,7 +29,7 @@ __all__ = [
     'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
     'scgi_pairs',
     'check_partial_scgi', 'make_base_environ', 'make_http_environ', 'make_scgi_environ',
-    'parse_http_request', 'may_have_body',
+    'parse_http_request', 'may_have_body', 'apply_forwarded',
     'format_error', 'format_status_line', 'split_target',
 ]
 
@@ -588,11 +589,41 @@ def make_base_environ(remote_addr, remote_port, server_name, server_port,
         'GATEWAY_INTERFACE': 'CGI/1.1',
     }
     if https:
+        # as_https_address: a TLS proxy (stunnel) connected, and the
+        # client behind it is unknown (qpd.web.debug's check reads this).
         base['HTTPS'] = 'on'
         base['wsgi.url_scheme'] = 'https'
+        base['qpd.tls_proxy'] = 'on'
     else:
         base['wsgi.url_scheme'] = 'http'
     return base
+
+
+def apply_forwarded(environ, trusted):
+    """(environ:dict, trusted:[network]) -> bool
+    When REMOTE_ADDR (the peer, or what an SCGI front end sent) is a
+    trusted proxy's (the `trusted_proxies` key), believe its
+    X-Forwarded-For and X-Forwarded-Proto: REMOTE_ADDR becomes the client
+    (qpd.lib.address.get_client_address), the proxy's address is kept as
+    `qpd.proxy`, and the scheme (HTTPS, wsgi.url_scheme) is the last
+    X-Forwarded-Proto's, when it says http or https. Does nothing and
+    answers False when the peer is not trusted."""
+    remote = environ.get('REMOTE_ADDR')
+    if not trusted or not remote or not in_networks(remote, trusted):
+        return False
+    environ['qpd.proxy'] = remote
+    environ['REMOTE_ADDR'] = get_client_address(
+        remote, environ.get('HTTP_X_FORWARDED_FOR'), trusted)
+    proto = environ.get('HTTP_X_FORWARDED_PROTO')
+    if proto:
+        proto = proto.rpartition(',')[2].strip().lower()
+        if proto == 'https':
+            environ['HTTPS'] = 'on'
+            environ['wsgi.url_scheme'] = 'https'
+        elif proto == 'http':
+            environ.pop('HTTPS', None)
+            environ['wsgi.url_scheme'] = 'http'
+    return True
 
 
 def make_http_environ(head, base, script_name=''):

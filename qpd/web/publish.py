@@ -957,14 +957,19 @@ class Publisher:
         QP's hook, called while the exception is being handled: a conflict
         or a lost storage connection is raised again (the hit is retried);
         else log_exception(), a fresh 500 response, and display_exception()
-        or hide_exception() as display_exceptions() says.
+        or hide_exception() as display_exceptions() says (and only to a
+        client on this machine: qpd.web.guard.is_local_client).
         """
         error = sys.exc_info()[1]
         if isinstance(error, (ConflictError, LostConnection, SystemExit)):
             raise error
         self.log_exception()
-        self._error_response(self.get_hit(), 500)
-        if self.display_exceptions():
+        hit = self.get_hit()
+        self._error_response(hit, 500)
+        # The technical page only to a client on this machine, never
+        # through a front end from elsewhere (qpd.web.guard).
+        if self.display_exceptions() and guard.is_local_client(
+                hit.get_request(), self.get_config('allowed_hosts')):
             self.display_exception()
         else:
             self.hide_exception()
