@@ -107,8 +107,8 @@ def test_double_slash_path_keeps_sign_in_on_this_site(private_site, path):
         USER_FIELD: 'ann', PASSWORD_FIELD: 'secret', '_form_token': token})
     assert response.get_status_code() == 302
     location = response.get_header('Location')
-    assert location.startswith('http://localhost/'), location
-    assert 'evil.example/' not in location.split('/', 3)[2]
+    # Site-relative (allowed_hosts is unset: #8), and on this site.
+    assert location[:1] == '/' and location[1:2] not in ('/', '\\'), location
 
 
 # 3. Form tokens: a signed-in hit takes session tokens only -----------------
@@ -503,3 +503,187 @@ def test_debug_page_only_to_a_local_client(make_site, durus_server,
             assert shows(host=host), host
     else:
         assert shows(host='example.com')       # allowed_hosts checked it
+
+
+# 8. allowed_hosts unset: absolute URLs never from the client's Host --------
+
+URLS_SLASH = '''
+from qpd.web.common import complete_url, get_publisher, get_response, redirect
+from qpd.web.directory import Directory
+from qpd.web.errors import Redirect
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+class Items(Directory):
+    _q_exports = ['']
+
+    def _q_index(self):
+        return 'items'
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['', 'items', 'reset', 'go', 'raise_it', 'set_it', 'secure']
+    items = Items()
+
+    def _q_index(self):
+        return 'home'
+
+    def reset(self):
+        return complete_url('/reset?t=TOKEN')
+
+    def go(self):
+        redirect('/items/')
+
+    def raise_it(self):
+        raise Redirect('items/')
+
+    def set_it(self):
+        get_response().redirect('/items/')
+        return ''
+
+    def secure(self):
+        get_publisher().secure()
+        return 'secure'
+'''
+
+
+@pytest.mark.parametrize('configuration, reset', [
+    ({}, 'http://127.0.0.1:8000/reset?t=TOKEN'),
+    ({'http_address': ('shop.example', 8080)},
+     'http://shop.example:8080/reset?t=TOKEN'),
+    ({'http_address': ('www.example.com', 80)},
+     'http://www.example.com/reset?t=TOKEN'),
+])
+def test_absolute_urls_come_from_the_configured_name(make_site, durus_server,
+                                                     configuration, reset):
+    from qpd.web.profile import Profile
+    site = make_site(URLS_SLASH, durus_address=durus_server.address,
+                     **configuration)
+    profile = Profile(site, host='evil.example')
+    assert profile.get_text(profile.get('/reset')) == reset
+    for path in ('/go', '/raise_it', '/set_it', '/items'):
+        response = profile.get(path)
+        assert response.get_status_code() in (301, 302), path
+        location = response.get_header('Location')
+        assert 'evil.example' not in location, (path, location)
+        assert location == '/items/', (path, location)
+
+
+def test_secure_redirect_without_allowed_hosts(make_site, durus_server):
+    from qpd.web.profile import Profile
+    from qpd.web.publish import _get_fqdn
+    site = make_site(URLS_SLASH, durus_address=durus_server.address,
+                     as_https_address=('127.0.0.1', 8002),
+                     https_address=('shop.example', 8443))
+    profile = Profile(site, host='evil.example')
+    response = profile.get('/secure', a='b')
+    assert response.get_header('Location') == (
+        'https://shop.example:8443/secure?a=b')
+    https = Profile(site, host='evil.example', scheme='https')
+    assert https.get_text(https.get('/reset')) == (
+        'https://shop.example:8443/reset?t=TOKEN')
+    wildcard = make_site(URLS_SLASH, durus_address=durus_server.address,
+                         https_address=('', 8443))
+    response = Profile(wildcard, host='evil.example').get('/secure')
+    assert response.get_header('Location') == (
+        'https://%s:8443/secure' % _get_fqdn())
+
+
+def test_absolute_urls_on_an_allowed_host(make_site, durus_server):
+    from qpd.web.profile import Profile
+    site = make_site(URLS_SLASH, durus_address=durus_server.address,
+                     allowed_hosts=['shop.example'])
+    profile = Profile(site, host='shop.example:8080')
+    assert profile.get_text(profile.get('/reset')) == (
+        'http://shop.example:8080/reset?t=TOKEN')
+    assert profile.get('/go').get_header('Location') == (
+        'http://shop.example:8080/items/')
+    assert Profile(site, host='evil.example').get(
+        '/go').get_status_code() == 400
+
+
+def test_qpd_new_writes_allowed_hosts():
+    import os
+    import qpd
+    proto = os.path.join(os.path.dirname(os.path.dirname(qpd.__file__)),
+                         'proto', 'slash.qpy')
+    with open(proto) as f:
+        assert "allowed_hosts=['localhost', '127.0.0.1', '[::1]']" in f.read()
+
+
+# 15. The request target '*' and the absolute form ---------------------------
+
+def test_asterisk_target_is_for_options_only():
+    from qpd.server import protocol
+    from qpd.web.errors import HTTPError
+    base = protocol.make_base_environ('127.0.0.1', 5000, '127.0.0.1', '8000',
+                                      False)
+    for method in (b'GET', b'HEAD', b'POST'):
+        head = method + b' * HTTP/1.1\r\nHost: localhost\r\n\r\n'
+        with pytest.raises(HTTPError) as info:
+            protocol.parse_http_request(head, protocol.LIMITS, base)
+        assert info.value.get_status() == 400
+    parsed, environ = protocol.parse_http_request(
+        b'OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n', protocol.LIMITS,
+        base)
+    assert environ['PATH_INFO'] == '*'
+
+
+def test_asterisk_reaches_no_page(make_site, durus_server):
+    # Through SCGI or WSGI, PATH_INFO '*' may still come: the publisher
+    # never turns it into a redirect to '/*'.
+    from qpd.web.profile import Profile
+    site = make_site(URLS_SLASH, durus_address=durus_server.address)
+    profile = Profile(site)
+    response = profile.request('GET', '*')
+    assert response.get_status_code() == 400
+    assert response.get_header('Location') is None
+    response = profile.request('OPTIONS', '*')
+    assert response.get_status_code() == 200
+    assert response.get_header('Location') is None
+    assert 'GET' in response.get_header('Allow')
+    assert profile.get_body(response) == b''
+
+
+def test_absolute_form_target_host_is_the_host():
+    from qpd.server import protocol
+    base = protocol.make_base_environ('127.0.0.1', 5000, '127.0.0.1', '8000',
+                                      False)
+    head = (b'GET http://evil.example:81/items/?x=1 HTTP/1.1\r\n'
+            b'Host: localhost\r\n\r\n')
+    parsed, environ = protocol.parse_http_request(head, protocol.LIMITS, base)
+    assert environ['HTTP_HOST'] == 'evil.example:81'
+    assert environ['PATH_INFO'] == '/items/'
+    assert environ['QUERY_STRING'] == 'x=1'
+    head = b'GET http://[::1]:8000/ HTTP/1.1\r\nHost: localhost\r\n\r\n'
+    assert protocol.parse_http_request(
+        head, protocol.LIMITS, base)[1]['HTTP_HOST'] == '[::1]:8000'
+    environ = protocol.make_scgi_environ(
+        b'CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00'
+        b'REQUEST_URI\x00http://evil.example/\x00HTTP_HOST\x00localhost\x00',
+        base)
+    assert environ['HTTP_HOST'] == 'evil.example'
+
+
+def test_absolute_form_host_is_checked_like_host(make_site, durus_server):
+    from qpd.server import protocol
+    from qpd.web.hit import Hit
+    from qpd.web.request import HTTPRequest
+    site = make_site(URLS_SLASH, durus_address=durus_server.address,
+                     allowed_hosts=['localhost'])
+    publisher = site.make_publisher()
+    base = protocol.make_base_environ('127.0.0.1', 5000, '127.0.0.1', '8000',
+                                      False)
+    for target, status in ((b'http://evil.example/go', 400),
+                           (b'http://localhost/go', 302)):
+        head = b'GET ' + target + b' HTTP/1.1\r\nHost: localhost\r\n\r\n'
+        environ = protocol.parse_http_request(head, protocol.LIMITS, base)[1]
+        hit = Hit(HTTPRequest(None, environ))
+        publisher.process_hit(hit)
+        response = hit.get_response()
+        assert response.get_status_code() == status, target
+        assert 'evil' not in (response.get_header('Location') or '')

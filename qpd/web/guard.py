@@ -8,6 +8,9 @@ Before traversal (`check_request`):
   out of a `Location` header (and out of password-reset links and caches).
   A name with a leading dot allows the domain and its subdomains; '*'
   allows any host, as None (the key's default) does.
+- the request target `*` (PATH_INFO '*'): `OPTIONS *` is answered plainly
+  (200, Allow, no body), any other method gets 400 (qpd's own server
+  refuses it already), so '*' is never a path to redirect to '/*';
 - a method that HTTP and WebDAV do not define gets 501. Which defined
   methods a page answers is the Directory's business
   (`Directory.allowed_methods`, GET, HEAD and POST by default): the others
@@ -43,7 +46,7 @@ After the response is made (`add_security_headers`):
 import re
 
 from qpd.lib.address import is_loopback_ip
-from qpd.web.errors import BadRequest, HTTPError
+from qpd.web.errors import BadRequest, HTTPError, RespondNow
 
 __all__ = ['KNOWN_METHODS', 'check_request', 'is_allowed_host',
            'add_security_headers', 'get_host_name', 'is_local_client',
@@ -126,12 +129,21 @@ def is_local_client(request, allowed_hosts=None):
 
 def check_request(publisher, request):
     """(publisher, request) -> None
-    Raise BadRequest for a Host that allowed_hosts does not allow, and a
+    Raise BadRequest for a Host that allowed_hosts does not allow and for
+    the target '*' but in OPTIONS (answered at once: RespondNow), and a
     501 for a method nobody defines.
     """
     if request.get_method() not in KNOWN_METHODS:
         raise HTTPError(501, 'The method %s is not implemented.' %
                         request.get_method())
+    if request.get_environ('PATH_INFO') == '*':
+        if request.get_method() != 'OPTIONS':
+            raise BadRequest('The request target * is for OPTIONS only.')
+        response = publisher.get_hit().get_response()
+        response.set_status(200)
+        response.set_header('Allow', 'GET, HEAD, POST, OPTIONS')
+        response.set_body(b'')
+        raise RespondNow()
     allowed = publisher.get_config('allowed_hosts')
     if allowed is not None:
         name = get_host_name(request)
