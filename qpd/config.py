@@ -508,6 +508,12 @@ KEYS = [
         'that had arrived when the sync began, not once per hit: every hit '
         'still sees every commit acknowledged before its request arrived '
         '(off: a sync at the start of every hit, as in QP)', restart=False),
+    Key('slow_hit_seconds', 1.0, optional(seconds()),
+        'a hit that takes this long or longer, from its arrival to its '
+        "last byte sent, gets a line in the worker's log saying where the "
+        'time went (waiting for the worker, syncs, application, commits, '
+        'retries, sending, garbage collection); `None`: no such lines',
+        restart=False, example='0.05'),
     Key('reconnect_wait', 10, seconds(),
         'seconds a worker keeps trying to reach a restarting StorageServer',
         restart=False),
