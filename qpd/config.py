@@ -38,7 +38,8 @@ import os
 import re
 import sys
 
-from qpd.lib.address import format_address, is_loopback, parse_address
+from qpd.lib.address import (format_address, is_loopback, parse_address,
+                              parse_network)
 
 __all__ = [
     'ConfigurationError', 'Check', 'Key', 'KEYS', 'SCHEMA', 'SITE_PREFIX',
@@ -47,7 +48,8 @@ __all__ = [
     'get_stop_wait', 'render_markdown', 'replace_table', 'integer',
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
-    'ROLES', 'check_durus_transport', 'MAX_HEAD_SIZE',
+    'ROLES', 'check_durus_transport', 'check_front_end_listeners',
+    'networks', 'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE', 'LIMIT_KEYS',
 ]
 
@@ -264,6 +266,20 @@ def host_list():
                  "['www.example.com', '.example.org']", convert)
 
 
+def networks():
+    """() -> Check: None, or a list of IP addresses and CIDR networks
+    ('127.0.0.1', '10.0.0.0/8', '::1'), as a tuple of ipaddress networks
+    (qpd.lib.address.parse_network); None is the empty tuple."""
+    def convert(value):
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ValueError
+        return tuple(parse_network(item) for item in value)
+    return Check("None, or a list of addresses and networks such as "
+                 "['127.0.0.1', '10.0.0.0/8']", convert)
+
+
 ROLES = ('storage', 'web')
 
 
@@ -328,6 +344,26 @@ def check_durus_transport(site_name, config):
             'is a unix socket, which hosts %s cannot share' % ', '.join(
                 sorted(hosts)),
             "set durus_address=('STORAGE-HOST', 2972) and durus_tls=True")
+
+
+def check_front_end_listeners(site_name, config):
+    """(site_name:str, config:dict) -> None: refuse an scgi_address or
+    as_https_address beyond loopback unless front_end_beyond_loopback is
+    set. Whoever connects to SCGI names the client's address and says
+    whether it came over https; whatever connects to as_https_address is
+    taken for https: on a public address any client could say so."""
+    if config['front_end_beyond_loopback']:
+        return
+    for name in ('scgi_address', 'as_https_address'):
+        address = config[name]
+        if address is not None and not is_loopback(address):
+            raise ConfigurationError(
+                site_name, name, '%s is beyond loopback, so any client '
+                'that reaches it can pose as a front end (its address, '
+                'https)' % format_address(address),
+                "set %s=('127.0.0.1', %s) (or a unix socket), or "
+                'front_end_beyond_loopback=True when a firewall lets only '
+                'the front end in' % (name, address[1]))
 
 
 # The keys ----------------------------------------------------------------
@@ -556,6 +592,19 @@ KEYS = [
         'an allowed name); a leading dot allows subdomains; `None` '
         'allows any (`qpd new` sets loopback names)', restart=False,
         example="['www.example.com', 'localhost']"),
+    Key('trusted_proxies', None, networks(),
+        'the front ends (addresses or CIDR networks, such as nginx on '
+        "`['127.0.0.1']`) whose `X-Forwarded-For` and "
+        '`X-Forwarded-Proto` are believed: the client address is then the '
+        'rightmost one not of a trusted proxy (sign-in throttling, '
+        '`banned`, the log and `--debug` use it) and the scheme is the '
+        "proxy's (Secure cookies behind TLS); `None`: no one's, the peer "
+        'address is the client', restart=False,
+        example="['127.0.0.1']"),
+    Key('front_end_beyond_loopback', False, boolean(),
+        'accept an `scgi_address` or `as_https_address` beyond loopback '
+        '(a front end on another host): whoever reaches it names the '
+        "client's address and https, so let only the front end in"),
     Key('frame_options', 'DENY', optional(choice('DENY', 'SAMEORIGIN')),
         'the `X-Frame-Options` of HTML responses (with the matching CSP '
         '`frame-ancestors`): framing by other sites is refused; `None` '
@@ -646,6 +695,7 @@ def check_configuration(site_name, configuration):
     for name, value in configuration.items():
         result[name] = check_value(site_name, name, value)
     check_durus_transport(site_name, result)
+    check_front_end_listeners(site_name, result)
     return result
 
 

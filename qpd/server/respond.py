@@ -186,7 +186,9 @@ class Responder:
     worker sets, as it gets them, `publisher` (which processes the hits),
     `counters` (fdpass.Counters, replaced when it reconnects) and
     `metrics` (a qpd.metrics.Recorder, or None), which count the
-    responses."""
+    responses, and `banned` (the worker's qpd.server.banned.Banned), which
+    refuses a client a trusted proxy names (`trusted_proxies`: the
+    dispatcher saw only the proxy's address)."""
 
     def __init__(self, site, log):
         from qpd.web.hit import Hit
@@ -198,6 +200,8 @@ class Responder:
         self.publisher = None
         self.counters = None
         self.metrics = None
+        self.banned = ()
+        self.trusted = site.get('trusted_proxies')
         self.log = log
         self.handoff_size = site.get('handoff_size')  # passed from this long
         self.var_directory = site.get_var_directory()
@@ -255,8 +259,14 @@ class Responder:
         """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
             arrived:float=None) -> keep:bool
         Process the hit and send its response; may the connection stay
-        open? arrived: see Hit.arrived."""
+        open? arrived: see Hit.arrived. Behind a trusted proxy, the
+        client is the one its X-Forwarded-For names (a banned one gets
+        403)."""
         began = time.monotonic()
+        if self.trusted and protocol.apply_forwarded(environ, self.trusted):
+            if environ['REMOTE_ADDR'] in self.banned:
+                self.send_error(sock, HTTPError(403, 'address banned'), scgi)
+                return False
         gc_seconds, gc_count = gc_clock.seconds, gc_clock.collections
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)

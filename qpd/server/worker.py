@@ -260,6 +260,8 @@ class Worker:
         try:
             self.site.get_publisher_class()
             self.responder = responder = Responder(self.site, self.log)
+            responder.banned = self.banned
+            self.banned.refresh(time.monotonic(), force=True)
             self.limits = responder.limits
             self.script_name = responder.script_name
         except BaseException as e:
