@@ -284,3 +284,73 @@ def test_deploy_copies_inner_links_as_links(deploy_site, tmp_path):
         path = os.path.join(static, name)
         assert os.path.islink(path)
         assert os.readlink(path) == 'a.txt'     # into the release
+
+
+# 14. Masking: one rule for headers, fields, locals and database names ---------
+
+CREDENTIAL_HEADERS = {'X-Api-Key': 'k3y-of-the-api', 'X-Auth-Token': 'tok3n-x',
+                      'X-Client-Secret': 's3cret-x',
+                      'Authorization': 'Bearer b3arer-x',
+                      'Cookie': 'a=c00kie-x'}
+
+
+def test_debug_page_masks_credential_headers():
+    import io
+    from qpd.web.debug import format_debug_page
+    from qpd.web.request import HTTPRequest
+    environ = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/boom',
+               'SERVER_NAME': 'example.com', 'SERVER_PORT': '80',
+               'HTTP_USER_AGENT': 'curl/8'}
+    for name, value in CREDENTIAL_HEADERS.items():
+        environ['HTTP_' + name.upper().replace('-', '_')] = value
+    request = HTTPRequest(io.BytesIO(b''), environ)
+    request.process_inputs()
+    try:
+        raise ValueError('boom %r' % environ)
+    except ValueError:
+        page = format_debug_page(sys.exc_info(), request)
+    for value in CREDENTIAL_HEADERS.values():
+        assert value.split('=')[-1] not in page, value
+    assert 'X-Api-Key' in page and 'curl/8' in page
+
+
+def _boom_publisher():
+    from durus.file_storage import TempFileStorage
+    from qpd.web.directory import Directory
+    from qpd.web.publish import Publisher
+
+    class Root(Directory):
+        _q_exports = ['boom']
+
+        def boom(self):
+            raise ValueError('boom')
+
+    class SitePublisher(Publisher):
+        configuration = {}
+    publisher = SitePublisher(connection=Connection(TempFileStorage()))
+    publisher.set_root_directory(Root())
+    return publisher
+
+
+def test_error_report_leaves_out_credential_headers(caplog):
+    from qpd.web.profile import Profile
+    publisher = _boom_publisher()
+    profile = Profile(publisher)
+    with caplog.at_level('ERROR'):
+        response = profile.request('GET', '/boom', headers=dict(
+            CREDENTIAL_HEADERS, **{'User-Agent': 'curl/8'}))
+    assert response.get_status_code() == 500
+    report = '\n'.join(r.getMessage() for r in caplog.records)
+    assert 'HTTP_X_API_KEY: (not shown)' in report
+    assert 'curl/8' in report
+    for value in CREDENTIAL_HEADERS.values():
+        assert value.split('=')[-1] not in report, value
+
+
+@pytest.mark.parametrize('name', ['smtp_api_key', 'db_password', 'my_secret',
+                                  'reset_token', 'HTTP_X_API_KEY'])
+def test_durus_directory_masks_sensitive_names(name):
+    from qpd.web.durus_directory import is_credential
+    root = PersistentDict()
+    assert is_credential(root, name, 'value-in-clear')
+    assert not is_credential(root, 'title', 'value-in-clear')
