@@ -25,6 +25,7 @@ import sys
 from durus.connection import Connection
 
 from qpd.lib import ready
+from qpd.lib.private_dir import create_private_file, tighten
 from qpd.lib.process import remove_stale_socket
 from durus.file_storage import FileStorage
 from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
@@ -59,6 +60,21 @@ def format_ready_line(name, address, pid=None):
 
 def _stop(signum, frame):
     raise SystemExit(0)
+
+
+def _make_private(directory, durus_file):
+    """(directory:str, durus_file:str) -> None
+    Close the file's directory to 0700 and the file to 0600 whatever
+    they were (a QP site ships var/ 0755, its .durus file then 0644), and
+    make a missing file new and empty, 0600, with O_EXCL|O_NOFOLLOW
+    (Durus writes its header into an empty file; left to Durus, it would
+    be made by open(..., 'w+b'), under the umask, through any symlink).
+    """
+    tighten(directory, 0o700)
+    if os.path.lexists(durus_file):
+        tighten(durus_file, 0o600)
+    else:
+        create_private_file(durus_file).close()
 
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
@@ -97,6 +113,7 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             print(format_ready_line(name, bound), flush=True)
     directory = os.path.dirname(os.path.abspath(durus_file))
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    _make_private(directory, durus_file)
     recover_tail(durus_file, side_directory, check_command)
     context = None
     if tls_directory is not None:
@@ -169,6 +186,9 @@ def _run(durus_file, address, **options):
     """(durus_file:str, address, **options) -> int: serve(), and the exit
     status: 0 after SIGTERM, 1 when the file is damaged (one line on
     stderr) or a sync failed."""
+    # What Durus makes itself (a pack's NAME.durus.pack, then the file)
+    # is private too.
+    os.umask(0o077)
     try:
         serve(durus_file, address, **options)
     except (StorageDamaged, TLSFilesMissing) as e:

@@ -949,7 +949,7 @@ class Publisher:
         request line, address and user, the traceback, the hit's info, and
         the request's environment (cookies and credentials left out).
         """
-        from qpd.web.debug import SENSITIVE_HEADERS
+        from qpd.web.debug import is_sensitive_header
         hit = self.get_hit()
         request = hit.get_request()
         lines = ['%s %s' % (request.get_method(), log_quote(
@@ -969,7 +969,7 @@ class Publisher:
         for key, value in sorted(request.get_environ().items()):
             if not isinstance(value, str):
                 continue
-            if key in SENSITIVE_HEADERS:
+            if is_sensitive_header(key):
                 value = '(not shown)'
             lines.append('  %s: %s' % (key, log_quote(value)
                                        if value else ''))
