@@ -30,6 +30,9 @@ collection time by qpd.server.metrics, from its control socket):
 - `qpd_storage_commits_total`, `qpd_storage_syncs_total`: transactions the
   StorageServer committed, and the fdatasyncs that made them durable (one
   sync covers every commit written while it waited).
+- `qpd_worker_recycles_total{reason}`: workers that left on their own to
+  be replaced by fresh ones, by reason (`max_requests`,
+  `max_worker_memory`).
 
 Counters and histograms of processes that have exited stay in the sums
 (prometheus-client keeps their files), so totals survive worker restarts;
@@ -101,6 +104,10 @@ class Recorder:
         self.syncs = Counter(
             'qpd_storage_syncs', 'fdatasyncs of the database file by the '
             'StorageServer', registry=None)
+        self.recycles = Counter(
+            'qpd_worker_recycles', 'workers that left to be replaced by '
+            'fresh ones, by reason (max_requests, max_worker_memory)',
+            ['reason'], registry=None)
         self.children = {}
         self.seen_retries = 0
         self.seen_reconnects = 0
@@ -163,6 +170,10 @@ class Recorder:
         if reconnects != self.seen_reconnects:
             self.reconnects.inc(max(0, reconnects - self.seen_reconnects))
             self.seen_reconnects = reconnects
+
+    def add_recycle(self, reason):
+        """(reason:str) -> None: this worker leaves to be replaced."""
+        self.recycles.labels(reason).inc()
 
     def add_commit(self):
         """() -> None: the StorageServer committed a transaction."""
