@@ -85,7 +85,7 @@ from qpd.server.protocol import find_head_end
 from qpd.server.listeners import (
     DONTWAIT, OUT_OF_RESOURCES, Shared, SharedListeners)
 from qpd.server.respond import ClientGone, HitLog, Responder, request_base
-from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
+from qpd.server.write_turn import open_write_turn
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'Held', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
@@ -310,8 +310,7 @@ class Worker:
         self.install_signals()
         self.connect_storage()
         responder.publisher = self.publisher
-        self.publisher.write_turn = WriteTurn(os.path.join(
-            self.site.get_var_directory(), LOCK_FILE_NAME))
+        self.publisher.write_turn = open_write_turn(self.site)
         self.hit_log.open(self.publisher)
         self.metrics = responder.metrics = self.hit_log.metrics = \
             open_recorder(self.site)
