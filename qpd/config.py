@@ -456,6 +456,17 @@ KEYS = [
         'commits)'),
     # Processes.
     Key('max_children', 4, integer(1), 'the number of workers'),
+    Key('max_requests', 0, integer(0),
+        'requests after which a worker leaves and a fresh one takes its '
+        'place, as in a rolling restart (0: never)', restart=False),
+    Key('max_requests_jitter', 0, integer(0),
+        'up to this many requests more, spread over the workers by index '
+        'and drawn again for each worker, so that two never leave '
+        'together', restart=False),
+    Key('max_worker_memory', 0, integer(0),
+        'bytes of resident memory after which a worker leaves once the '
+        'request that crossed it is answered (checked between requests; '
+        '0: never)', restart=False),
     Key('script_name', '', url_path(),
         'URL prefix when the site is not at the root', example="'/app'"),
     Key('var_directory', None, path(), 'database, sockets and logs',
