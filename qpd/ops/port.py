@@ -453,13 +453,13 @@ class _Converter(RefactoringTool):
                 [self._counted(f) for f in post])
 
     def _counted(self, fixer):
-        if type(fixer) is fix_import.FixImport:
-            fixer = _FixImport(self.options, self.fixer_log)
         name = type(fixer).__module__.rpartition('.')[2]
         if name.startswith('fix_'):
-            name = name[4:]
+            name = name[4:]         # fissix's: import, dict, print...
         else:
-            name = 'string'
+            name = 'string'         # ours, _FixStringModule
+        if type(fixer) is fix_import.FixImport:
+            fixer = _FixImport(self.options, self.fixer_log)
         transform = fixer.transform
         counts = self.counts
 
@@ -687,7 +687,7 @@ def port_imports(text, path='<source>', counts=None):
             if replacement is None:
                 continue
         if replacement != text[match.start():end]:
-            counts['imports mapped'] += 1
+            counts['QP imports mapped'] += 1
         out.append(text[position:match.start()])
         out.append(replacement)
         position = end
@@ -992,7 +992,7 @@ def port_source(text, path='<source>', counts=None, site_name='site',
     QP imports mapped, its configuration made one qpd starts with
     (port_configuration; the site's own keys it renames are added to
     site_keys, and their reads in text renamed), then checked. counts gets
-    what was converted (per fissix fixer, 'imports mapped',
+    what was converted (per fissix fixer, 'QP imports mapped',
     'compile_qpy_files dropped', ...).
     """
     counts = collections.Counter() if counts is None else counts
@@ -1146,7 +1146,7 @@ def port_directory(directory, diff=False, output=None, counts=None):
 
 
 def format_counts(counts):
-    """(counts:Counter) -> str: `imports mapped 3, print 2, ...`"""
+    """(counts:Counter) -> str: `QP imports mapped 3, print 2, ...`"""
     return ', '.join('%s %d' % (name, counts[name])
                      for name in sorted(counts) if counts[name]) or 'nothing'
 
