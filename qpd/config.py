@@ -49,7 +49,8 @@ __all__ = [
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
     'ROLES', 'check_durus_transport', 'check_front_end_listeners',
-    'networks', 'MAX_HEAD_SIZE',
+    'networks', 'check_durus_storage', 'Refused', 'dsn', 'find_dsn_password',
+    'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE', 'LIMIT_KEYS',
 ]
 
@@ -238,6 +239,59 @@ def smtp_server():
                  "sendmail(), or None", convert)
 
 
+class Refused(ValueError):
+    """(problem:str, fix:str) A value a check refuses with its own words,
+    for values that must not be echoed (a password in a connection
+    string)."""
+
+    def __init__(self, problem, fix):
+        ValueError.__init__(self, problem)
+        self.problem = problem
+        self.fix = fix
+
+
+def find_dsn_password(dsn):
+    """(dsn:str) -> bool: does the libpq connection string (key=value
+    words or a postgresql:// URI) carry a password?"""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:     # without psycopg, a plain look for the word
+        conninfo_to_dict = None
+    if conninfo_to_dict is not None:
+        try:
+            return 'password' in conninfo_to_dict(dsn)
+        except Exception:
+            pass
+    if re.match(r'postgres(ql)?://[^/@]*:[^/@]*@', dsn):
+        return True
+    return re.search(r'(^|\s|[?&])password\s*=', dsn) is not None
+
+
+def dsn():
+    """() -> Check: None, or a libpq connection string (`host=... dbname=...`
+    or a postgresql:// URI) or a bare service name (from pg_service.conf,
+    made `service=NAME`), without a password."""
+    def convert(value):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+        value = value.strip()
+        if '=' not in value and '://' not in value:
+            if not re.match(r'[A-Za-z0-9_.-]+\Z', value):
+                raise ValueError
+            value = 'service=%s' % value
+        if find_dsn_password(value):
+            raise Refused(
+                'holds a password (not shown)',
+                'remove it: put it in the server user\'s ~/.pgpass '
+                '(mode 0600) or PGPASSFILE, or in PGPASSWORD')
+        return value
+    return Check("a libpq connection string ('host=/run/postgresql "
+                 "dbname=NAME'), a postgresql:// URI or a service name, "
+                 "without a password", convert)
+
+
 def choice(*values):
     """(*values) -> Check: one of values."""
     def convert(value):
@@ -307,6 +361,16 @@ def host_roles():
         return result
     return Check("None, or {host: [roles]} with roles from %s and one "
                  "storage host" % ', '.join(repr(r) for r in ROLES), convert)
+
+
+def check_durus_storage(site_name, config):
+    """(site_name:str, config:dict) -> None: durus_storage='postgresql'
+    needs durus_dsn."""
+    if config['durus_storage'] == 'postgresql' and not config['durus_dsn']:
+        raise ConfigurationError(
+            site_name, 'durus_dsn', "is not set, and durus_storage is "
+            "'postgresql'", "set durus_dsn='host=/run/postgresql "
+            "dbname=%s' (a libpq string or a service name)" % site_name)
 
 
 def check_durus_transport(site_name, config):
@@ -452,12 +516,33 @@ KEYS = [
         '`NAME:durus`; web: the dispatcher and workers); this host is '
         '`$QPD_HOST`, else its host name; `None`: this host runs both',
         example="{'store': ['storage'], 'web1': ['web']}"),
+    Key('durus_storage', 'file', choice('file', 'postgresql'),
+        "where the StorageServer keeps the site's objects: `'file'`, one "
+        "Durus file on this host, or `'postgresql'`, the database "
+        '`durus_dsn` names, which several StorageServers (one per web host) '
+        'can share; its tables are made at the first start'),
+    Key('durus_dsn', None, dsn(),
+        "the PostgreSQL database of `durus_storage='postgresql'`: a libpq "
+        'connection string or a service name; never a password (use the '
+        'server user\'s ~/.pgpass or PGPASSWORD)',
+        example="'host=/run/postgresql dbname=NAME'"),
     Key('durus_sync', True, boolean(),
         'sync each commit to disk before the StorageServer acknowledges it '
         '(off only for scratch sites: a crash can lose acknowledged '
         'commits)'),
     # Processes.
     Key('max_children', 4, integer(1), 'the number of workers'),
+    Key('max_requests', 0, integer(0),
+        'requests after which a worker leaves and a fresh one takes its '
+        'place, as in a rolling restart (0: never)', restart=False),
+    Key('max_requests_jitter', 0, integer(0),
+        'up to this many requests more, spread over the workers by index '
+        'and drawn again for each worker, so that two never leave '
+        'together', restart=False),
+    Key('max_worker_memory', 0, integer(0),
+        'bytes of resident memory after which a worker leaves once the '
+        'request that crossed it is answered (checked between requests; '
+        '0: never)', restart=False),
     Key('script_name', '', url_path(),
         'URL prefix when the site is not at the root', example="'/app'"),
     Key('var_directory', None, path(), 'database, sockets and logs',
@@ -546,6 +631,12 @@ KEYS = [
         'that had arrived when the sync began, not once per hit: every hit '
         'still sees every commit acknowledged before its request arrived '
         '(off: a sync at the start of every hit, as in QP)', restart=False),
+    Key('slow_hit_seconds', 1.0, optional(seconds()),
+        'a hit that takes this long or longer, from its arrival to its '
+        "last byte sent, gets a line in the worker's log saying where the "
+        'time went (waiting for the worker, syncs, application, commits, '
+        'retries, sending, garbage collection); `None`: no such lines',
+        restart=False, example='0.05'),
     Key('reconnect_wait', 10, seconds(),
         'seconds a worker keeps trying to reach a restarting StorageServer',
         restart=False),
@@ -658,6 +749,8 @@ def check_value(site_name, name, value):
         raise _unknown(site_name, name)
     try:
         return key.check(value)
+    except Refused as e:
+        raise ConfigurationError(site_name, name, e.problem, e.fix) from None
     except (ValueError, TypeError):
         raise ConfigurationError(
             site_name, name, 'is %r, not %s' % (value, key.check.expects),
@@ -693,6 +786,7 @@ def check_configuration(site_name, configuration):
         result[name] = check_value(site_name, name, value)
     check_durus_transport(site_name, result)
     check_front_end_listeners(site_name, result)
+    check_durus_storage(site_name, result)
     return result
 
 

@@ -642,7 +642,6 @@ def demo(args):
 # port ------------------------------------------------------------------------
 
 def port(args):
-    """qpd port DIR [--diff]: rewrite a QP site's imports to qpd's modules
-    (qpd.ops.port)."""
+    """qpd port DIR [--diff]: a QP site made a qpd site (qpd.ops.port)."""
     from qpd.ops.port import main
     return main(args.directory, diff=args.diff)

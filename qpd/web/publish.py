@@ -90,7 +90,7 @@ from qpd.web.request import URL_SAFE
 from qpd.web.response import HTTPResponse
 
 __all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection',
-           'WRITE_TURN_AFTER']
+           'WRITE_TURN_AFTER', 'log_quote', 'raw_path_query']
 
 # Conflicts after which a hit asks for the write turn (see the docstring).
 WRITE_TURN_AFTER = 3
@@ -113,7 +113,7 @@ def _format_log_time(seconds):
     return _log_time_cache[1]
 
 
-def _raw_path_query(environ):
+def raw_path_query(environ):
     """(environ:dict) -> str: the request target as the client sent it
     (near enough), even when the path is not valid UTF-8."""
     path = quote((environ.get('SCRIPT_NAME', '') +
@@ -152,7 +152,7 @@ def _get_fqdn():
     return _fqdn[0]
 
 
-def _log_quote(text):
+def log_quote(text):
     """(text:str | None) -> str: text for a quoted log field"""
     if not text:
         return '-'
@@ -473,6 +473,7 @@ class Publisher:
                         break
                     hit.attempts += 1
                     self.retry_count += 1
+                    waited = time.monotonic()
                     if lost:
                         if not self.recover_connection():
                             self.respond_unavailable(hit, error)
@@ -490,6 +491,7 @@ class Publisher:
                             # abort just made its changes visible here.
                             backoff.sleep()
                     hit.reset()
+                    hit.retry_seconds += time.monotonic() - waited
                 except BaseException:
                     self.abort_quietly()
                     raise
@@ -513,7 +515,9 @@ class Publisher:
         """
         connection = self.connection
         if connection is None:
+            began = time.monotonic()
             self.run_hit(hit)
+            hit.app_seconds += time.monotonic() - began
             return
         try:
             if is_disconnected(connection):
@@ -524,14 +528,18 @@ class Publisher:
                     or not self.config['coalesce_syncs']):
                 # sync: see other clients' commits (see the module's
                 # docstring for when a sync is left out)
-                self.synced_at = time.monotonic()
+                self.synced_at = began = time.monotonic()
                 connection.abort()
+                hit.sync_seconds += time.monotonic() - began
             else:
                 self.coalesced_syncs += 1
             self.ensure_initialized()
         except LOST_CONNECTION_ERRORS as error:
             raise LostConnection(str(error)) from error
+        began = time.monotonic()
         ok = self.run_hit(hit)
+        ended = time.monotonic()
+        hit.app_seconds += ended - began
         self.check_storage()
         try:
             if ok:
@@ -541,6 +549,7 @@ class Publisher:
                     else:
                         with self.write_turn.committing():
                             connection.commit()
+                    hit.commit_seconds += time.monotonic() - ended
             else:
                 self.abort_quietly()
         except LOST_CONNECTION_ERRORS as error:
@@ -940,11 +949,11 @@ class Publisher:
         request line, address and user, the traceback, the hit's info, and
         the request's environment (cookies and credentials left out).
         """
-        from qpd.web.debug import SENSITIVE_HEADERS
+        from qpd.web.debug import is_sensitive_header
         hit = self.get_hit()
         request = hit.get_request()
-        lines = ['%s %s' % (request.get_method(), _log_quote(
-                     _raw_path_query(request.get_environ()))),
+        lines = ['%s %s' % (request.get_method(), log_quote(
+                     raw_path_query(request.get_environ()))),
                  'remote address: %s' % request.get_remote_address()]
         user = hit.get_user()
         if user:
@@ -960,9 +969,9 @@ class Publisher:
         for key, value in sorted(request.get_environ().items()):
             if not isinstance(value, str):
                 continue
-            if key in SENSITIVE_HEADERS:
+            if is_sensitive_header(key):
                 value = '(not shown)'
-            lines.append('  %s: %s' % (key, _log_quote(value)
+            lines.append('  %s: %s' % (key, log_quote(value)
                                        if value else ''))
         return '\n'.join(line.rstrip('\n') for line in lines)
 
@@ -1184,19 +1193,19 @@ class Publisher:
         user = hit.get_user()
         length = response.get_content_length()
         if self.config.get('access_log_format') == 'json':
-            line = self.format_hit_json(_raw_path_query(environ))
+            line = self.format_hit_json(raw_path_query(environ))
         else:
             line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
                 request.get_remote_address() or '-',
-                _log_quote(str(user)) if user else '-',
+                log_quote(str(user)) if user else '-',
                 _format_log_time(hit.get_timestamp()),
                 request.get_method(),
-                _log_quote(_raw_path_query(environ)),
+                log_quote(raw_path_query(environ)),
                 environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
                 response.get_status_code(),
                 '-' if length is None else length,
-                _log_quote(environ.get('HTTP_REFERER')),
-                _log_quote(environ.get('HTTP_USER_AGENT')))
+                log_quote(environ.get('HTTP_REFERER')),
+                log_quote(environ.get('HTTP_USER_AGENT')))
         if write is None:
             self.logger.info(line)
         else:
