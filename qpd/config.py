@@ -322,7 +322,8 @@ def host_list():
 
 def networks():
     """() -> Check: None, or a list of IP addresses and CIDR networks
-    ('127.0.0.1', '10.0.0.0/8', '::1'), as a tuple of ipaddress networks
+    ('127.0.0.1', '10.0.0.0/8', '::1') and 'unix' (a unix socket
+    listener's peer), as a tuple of ipaddress networks
     (qpd.lib.address.parse_network); None is the empty tuple."""
     def convert(value):
         if value is None:
@@ -331,7 +332,8 @@ def networks():
             raise ValueError
         return tuple(parse_network(item) for item in value)
     return Check("None, or a list of addresses and networks such as "
-                 "['127.0.0.1', '10.0.0.0/8']", convert)
+                 "['127.0.0.1', '10.0.0.0/8'] ('unix': a unix socket "
+                 "listener's peer)", convert)
 
 
 ROLES = ('storage', 'web')
@@ -679,7 +681,8 @@ KEYS = [
         example="['www.example.com', 'localhost']"),
     Key('trusted_proxies', None, networks(),
         'the front ends (addresses or CIDR networks, such as nginx on '
-        "`['127.0.0.1']`) whose `X-Forwarded-For` and "
+        "`['127.0.0.1']`; `'unix'`: whatever connects to a unix socket "
+        'listener) whose `X-Forwarded-For` and '
         '`X-Forwarded-Proto` are believed: the client address is then the '
         'rightmost one not of a trusted proxy (sign-in throttling, '
         '`banned`, the log and `--debug` use it) and the scheme is the '

@@ -25,7 +25,11 @@ import ipaddress
 
 __all__ = ['parse_address', 'format_address', 'get_local_address',
            'is_loopback', 'normalize_ip', 'parse_network', 'in_networks',
-           'get_client_address', 'is_loopback_ip']
+           'get_client_address', 'is_loopback_ip', 'UNIX_PEER']
+
+# In trusted_proxies: whatever connects to the site's unix socket listener
+# (whose peer has no address: REMOTE_ADDR is '').
+UNIX_PEER = 'unix'
 
 
 def parse_address(value):
@@ -120,13 +124,16 @@ def is_loopback_ip(text):
 
 
 def parse_network(text):
-    """(text:str) -> IPv4Network | IPv6Network: an address ('10.0.0.7',
-    '::1') or a CIDR network ('10.0.0.0/8', '2001:db8::/32'; host bits
-    may be set); an IPv4-mapped IPv6 address is its IPv4 address. Raises
-    ValueError for anything else."""
+    """(text:str) -> IPv4Network | IPv6Network | str: an address
+    ('10.0.0.7', '::1') or a CIDR network ('10.0.0.0/8', '2001:db8::/32';
+    host bits may be set); an IPv4-mapped IPv6 address is its IPv4
+    address; UNIX_PEER ('unix') stays itself. Raises ValueError for
+    anything else."""
     if not isinstance(text, str):
         raise ValueError('not a str')
     text = text.strip()
+    if text == UNIX_PEER:
+        return UNIX_PEER
     address, slash, prefix = text.partition('/')
     ip = _ip(address)
     if ip is None or (slash and not prefix.isdigit()):
@@ -141,14 +148,16 @@ def parse_network(text):
 def in_networks(text, networks):
     """(text:str, networks:[network]) -> bool: is the IP address text in
     one of networks (parse_network's)? False when text is no IP
-    address."""
+    address; '' (a unix socket's peer) is in them when UNIX_PEER is."""
     if not networks:
         return False
+    if text == '':
+        return UNIX_PEER in networks     # a unix socket's peer
     ip = _ip(text)
     if ip is None:
         return False
-    return any(ip.version == network.version and ip in network
-               for network in networks)
+    return any(not isinstance(network, str) and ip.version ==
+               network.version and ip in network for network in networks)
 
 
 def _strip_port(hop):
@@ -172,7 +181,7 @@ def get_client_address(remote, forwarded_for, trusted):
     (what is left of it was written by someone untrusted)."""
     if not in_networks(remote, trusted):
         return remote
-    client = normalize_ip(remote)
+    client = normalize_ip(remote) if remote else remote
     if not forwarded_for:
         return client
     for hop in reversed(forwarded_for.split(',')):

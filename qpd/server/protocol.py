@@ -637,15 +637,16 @@ def make_base_environ(remote_addr, remote_port, server_name, server_port,
 
 def apply_forwarded(environ, trusted):
     """(environ:dict, trusted:[network]) -> bool
-    When REMOTE_ADDR (the peer, or what an SCGI front end sent) is a
-    trusted proxy's (the `trusted_proxies` key), believe its
+    When REMOTE_ADDR (the peer, '' on a unix socket, or what an SCGI
+    front end sent) is a trusted proxy's (the `trusted_proxies` key;
+    'unix' trusts a unix socket's peer), believe its
     X-Forwarded-For and X-Forwarded-Proto: REMOTE_ADDR becomes the client
     (qpd.lib.address.get_client_address), the proxy's address is kept as
     `qpd.proxy`, and the scheme (HTTPS, wsgi.url_scheme) is the last
     X-Forwarded-Proto's, when it says http or https. Does nothing and
     answers False when the peer is not trusted."""
     remote = environ.get('REMOTE_ADDR')
-    if not trusted or not remote or not in_networks(remote, trusted):
+    if not trusted or remote is None or not in_networks(remote, trusted):
         return False
     environ['qpd.proxy'] = remote
     environ['REMOTE_ADDR'] = get_client_address(
