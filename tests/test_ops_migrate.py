@@ -346,3 +346,53 @@ def test_a_class_qpd_cannot_load_is_named(shop, tmp_path):
     result = qpd(shop.home, 'migrate', src, str(tmp_path / 'out.durus'))
     assert result.returncode == 1 and result.stderr.count('\n') == 1
     assert 'oid 0: class os.system: migrate loads only' in result.stderr
+
+
+# The parts, without a database ---------------------------------------------
+
+@pytest.mark.parametrize('pattern, value, expected', [
+    (None, b'caf\xc3\xa9', 'caf\xe9'),                 # no spec: text
+    ('str', b'abc', 'abc'),
+    ('bytes', b'\xff', b'\xff'),
+    ('either(None, bytes)', b'\xff', b'\xff'),
+    ('either(None, str, bytes)', b'abc', 'abc'),      # text where it can be
+    ('[bytes]', [b'\xff', b'\xfe'], [b'\xff', b'\xfe']),
+    ('sequence(str, list)', [b'a'], ['a']),
+    ('mapping({str: bytes})', {b'k': b'\xff'}, {'k': b'\xff'}),
+    ('{str: [bytes]}', {b'k': [b'\xff']}, {'k': [b'\xff']}),
+    ('(str, bytes)', (b'a', b'\xff'), ('a', b'\xff')),
+    ('spec(either(None, sequence(bytes, set)), "doc")', {b'\xff'}, {b'\xff'}),
+])
+def test_bytes_follow_the_spec(pattern, value, expected):
+    from qpd.lib.spec import either, mapping, sequence, spec  # noqa: F401
+    from qpd.ops.migrate import _Decoder, _plan
+    decoder = _Decoder('utf-8', {})
+    decoder.where = 'oid 1, class C, attribute a'
+    plan = _plan(None if pattern is None else eval(pattern))
+    assert decoder.convert(value, plan) == expected
+
+
+def test_a_qp_session_gets_qpds_layout():
+    import datetime
+    from qpd.lib.spec import get_spec_problems
+    from qpd.ops.migrate import _Context, _session
+    from qpd.storage.session import Session, is_session_id
+    from qpd.storage.user import User
+    ann, nobody = User('ann'), User('')
+    session = Session.__new__(Session)
+    vars(session).update(
+        remote_address='10.0.0.1', owner=ann, effective_user=ann,
+        authentication_time=datetime.datetime(2006, 3, 1, 12, 0, 0))
+    _session(session, _Context())
+    assert get_spec_problems(session) == []
+    assert is_session_id(session.id) and session.get_owner() is ann
+    assert session.is_authenticated() and session.get_user() is ann
+    assert session.authentication_time == datetime.datetime(
+        2006, 3, 1, 12, tzinfo=datetime.timezone.utc).timestamp()
+    assert not session.is_valid('10.0.0.1')         # its lease ran out
+    signed_out = Session.__new__(Session)
+    vars(signed_out).update(remote_address='10.0.0.2', owner=ann,
+                            effective_user=nobody, authentication_time=None)
+    _session(signed_out, _Context())
+    assert get_spec_problems(signed_out) == []
+    assert not signed_out.is_authenticated() and not signed_out.get_user()

@@ -151,7 +151,7 @@ def _find_class(module, name):
                 'qp_api.md); a site class must live in qp.sites.NAME'
                 % (module, name))
     elif top in ('durus', 'qpd'):
-        target = (module, name)
+        target = (module, name)     # persistent classes only (below)
     else:
         raise MigrationError(
             'class %s.%s: migrate loads only the classes of QP (mapped as '
@@ -174,6 +174,12 @@ def _find_class(module, name):
     if not isinstance(value, type):
         raise MigrationError('%s.%s is not a class; migrate loads classes '
                              'only' % (module, name))
+    if top in ('durus', 'qpd') and not module.startswith('qpd.sites.'):
+        from durus.persistent import PersistentBase
+        if not issubclass(value, PersistentBase):
+            raise MigrationError(
+                'class %s.%s: of Durus\'s and qpd\'s own classes, migrate '
+                'loads persistent ones only' % (module, name))
     return value
 
 
@@ -442,8 +448,9 @@ def _empty_copy(value):
 # Layouts -------------------------------------------------------------------
 
 class _Context:
-    def __init__(self, report):
-        self.report = report
+    """What a layout conversion may need: the time of the migration."""
+
+    def __init__(self):
         self.now = time.time()
 
 
@@ -712,11 +719,11 @@ def _migrate(src, dest_path, encoding, force, report):
             else:
                 fields = decoder.convert(state)
             obj.__setstate__(fields)
-        context = _Context(report)
+        context = _Context()
         layouts = _layouts()
         for oid, obj in objects.items():
             for base, convert in layouts:
-                if isinstance(obj, base) and not isinstance(obj, type):
+                if isinstance(obj, base):
                     try:
                         convert(obj, context)
                     except MigrationError as error:
