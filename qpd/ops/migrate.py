@@ -65,7 +65,6 @@ import collections
 import datetime
 import decimal
 import importlib
-import io
 import logging
 import os
 import pickle
@@ -73,10 +72,9 @@ import pickletools
 import struct
 import tempfile
 import time
-import zlib
 from collections import Counter
 
-from durus.serialize import COMPRESSED_START_BYTE, unpack_record
+from durus.serialize import unpack_record
 
 from qpd.ops.errors import OperationError, UsageError
 
@@ -213,21 +211,16 @@ class _Reader(pickle.Unpickler):
 
 def read_record(data):
     """(data:bytes) -> (klass:type, state, class_path:str)
-    A record's class and state pickles, as Durus's ObjectReader reads
-    them; class_path is the class as SRC names it."""
-    stream = io.BytesIO(data)
-    reader = _Reader(stream)
-    klass = reader.load()
-    position = stream.tell()
-    if data[position:position + 1] == bytes([COMPRESSED_START_BYTE]):
-        try:
-            state = zlib.decompress(data[position:])
-        except zlib.error:
-            pass        # not compressed after all: unpickle it as it is
-        else:
-            stream.write(state)
-            stream.seek(position)
-    return klass, reader.load(), reader.first_class
+    A record's class and state pickles (qpd.storage.check.load_record);
+    class_path is the class as SRC names it."""
+    from qpd.storage.check import load_record
+    readers = []
+
+    def make_reader(stream):
+        readers.append(_Reader(stream))
+        return readers[0]
+    klass, state = load_record(data, make_reader)
+    return klass, state, readers[0].first_class
 
 
 def open_source(path):
