@@ -367,9 +367,26 @@ def test_bytes_follow_the_spec(pattern, value, expected):
     from qpd.lib.spec import either, mapping, sequence, spec  # noqa: F401
     from qpd.ops.migrate import _Decoder, _plan
     decoder = _Decoder('utf-8', {})
-    decoder.where = 'oid 1, class C, attribute a'
+    decoder.record = 'oid 1, class C'
     plan = _plan(None if pattern is None else eval(pattern))
     assert decoder.convert(value, plan) == expected
+
+
+def test_an_error_names_the_attribute_path():
+    from qpd.ops.migrate import _Decoder, MigrationError
+    from qpd.storage.keep import Counter
+
+    class Plain:
+        pass
+    inner = Plain()
+    vars(inner)[b'unit'] = b'\xff'
+    decoder = _Decoder('utf-8', {})
+    decoder.record = 'oid 7, class qp.lib.keep.Counter'
+    with pytest.raises(MigrationError) as raised:
+        decoder.fill(Counter(), [(b'size', inner)])
+    assert str(raised.value).startswith(
+        "oid 7, class qp.lib.keep.Counter, attribute size.unit: b'\\xff' "
+        'does not decode as utf-8 (invalid start byte at byte 0)')
 
 
 def test_a_qp_session_gets_qpds_layout():
@@ -396,3 +413,14 @@ def test_a_qp_session_gets_qpds_layout():
     _session(signed_out, _Context())
     assert get_spec_problems(signed_out) == []
     assert not signed_out.is_authenticated() and not signed_out.get_user()
+
+
+def test_a_site_not_in_the_home_is_named_with_the_fix(shop, tmp_path):
+    empty_home = tmp_path / 'home'
+    empty_home.mkdir()
+    result = qpd(str(empty_home), 'migrate', shop.src,
+                 str(tmp_path / 'out.durus'))
+    assert result.returncode == 1 and result.stderr.count('\n') == 1
+    assert ('class qp.sites.%s.model.' % SITE) in result.stderr
+    assert ('copy the QP site into HOME/sites/%s and run "qpd port" on it'
+            % SITE) in result.stderr

@@ -312,7 +312,15 @@ class _Decoder:
     def __init__(self, encoding, objects):
         self.encoding = encoding
         self.objects = objects
-        self.where = None
+        self.record = None      # 'oid N, class C': the record being read
+        self.attributes = []    # the attribute path within it
+
+    @property
+    def where(self):
+        """-> str: 'oid N, class C, attribute a.b', for errors"""
+        if not self.attributes:
+            return self.record
+        return '%s, attribute %s' % (self.record, '.'.join(self.attributes))
 
     def attribute_name(self, name):
         if isinstance(name, bytes):
@@ -415,14 +423,12 @@ class _Decoder:
         from qpd.lib.spec import get_spec
         fields = {}
         klass = type(obj)
-        outer = self.where
         for name, value in items:
             name = self.attribute_name(name)
-            self.where = '%s, attribute %s' % (outer.split(', attribute')[0],
-                                               name)
+            self.attributes.append(name)
             fields[name] = self.convert(value, _plan(get_spec(klass, name)),
                                         memo)
-        self.where = outer
+            self.attributes.pop()
         if not isinstance(obj, PersistentBase):
             vars(obj).clear()
             vars(obj).update(fields)
@@ -706,7 +712,7 @@ def _migrate(src, dest_path, encoding, force, report):
         decoder = _Decoder(encoding, objects)
         for oid, (klass, state, path) in raw.items():
             obj = objects[oid]
-            decoder.where = 'oid %d, class %s' % (_oid_number(oid), path)
+            decoder.record = 'oid %d, class %s' % (_oid_number(oid), path)
             if isinstance(state, dict):
                 fields = decoder.fill(obj, list(state.items()))
             else:
