@@ -565,31 +565,43 @@ def _layouts():
 # The report ----------------------------------------------------------------
 
 class MigrationReport:
-    """What migrate() did: counts per class read and written, sessions
+    """What migrate() did: objects read and written per class, sessions
     dropped, users who must set a new password."""
 
     def __init__(self, src, dest):
         self.src = src
         self.dest = dest
-        self.read = Counter()        # class path as SRC names it -> count
+        self.read = Counter()        # (qpd class path, SRC's path) -> count
         self.written = Counter()     # qpd class path -> count
         self.sessions_dropped = 0
         self.must_set_password = []  # user ids
+
+    def get_rows(self):
+        """() -> [(read:int, written:int, class path, SRC's paths)], by
+        class path: each class of DEST and each class read from SRC."""
+        read = Counter()
+        names = collections.defaultdict(set)
+        for (target, source), count in self.read.items():
+            read[target] += count
+            if source != target:
+                names[target].add(source)
+        return [(read[name], self.written[name], name, sorted(names[name]))
+                for name in sorted(set(read) | set(self.written))]
 
     def get_lines(self):
         """() -> [str]: the report, one line each"""
         lines = ['migrated %s to %s: %d objects read, %d written' % (
             self.src, self.dest, sum(self.read.values()),
-            sum(self.written.values()))]
-        for name, count in sorted(self.written.items()):
-            lines.append('  %6d %s' % (count, name))
-        left = sum(self.read.values()) - sum(self.written.values())
+            sum(self.written.values())),
+            '  %6s %7s  class (in SRC, when it differs)' % ('read',
+                                                           'written')]
+        for read, written, name, sources in self.get_rows():
+            lines.append('  %6d %7d  %s%s' % (
+                read, written, name,
+                ' (%s)' % ', '.join(sources) if sources else ''))
         lines.append('  sessions dropped: %d (QP sign-ins do not carry '
-                     'over; see qpd migrate in the README)'
+                     'over: see "A QP site\'s database" in the README)'
                      % self.sessions_dropped)
-        lines.append('  records not written: %d (sessions, objects QP\'s '
-                     'layouts needed and qpd\'s do not, unreachable ones)'
-                     % max(left, 0))
         users = self.must_set_password
         if users:
             shown = ', '.join(users[:10]) + (
@@ -598,6 +610,10 @@ class MigrationReport:
                          'their QP MD5 record is kept as qp_digests, never '
                          'accepted' % (len(users), shown))
         return lines
+
+
+def _class_path(klass):
+    return '%s.%s' % (klass.__module__, klass.__qualname__)
 
 
 def _count_written(path):
@@ -686,7 +702,7 @@ def _migrate(src, dest_path, encoding, force, report):
         raise MigrationError('SRC %s has no root object (oid 0): nothing to '
                              'migrate' % src)
     for klass, state, path in raw.values():
-        report.read[path] += 1
+        report.read[(_class_path(klass), path)] += 1
 
     directory = os.path.dirname(dest_path)
     handle, partial = tempfile.mkstemp(
