@@ -52,8 +52,9 @@ become qpd's, by the qpd class an object is (a site's subclass too):
   QP's naive UTC stamp becomes an aware UTC datetime.
 - BTree: rebuilt, since decoded keys may sort differently than bytes did.
 
-Writing. Only what is reachable from the root is written (a copy is a
-pack), with new oids, in one transaction, to a temporary 0600 file beside
+Only what is reachable from the root is read and written (a copy is a
+pack: the classes of garbage need not import); the rest is counted. It is
+written with new oids, in one transaction, to a temporary 0600 file beside
 DEST, synced, then linked to DEST (an existing DEST is refused unless
 --force, then replaced atomically). The report counts the objects written
 per class, the sessions dropped, what was left behind, and names the
@@ -574,6 +575,7 @@ class MigrationReport:
         self.read = Counter()        # (qpd class path, SRC's path) -> count
         self.written = Counter()     # qpd class path -> count
         self.sessions_dropped = 0
+        self.unreachable = 0         # records of SRC not reachable
         self.must_set_password = []  # user ids
 
     def get_rows(self):
@@ -602,6 +604,9 @@ class MigrationReport:
         lines.append('  sessions dropped: %d (QP sign-ins do not carry '
                      'over: see "A QP site\'s database" in the README)'
                      % self.sessions_dropped)
+        if self.unreachable:
+            lines.append('  not reachable from the root, left behind: %d '
+                         '(as a pack drops them)' % self.unreachable)
         users = self.must_set_password
         if users:
             shown = ', '.join(users[:10]) + (
@@ -674,20 +679,52 @@ def migrate(src, dest, encoding='utf-8', force=False, home=None):
     return report
 
 
-def _migrate(src, dest_path, encoding, force, report):
-    from durus.connection import Connection
-    from durus.file_storage import FileStorage
-    from durus.persistent import PersistentBase
-    from qpd.storage.digester import Digester
-    from qpd.storage.user import User
-    dest = dest_path
+def _refs(value, found, seen):
+    """Add to found the oids of the persistent references in value."""
+    if isinstance(value, _Ref):
+        found.add(value.oid)
+    elif isinstance(value, (bytes, str, int, float, type(None))):
+        return
+    elif id(value) in seen:
+        return
+    else:
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _refs(key, found, seen)
+                _refs(item, found, seen)
+        elif isinstance(value, (list, tuple, set, frozenset,
+                                collections.deque)):
+            for item in value:
+                _refs(item, found, seen)
+        elif hasattr(value, '__dict__') and not isinstance(value, type):
+            _refs(vars(value), found, seen)
 
+
+def _read_reachable(src):
+    """(src:str) -> ({oid: (klass, state, class path)}, unreachable:int)
+    Every record reachable from the root, read (read_record); what is not
+    reachable is only counted (a pack would drop it): its classes need
+    not import. A reference to a missing record is left for the decoder
+    to name."""
+    from durus.serialize import split_oids
     source = open_source(src)
     raw = {}
     try:
-        for oid, record in source.gen_oid_record():
+        todo = [ROOT_OID]
+        seen = {ROOT_OID}
+        while todo:
+            oid = todo.pop()
             try:
-                raw[oid] = read_record(unpack_record(record)[1])
+                record = source.load(oid)
+            except KeyError:
+                if oid == ROOT_OID:
+                    raise MigrationError('SRC %s has no root object (oid '
+                                         '0): nothing to migrate' % src)
+                continue
+            record_oid, data, refs = unpack_record(record)
+            try:
+                raw[oid] = read_record(data)
             except MigrationError as error:
                 raise MigrationError('oid %d: %s' % (_oid_number(oid),
                                                      error))
@@ -696,11 +733,27 @@ def _migrate(src, dest_path, encoding, force, report):
                                      '(%s: %s)' % (_oid_number(oid),
                                                    type(error).__name__,
                                                    error))
+            found = set(split_oids(refs))
+            _refs(raw[oid][1], found, set())
+            for ref in sorted(found - seen, reverse=True):
+                seen.add(ref)
+                todo.append(ref)
+        total = sum(1 for item in source.gen_oid_record())
     finally:
         source.close()
-    if ROOT_OID not in raw:
-        raise MigrationError('SRC %s has no root object (oid 0): nothing to '
-                             'migrate' % src)
+    return raw, total - len(raw)
+
+
+def _migrate(src, dest_path, encoding, force, report):
+    from durus.connection import Connection
+    from durus.file_storage import FileStorage
+    from durus.persistent import PersistentBase
+    from qpd.storage.digester import Digester
+    from qpd.storage.user import User
+    dest = dest_path
+
+    raw, unreachable = _read_reachable(src)
+    report.unreachable = unreachable
     for klass, state, path in raw.values():
         report.read[(_class_path(klass), path)] += 1
 

@@ -23,7 +23,8 @@ lib/keep.py):
   a 64-bit int, bytes for a picture, a plain Size instance, a 300-entry
   log), a tree of Categories (a class referring to its own class: the
   state pickle memo-gets the class pickle's GLOBAL), a Note whose text is
-  UTF-8, or not (bad_text=True: Latin-1 bytes that do not decode).
+  UTF-8, or not (bad_text=True: Latin-1 bytes that do not decode);
+- a record no object refers to, of a class the site no longer has.
 """
 
 import datetime
@@ -194,6 +195,12 @@ def build_database(path, site='qpshop', format='shelf', bad_text=False):
         b'text': b'caf\xe9' if bad_text else 'caf\xe9'.encode('utf-8'),
         b'colours': {b'rgb': (255, 0, 128)}, b'archived': False,
         b'serial': Long(2 ** 2100 + 1)})                # LONG4
+
+    # Garbage a pack would drop: no object refers to it, and its class is
+    # gone from the site.
+    fixture.add(next(oids), Global('qp.sites.%s.gone' % site, 'Old'),
+                {b'what': b'nobody refers to this'})
+    fixture.unreachable = 1
 
     fixture.add(0, PERSISTENT_DICT, {b'data': {
         b'users': users, b'sessions': sessions, b'products': products,
