@@ -70,13 +70,14 @@ import logging
 import os
 import pickle
 import pickletools
+import secrets
 import struct
-import tempfile
 import time
 from collections import Counter
 
 from durus.serialize import unpack_record
 
+from qpd.lib.private_dir import create_private_file
 from qpd.ops.errors import OperationError, UsageError
 
 __all__ = ['migrate', 'MigrationError', 'MigrationReport']
@@ -758,16 +759,15 @@ def _migrate(src, dest_path, encoding, force, report):
         report.read[(_class_path(klass), path)] += 1
 
     directory = os.path.dirname(dest_path)
-    handle, partial = tempfile.mkstemp(
-        dir=directory, prefix='.%s.' % os.path.basename(dest_path),
-        suffix='.partial')
-    os.close(handle)
-    os.unlink(partial)      # Durus writes a new file's header itself
+    partial = os.path.join(directory, '.%s.%s.partial' % (
+        os.path.basename(dest_path), secrets.token_hex(8)))
+    # Made new, 0600, never through a link; Durus writes its header into
+    # the empty file.
+    create_private_file(partial).close()
     storage = None
     try:
         root_class = raw[ROOT_OID][0]
         storage = FileStorage(partial)
-        os.chmod(partial, 0o600)
         connection = Connection(storage, root_class=root_class)
         objects = {}
         for oid, (klass, state, path) in raw.items():
