@@ -256,6 +256,10 @@ def test_sign_in_only_after_a_new_password(shop):
     try:
         line = server.stdout.readline()
         assert line.startswith('READY'), (line, server.stderr.read())
+        result = qpd(shop.home, 'migrate', shop.src, site.get_durus_file(),
+                     '--force')
+        assert result.returncode == 2 and result.stderr.count('\n') == 1
+        assert 'stop it first (qpd stop %s)' % SITE in result.stderr
         def sign_in(password):
             profile = Profile(site)
             profile.submit('/account', **{USER_FIELD: 'ann',
@@ -311,7 +315,8 @@ def test_the_older_dfs20_format_migrates(shop, tmp_path):
     assert _sha256(src) == digest
 
 
-def test_bad_arguments_are_one_line_with_the_fix(shop, tmp_path):
+def test_bad_arguments_are_one_line_with_the_fix(shop, tmp_path, capsys):
+    from qpd.cli import main
     not_durus = tmp_path / 'notes.txt'
     not_durus.write_text('hello')
     existing = tmp_path / 'existing.durus'
@@ -327,11 +332,11 @@ def test_bad_arguments_are_one_line_with_the_fix(shop, tmp_path):
         ([shop.src, dest, '--encoding', 'klingon'], 'no such encoding'),
     ]
     for argv, fix in cases:
-        result = qpd(shop.home, 'migrate', *argv)
-        assert result.returncode == 2, (argv, result.stderr)
-        assert result.stderr.count('\n') == 1, (argv, result.stderr)
-        assert result.stderr.startswith('qpd: ') and fix in result.stderr, (
-            argv, result.stderr)
+        status = main(['--home', shop.home, 'migrate'] + argv)
+        err = capsys.readouterr().err
+        assert status == 2, (argv, err)
+        assert err.count('\n') == 1, (argv, err)
+        assert err.startswith('qpd: ') and fix in err, (argv, err)
     assert existing.read_bytes() == b'keep me'
     assert not os.path.exists(dest)
     assert _sha256(shop.src) == shop.src_hash

@@ -668,6 +668,8 @@ def migrate(src, dest, encoding='utf-8', force=False, home=None):
             dest, os.path.dirname(dest_path)))
     if os.path.lexists(dest_path) and not force:
         raise UsageError('DEST %s exists; give --force to replace it' % dest)
+    if os.path.lexists(dest_path):
+        _refuse_a_live_database(dest_path, get_home(home))
     _install_sites_path(get_home(home))
     report = MigrationReport(src, dest)
     durus_logger = logging.getLogger('durus')
@@ -678,6 +680,24 @@ def migrate(src, dest, encoding='utf-8', force=False, home=None):
     finally:
         durus_logger.setLevel(level)
     return report
+
+
+def _refuse_a_live_database(dest_path, home):
+    """UsageError when dest_path is the database of a site of home whose
+    StorageServer runs: replacing it under the server loses both."""
+    from qpd.ops.backup import is_storage_running
+    from qpd.site import Site, list_site_names
+    for name in list_site_names(home):
+        site = Site(name, home)
+        try:
+            durus_file = site.get_durus_file()
+        except Exception:
+            continue        # a site whose configuration does not load
+        if (os.path.abspath(durus_file) == dest_path
+                and is_storage_running(site)):
+            raise UsageError('DEST %s is the database of site %s, and it '
+                             'runs: stop it first (qpd stop %s)' % (
+                                 dest_path, name, name))
 
 
 def _refs(value, found, seen):
