@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QP_DATA = os.path.join(HERE, 'qp_data')
 sys.path.insert(0, QP_DATA)
 
-import qp_database  # noqa: E402  (tests/qp_data)
+import py2pickle  # noqa: E402  (tests/qp_data)
+import qp_database  # noqa: E402
 from py2pickle import OPCODES  # noqa: E402
 
 SITE = 'qpshop'
@@ -213,6 +214,7 @@ def test_sessions_are_dropped(dest_root):
 
 
 def test_the_sites_classes_load(dest_root):
+    from qpd.lib.tz import UTC
     from qpd.sites.qpshop.model import Category, Note, Product, Products
     products = dest_root['products']
     assert isinstance(products, Products) and len(products) == 2
@@ -229,6 +231,7 @@ def test_the_sites_classes_load(dest_root):
     assert widget.log[-1] == 'entry 280' and len(widget.log) == 301
     assert widget.related is green and green.related is widget
     assert widget.stamp.isoformat() == '2005-11-02T09:00:00+00:00'
+    assert widget.stamp.tzinfo is UTC
     assert widget.describe() == 'Widget \xfc (blue, small)'
     assert products.get_mapping().get(2) is green
     assert products.counter.next_available == 3
@@ -347,20 +350,35 @@ def test_bad_arguments_are_one_line_with_the_fix(shop, tmp_path, capsys):
     assert os.stat(existing).st_mode & 0o777 == 0o600
 
 
-def test_a_class_qpd_cannot_load_is_named(shop, tmp_path):
+def _one_record_database(path, state, cls=qp_database.PERSISTENT_DICT):
     from durus.file_storage import FileStorage
-    from py2pickle import Global, durus_record
-    src = str(tmp_path / 'odd.durus')
-    storage = FileStorage(src)
+    from py2pickle import durus_record
+    storage = FileStorage(path)
     storage.new_oid()
     storage.begin()
-    storage.store(b'\0' * 8, durus_record(
-        0, Global('os', 'system'), {b'data': {}}))
+    storage.store(b'\0' * 8, durus_record(0, cls, state))
     storage.end()
     storage.close()
+
+
+@pytest.mark.parametrize('cls, state, line', [
+    (py2pickle.Global('os', 'system'), {b'data': {}},
+     'oid 0: class os.system: migrate loads only the classes of QP'),
+    (py2pickle.Global('durus.file_storage', 'FileStorage'), {},
+     'loads persistent ones only'),
+    (qp_database.PERSISTENT_DICT, {b'data': {b'x': py2pickle.Ref(
+        5, qp_database.PERSISTENT_DICT)}},
+     'oid 0, class durus.persistent_dict.PersistentDict, attribute data: '
+     'refers to oid 5, which has no record in SRC'),
+])
+def test_a_record_that_cannot_load_is_named(shop, tmp_path, cls, state,
+                                            line):
+    src = str(tmp_path / 'odd.durus')
+    _one_record_database(src, state, cls)
     result = qpd(shop.home, 'migrate', src, str(tmp_path / 'out.durus'))
     assert result.returncode == 1 and result.stderr.count('\n') == 1
-    assert 'oid 0: class os.system: migrate loads only' in result.stderr
+    assert line in result.stderr, result.stderr
+    assert os.listdir(tmp_path) == ['odd.durus']
 
 
 # The parts, without a database ---------------------------------------------

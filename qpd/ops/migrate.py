@@ -355,8 +355,8 @@ class _Decoder:
             if found is None:
                 raise MigrationError(
                     '%s: refers to oid %d, which has no record in SRC (a '
-                    'dangling reference; see "qpd check NAME --file SRC")'
-                    % (self.where, _oid_number(value.oid)))
+                    'dangling reference: SRC is damaged; migrate a backup '
+                    'of it)' % (self.where, _oid_number(value.oid)))
             return found
         if value is None or isinstance(value, (str, int, float, complex,
                                                type, PersistentBase,
@@ -455,12 +455,8 @@ class _Context:
         self.now = time.time()
 
 
-def _state(obj):
-    return vars(obj)
-
-
 def _digester(obj, context):
-    state = _state(obj)
+    state = vars(obj)
     digests = state.pop('digests', None)
     if 'records' not in state:
         state['records'] = {}
@@ -470,7 +466,7 @@ def _digester(obj, context):
 
 
 def _permissions(obj, context):
-    state = _state(obj)
+    state = vars(obj)
     if 'grants' in state:
         return
     data = state.pop('data', None) or {}
@@ -481,7 +477,7 @@ def _permissions(obj, context):
 
 
 def _token_set(obj, context):
-    state = _state(obj)
+    state = vars(obj)
     if 'max_size' not in state:
         state['tokens'] = list(reversed(state.get('tokens') or []))
         state['max_size'] = 16
@@ -497,7 +493,7 @@ def _epoch(value):
 
 def _session(obj, context):
     from qpd.storage.session import new_session_id
-    state = _state(obj)
+    state = vars(obj)
     if 'id' in state:
         return
     owner = state.get('owner') or None
@@ -517,7 +513,7 @@ def _session(obj, context):
 
 def _keep(obj, context):
     from durus.btree import BTree
-    state = _state(obj)
+    state = vars(obj)
     if 'key_counter' in state:
         state['counter'] = state.pop('key_counter')
     mapping = state.get('mapping')
@@ -532,9 +528,10 @@ def _keep(obj, context):
 
 
 def _stamped(obj, context):
-    stamp = _state(obj).get('stamp')
+    from qpd.lib.tz import UTC
+    stamp = vars(obj).get('stamp')
     if isinstance(stamp, datetime.datetime) and stamp.utcoffset() is None:
-        _state(obj)['stamp'] = stamp.replace(tzinfo=datetime.timezone.utc)
+        vars(obj)['stamp'] = stamp.replace(tzinfo=UTC)     # as Stamped does
 
 
 def _btree(obj, context):
@@ -770,8 +767,8 @@ def _migrate(src, dest_path, encoding, force, report):
     from durus.file_storage import FileStorage
     from durus.persistent import PersistentBase
     from qpd.storage.digester import Digester
+    from durus.btree import BTree
     from qpd.storage.user import User
-    dest = dest_path
 
     raw, unreachable = _read_reachable(src)
     report.unreachable = unreachable
@@ -819,7 +816,7 @@ def _migrate(src, dest_path, encoding, force, report):
                             _oid_number(oid), raw[oid][2], error))
         root = connection.get_root()
         sessions = root.get('sessions')
-        if sessions is not None and hasattr(sessions, 'root'):
+        if isinstance(sessions, BTree):
             report.sessions_dropped = len(sessions)
             sessions.__init__(node_constructor=type(sessions.root))
         for obj in objects.values():
@@ -842,7 +839,7 @@ def _migrate(src, dest_path, encoding, force, report):
                 os.link(partial, dest_path)
             except FileExistsError:
                 raise UsageError('DEST %s exists; give --force to replace '
-                                 'it' % dest)
+                                 'it' % dest_path)
             os.unlink(partial)
         from qpd.storage.durable import sync_directory
         sync_directory(directory)
