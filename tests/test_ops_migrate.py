@@ -9,7 +9,7 @@ NONE, NEWTRUE, NEWFALSE, BININT1, BININT2, BININT, INT (a 64-bit int),
 LONG1, BINFLOAT, SHORT_BINSTRING and BINSTRING (Python 2 str),
 BINUNICODE, EMPTY_TUPLE, TUPLE1, TUPLE2, TUPLE3, TUPLE, EMPTY_LIST,
 APPEND, APPENDS, EMPTY_DICT, SETITEM, SETITEMS, REDUCE (set, datetime),
-NEWOBJ and BUILD (a plain instance), BINPERSID (Durus's references); and
+NEWOBJ and BUILD (a plain instance), OBJ (a classic one), BINPERSID (Durus's references); and
 Durus's record layout: the class pickle then the state pickle, one memo
 across both, the state zlib-compressed or not. The site whose classes it
 holds is tests/qp_data/qpshop (QP 1.1 style, Python 2), ported here with
@@ -242,6 +242,7 @@ def test_the_sites_classes_load(dest_root):
     assert isinstance(note, Note) and note.text == 'caf\xe9'
     assert note.has_colour('rgb') and note.colours['rgb'] == (255, 0, 128)
     assert note.archived is False and note.serial == 2 ** 2100 + 1
+    assert vars(note.origin) == {'city': 'Z\xfcrich'}
 
 
 def test_sign_in_only_after_a_new_password(shop):

@@ -22,6 +22,9 @@ Values are described with Python 3 objects standing for Python 2 ones:
     NewObj(cls, state)
                      a new-style instance (copy_reg.__newobj__): cls,
                      EMPTY_TUPLE, NEWOBJ, then state and BUILD
+    OldObj(cls, state)
+                     an old-style (classic) instance: MARK, cls, OBJ, then
+                     state and BUILD
     Ref(oid, cls)    a Durus persistent reference: Durus's persistent_id
                      returns (oid as an 8-byte str, the class), so
                      SHORT_BINSTRING, GLOBAL, TUPLE2, BINPERSID
@@ -39,7 +42,7 @@ pickle may BINGET what the class pickle memoized.
 import struct
 import zlib
 
-__all__ = ['Long', 'Global', 'Reduce', 'NewObj', 'Ref', 'Pickler2',
+__all__ = ['Long', 'Global', 'Reduce', 'NewObj', 'OldObj', 'Ref', 'Pickler2',
            'durus_record', 'oid_bytes', 'OPCODES']
 
 # The opcodes this writer can emit (what a test covers, by name).
@@ -48,7 +51,7 @@ OPCODES = ('PROTO', 'STOP', 'NONE', 'NEWTRUE', 'NEWFALSE', 'BININT1',
            'SHORT_BINSTRING', 'BINSTRING', 'BINUNICODE', 'EMPTY_TUPLE',
            'TUPLE1', 'TUPLE2', 'TUPLE3', 'MARK', 'TUPLE', 'EMPTY_LIST',
            'APPEND', 'APPENDS', 'EMPTY_DICT', 'SETITEM', 'SETITEMS',
-           'GLOBAL', 'REDUCE', 'NEWOBJ', 'BUILD', 'BINPERSID', 'BINPUT',
+           'GLOBAL', 'REDUCE', 'NEWOBJ', 'OBJ', 'BUILD', 'BINPERSID', 'BINPUT',
            'LONG_BINPUT', 'BINGET', 'LONG_BINGET')
 
 _BATCH = 1000     # cPickle's BATCHSIZE for APPENDS and SETITEMS
@@ -87,6 +90,10 @@ class NewObj:
     def __init__(self, cls, state):
         self.cls = cls
         self.state = state
+
+
+class OldObj(NewObj):
+    """(cls:Global, state): an instance of a classic class"""
 
 
 class Ref:
@@ -214,6 +221,13 @@ class Pickler2:
             if value.state is not None:
                 self.save(value.state)
                 write(b'b')
+        elif isinstance(value, OldObj):
+            write(b'(')
+            self.save(value.cls)
+            write(b'o')
+            self._put(('id', id(value)), value)
+            self.save(value.state)
+            write(b'b')
         elif isinstance(value, NewObj):
             self.save(value.cls)
             self.save(())

@@ -23,7 +23,8 @@ lib/keep.py):
   a 64-bit int, bytes for a picture, a plain Size instance, a 300-entry
   log), a tree of Categories (a class referring to its own class: the
   state pickle memo-gets the class pickle's GLOBAL), a Note whose text is
-  UTF-8, or not (bad_text=True: Latin-1 bytes that do not decode);
+  UTF-8, or not (bad_text=True: Latin-1 bytes that do not decode), with a
+  classic-class instance (OBJ) and a huge long (LONG4);
 - a record no object refers to, of a class the site no longer has.
 """
 
@@ -32,7 +33,8 @@ import hashlib
 import logging
 import struct
 
-from py2pickle import Global, Long, NewObj, Reduce, Ref, durus_record
+from py2pickle import (
+    Global, Long, NewObj, OldObj, Reduce, Ref, durus_record)
 
 __all__ = ['build_database', 'Fixture', 'PASSWORDS']
 
@@ -194,7 +196,9 @@ def build_database(path, site='qpshop', format='shelf', bad_text=False):
     notes = fixture.add(next(oids), note_class, {
         b'text': b'caf\xe9' if bad_text else 'caf\xe9'.encode('utf-8'),
         b'colours': {b'rgb': (255, 0, 128)}, b'archived': False,
-        b'serial': Long(2 ** 2100 + 1)})                # LONG4
+        b'serial': Long(2 ** 2100 + 1),                 # LONG4
+        b'origin': OldObj(Global(model, 'Place'), {
+            b'city': 'Z\xfcrich'.encode('utf-8')})})
 
     # Garbage a pack would drop: no object refers to it, and its class is
     # gone from the site.

@@ -16,6 +16,12 @@ class Size (object):
         return self.width * self.height
 
 
+class Place:
+    """A classic class (Python 2): pickled with OBJ inside a Note."""
+
+    city_is = basestring
+
+
 class Product (Persistent, Keyed, Stamped):
 
     name_is = spec(basestring, "what it is called")
@@ -67,6 +73,7 @@ class Note (Persistent):
     colours_is = mapping({basestring: tuple})
     archived_is = bool
     serial_is = long
+    origin_is = either(None, Place)
 
     def has_colour(self, name):
         return self.colours.has_key(name)
