@@ -6,11 +6,11 @@ cPickle emits at protocol 2. The records of the fixture use these
 opcodes (test_fixture_covers_the_opcodes checks it on the file):
 PROTO, STOP, GLOBAL, BINPUT, LONG_BINPUT, BINGET, LONG_BINGET, MARK,
 NONE, NEWTRUE, NEWFALSE, BININT1, BININT2, BININT, INT (a 64-bit int),
-LONG1, BINFLOAT, SHORT_BINSTRING and BINSTRING (Python 2 str),
+LONG1, LONG4, BINFLOAT, SHORT_BINSTRING and BINSTRING (Python 2 str),
 BINUNICODE, EMPTY_TUPLE, TUPLE1, TUPLE2, TUPLE3, TUPLE, EMPTY_LIST,
 APPEND, APPENDS, EMPTY_DICT, SETITEM, SETITEMS, REDUCE (set, datetime),
-NEWOBJ and BUILD (a plain instance), OBJ (a classic one), BINPERSID (Durus's references); and
-Durus's record layout: the class pickle then the state pickle, one memo
+NEWOBJ and BUILD (a plain instance), OBJ (a classic one), BINPERSID
+(Durus's references); and Durus's record layout: the class pickle then the state pickle, one memo
 across both, the state zlib-compressed or not. The site whose classes it
 holds is tests/qp_data/qpshop (QP 1.1 style, Python 2), ported here with
 `qpd port` into a qpd home, as a porter would.
