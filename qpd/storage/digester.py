@@ -90,7 +90,8 @@ class Digester(Persistent):
         if not password:
             self.remove_password(realm)
             return
-        self.qp_digests = None
+        if self.qp_digests is not None:
+            self.qp_digests = None      # a real password now (qpd migrate)
         if digest_realms is None:
             digest_realms = [realm] if http_digest else []
         records = dict(self.records)
