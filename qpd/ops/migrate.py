@@ -9,14 +9,14 @@ them: with one Python 3 unpickler, so the state pickle can refer to what
 the class pickle memoized, and with encoding='bytes', so a Python 2 `str`
 arrives as bytes and nothing is guessed while unpickling. Durus's
 persistent references, (oid, class), become placeholders that are
-resolved once every record is read.
+resolved once every record reachable from the root is read.
 
 Classes. A pickled class path is looked up in qpd.ops.port's table
 (map_class, the one `qpd port` rewrites imports with): qp.pub.user.User
 is qpd.storage.user.User, qp.sites.NAME.model.Thing is
 qpd.sites.NAME.model.Thing, imported from the qpd home's sites/ (port the
-site there first). Durus's own classes keep their paths; from the
-standard library only data types load (set, frozenset, datetime's,
+site there first). Durus's (and qpd's) own persistent classes keep their
+paths; from the standard library only data types load (set, frozenset, datetime's,
 Decimal, OrderedDict, deque, copyreg's reconstructor). Anything else is
 refused, naming the class: unpickling a class path calls it.
 
