@@ -458,3 +458,23 @@ def test_a_site_not_in_the_home_is_named_with_the_fix(shop, tmp_path):
     assert ('class qp.sites.%s.model.' % SITE) in result.stderr
     assert ('copy the QP site into HOME/sites/%s and run "qpd port" on it'
             % SITE) in result.stderr
+
+
+def test_the_writer_agrees_with_pythons_own_protocol_2():
+    # Where Python 2 and 3 pickle alike (text, numbers, containers),
+    # py2pickle must emit the opcodes Python 3's protocol 2 emits, and a
+    # pickle that loads to the same value; only memo numbers differ
+    # (cPickle counts from 1). (A Python 2 int past 32 bits is INT, a
+    # Python 3 one LONG1: the fixture has one.)
+    import pickle
+    value = {'name': 'Widget \xfc', 'counts': [1, 300, 70000, -5, -70000],
+             'pair': (1.5, None), 'triple': (True, False, ()), 'four': (
+                 1, 2, 3, 4), 'one': ['x'], 'nested': {'k': {'j': []}}}
+    ours = py2pickle.Pickler2().dump(value)
+    theirs = pickle.dumps(value, 2)
+
+    def opcodes(data):
+        return [op.name for op, arg, pos in pickletools.genops(data)
+                if op.name not in ('BINPUT', 'LONG_BINPUT', 'MEMOIZE')]
+    assert opcodes(ours) == opcodes(theirs)
+    assert pickle.loads(ours) == value
