@@ -241,7 +241,8 @@ def open_source(path):
         elif Shelf.has_format(probe):
             kind = FileStorage
         else:
-            raise UsageError('SRC %s is not a Durus FileStorage file; give '
+            raise UsageError('SRC %s is not a Durus FileStorage file '
+                             '(neither the shelf format nor DFS20); give '
                              'the Durus file the QP site used' % path)
     finally:
         probe.close()
