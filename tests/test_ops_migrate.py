@@ -205,6 +205,15 @@ def test_users_layout(dest_root):
         assert list(digester.qp_digests) == [SITE]
         assert not users[name].has_password(qp_database.PASSWORDS[name],
                                             SITE)
+    # The README's way to accept an old password anyway (not saved here).
+    digester = users['ann'].get_digester()
+    digester.set_digest(SITE, digester.qp_digests[SITE])
+    try:
+        assert users['ann'].has_password(qp_database.PASSWORDS['ann'], SITE)
+        assert not digester.needs_new_password()
+    finally:
+        dest_root._p_connection.abort()
+    assert users['ann'].get_digester().needs_new_password()
 
 
 def test_sessions_are_dropped(dest_root):
