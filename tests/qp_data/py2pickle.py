@@ -31,7 +31,9 @@ Values are described with Python 3 objects standing for Python 2 ones:
 
 Memo indexes start at 1 (as cPickle's put() numbers them), BINPUT below
 256 and LONG_BINPUT past it; repeated globals and a persistent object's
-oid come back with BINGET. One Pickler2 keeps its memo across dump()
+oid come back with BINGET. (cPickle leaves out the BINPUT of an object
+nothing else refers to, by its reference count; this writer always puts,
+which an unpickler reads the same way.) One Pickler2 keeps its memo across dump()
 calls until clear_memo(), as cPickle's does: Durus writes a record as
 two dumps on one pickler (the class, then the state), so the state
 pickle may BINGET what the class pickle memoized.
