@@ -417,6 +417,13 @@ def test_debug_page_never_to_a_client_elsewhere(proxied):
                        PATH_INFO='/boom', HTTP_HOST='localhost',
                        REMOTE_ADDR='127.0.0.1')
     assert b'RuntimeError' in answer          # a client on this machine
+    # A trusted front end (127.0.0.1) over SCGI, naming a client elsewhere.
+    answer = send_scgi(cluster.get_port('scgi'), host='127.0.0.1',
+                       PATH_INFO='/boom', HTTP_HOST='localhost',
+                       REMOTE_ADDR='127.0.0.1',
+                       HTTP_X_FORWARDED_FOR='203.0.113.9')
+    assert b' 500 ' in answer.split(b'\r\n', 1)[0] + b' '
+    assert b'RuntimeError' not in answer
     # Through nginx (which qpd trusts) from this machine; DNS rebinding.
     response, text = ClientAt(proxied, '127.0.0.13').request('GET', '/boom')
     assert response.status == 500 and 'RuntimeError' in text
