@@ -479,6 +479,48 @@ class _Converter(RefactoringTool):
         pass
 
 
+def _only_argument(trailer):
+    """The one argument of a call's trailer `( x )`, or None (fissix's
+    own Call() wraps even one argument in an arglist)."""
+    syms = pygram.python_symbols
+    if not (trailer.type == syms.trailer and len(trailer.children) == 3
+            and trailer.children[0].value == '('):
+        return None
+    argument = trailer.children[1]
+    if argument.type == syms.arglist:
+        if len(argument.children) != 1:
+            return None
+        argument = argument.children[0]
+    if argument.type in (syms.argument, syms.star_expr):
+        return None
+    return argument
+
+
+def _is_call_of(node, name):
+    """node is `name(...)`, nothing after: its one argument, or None"""
+    if not (node.type == pygram.python_symbols.power and
+            len(node.children) == 2 and
+            node.children[0].type == fissix_token.NAME and
+            node.children[0].value == name):
+        return None
+    return _only_argument(node.children[1])
+
+
+def _unwrap_sorted_list(tree):
+    """`sorted(list(x))` -> `sorted(x)` in tree: what the dict fixer and
+    idioms make of QP's `items = d.items(); items.sort()` together."""
+    for node in list(tree.pre_order()):
+        inner = _is_call_of(node, 'sorted')
+        if inner is None:
+            continue
+        argument = _is_call_of(inner, 'list')
+        if argument is None:
+            continue
+        argument.remove()
+        argument.prefix = inner.prefix
+        inner.replace(argument)
+
+
 _converters = {}
 
 
@@ -509,6 +551,7 @@ def convert_python2(text, path='<source>'):
         except fissix_tokenize.TokenError as e:
             error = e
             continue
+        _unwrap_sorted_list(tree)
         result = str(tree)
         if not text.endswith('\n'):
             result = result[:-1]
