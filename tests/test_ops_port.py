@@ -320,7 +320,7 @@ def test_a_near_miss_of_a_qpd_key_is_left_and_both_fixes_named(tmp_path,
 
 
 def test_a_durus_address_port_cannot_comment_out_is_left():
-    source = ('class P:\n    configuration = dict(http_address=("", 80), '
+    source = ('class P:\n    configuration = dict(http_address=("::1", 80), '
               "durus_address=('localhost', 7000))\n")
     ported, problems = port_source(source, 'p.py')
     assert ported == source
@@ -356,3 +356,23 @@ def test_twice_is_a_no_op_and_diff_is_what_the_first_run_writes(tmp_path):
     assert {name: (site / name).read_text() for name in files} == after
     for name in files:
         assert (site / (name + '.qp-orig')).read_text() == before[name]
+
+
+def test_notes_say_what_works_differently(capsys, tmp_path):
+    site = write_site(tmp_path, {'slash.py': CONFIGURED + (
+        '\n    def ensure_signed_in(self, **kwargs):\n'
+        '        self.ensure_signed_in_using_digest()\n')})
+    assert main(['port', str(site)]) == 0      # notes only: exit 0
+    lines = capsys.readouterr().err.splitlines()
+    path = str(site / 'slash.py')
+    # Lines of the ported file (a comment line came before http_address).
+    assert [line.split(': ', 2)[:2] for line in lines[:-1]] == [
+        ['%s:7' % path, 'note'], ['%s:8' % path, 'note'],
+        ['%s:9' % path, 'note'], ['%s:16' % path, 'note']]
+    assert lines[1] == (
+        "%s:8: note: http_address ('', 8000) listens on every interface, as "
+        "in QP: write ('127.0.0.1', 8000) to answer this machine only "
+        "(behind a front end)" % path)
+    assert 'signs in with HTTP Digest' in lines[3]
+    assert 'http_digests=False' in lines[3]
+    assert lines[-1].endswith('4 note(s), 0 line(s) left to edit by hand')

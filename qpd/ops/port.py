@@ -820,6 +820,13 @@ def _check_key(path, site_name, key, value_node, line, keys=()):
         value = config.check_value(site_name, key, value)
     except config.ConfigurationError as error:
         return Problem(path, line, 'configuration %s: %s' % (key, error))
+    if (key in ('http_address', 'scgi_address', 'as_https_address') and
+            isinstance(value, tuple) and value[0] in ('', '0.0.0.0', '::')):
+        return Problem(path, line, (
+            '%s %r listens on every interface, as in QP: write '
+            "('127.0.0.1', %d) to answer this machine only (behind a "
+            'front end)' % (key, tuple(value), value[1])),
+            left=False)
     if key == 'durus_address' and isinstance(value, tuple):
         if 'durus_tls' in keys:
             return None
@@ -963,6 +970,7 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
     keys = {key for key, value, line, item in items}
     edits = []
     problems = []
+    inserted = []       # the lines before which a comment line goes
     for key, value, line, item in items:
         if key == 'durus_address':
             address = _literal(value)
@@ -974,6 +982,7 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
             if edit is None:
                 continue
             edits.append(edit)
+            inserted.append(item.lineno)
             counts['durus_address dropped'] += 1
             problems.append(Problem(path, line, (
                 'durus_address %s is plain TCP, which qpd refuses (any '
@@ -1005,6 +1014,8 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
                     key, config.SITE_PREFIX, key, key)), left=False))
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
+    for problem in problems:        # lines of the text returned
+        problem.line += sum(1 for line in inserted if line <= problem.line)
     return text, problems
 
 
