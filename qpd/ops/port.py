@@ -3,7 +3,7 @@
     qpd port path/to/site            # in place, each original kept as FILE.qp-orig
     qpd port path/to/site --diff     # the unified diff of what it would write
 
-Every `.py` and `.qpy` file below DIR goes through four steps, each owned
+Every `.py` and `.qpy` file below DIR goes through five steps, each owned
 by one piece of this module:
 
 1. Templates masked (`.qpy` only). QP's `def name [html] (...)` and
@@ -14,8 +14,9 @@ by one piece of this module:
    plain Python expression statements and go through unchanged.
 2. Python 2 to 3 with fissix (a maintained lib2to3) and its standard
    fixers, `idioms` included (`v = d.items(); v.sort()` becomes
-   `v = sorted(d.items())`), plus one of ours for the `string` module's
-   functions (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
+   `v = sorted(d.items())`: the `list()` the dict fixer put in between is
+   taken out again), plus one of ours for the `string` module's functions
+   (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
    relative-import fixer taught that a sibling `.qpy` is a local module.
    A file fissix cannot parse is left as it was and reported.
 3. QP's names to qpd's: every `qp.…`/`qpy…` import rewritten from one
@@ -26,18 +27,28 @@ by one piece of this module:
    import hook compiles `.qpy` files. `map_module` and `map_class` answer
    the same table for other tools (`qpd migrate` maps pickled class paths
    with them).
-4. Checks on the result, each reported as `FILE:LINE: what, and what to
-   write instead`: imports and names with no qpd counterpart, `string`
-   functions Python 3 lacks, configuration keys qpd would refuse (a site's
-   own keys take the `site_` prefix; a near-miss of a qpd key is named),
-   values qpd refuses, a plain-TCP `durus_address`, and Digest sign-in
-   (qpd then stores the digests it needs: see qpd.storage.digester).
+4. The configuration made one qpd starts with (port_configuration): a
+   site's own keys take the `site_` prefix, and so do the `.get('KEY')`
+   reads of them in every file of the site (so every file is ported
+   before any is written); a plain-TCP `durus_address` on loopback, which
+   qpd refuses, is commented out (qpd's default is a unix socket). A key
+   that looks like a typo of one of qpd's (`max_childern`) is not
+   renamed: the next step reports it.
+5. Checks on the result, each reported as `FILE:LINE: what, and what to
+   write instead` (lines of the ported file): imports and names with no
+   qpd counterpart, `string` functions Python 3 lacks, configuration keys
+   qpd would refuse (a near miss names both fixes), values qpd refuses,
+   a plain-TCP `durus_address` left, an address on every interface, and
+   Digest sign-in (qpd then stores the digests it needs: see
+   qpd.storage.digester).
 
 What is reported is either *left* (the site will not work until a person
-edits the line: the command then exits 1) or a *note* (it works, but
-differently from QP, or less safely). Running it again changes nothing:
-every step leaves converted code as it is. `--diff` prints exactly what the
-first run would write. It does not migrate a database (`qpd migrate`).
+edits the line: the command then exits 1) or a *note* (`FILE:LINE: note:
+...`: it works, but differently from QP, or less safely). The last line
+counts what each step converted. Running it again changes nothing: a file
+whose original is kept is not converted from Python 2 again, and every
+other step leaves converted code as it is. `--diff` prints exactly what
+the first run would write. It does not migrate a database (`qpd migrate`).
 """
 
 import ast
@@ -745,12 +756,13 @@ def port_imports(text, path='<source>', counts=None):
 # Step 4: checks -------------------------------------------------------------
 
 DIGEST_NOTE = (
-    'signs in with HTTP Digest: qpd keeps the MD5 and SHA-256 digests it '
-    "needs (for the site's realm) whenever a password is set (qpd shell's "
-    'create_user, User.set_password), so set the password of each user '
-    'again after the port (qpd migrate keeps QP\'s MD5 ones); '
-    'http_digests=False in configuration stops storing them (Digest '
-    'sign-in then fails); Digest needs https (as_https_address)')
+    'signs in with HTTP Digest, which works on qpd for users whose password '
+    "is set on qpd (qpd shell NAME -c \"create_user('ann', 'PASSWORD')\", "
+    'User.set_password): qpd then keeps the MD5 and SHA-256 digests Digest '
+    "needs for the site's realm (key http_digests; http_digests=False "
+    'stops that, and Digest sign-in then fails); users brought over by qpd '
+    'migrate set their password again; Digest is answered on https only '
+    '(as_https_address behind a TLS front end, or https_address)')
 
 
 def _literal(node):
