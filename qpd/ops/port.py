@@ -753,7 +753,7 @@ def port_imports(text, path='<source>', counts=None):
     return result, problems
 
 
-# Step 4: checks -------------------------------------------------------------
+# Step 5: checks -------------------------------------------------------------
 
 DIGEST_NOTE = (
     'signs in with HTTP Digest, which works on qpd for users whose password '
@@ -913,7 +913,7 @@ def check_source(text, path='<source>', site_name='site'):
     return problems
 
 
-# Step 3b: configuration ------------------------------------------------------
+# Step 4: the configuration (runs before the checks of step 5) ---------
 
 # A key this close to one of qpd's (difflib's ratio) is taken for a typo of
 # it, not for the site's own key: port then leaves it to the porter.
