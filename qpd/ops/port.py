@@ -761,7 +761,8 @@ DIGEST_NOTE = (
     'User.set_password): qpd then keeps the MD5 and SHA-256 digests Digest '
     "needs for the site's realm (key http_digests; http_digests=False "
     'stops that, and Digest sign-in then fails); users brought over by qpd '
-    'migrate set their password again; Digest is answered on https only '
+    "migrate set their password again (QP's MD5 digests are kept aside, "
+    'never accepted); Digest is answered on https only '
     '(as_https_address behind a TLS front end, or https_address)')
 
 
