@@ -376,3 +376,18 @@ def test_notes_say_what_works_differently(capsys, tmp_path):
     assert 'signs in with HTTP Digest' in lines[3]
     assert 'http_digests=False' in lines[3]
     assert lines[-1].endswith('4 note(s), 0 line(s) left to edit by hand')
+
+
+def test_a_front_end_listener_beyond_loopback_is_left():
+    source = ('class P:\n    configuration = dict(\n'
+              "        as_https_address=('', 9000),\n"
+              "        scgi_address=('localhost', 11000))\n")
+    ported, problems = port_source(source, 'p.py')
+    assert [str(p) for p in problems] == [
+        "p.py:3: as_https_address ('', 9000) is beyond loopback, which qpd "
+        "refuses (whoever reaches it could name the client's address and "
+        "https): write ('127.0.0.1', 9000), or set "
+        "front_end_beyond_loopback=True when a firewall lets only the front "
+        "end in"]
+    allowed = source.replace('))', '),\n        front_end_beyond_loopback=True)')
+    assert port_source(allowed, 'p.py')[1] == []

@@ -38,7 +38,8 @@ by one piece of this module:
    write instead` (lines of the ported file): imports and names with no
    qpd counterpart, `string` functions Python 3 lacks, configuration keys
    qpd would refuse (a near miss names both fixes), values qpd refuses,
-   a plain-TCP `durus_address` left, an address on every interface, and
+   a plain-TCP `durus_address` left, an scgi or as_https listener beyond
+   loopback (qpd refuses it), an http address on every interface, and
    Digest sign-in (qpd then stores the digests it needs: see
    qpd.storage.digester).
 
@@ -833,8 +834,17 @@ def _check_key(path, site_name, key, value_node, line, keys=()):
         value = config.check_value(site_name, key, value)
     except config.ConfigurationError as error:
         return Problem(path, line, 'configuration %s: %s' % (key, error))
-    if (key in ('http_address', 'scgi_address', 'as_https_address') and
-            isinstance(value, tuple) and value[0] in ('', '0.0.0.0', '::')):
+    if (key in ('scgi_address', 'as_https_address') and
+            isinstance(value, tuple) and not is_loopback(value) and
+            'front_end_beyond_loopback' not in keys):
+        return Problem(path, line, (
+            '%s %r is beyond loopback, which qpd refuses (whoever reaches '
+            "it could name the client's address and https): write "
+            "('127.0.0.1', %d), or set front_end_beyond_loopback=True when "
+            'a firewall lets only the front end in' % (
+                key, tuple(value), value[1])))
+    if (key == 'http_address' and isinstance(value, tuple) and
+            value[0] in ('', '0.0.0.0', '::')):
         return Problem(path, line, (
             '%s %r listens on every interface, as in QP: write '
             "('127.0.0.1', %d) to answer this machine only (behind a "
