@@ -222,14 +222,16 @@ class Serve:
         try:
             self.site.ensure_var_directory()
             clear_metrics_directory(self.site)
+            if self.reload:
+                # Before the workers import the site: an edit made while
+                # they start, or as soon as it answers, is not missed.
+                self.start_watching()
             for group in ([self.durus], [self.dispatcher], self.workers):
                 for child in group:
                     self.start(child)
                 if not self.wait_ready(group):
                     return 0 if self.stopping else 1
             addresses = parse_ready_line(self.dispatcher.ready_line).rest
-            if self.reload:
-                self.start_watching()
             sys.stdout.write(
                 format_ready_line('serve', self.name, addresses) + '\n')
             sys.stdout.flush()

@@ -115,3 +115,38 @@ def test_reload(tmp_path):
                  if r[0] in ('durus', 'dispatcher')}
         assert roles == stable
         wait_until(lambda: cluster.get_stats()['workers'] == 2, timeout=20)
+
+
+def test_edit_at_once_after_the_first_answer(tmp_path):
+    """An edit made as soon as the site first answers is not lost: the
+    watcher runs before the workers import the site, and compares the
+    files with the ones they loaded once it watches."""
+    home = make_home(tmp_path, slash=SLASH % {'configuration': {
+        'http_address': ('127.0.0.1', 0), 'scgi_address': None,
+        'as_https_address': None}})
+    page = os.path.join(home, 'sites', 'hello', 'page.qpy')
+    with open(page, 'w') as f:
+        f.write(PAGE % 'first')
+    with Cluster(home) as cluster:
+        serve = cluster.start('serve', 'serve', 'hello', '--workers', '2',
+                              '--reload')
+        # The dispatcher's READY line names the port; the first 200 comes
+        # as soon as a worker is up, before serve's own READY line.
+        ready = serve.wait_ready('dispatcher')[0]
+        cluster._set_addresses(ready[3])
+        while True:
+            try:
+                status = get_text(cluster)[0]
+            except OSError:
+                status = None
+            if status == 200:
+                break
+            time.sleep(0.005)
+        with open(page, 'w') as f:
+            f.write(PAGE % 'second')
+        serve.wait_ready('serve')
+        budget = reload_budget()
+        took = served_within(cluster, '<p>second</p>', budget)
+        print('served the edit after %.2f s (budget %.1f s)' % (took, budget))
+        assert any('page.qpy changed; restarting the workers' in line
+                   for line in serve.errors)
