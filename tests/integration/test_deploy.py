@@ -186,3 +186,40 @@ def test_deploy_and_rollback_under_load(tmp_path):
         assert '-initial' in home.run('show', 'hello').stdout
     finally:
         assert home.cleanup(remove=False) == []
+
+
+def test_deploy_and_rollback_under_serve(tmp_path):
+    """A site run by `qpd serve`: deploy and rollback replace its workers
+    too (a new set, ready before the old one goes), no request fails."""
+    from harness import Cluster
+    port = free_port()
+    configuration = {'http_address': ('127.0.0.1', port),
+                     'scgi_address': None, 'as_https_address': None,
+                     'max_children': 2, 'durus_sync': False}
+    path = make_home(tmp_path)
+    package = os.path.join(path, 'sites', 'hello')
+    os.unlink(os.path.join(package, 'slash.py'))
+    write_package(package, 'v1', configuration)
+    home = QpdHome(path)
+    v2 = str(tmp_path / 'v2')
+    write_package(v2, 'v2', configuration)
+    with Cluster(path) as cluster:
+        cluster.start_serve(workers=2)
+        with Load(port) as load:
+            load.wait_for(20)
+            result = home.run('deploy', 'hello', v2)
+            switched = time.monotonic()
+            load.wait_for(40)
+        assert 'not running' not in result.stdout
+        assert load.failures == []
+        assert {body for began, _, body in load.results
+                if began > switched} == {'v2:v2'}
+        with Load(port) as load:
+            load.wait_for(10)
+            result = home.run('rollback', 'hello')
+            switched = time.monotonic()
+            load.wait_for(20)
+        assert 'not running' not in result.stdout
+        assert load.failures == []
+        assert {body for began, _, body in load.results
+                if began > switched} == {'v1:v1'}
