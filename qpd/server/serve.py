@@ -26,6 +26,10 @@ hand and go. That is how `qpd deploy` and `qpd rollback` restart the
 workers of a site run by `qpd serve` (`replace_serve_workers`: it waits
 until the pool holds only new workers).
 
+Started by systemd socket activation (`qpd build NAME --systemd`), it
+passes the listening sockets it was given on to the dispatcher
+(qpd.server.listeners.take_passed), which opens only the keys not passed.
+
 With --debug, the workers answer exceptions with the technical 500 page
 (qpd.web.debug); it is refused when a listener is not on loopback. With
 --reload, a watcher (qpd.server.reload) reports changed .py and .qpy files
@@ -51,6 +55,7 @@ from qpd.lib.address import format_address, is_loopback
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line, parse_ready_line
 from qpd.metrics import clear_metrics_directory
+from qpd.server.listeners import format_passed, take_passed
 
 __all__ = ['main', 'Child', 'Serve', 'check_debug', 'find_serve',
            'replace_serve_workers', 'REPLACE_SIGNAL', 'PID_FILE_NAME']
@@ -124,6 +129,18 @@ def _die_with_parent():
         pass
 
 
+def _passing(passed):
+    """([(fd, name)]) -> callable: run in the child before exec: die with
+    the parent, and name the descriptors systemd passed as this process's
+    (LISTEN_PID is the child's pid, known only here; the environment the
+    exec gets is the process's own, putenv included)."""
+    def prepare():
+        _die_with_parent()
+        for name, value in format_passed(passed, os.getpid()).items():
+            os.putenv(name, value)
+    return prepare
+
+
 class Child:
     """(role:str, argv:[str], index:int=None)
     One child process and the lines it printed."""
@@ -138,6 +155,7 @@ class Child:
         self.partial = b''
         self.failures = 0
         self.restart_at = None
+        self.passed = []           # [(fd, name)] from systemd, for it
 
     def get_label(self):
         """() -> str"""
@@ -148,7 +166,9 @@ class Child:
     def start(self):
         self.process = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            process_group=0, preexec_fn=_die_with_parent)
+            process_group=0, pass_fds=[fd for fd, _ in self.passed],
+            preexec_fn=_passing(self.passed) if self.passed
+            else _die_with_parent)
         os.set_blocking(self.process.stdout.fileno(), False)
         self.ready_line = None
         self.partial = b''
@@ -201,6 +221,9 @@ class Serve:
         self.base = base
         self.durus = Child('durus', base + ['durus', self.name])
         self.dispatcher = Child('dispatcher', base + ['dispatcher', self.name])
+        # Under systemd socket activation (qpd build --systemd), the
+        # listeners it passed go on to the dispatcher.
+        self.dispatcher.passed = take_passed()
         self.workers = [self.make_worker(i) for i in range(self.count)]
         self.selector = selectors.DefaultSelector()
         self.stopping = False

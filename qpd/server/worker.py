@@ -557,9 +557,11 @@ class Worker:
         self.banned.refresh(time.monotonic(), force=True)
 
     def handle_release(self, nbytes, fds):
-        """RELEASE: give back every held connection, and hold no more."""
+        """RELEASE (the dispatcher drains): give back every held
+        connection, hold no more, and stop accepting from its listeners."""
         self.holding = False
         self.release_all()
+        self.listeners.drop_all()
 
     def reconnect(self):
         self.log('the dispatcher went away; reconnecting')
