@@ -658,6 +658,7 @@ class Dispatcher:
             'connections': len(self.conns),
             'served': self.stats['served_gone'] + sum(served.values()),
             'restarts': self.stats['restarts'],
+            'recycles': self.stats['recycles'],
             'accepted': self.stats['connections'] + sum(
                 w.counters.read_accepted() for w in registered
                 if w.counters is not None),
