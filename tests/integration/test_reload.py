@@ -65,17 +65,27 @@ def served_within(cluster, text, seconds):
         time.sleep(0.02)
 
 
-def test_reload(tmp_path):
+def start_reloading(cluster):
+    """(cluster) -> Process: `qpd serve hello --workers 2 --reload`"""
+    return cluster.start('serve', 'serve', 'hello', '--workers', '2',
+                         '--reload')
+
+
+def make_page_home(tmp_path):
+    """(tmp_path) -> (home, page): a site whose / is page.qpy's 'first'."""
     home = make_home(tmp_path, slash=SLASH % {'configuration': {
         'http_address': ('127.0.0.1', 0), 'scgi_address': None,
         'as_https_address': None}})
-    package = os.path.join(home, 'sites', 'hello')
-    page = os.path.join(package, 'page.qpy')
+    page = os.path.join(home, 'sites', 'hello', 'page.qpy')
     with open(page, 'w') as f:
         f.write(PAGE % 'first')
+    return home, page
+
+
+def test_reload(tmp_path):
+    home, page = make_page_home(tmp_path)
     with Cluster(home) as cluster:
-        serve = cluster.start('serve', 'serve', 'hello', '--workers', '2',
-                              '--reload')
+        serve = start_reloading(cluster)
         ready = serve.wait_ready('serve')[0]
         cluster._set_addresses(ready[3])
         assert get_text(cluster) == (200, '<p>first</p>')
@@ -121,15 +131,9 @@ def test_edit_at_once_after_the_first_answer(tmp_path):
     """An edit made as soon as the site first answers is not lost: the
     watcher runs before the workers import the site, and compares the
     files with the ones they loaded once it watches."""
-    home = make_home(tmp_path, slash=SLASH % {'configuration': {
-        'http_address': ('127.0.0.1', 0), 'scgi_address': None,
-        'as_https_address': None}})
-    page = os.path.join(home, 'sites', 'hello', 'page.qpy')
-    with open(page, 'w') as f:
-        f.write(PAGE % 'first')
+    home, page = make_page_home(tmp_path)
     with Cluster(home) as cluster:
-        serve = cluster.start('serve', 'serve', 'hello', '--workers', '2',
-                              '--reload')
+        serve = start_reloading(cluster)
         # The dispatcher's READY line names the port; the first 200 comes
         # as soon as a worker is up, before serve's own READY line.
         ready = serve.wait_ready('dispatcher')[0]

@@ -56,12 +56,7 @@ def _scgi_get(port):
         (b'SERVER_PROTOCOL', b'HTTP/1.1'), (b'REMOTE_ADDR', b'127.0.0.1')))
     with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
         sock.sendall(b'%d:%s,' % (len(headers), headers))
-        data = b''
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
+        return sock.makefile('rb').read()     # until the dispatcher closes
 
 
 def test_serve_on_sockets_passed_like_systemd(tmp_path):
