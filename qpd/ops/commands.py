@@ -22,7 +22,7 @@ from qpd.site import (Site, ConfigurationError, list_site_names,
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
            'certs', 'describe_storage', 'metrics', 'deploy', 'rollback',
            'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
-           'demo', 'port']
+           'demo', 'port', 'migrate']
 
 
 def _usage(message):
@@ -524,7 +524,7 @@ def build(args):
     hosts (HTTP and SCGI upstreams) instead; with --logrotate, only the
     /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate); with
     --systemd, only the systemd units (qpd.ops.systemd)."""
-    from qpd.ops.build import (get_configs, build_cgi2scgi,
+    from qpd.ops.build import (get_configs, build_cgi2scgi, get_notes,
                                get_upstream_configs, parse_hosts)
     site = _one_site(args)
     if getattr(args, 'logrotate', False):
@@ -560,6 +560,8 @@ def build(args):
         for filename, text in configs:
             _say('# ==== %s ====' % filename)
             _say(text)
+    for note in get_notes(site, hosts):
+        _say(note if output else '# ' + note)
     if hosts:
         return 0
     if site.get_scgi_address():
@@ -647,7 +649,18 @@ def demo(args):
 # port ------------------------------------------------------------------------
 
 def port(args):
-    """qpd port DIR [--diff]: rewrite a QP site's imports to qpd's modules
-    (qpd.ops.port)."""
+    """qpd port DIR [--diff]: a QP site made a qpd site (qpd.ops.port)."""
     from qpd.ops.port import main
     return main(args.directory, diff=args.diff)
+
+
+def migrate(args):
+    """qpd migrate SRC DEST [--encoding CODEC] [--force]: copy a QP
+    database into a new one for qpd, then print what was written
+    (qpd.ops.migrate)."""
+    from qpd.ops.migrate import migrate as run
+    report = run(args.source, args.dest, encoding=args.encoding,
+                 force=args.force, home=args.home)
+    for line in report.get_lines():
+        _say(line)
+    return 0

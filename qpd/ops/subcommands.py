@@ -195,13 +195,28 @@ COMMANDS = [
                       'kept)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
-    Command('port', "rewrite a QP site's imports (qp..., qpy) to qpd's "
-            'modules', _commands('port'), None,
+    Command('port', "port a QP site: Python 2 to 3, QP's modules to "
+            "qpd's, its configuration to qpd's keys; lists what is left",
+            _commands('port'), None,
             [Arg('directory', metavar='DIR',
                  help='the site: its .py and .qpy files are rewritten in '
                       'place, each original kept as FILE.qp-orig'),
              Arg('--diff', action='store_true',
-                 help='print a unified diff instead of writing')]),
+                 help='print the unified diff of what it would write, '
+                      'writing nothing')]),
+    Command('migrate', 'copy a Durus file written by QP on Python 2 into '
+            'a new one for qpd (after qpd port on the site)',
+            _commands('migrate'), None,
+            [Arg('source', metavar='SRC',
+                 help="the QP site's Durus file (only read)"),
+             Arg('dest', metavar='DEST',
+                 help='the new Durus file (0600), e.g. '
+                      'sites/NAME/var/NAME.durus while the site is stopped'),
+             Arg('--encoding', default='utf-8', metavar='CODEC',
+                 help="what Python 2 str values were written in (default "
+                      "utf-8); an attribute declared bytes stays bytes"),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",

@@ -77,6 +77,7 @@ import time
 import traceback
 
 from qpd.lib.backoff import Backoff
+from qpd.lib.gc_clock import gc_clock
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
@@ -156,10 +157,12 @@ class Held:
 
 def settle_garbage():
     """() -> None: collect what loading the site left, freeze the rest
-    (the collector no longer scans it) and set GC_THRESHOLDS."""
+    (the collector no longer scans it) and set GC_THRESHOLDS; from then on
+    the collections are timed (gc_clock, for the slow-hit line)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc_clock.install()
 
 
 def _shutdown(sock):
@@ -298,6 +301,8 @@ class Worker:
         try:
             self.site.get_publisher_class()
             self.responder = responder = Responder(self.site, self.log)
+            responder.banned = self.banned
+            self.banned.refresh(time.monotonic(), force=True)
             self.limits = responder.limits
             self.script_name = responder.script_name
         except BaseException as e:
