@@ -11,17 +11,17 @@ that also checks who may send it and how many descriptors it carries),
 notices a worker's death (drop_worker: the request it never received goes
 to another worker; the one it was answering costs a 502, or 504 after a
 request_timeout; the connections it held idle wait in the dispatcher
-again) and kills one busy past request_timeout (check_worker_time). A worker that reached its
-max_requests or max_worker_memory asks to leave (LEAVE); the pool lets
-one go at a time (GO), in the order they asked, the next once a worker
-of the index let go says HELLO again (or LEAVE_WAIT passed), so that two
-never leave together.
-
-A new message from the workers: its pack_/unpack_ pair in fdpass, a
+again) and kills one busy past request_timeout (check_worker_time).
+A worker that reached its max_requests or max_worker_memory asks to
+leave (LEAVE); the pool lets one go at a time (GO, let_next_go), in the
+order they asked, the next once a worker of the index let go says HELLO
+again (or LEAVE_WAIT passed), so that two never leave together.
 
 What happens to a client connection (wait for its next request, finish,
 refuse, queue, send a passed file) is the dispatcher's: the pool calls it
 back (`self.d`).
+
+A new message from the workers: its pack_/unpack_ pair in fdpass, a
 handle_X method here, and its entry in `handlers`.
 """
 

@@ -52,8 +52,9 @@ jitter spread by index) or, after a request, a resident memory
 dispatcher (LEAVE), which lets one worker go at a time (GO), and then
 logs why, counts it (qpd_worker_recycles_total{reason}), gives back what
 it holds and exits with status 0, as in a rolling restart; supervisord or
-`qpd serve` starts a fresh one. Until it is let go it serves on. It never leaves so in its first MIN_LIFETIME seconds
-(supervisord would count that as a failed start).
+`qpd serve` starts a fresh one. Until it is let go it serves on. It
+never asks in its first MIN_LIFETIME seconds (supervisord would count an
+exit that soon as a failed start).
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 
