@@ -158,3 +158,30 @@ def test_max_worker_memory(tmp_path):
         wait_until(lambda: len(cluster.get_worker_pids()) == 2, timeout=10)
         assert before - set(cluster.get_worker_pids())
         assert cluster.get_stats()['failed'] == 0
+
+
+def test_max_requests_under_supervisord():
+    """The default way to run a site: supervisord restarts each worker
+    that leaves (autorestart), and wrk sees no failed request."""
+    _wrk_or_skip()
+    from harness import QpdHome
+    home = QpdHome.make()
+    try:
+        port = home.new('recy', max_requests=200, max_requests_jitter=50,
+                        max_children=2)
+        home.run('start', 'recy')
+        site = Site('recy', home=home.get_path())
+        result = run_wrk('http://127.0.0.1:%d/' % port, duration=8,
+                         connections=8)
+        print('supervisord: wrk %(requests)d requests, non-2xx %(non_2xx)d, '
+              'socket errors %(socket_errors)d' % result)
+        assert result['non_2xx'] == 0, result['output']
+        assert result['socket_errors'] == 0, result['output']
+        recycled = _recycles(site, 'max_requests')
+        print('supervisord: recycles %d' % recycled)
+        assert recycled >= 4
+        infos = home.get_supervisor().get_process_infos('recy')
+        assert all(i['statename'] in ('RUNNING', 'STARTING') for i in infos)
+        assert not any(i['statename'] in ('BACKOFF', 'FATAL') for i in infos)
+    finally:
+        assert home.cleanup() == []
