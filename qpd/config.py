@@ -537,8 +537,9 @@ KEYS = [
         'place, as in a rolling restart (0: never)', restart=False),
     Key('max_requests_jitter', 0, integer(0),
         'up to this many requests more, spread over the workers by index '
-        'and drawn again for each worker, so that two never leave '
-        'together', restart=False),
+        'and drawn again for each worker, so that they seldom reach '
+        '`max_requests` together (the dispatcher lets one leave at a '
+        'time)', restart=False),
     Key('max_worker_memory', 0, integer(0),
         'bytes of resident memory after which a worker leaves once the '
         'request that crossed it is answered (checked between requests; '
