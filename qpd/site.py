@@ -335,21 +335,20 @@ class Site:
         """() -> str | (host, port) | qpd.storage.tls.TLSAddress: what a
         Durus client of this host dials: the durus_address as it is, or,
         with durus_tls, a TLS address presenting this host's certificate.
-        A missing TLS file is a ConfigurationError."""
+        A TLS file missing or unusable is a ConfigurationError."""
         address = self.get_durus_address()
         directory = self.get_tls_directory()
         if directory is None or not isinstance(address, tuple):
             return address
-        from qpd.storage.tls import (TLSAddress, TLSFilesMissing,
+        from qpd.storage.tls import (TLSAddress, TLSFileError,
                                      make_client_context)
         try:
             context = make_client_context(directory)
-        except TLSFilesMissing as e:
+        except TLSFileError as e:
             raise ConfigurationError(
-                self.name, 'durus_tls_directory',
-                '%s lacks %s' % (e.directory, ', '.join(e.missing)),
-                'make them with "qpd certs %s" and copy this host\'s '
-                'ca.pem, host.pem and host.key there' % self.name) from None
+                self.name, 'durus_tls_directory', e.problem,
+                e.fix.replace('qpd certs NAME', 'qpd certs ' + self.name)
+            ) from None
         host, port = get_local_address(address)
         return TLSAddress(host, port, context)
 

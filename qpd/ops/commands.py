@@ -573,12 +573,22 @@ def build(args):
 # certs -----------------------------------------------------------------------
 
 def certs(args):
-    """qpd certs NAME [--output DIR] [--storage-name NAME…] [--renew]: the
-    site's CA and one TLS certificate per host (qpd.ops.certs)."""
-    from qpd.ops.certs import write_site_certs
+    """qpd certs NAME [--output DIR] [--storage-name NAME…] [--renew]
+    [--revoke HOST]: the site's CA and one TLS certificate per host, or
+    a host's certificate revoked (qpd.ops.certs)."""
+    from qpd.ops.certs import revoke_host, write_site_certs
     site = _one_site(args)
     directory = getattr(args, 'output', None) or os.path.join(
         args.home, 'certs', site.get_name())
+    host = getattr(args, 'revoke', None)
+    if host:
+        revoke_host(site, os.path.abspath(directory), host, say=_say)
+        _say('copy %s to the storage host\'s durus_tls_directory and '
+             'restart its StorageServer ("qpd restart %s"): it then refuses '
+             '%s; "qpd certs %s" makes %s a new certificate if it stays' % (
+                 os.path.join(directory, '<storage host>', 'crl.pem'),
+                 site.get_name(), host, site.get_name(), host))
+        return 0
     write_site_certs(site, os.path.abspath(directory),
                      getattr(args, 'storage_name', None) or (),
                      renew=getattr(args, 'renew', False), say=_say)

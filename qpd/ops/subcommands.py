@@ -188,7 +188,10 @@ COMMANDS = [
                                   'the storage host by (repeatable)'),
              Arg('--renew', action='store_true',
                  help="make every host's certificate again (the CA is "
-                      'kept)')]),
+                      'kept)'),
+             Arg('--revoke', metavar='HOST', default=None,
+                 help="revoke HOST's certificate (crl.pem) and remove its "
+                      'files')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
     Command('port', "rewrite a QP site's imports (qp..., qpy) to qpd's "

@@ -33,7 +33,7 @@ from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
 from qpd.storage.commit_count import CommitCounter, counter_path
 from qpd.storage.durable import (
     DurableStorageServer, StorageDamaged, recover_tail)
-from qpd.storage.tls import TLSFilesMissing
+from qpd.storage.tls import TLSFileError
 
 __all__ = ['main', 'serve', 'make_socket_address', 'format_ready_line',
            'UNIX_SOCKET_UMASK']
@@ -191,8 +191,10 @@ def _run(durus_file, address, **options):
     os.umask(0o077)
     try:
         serve(durus_file, address, **options)
-    except (StorageDamaged, TLSFilesMissing) as e:
-        sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), e))
+    except (StorageDamaged, TLSFileError) as e:
+        text = e.for_site(options.get('name')) if isinstance(
+            e, TLSFileError) else str(e)
+        sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), text))
         sys.stderr.flush()
         return 1
     except SystemExit as e:

@@ -1,0 +1,273 @@
+"""Issue 27 #10, rerun with real processes: TLS files that are garbage,
+mismatched, readable by others or expired give one line naming the file
+and the fix from the StorageServer (`qpd durus`), `qpd shell` and the
+workers, never an ssl.SSLError traceback; a certificate near its end is
+a warning at start; `qpd certs NAME --revoke HOST` makes the
+StorageServer refuse that host. Every test here failed before its fix.
+"""
+
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from qpd.ops.certs import make_ca, write_host_files
+from qpd.storage.connection import StorageUnavailable, ping
+from qpd.storage.tls import TLSAddress, make_client_context
+
+pytestmark = pytest.mark.timeout(120)
+
+SLASH = '''
+from qpd.web.publish import Publisher
+from qpd.web.directory import Directory
+
+
+class SitePublisher(Publisher):
+    configuration = %r
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['']
+
+    def _q_index(self):
+        return 'hi'
+'''
+
+SEVERAL = {
+    'http_address': ('127.0.0.1', 0),
+    'scgi_address': None,
+    'as_https_address': None,
+    'durus_address': ('10.9.0.2', 2972),
+    'durus_tls': True,
+    'hosts': {'store': ['storage'], 'web1': ['web'], 'web2': ['web']},
+    'max_children': 1,
+}
+
+
+def _write_site(home, name, configuration):
+    from qpd.site import Site
+    package = os.path.join(home, 'sites', name)
+    os.makedirs(package)
+    open(os.path.join(package, '__init__.py'), 'w').close()
+    with open(os.path.join(package, 'slash.py'), 'w') as f:
+        f.write(SLASH % (configuration,))
+    return Site(name, home)
+
+
+def _qpd(home, *words, env=None, timeout=60):
+    return subprocess.run(
+        [sys.executable, '-m', 'qpd', '--home', home] + list(words),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, **(env or {})), timeout=timeout)
+
+
+def _expired_certificate(ca_key, ca_cert, host):
+    """A host certificate of the CA that ended yesterday."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    from qpd.ops.certs import make_key
+    key = make_key()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = x509.CertificateBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, host)])).issuer_name(
+        ca_cert.subject).public_key(key.public_key()).serial_number(
+        x509.random_serial_number()).not_valid_before(
+        now - datetime.timedelta(days=10)).not_valid_after(
+        now - datetime.timedelta(days=1)).add_extension(
+        x509.SubjectAlternativeName([x509.DNSName(host)]),
+        critical=False).sign(ca_key, hashes.SHA256())
+    return key, cert
+
+
+def _spoil(directory, how, pki):
+    """Spoil the TLS files in directory as `how` says; the file named."""
+    from qpd.ops.certs import _cert_bytes, _key_bytes
+    from qpd.lib.private_dir import write_private_file
+    if how == 'garbage certificate':
+        write_private_file(os.path.join(directory, 'host.pem'),
+                           b'-----BEGIN CERTIFICATE-----\nnot one\n')
+        return 'host.pem'
+    if how == 'garbage key':
+        write_private_file(os.path.join(directory, 'host.key'), b'junk\n')
+        return 'host.key'
+    if how == 'mismatched key':
+        shutil.copyfile(os.path.join(str(pki), 'other', 'host.key'),
+                        os.path.join(directory, 'host.key'))
+        return 'host.key'
+    if how == 'key readable by others':
+        os.chmod(os.path.join(directory, 'host.key'), 0o644)
+        return 'host.key'
+    if how == 'expired certificate':
+        key, cert = _expired_certificate(pki.ca_key, pki.ca_cert, 'x')
+        write_private_file(os.path.join(directory, 'host.key'),
+                           _key_bytes(key))
+        write_private_file(os.path.join(directory, 'host.pem'),
+                           _cert_bytes(cert))
+        return 'host.pem'
+    raise AssertionError(how)
+
+
+@pytest.fixture
+def pki(tmp_path):
+    ca_key, ca_cert = make_ca('t')
+    root = tmp_path / 'pki'
+    write_host_files(str(root / 'store'), ca_key, ca_cert, 'store',
+                     ['127.0.0.1', 'localhost'], server=True)
+    write_host_files(str(root / 'web1'), ca_key, ca_cert, 'web1')
+    other_key, other_cert = make_ca('other')
+    write_host_files(str(root / 'other'), other_key, other_cert, 'web1')
+    return _PKI(root, ca_key, ca_cert)
+
+
+class _PKI:
+    """The site's CA and the directory of the hosts' files."""
+
+    def __init__(self, root, ca_key, ca_cert):
+        self.root = root
+        self.ca_key = ca_key
+        self.ca_cert = ca_cert
+
+    def __str__(self):
+        return str(self.root)
+
+    def __truediv__(self, name):
+        return self.root / name
+
+
+SPOILS = ['garbage certificate', 'garbage key', 'mismatched key',
+          'key readable by others', 'expired certificate']
+
+
+def _one_line(stderr, filename):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert 'Traceback' not in stderr and 'SSLError' not in stderr
+    assert filename in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize('how', SPOILS)
+def test_storage_server_says_one_line(pki, tmp_path, how):
+    directory = str(pki / 'store')
+    filename = _spoil(directory, how, pki)
+    result = subprocess.run(
+        [sys.executable, '-m', 'qpd.storage.server',
+         str(tmp_path / 'tls.durus'), '127.0.0.1:0', '--tls', directory],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    line = _one_line(result.stderr, filename)
+    assert 'qpd certs' in line or 'chmod 600' in line
+
+
+@pytest.mark.parametrize('how', SPOILS)
+def test_qpd_durus_and_shell_say_one_line(pki, tmp_path, how):
+    home = str(tmp_path / 'home')
+    name = 'tlsfiles'
+    site = _write_site(home, name, SEVERAL)
+    var = os.path.join(home, 'sites', name, 'var')
+    os.makedirs(var, mode=0o700)
+    # The storage host: qpd durus NAME.
+    shutil.copytree(str(pki / 'store'), os.path.join(var, 'tls'))
+    filename = _spoil(os.path.join(var, 'tls'), how, pki)
+    result = _qpd(home, 'durus', name, env={'QPD_HOST': 'store'})
+    assert result.returncode == 1, result.stderr
+    line = _one_line(result.stderr, filename)
+    assert 'qpd certs %s' % name in line or 'chmod 600' in line
+    # A web host: qpd shell NAME, and a worker.
+    shutil.rmtree(os.path.join(var, 'tls'))
+    shutil.copytree(str(pki / 'web1'), os.path.join(var, 'tls'))
+    _spoil(os.path.join(var, 'tls'), how, pki)
+    result = _qpd(home, 'shell', name, '-c', 'print(1)',
+                  env={'QPD_HOST': 'web1'})
+    assert result.returncode == 2, result.stderr
+    line = _one_line(result.stderr, filename)
+    assert 'durus_tls_directory' in line
+    result = _qpd(home, 'worker', name, '--index', '0',
+                  env={'QPD_HOST': 'web1'}, timeout=60)
+    assert result.returncode != 0
+    assert 'Traceback' not in result.stderr, result.stderr
+    assert filename in result.stderr and 'SSLError' not in result.stderr
+    assert site.get_name() == name
+
+
+def test_a_certificate_near_its_end_is_a_warning(pki, tmp_path):
+    directory = str(tmp_path / 'soon')
+    write_host_files(directory, pki.ca_key, pki.ca_cert, 'store',
+                     ['127.0.0.1'], server=True)
+    from qpd.ops.certs import make_host_certificate, _cert_bytes, _key_bytes
+    from qpd.lib.private_dir import write_private_file
+    key, cert = make_host_certificate(pki.ca_key, pki.ca_cert, 'store',
+                                      ['127.0.0.1'], server=True, days=10)
+    write_private_file(os.path.join(directory, 'host.key'), _key_bytes(key))
+    write_private_file(os.path.join(directory, 'host.pem'), _cert_bytes(cert))
+    log = open(str(tmp_path / 'durus.log'), 'w')
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'qpd.storage.server',
+         str(tmp_path / 'tls.durus'), '127.0.0.1:0', '--tls', directory],
+        stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert process.stdout.readline().startswith('READY durus')
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+        log.close()
+    with open(str(tmp_path / 'durus.log')) as f:
+        text = f.read()
+    assert 'host.pem expires on' in text and 'qpd certs NAME --renew' in text
+
+
+def test_a_revoked_host_is_refused(tmp_path):
+    from qpd.ops.certs import revoke_host, write_site_certs
+    home = str(tmp_path / 'home')
+    site = _write_site(home, 'revoking', SEVERAL)
+    certs = str(tmp_path / 'certs')
+    write_site_certs(site, certs, ['127.0.0.1'])
+    stolen = str(tmp_path / 'stolen')
+    shutil.copytree(os.path.join(certs, 'web2'), stolen)
+    serve_dir = str(tmp_path / 'store-tls')
+
+    def start():
+        process = subprocess.Popen(
+            [sys.executable, '-m', 'qpd.storage.server',
+             str(tmp_path / 'tls.durus'), '127.0.0.1:0', '--tls', serve_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = process.stdout.readline()
+        assert line.startswith('READY durus'), line
+        return process, int(line.split()[-1].rsplit(':', 1)[1])
+
+    def stop(process):
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+
+    def address(port, directory):
+        return TLSAddress('127.0.0.1', port, make_client_context(directory))
+
+    shutil.copytree(os.path.join(certs, 'store'), serve_dir)
+    process, port = start()
+    try:
+        assert ping(address(port, stolen))[1].startswith('TLSv1.')
+    finally:
+        stop(process)
+    revoke_host(site, certs, 'web2')
+    assert not os.path.exists(os.path.join(certs, 'web2'))
+    shutil.copyfile(os.path.join(certs, 'store', 'crl.pem'),
+                    os.path.join(serve_dir, 'crl.pem'))
+    process, port = start()
+    try:
+        with pytest.raises((StorageUnavailable, OSError)):
+            ping(address(port, stolen))
+        assert ping(address(port, os.path.join(certs, 'web1')))[1] \
+            .startswith('TLSv1.')
+    finally:
+        stop(process)
+    result = _qpd(home, 'certs', 'revoking', '--output', certs,
+                  '--revoke', 'nohost')
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert 'no certificate of host nohost' in result.stderr
