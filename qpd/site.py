@@ -246,6 +246,12 @@ class Site:
         tighten(var, 0o700)
         return var
 
+    def get_secret_file(self):
+        """() -> str: the file of the key that signs the site's tokens
+        and nonces (qpd.lib.secret_file): var/secret.key."""
+        from qpd.lib.secret_file import FILE_NAME
+        return os.path.join(self.get_var_directory(), FILE_NAME)
+
     def get_static_directory(self):
         """() -> str"""
         return self.get_configuration()['static_directory']

@@ -600,6 +600,39 @@ def certs(args):
     return 0
 
 
+# secret ----------------------------------------------------------------------
+
+def secret(args):
+    """qpd secret NAME [--rotate]: where the site's signing key is, or a
+    new one (qpd.lib.secret_file)."""
+    import time
+    from qpd.lib.secret_file import SecretFile
+    site = _one_site(args)
+    keys = SecretFile(site.get_secret_file(), say=_say)
+    if not keys.exists():
+        raise OperationError(
+            'site %s has no key file %s yet: it is made when the site '
+            'first starts ("qpd start %s")' % (
+                site.get_name(), keys.path, site.get_name()))
+    grace = max(site.get('form_token_lifetime'),
+                site.get('digest_nonce_lifetime'))
+    if getattr(args, 'rotate', False):
+        keys.rotate()
+        _say('rotated %s: new tokens and nonces are signed with a new key; '
+             'those signed with the old one verify until %s' % (
+                 keys.path, time.strftime('%Y-%m-%d %H:%M', time.localtime(
+                     time.time() + grace))))
+        if site.get('hosts'):
+            _say('copy %s to the var directory of every other web host' %
+                 keys.path)
+        return 0
+    keys.get_current()
+    _say('%s: %s' % (keys.path, 'rotated %s' % time.strftime(
+        '%Y-%m-%d %H:%M', time.localtime(keys.rotated_at))
+        if keys.rotated_at else 'never rotated'))
+    return 0
+
+
 # demo ------------------------------------------------------------------------
 
 DEMO = 'demo'

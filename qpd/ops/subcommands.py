@@ -192,6 +192,11 @@ COMMANDS = [
              Arg('--revoke', metavar='HOST', default=None,
                  help="revoke HOST's certificate (crl.pem) and remove its "
                       'files')]),
+    Command('secret', "show where a site's signing key is, or rotate it",
+            _commands('secret'), ONE,
+            [Arg('--rotate', action='store_true',
+                 help='a new key; the old one verifies what it signed for '
+                      'the longest token or nonce lifetime')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
     Command('port', "rewrite a QP site's imports (qp..., qpy) to qpd's "

@@ -79,11 +79,11 @@ def _make_private(directory, durus_file):
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
           quiet=True, sync=True, side_directory=None, check_command=None,
-          tls_directory=None):
+          tls_directory=None, secret_file=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
         on_listening=None, umask:int=None, quiet=True, sync=True,
         side_directory:str=None, check_command:str=None,
-        tls_directory:str=None) -> None
+        tls_directory:str=None, secret_file:str=None) -> None
     Serve durus_file on address until SIGTERM or SIGINT. When listening,
     call on_listening(sock) if given, else print the READY line naming
     `name` (the file's base name when None). With quiet, Durus logs only
@@ -93,7 +93,9 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     the file first (its bytes saved in side_directory, default the file's
     directory); other damage raises StorageDamaged, naming check_command.
     With tls_directory (a host's TLS files, see qpd.storage.tls), clients
-    must speak mutual TLS.
+    must speak mutual TLS. With secret_file (the site's key file), the
+    key is made there at first start, from the old root['qpd_secret']
+    when there is one, which is then dropped (qpd.lib.secret_file).
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -123,7 +125,13 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     storage = FileStorage(durus_file)
     # Make the root object now: clients that start together on a new file
     # would race to create it.
-    Connection(storage)
+    connection = Connection(storage)
+    if secret_file is not None:
+        from qpd.lib.secret_file import SecretFile
+        keys = SecretFile(secret_file)
+        if keys.take_over(connection.get_root()):
+            connection.commit()
+        keys.ensure()
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -179,7 +187,8 @@ def main(site):
     return _run(site.get_durus_file(), site.get_durus_address(), name=name,
                 sync=site.get('durus_sync'), side_directory=var,
                 check_command='qpd check %s' % name,
-                tls_directory=site.get_tls_directory())
+                tls_directory=site.get_tls_directory(),
+                secret_file=site.get_secret_file())
 
 
 def _run(durus_file, address, **options):
