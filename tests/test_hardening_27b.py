@@ -492,3 +492,19 @@ def test_a_secret_file_readable_by_others_is_closed(tmp_path):
     assert _mode(keys.path) == 0o600
     assert len(lines) == 1 and keys.path in lines[0]
     assert '--rotate' in lines[0]
+
+
+# 12. Key file modes checked at start ------------------------------------------
+
+def test_a_ca_key_readable_by_others_is_refused(make_site, tmp_path):
+    from qpd.ops.certs import write_site_certs
+    from qpd.ops.errors import OperationError
+    site = make_site(SLASH)
+    directory = str(tmp_path / 'certs')
+    write_site_certs(site, directory)
+    os.chmod(os.path.join(directory, 'ca.key'), 0o644)
+    with pytest.raises(OperationError) as info:
+        write_site_certs(site, directory)
+    message = str(info.value)
+    assert '\n' not in message and 'ca.key' in message
+    assert 'chmod 600' in message

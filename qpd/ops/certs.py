@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from qpd.lib.private_dir import write_private_file
+from qpd.lib.private_dir import check_private_file, write_private_file
 from qpd.ops.errors import OperationError
 from qpd.storage.tls import (
     CA_FILE, CERT_FILE, CRL_FILE, KEY_FILE, get_certificate_end)
@@ -254,6 +254,12 @@ def _load_ca(directory):
     ca_path = os.path.join(directory, CA_FILE)
     if not (os.path.exists(ca_key_path) and os.path.exists(ca_path)):
         return None
+    problem = check_private_file(ca_key_path)
+    if problem:
+        raise OperationError(
+            '%s; ca.key signs whatever the StorageServer accepts: if others '
+            'may have copied it, roll the CA over (a new certs directory, '
+            'see the README there)' % problem)
     with open(ca_key_path, 'rb') as f:
         ca_key = serialization.load_pem_private_key(f.read(), None)
     with open(ca_path, 'rb') as f:

@@ -271,3 +271,102 @@ def test_a_revoked_host_is_refused(tmp_path):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert 'no certificate of host nohost' in result.stderr
+
+
+# Issue 27 #9 and #12, served --------------------------------------------------
+
+def _as_nobody_can_read(path):
+    """Can the user nobody open path for reading?"""
+    import pwd
+    try:
+        nobody = pwd.getpwnam('nobody')
+    except KeyError:
+        pytest.skip('no user nobody')
+
+    def drop():
+        os.setgid(nobody.pw_gid)
+        os.setgroups([])
+        os.setuid(nobody.pw_uid)
+    result = subprocess.run(['head', '-c', '1', path], preexec_fn=drop,
+                            capture_output=True, timeout=30)
+    return result.returncode == 0
+
+
+def test_a_shipped_0755_var_is_closed_at_start(request):
+    # QP sites ship var/: 0755 here, its .durus file 0644, and the home
+    # readable by all, so that nobody could read the whole database.
+    from harness import Cluster, make_home
+    from durus.connection import Connection
+    from durus.file_storage import FileStorage
+    if os.getuid() != 0:
+        pytest.skip('needs root to act as nobody')
+    import tempfile
+    root = tempfile.mkdtemp(prefix='qpd-shipped-', dir='/tmp')
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    home = make_home(root)
+    for directory in (root, home, os.path.join(home, 'sites'),
+                      os.path.join(home, 'sites', 'hello')):
+        os.chmod(directory, 0o755)
+    var = os.path.join(home, 'sites', 'hello', 'var')
+    os.mkdir(var)
+    os.chmod(var, 0o755)
+    durus = os.path.join(var, 'hello.durus')
+    connection = Connection(FileStorage(durus))
+    connection.get_root()['qpd_secret'] = b's' * 32
+    connection.commit()
+    connection.get_storage().close()
+    os.chmod(durus, 0o644)
+    assert _as_nobody_can_read(durus)            # the attack, before start
+    with Cluster(home) as cluster:
+        cluster.start_durus()
+        assert os.stat(var).st_mode & 0o777 == 0o700
+        assert os.stat(durus).st_mode & 0o777 == 0o600
+        assert not _as_nobody_can_read(durus)
+        secret = os.path.join(var, 'secret.key')
+        assert os.stat(secret).st_mode & 0o777 == 0o600
+    os.chmod(var, 0o755)                      # even with var opened again
+    assert not _as_nobody_can_read(durus)
+    assert not _as_nobody_can_read(secret)
+
+
+def test_range_with_a_non_ascii_digit_is_not_a_500(tmp_path):
+    import socket
+    from harness import Cluster, add_static_file, make_home
+    home = make_home(tmp_path, configuration={
+        'scgi_address': None, 'as_https_address': None})
+    add_static_file(home, 'data.bin', b'x' * 1000)
+    slash = os.path.join(home, 'sites', 'hello', 'slash.py')
+    with open(slash) as f:
+        text = f.read()
+    text = text.replace("_q_exports = ['', ", "_q_exports = ['static', '', ")
+    text += '''
+    from qpd.web.static import StaticDirectory as _Static
+    import os as _os
+    static = _Static(_os.path.join(_os.path.dirname(__file__), 'static'))
+'''
+    with open(slash, 'w') as f:
+        f.write(text)
+    with Cluster(home) as cluster:
+        cluster.boot(workers=1)
+        for value in (b'bytes=\xb2-', b'bytes=-\xb9', b'bytes=0-\xb3'):
+            sock = socket.create_connection(
+                ('127.0.0.1', cluster.get_port()), timeout=10)
+            try:
+                sock.sendall(b'GET /static/data.bin HTTP/1.1\r\nHost: '
+                             b'localhost\r\nRange: ' + value +
+                             b'\r\nConnection: close\r\n\r\n')
+                answer = b''
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    answer += data
+            finally:
+                sock.close()
+            status = answer.split(b'\r\n', 1)[0]
+            assert status in (b'HTTP/1.1 200 OK', b'HTTP/1.1 416 Range '
+                              b'Not Satisfiable'), (value, answer[:300])
+        log = os.path.join(home, 'sites', 'hello', 'var', 'hello.log')
+        if os.path.exists(log):
+            with open(log, errors='replace') as f:
+                assert 'Traceback' not in f.read()
