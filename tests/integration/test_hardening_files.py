@@ -18,23 +18,9 @@ from qpd.ops.certs import make_ca, write_host_files
 from qpd.storage.connection import StorageUnavailable, ping
 from qpd.storage.tls import TLSAddress, make_client_context
 
+from test_storage_tls import _qpd, _write_site
+
 pytestmark = pytest.mark.timeout(120)
-
-SLASH = '''
-from qpd.web.publish import Publisher
-from qpd.web.directory import Directory
-
-
-class SitePublisher(Publisher):
-    configuration = %r
-
-
-class SiteDirectory(Directory):
-    _q_exports = ['']
-
-    def _q_index(self):
-        return 'hi'
-'''
 
 SEVERAL = {
     'http_address': ('127.0.0.1', 0),
@@ -45,23 +31,6 @@ SEVERAL = {
     'hosts': {'store': ['storage'], 'web1': ['web'], 'web2': ['web']},
     'max_children': 1,
 }
-
-
-def _write_site(home, name, configuration):
-    from qpd.site import Site
-    package = os.path.join(home, 'sites', name)
-    os.makedirs(package)
-    open(os.path.join(package, '__init__.py'), 'w').close()
-    with open(os.path.join(package, 'slash.py'), 'w') as f:
-        f.write(SLASH % (configuration,))
-    return Site(name, home)
-
-
-def _qpd(home, *words, env=None, timeout=60):
-    return subprocess.run(
-        [sys.executable, '-m', 'qpd', '--home', home] + list(words),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, **(env or {})), timeout=timeout)
 
 
 def _expired_certificate(ca_key, ca_cert, host):
