@@ -1,10 +1,12 @@
 """qpd.storage.server: run a site's Durus StorageServer.
 
     qpd durus NAME          -> main(Site(NAME))
-    python -m qpd.storage.server FILE ADDRESS [--name NAME]
+    python -m qpd.storage.server FILE ADDRESS [--name NAME] [--dsn DSN]
                             -> serve(FILE, ADDRESS), for tests
 
-The server is Durus's own StorageServer over a FileStorage. A unix socket
+The server is Durus's own StorageServer over a FileStorage, or, for
+`durus_storage = 'postgresql'`, over the PostgreSQL database `durus_dsn`
+names (qpd.storage.postgresql). A unix socket
 address (a path) is created with mode 0600 (umask 0o177): whoever can write
 to a Durus server can make every client unpickle what they sent, so only
 the site's own user may connect. A `(host, port)` address listens on TCP,
@@ -79,11 +81,12 @@ def _make_private(directory, durus_file):
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
           quiet=True, sync=True, side_directory=None, check_command=None,
-          tls_directory=None, secret_file=None):
+          tls_directory=None, secret_file=None, dsn=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
         on_listening=None, umask:int=None, quiet=True, sync=True,
         side_directory:str=None, check_command:str=None,
-        tls_directory:str=None, secret_file:str=None) -> None
+        tls_directory:str=None, secret_file:str=None, dsn:str=None)
+        -> None
     Serve durus_file on address until SIGTERM or SIGINT. When listening,
     call on_listening(sock) if given, else print the READY line naming
     `name` (the file's base name when None). With quiet, Durus logs only
@@ -93,9 +96,11 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     the file first (its bytes saved in side_directory, default the file's
     directory); other damage raises StorageDamaged, naming check_command.
     With tls_directory (a host's TLS files, see qpd.storage.tls), clients
-    must speak mutual TLS. With secret_file (the site's key file), the
-    key is made there at first start, from the old root['qpd_secret']
-    when there is one, which is then dropped (qpd.lib.secret_file).
+    must speak mutual TLS. With dsn, the objects are in that PostgreSQL
+    database (qpd.storage.postgresql) and durus_file is not used. With
+    secret_file (the site's key file), the key is made there at first
+    start, from the old root['qpd_secret'] when there is one, which is
+    then dropped (qpd.lib.secret_file).
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -113,25 +118,32 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             if isinstance(bound, tuple):
                 bound = bound[:2]
             print(format_ready_line(name, bound), flush=True)
-    directory = os.path.dirname(os.path.abspath(durus_file))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    _make_private(directory, durus_file)
-    recover_tail(durus_file, side_directory, check_command)
-    context = None
-    if tls_directory is not None:
-        # Before the file is opened: missing files are a one-line error.
-        from qpd.storage.tls import make_server_context
-        context = make_server_context(tls_directory)
-    storage = FileStorage(durus_file)
+    if dsn is not None:
+        if tls_directory is not None:
+            raise StorageDamaged(
+                "durus_tls with durus_storage='postgresql' is not supported "
+                'yet: run a StorageServer on each web host (a unix socket, '
+                'no TLS) and unset durus_tls')
+        from qpd.storage.postgresql import PostgresStorage
+        storage = PostgresStorage(dsn, site=name)
+        context = None
+    else:
+        directory = os.path.dirname(os.path.abspath(durus_file))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _make_private(directory, durus_file)
+        recover_tail(durus_file, side_directory, check_command)
+        context = None
+        if tls_directory is not None:
+            # Before the file is opened: missing files are a one-line error.
+            from qpd.storage.tls import make_server_context
+            context = make_server_context(tls_directory)
+        storage = FileStorage(durus_file)
     # Make the root object now: clients that start together on a new file
-    # would race to create it.
-    connection = Connection(storage)
+    # would race to create it (on PostgreSQL, servers that start together
+    # may conflict: the loser sees the winner's root).
+    _make_root(storage)
     if secret_file is not None:
-        from qpd.lib.secret_file import SecretFile
-        keys = SecretFile(secret_file)
-        if keys.take_over(connection.get_root()):
-            connection.commit()
-        keys.ensure()
+        _take_over_secret(storage, secret_file)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -140,7 +152,14 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         listening.append(sock)
         on_listening(sock)
     try:
-        if context is None:
+        if dsn is not None:
+            from qpd.storage.postgresql import PostgresStorageServer
+            path = counter_path(address)
+            server = PostgresStorageServer(
+                storage, make_socket_address(address, umask),
+                on_listening=note_listening,
+                commit_counter=path and CommitCounter(path))
+        elif context is None:
             # A local client's sync costs nothing when nothing changed.
             path = counter_path(address)
             server = DurableStorageServer(
@@ -167,6 +186,33 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
                 pass
 
 
+def _make_root(storage):
+    from durus.error import ConflictError, ReadConflictError
+    for attempt in range(5):
+        try:
+            Connection(storage)
+            return
+        except (ConflictError, ReadConflictError):
+            storage.sync()
+    Connection(storage)
+
+
+def _take_over_secret(storage, secret_file):
+    """Make the site's key file, from the old root entry when there is
+    one (qpd.lib.secret_file); on PostgreSQL, another server may have
+    moved it first."""
+    from durus.error import ConflictError, ReadConflictError
+    from qpd.lib.secret_file import SecretFile
+    keys = SecretFile(secret_file)
+    connection = Connection(storage)
+    try:
+        if keys.take_over(connection.get_root()):
+            connection.commit()
+    except (ConflictError, ReadConflictError):
+        connection.abort()
+    keys.ensure()
+
+
 def _set_title(title):
     try:
         from setproctitle import setproctitle
@@ -184,10 +230,13 @@ def main(site):
     var = site.ensure_var_directory()
     from qpd.metrics import open_recorder
     DurableStorageServer.recorder = open_recorder(site)
+    dsn = None
+    if site.get('durus_storage') == 'postgresql':
+        dsn = site.get('durus_dsn')
     return _run(site.get_durus_file(), site.get_durus_address(), name=name,
                 sync=site.get('durus_sync'), side_directory=var,
                 check_command='qpd check %s' % name,
-                tls_directory=site.get_tls_directory(),
+                tls_directory=site.get_tls_directory(), dsn=dsn,
                 secret_file=site.get_secret_file())
 
 
@@ -198,9 +247,11 @@ def _run(durus_file, address, **options):
     # What Durus makes itself (a pack's NAME.durus.pack, then the file)
     # is private too.
     os.umask(0o077)
+    from qpd.storage.postgresql import StorageLost, StorageSetupError
     try:
         serve(durus_file, address, **options)
-    except (StorageDamaged, TLSFileError) as e:
+    except (StorageDamaged, TLSFileError, StorageSetupError,
+            StorageLost) as e:
         text = e.for_site(options.get('name')) if isinstance(
             e, TLSFileError) else str(e)
         sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), text))
@@ -213,7 +264,7 @@ def _run(durus_file, address, **options):
 
 def _main(argv=None):
     """python -m qpd.storage.server FILE ADDRESS [--name NAME] [--no-sync]
-        [--tls DIR]
+        [--tls DIR] [--dsn DSN]
     ADDRESS is a socket path or HOST:PORT; --no-sync answers commits
     without syncing them (durus_sync off); --tls DIR serves mutual TLS
     with the files in DIR (qpd.storage.tls).
@@ -226,6 +277,9 @@ def _main(argv=None):
     parser.add_argument('--no-sync', dest='sync', action='store_false')
     parser.add_argument('--tls', dest='tls_directory', default=None,
                         metavar='DIR', help="mutual TLS with a host's files")
+    parser.add_argument('--dsn', default=None, metavar='DSN',
+                        help='serve the PostgreSQL database DSN names '
+                             '(FILE is not used)')
     args = parser.parse_args(argv)
     address = args.address
     if '/' not in address and ':' in address:
@@ -234,7 +288,7 @@ def _main(argv=None):
     name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
     _set_title('qpd durus %s' % name)
     return _run(args.durus_file, address, name=name, sync=args.sync,
-                tls_directory=args.tls_directory)
+                tls_directory=args.tls_directory, dsn=args.dsn)
 
 
 if __name__ == '__main__':
