@@ -156,7 +156,7 @@ def test_qpd_durus_and_shell_say_one_line(pki, tmp_path, how):
     line = _one_line(result.stderr, filename)
     assert 'durus_tls_directory' in line
     result = _qpd(home, 'worker', name, '--index', '0',
-                  env={'QPD_HOST': 'web1'}, timeout=60)
+                  env={'QPD_HOST': 'web1'})
     assert result.returncode != 0
     assert 'Traceback' not in result.stderr, result.stderr
     assert filename in result.stderr and 'SSLError' not in result.stderr
