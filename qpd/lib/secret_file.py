@@ -18,11 +18,13 @@ first. `take_over(root)` is the migration: the StorageServer of a site
 calls it at start, before any client is served, and so does a publisher
 at its first hit (for a database served otherwise): the file is made
 from the old `root['qpd_secret']` when it is missing, so tokens signed
-before the upgrade still verify, and the root entry is dropped. `rotate()` replaces the current key with a new one and keeps
-the old one as `previous`: `get_keys(grace)` gives the current key and,
-for grace seconds after the rotation, the previous one, so that a token
-signed just before a rotation still verifies for as long as it could
-live anyway, and no longer. Running processes notice a rotation by
+before the upgrade still verify, and the root entry is dropped.
+
+`rotate()` replaces the current key with a new one and keeps the old one
+as `previous`: `get_keys(grace)` gives the current key and, for grace
+seconds after the rotation, the previous one, so that a token signed
+just before a rotation still verifies for as long as it could live
+anyway, and no longer. Running processes notice a rotation by
 themselves (the file's identity is checked when a key is asked for).
 
 A file that group or others may read is closed to 0600 when it is read,
@@ -35,7 +37,7 @@ import secrets
 import stat
 import time
 
-from qpd.lib.private_dir import create_private_file
+from qpd.lib.private_dir import create_private_file, write_private_file
 
 __all__ = ['SecretFile', 'FILE_NAME', 'ROOT_KEY']
 
@@ -154,7 +156,6 @@ class SecretFile:
     def rotate(self, now=None):
         """(now:float=None) -> None: a new current key; the old one kept
         as previous (see get_keys)."""
-        from qpd.lib.private_dir import write_private_file
         self._load()
         write_private_file(self.path, _format(
             secrets.token_bytes(32), self.current,

@@ -210,20 +210,16 @@ def plan_hosts(site, storage_names=()):
 
 
 def write_host_files(directory, ca_key, ca_cert, host, names=(),
-                     server=False, crl=None):
+                     server=False):
     """(directory:str, ca_key, ca_cert, host:str, names:[str]=(),
-        server:bool=False, crl=None) -> None: write a host's ca.pem,
-    host.pem and host.key (and crl.pem, with crl) into directory (made
-    with mode 0700; files 0600)."""
+        server:bool=False) -> None: write a host's ca.pem, host.pem and
+    host.key into directory (made with mode 0700; files 0600)."""
     _mkdir(directory)
     key, cert = make_host_certificate(ca_key, ca_cert, host, names,
                                       server=server)
     write_private_file(os.path.join(directory, KEY_FILE), _key_bytes(key))
     write_private_file(os.path.join(directory, CERT_FILE), _cert_bytes(cert))
     write_private_file(os.path.join(directory, CA_FILE), _cert_bytes(ca_cert))
-    if crl is not None:
-        write_private_file(os.path.join(directory, CRL_FILE),
-                           _cert_bytes(crl))
 
 
 def make_crl(ca_key, ca_cert, revoked=()):
@@ -365,7 +361,6 @@ def write_site_certs(site, directory, storage_names=(), renew=False,
                            _key_bytes(ca_key))
         write_private_file(ca_path, _cert_bytes(ca_cert))
         say('made the CA: %s' % ca_path)
-    crl = make_crl(ca_key, ca_cert, _load_crl(directory))
     written = []
     lines = []
     for host, names, server in plan_hosts(site, storage_names):
@@ -377,11 +372,11 @@ def write_site_certs(site, directory, storage_names=(), renew=False,
         if os.path.exists(os.path.join(host_dir, CERT_FILE)) and not renew:
             say('kept %s' % host_dir)
             continue
-        write_host_files(host_dir, ca_key, ca_cert, host, names, server,
-                         crl=crl)
+        write_host_files(host_dir, ca_key, ca_cert, host, names, server)
         written.append(host)
         say('made %s: %s' % (host_dir, role))
-    _write_crl(directory, crl)
+    # Every host's directory, kept or made, gets the CA's current list.
+    _write_crl(directory, make_crl(ca_key, ca_cert, _load_crl(directory)))
     write_private_file(os.path.join(directory, 'README'), (README % {
         'site': site.get_name(), 'hosts': '\n'.join(lines) + '\n'}).encode())
     return written
