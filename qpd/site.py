@@ -248,8 +248,13 @@ class Site:
 
     def get_secret_file(self):
         """() -> str: the file of the key that signs the site's tokens
-        and nonces (qpd.lib.secret_file): var/secret.key."""
+        and nonces (qpd.lib.secret_file): var/secret.key, or, on several
+        hosts (`hosts` and durus_tls), secret.key in this host's TLS
+        directory, where `qpd certs` puts the one every host shares."""
         from qpd.lib.secret_file import FILE_NAME
+        tls = self.get_tls_directory()
+        if self.get('hosts') and tls is not None:
+            return os.path.join(tls, FILE_NAME)
         return os.path.join(self.get_var_directory(), FILE_NAME)
 
     def get_static_directory(self):

@@ -10,7 +10,10 @@ the only one and runs both roles). `qpd certs NAME` writes, under
     ca.pem          the CA's certificate
     crl.pem         the certificates revoked (none at first), signed by
                     the CA
-    HOST/ca.pem, HOST/host.pem, HOST/host.key, HOST/crl.pem
+    secret.key      with several hosts, the site's signing key (of form
+                    tokens and Digest nonces, qpd.lib.secret_file), which
+                    every web host must share
+    HOST/ca.pem, HOST/host.pem, HOST/host.key, HOST/crl.pem[, secret.key]
                     one directory per host: copy it to that host as the
                     site's durus_tls_directory (default sites/NAME/var/tls)
 
@@ -30,7 +33,10 @@ Revoking a host (its key stolen, the machine gone): `qpd certs NAME
 directory, and copies the new crl.pem into every other host's directory;
 copy `STORAGE_HOST/crl.pem` to the storage host's durus_tls_directory and
 restart its StorageServer, which from then on refuses a peer showing a
-revoked certificate (qpd.storage.tls loads crl.pem when it is there). A
+revoked certificate (qpd.storage.tls loads crl.pem when it is there).
+The revoked host had the signing key too: it is rotated (what it signed
+verifies for a bounded while, see qpd.lib.secret_file) and copied into
+every other host's directory, to be copied to the hosts as well. A
 host that should stay gets a new certificate with `qpd certs NAME`. The
 other way, when the CA key itself may be out: remove the certs
 directory, run `qpd certs NAME` (a new CA) and copy every host's
@@ -56,7 +62,7 @@ from qpd.storage.tls import (
     CA_FILE, CERT_FILE, CRL_FILE, KEY_FILE, get_certificate_end)
 
 __all__ = ['make_key', 'make_ca', 'make_host_certificate', 'write_host_files',
-           'write_site_certs', 'revoke_host', 'make_crl',
+           'write_site_certs', 'revoke_host', 'make_crl', 'share_secret',
            'get_storage_names', 'plan_hosts', 'CA_DAYS', 'HOST_DAYS']
 
 CA_DAYS = 3650
@@ -276,6 +282,22 @@ def _write_crl(directory, crl):
         write_private_file(os.path.join(directory, host, CRL_FILE), data)
 
 
+def share_secret(directory, rotate=False):
+    """(directory:str, rotate:bool=False) -> str
+    The signing key of a site on several hosts: directory/secret.key,
+    made when missing (a new key with rotate), copied into every host
+    directory there; its path."""
+    from qpd.lib.secret_file import FILE_NAME, SecretFile
+    keys = SecretFile(os.path.join(directory, FILE_NAME))
+    if not keys.ensure() and rotate:
+        keys.rotate()
+    with open(keys.path, 'rb') as f:
+        data = f.read()
+    for host in _host_directories(directory):
+        write_private_file(os.path.join(directory, host, FILE_NAME), data)
+    return keys.path
+
+
 def revoke_host(site, directory, host, say=None):
     """(site:Site, directory:str, host:str, say=None) -> int
     Revoke host's certificate (see the module's docstring): add it to
@@ -308,6 +330,10 @@ def revoke_host(site, directory, host, say=None):
     _write_crl(directory, make_crl(ca_key, ca_cert, revoked))
     say('revoked %s (serial %x); removed %s' % (host, cert.serial_number,
                                                 host_dir))
+    if os.path.exists(os.path.join(directory, 'secret.key')):
+        share_secret(directory, rotate=True)
+        say('rotated the signing key, which %s had: copy each host\'s '
+            'secret.key with its crl.pem' % host)
     return cert.serial_number
 
 
@@ -329,12 +355,17 @@ Then, on each host: `qpd start %(site)s` (with QPD_HOST=HOST when the
 machine's host name differs). A host added later: add it to the site's
 `hosts` and run `qpd certs %(site)s` again (the CA is kept).
 
+secret.key  (several hosts) the site's signing key, the same in every
+          host's directory: every web host must have it, or a form
+          shown by one host is refused by another.
+
 crl.pem   the certificates revoked, signed by the CA; each host directory
           has a copy. A host's key stolen, or the host gone:
               qpd certs %(site)s --revoke HOST
-          adds its certificate here and removes HOST/; copy the storage
-          host's crl.pem to it (as above) and restart its StorageServer:
-          it then refuses that certificate. `qpd certs %(site)s` makes
+          adds its certificate here, removes HOST/ and rotates
+          secret.key; copy the storage host's crl.pem to it (as above)
+          and restart its StorageServer: it then refuses that
+          certificate; copy every host's secret.key to it. `qpd certs %(site)s` makes
           the host a new one if it stays.
           The CA key itself out: remove this directory, run
           `qpd certs %(site)s` (a new CA) and copy every host's directory
@@ -375,8 +406,11 @@ def write_site_certs(site, directory, storage_names=(), renew=False,
         write_host_files(host_dir, ca_key, ca_cert, host, names, server)
         written.append(host)
         say('made %s: %s' % (host_dir, role))
-    # Every host's directory, kept or made, gets the CA's current list.
+    # Every host's directory, kept or made, gets the CA's current list
+    # and, with several hosts, the one signing key their workers share.
     _write_crl(directory, make_crl(ca_key, ca_cert, _load_crl(directory)))
+    if site.get('hosts'):
+        share_secret(directory)
     write_private_file(os.path.join(directory, 'README'), (README % {
         'site': site.get_name(), 'hosts': '\n'.join(lines) + '\n'}).encode())
     return written

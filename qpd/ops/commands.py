@@ -605,12 +605,25 @@ def certs(args):
 # secret ----------------------------------------------------------------------
 
 def secret(args):
-    """qpd secret NAME [--rotate]: where the site's signing key is, or a
-    new one (qpd.lib.secret_file)."""
+    """qpd secret NAME [--rotate] [--output DIR]: where the site's
+    signing key is, or a new one (qpd.lib.secret_file); on several hosts,
+    the one in the certs directory that `qpd certs` shares out."""
     import time
-    from qpd.lib.secret_file import SecretFile
+    from qpd.lib.secret_file import FILE_NAME, SecretFile
     site = _one_site(args)
-    keys = SecretFile(site.get_secret_file(), say=_say)
+    path = site.get_secret_file()
+    certs = None
+    if site.get('hosts'):
+        certs = os.path.abspath(getattr(args, 'output', None) or os.path.join(
+            args.home, 'certs', site.get_name()))
+        path = os.path.join(certs, FILE_NAME)
+        if not os.path.exists(path):
+            raise OperationError(
+                'site %s runs on several hosts, and its signing key is made '
+                'by "qpd certs %s" in %s, where there is none: run this '
+                'where the certs are (or give --output DIR)' % (
+                    site.get_name(), site.get_name(), certs))
+    keys = SecretFile(path, say=_say)
     if not keys.exists():
         raise OperationError(
             'site %s has no key file %s yet: it is made when the site '
@@ -619,14 +632,18 @@ def secret(args):
     grace = max(site.get('form_token_lifetime'),
                 site.get('digest_nonce_lifetime'))
     if getattr(args, 'rotate', False):
-        keys.rotate()
+        if certs is not None:
+            from qpd.ops.certs import share_secret
+            share_secret(certs, rotate=True)
+        else:
+            keys.rotate()
         _say('rotated %s: new tokens and nonces are signed with a new key; '
              'those signed with the old one verify until %s' % (
                  keys.path, time.strftime('%Y-%m-%d %H:%M', time.localtime(
                      time.time() + grace))))
-        if site.get('hosts'):
-            _say('copy %s to the var directory of every other web host' %
-                 keys.path)
+        if certs is not None:
+            _say('copy each host\'s %s (in %s/HOST/) to its '
+                 'durus_tls_directory' % (FILE_NAME, certs))
         return 0
     keys.get_current()
     _say('%s: %s' % (keys.path, 'rotated %s' % time.strftime(

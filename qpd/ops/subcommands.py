@@ -196,7 +196,10 @@ COMMANDS = [
             _commands('secret'), ONE,
             [Arg('--rotate', action='store_true',
                  help='a new key; the old one verifies what it signed for '
-                      'the longest token or nonce lifetime')]),
+                      'the longest token or nonce lifetime'),
+             Arg('--output', metavar='DIR', default=None,
+                 help='several hosts: the certs directory holding the key '
+                      '(default HOME/certs/NAME)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
     Command('port', "port a QP site: Python 2 to 3, QP's modules to "

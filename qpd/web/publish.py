@@ -406,9 +406,11 @@ class Publisher:
                 self.ensure_initialized()       # takes the root's over
             if secret_file.ensure() and self.site.get('hosts'):
                 self.logger.warning(
-                    'made %s, the key that signs form tokens and nonces; '
-                    'with several web hosts, copy one host\'s file to the '
-                    'var directory of every other', secret_file.path)
+                    'made %s, the key that signs form tokens and nonces, '
+                    'for this host alone: a form shown by another web host '
+                    'is refused here; run "qpd certs %s" and copy each '
+                    'host\'s directory again', secret_file.path,
+                    self.site.get_name())
         return secret_file
 
     def get_secret(self):

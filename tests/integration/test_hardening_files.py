@@ -339,3 +339,35 @@ def test_range_with_a_non_ascii_digit_is_not_a_500(tmp_path):
         if os.path.exists(log):
             with open(log, errors='replace') as f:
                 assert 'Traceback' not in f.read()
+
+
+def test_several_hosts_share_one_signing_key(tmp_path):
+    # Issue 27 #16: the key left the database, which every web host
+    # shared; on several hosts it travels with the TLS files instead.
+    from qpd.lib.secret_file import SecretFile
+    from qpd.ops.certs import revoke_host, write_site_certs
+    home = str(tmp_path / 'home')
+    site = _write_site(home, 'sharing', SEVERAL)
+    certs = os.path.join(home, 'certs', 'sharing')
+    write_site_certs(site, certs, ['127.0.0.1'])
+    keys = [SecretFile(os.path.join(certs, host, 'secret.key')).get_current()
+            for host in ('store', 'web1', 'web2')]
+    assert keys[0] == keys[1] == keys[2]
+    os.environ['QPD_HOST'] = 'web1'
+    try:
+        from qpd.site import Site
+        assert Site('sharing', home).get_secret_file() == os.path.join(
+            home, 'sites', 'sharing', 'var', 'tls', 'secret.key')
+    finally:
+        del os.environ['QPD_HOST']
+    result = _qpd(home, 'secret', 'sharing', '--rotate',
+                  env={'QPD_HOST': 'web1'})
+    assert result.returncode == 0, result.stderr
+    web1 = SecretFile(os.path.join(certs, 'web1', 'secret.key'))
+    assert web1.get_current() != keys[0]
+    assert web1.get_keys(3600) == [web1.get_current(), keys[0]]
+    revoke_host(site, certs, 'web2')
+    after = SecretFile(os.path.join(certs, 'web1', 'secret.key'))
+    assert after.get_current() not in (keys[0], web1.current)
+    assert SecretFile(os.path.join(certs, 'store', 'secret.key')) \
+        .get_current() == after.get_current()
