@@ -243,7 +243,7 @@ class Site:
         var/ 0755, where the database and logs would be others' to read)."""
         var = self.get_var_directory()
         os.makedirs(var, mode=0o700, exist_ok=True)
-        tighten(var, 0o700)
+        tighten(os.path.realpath(var), 0o700)   # a release's var is a link
         return var
 
     def get_secret_file(self):

@@ -508,3 +508,14 @@ def test_a_ca_key_readable_by_others_is_refused(make_site, tmp_path):
     message = str(info.value)
     assert '\n' not in message and 'ca.key' in message
     assert 'chmod 600' in message
+
+
+def test_a_deployed_sites_linked_var_is_tightened(make_site, tmp_path):
+    # After qpd deploy, sites/NAME/var is a link to releases/NAME/var.
+    real = tmp_path / 'releases-var'
+    real.mkdir()
+    os.chmod(real, 0o755)
+    os.symlink(real, tmp_path / 'var')
+    site = make_site(SLASH, var_directory=str(tmp_path / 'var'))
+    site.ensure_var_directory()
+    assert _mode(real) == 0o700

@@ -72,7 +72,7 @@ def _make_private(directory, durus_file):
     (Durus writes its header into an empty file; left to Durus, it would
     be made by open(..., 'w+b'), under the umask, through any symlink).
     """
-    tighten(directory, 0o700)
+    tighten(os.path.realpath(directory), 0o700)   # a release's var: a link
     if os.path.lexists(durus_file):
         tighten(durus_file, 0o600)
     else:
