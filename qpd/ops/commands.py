@@ -522,13 +522,20 @@ def build(args):
     DIR) nginx, Apache, lighttpd and stunnel configuration for the site,
     and build its cgi2scgi; with --hosts, nginx in front of those web
     hosts (HTTP and SCGI upstreams) instead; with --logrotate, only the
-    /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate)."""
+    /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate); with
+    --systemd, only the systemd units (qpd.ops.systemd)."""
     from qpd.ops.build import (get_configs, build_cgi2scgi, get_notes,
                                get_upstream_configs, parse_hosts)
     site = _one_site(args)
     if getattr(args, 'logrotate', False):
         from qpd.ops.logrotate import get_logrotate
         sys.stdout.write(get_logrotate(site))
+        return 0
+    if getattr(args, 'systemd', False):
+        from qpd.ops.systemd import get_units
+        for filename, text in get_units(site):
+            _say('# ==== %s ====' % filename)
+            _say(text)
         return 0
     output = getattr(args, 'output', None)
     hosts = getattr(args, 'hosts', None)

@@ -175,6 +175,10 @@ COMMANDS = [
              Arg('--logrotate', action='store_true',
                  help="print only an /etc/logrotate.d snippet for the "
                       "site's log"),
+             Arg('--systemd', action='store_true',
+                 help='print only systemd units: a socket unit per '
+                      'listener and a service running `qpd serve` with '
+                      'them (socket activation)'),
              Arg('--hosts', metavar='HOST:PORT,...', default=None,
                  help='web hosts behind nginx: print an upstream of them '
                       '(PORT: their http port; default the http_address '

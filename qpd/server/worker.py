@@ -48,11 +48,13 @@ that one only and takes the idle held ones back.
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
 so does reaching its share of `max_requests` (get_request_limit: the
 jitter spread by index) or, after a request, a resident memory
-(/proc/self/statm) past `max_worker_memory`: the worker logs why, counts
-it (qpd_worker_recycles_total{reason}), gives back what it holds and exits
-with status 0, as in a rolling restart, and supervisord or `qpd serve`
-starts a fresh one. It never leaves so in its first MIN_LIFETIME seconds
-(supervisord would count that as a failed start).
+(/proc/self/statm) past `max_worker_memory`: the worker asks the
+dispatcher (LEAVE), which lets one worker go at a time (GO), and then
+logs why, counts it (qpd_worker_recycles_total{reason}), gives back what
+it holds and exits with status 0, as in a rolling restart; supervisord or
+`qpd serve` starts a fresh one. Until it is let go it serves on. It
+never asks in its first MIN_LIFETIME seconds (supervisord would count an
+exit that soon as a failed start).
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 
@@ -211,12 +213,14 @@ class Worker:
         self.memory_limit = 0      # max_worker_memory
         self.statm = None          # /proc/self/statm, open when limited
         self.limited = False       # either limit set: check after each hit
+        self.asked = None          # (reason, why) of the LEAVE asked
         # message kind (its byte) -> (handler, fewest fds, most fds)
         self.handlers = {
             fdpass.REQUEST[0]: (self.handle_request, 1, 2),
             fdpass.SHARE[0]: (self.handle_share, 1, 1),
             fdpass.BANNED[0]: (self.handle_banned, 0, 0),
             fdpass.RELEASE[0]: (self.handle_release, 0, 0),
+            fdpass.GO[0]: (self.handle_go, 0, 0),
         }
 
     def log(self, message):
@@ -342,11 +346,12 @@ class Worker:
         self.limited = bool(self.request_limit or self.memory_limit)
 
     def check_limits(self):
-        """() -> None: after a request: leave (stopping, as on SIGTERM)
-        when this worker answered its max_requests or its resident memory
-        is past max_worker_memory, unless it is younger than MIN_LIFETIME
-        (then the next request checks again)."""
-        if self.stopping:
+        """() -> None: after a request: ask the dispatcher to let this
+        worker leave (LEAVE; handle_go acts on the answer) when it answered
+        its max_requests or its resident memory is past max_worker_memory,
+        unless it is younger than MIN_LIFETIME (then a later request
+        checks again) or has asked already."""
+        if self.stopping or self.asked is not None:
             return
         if self.request_limit and self.hits >= self.request_limit:
             reason = 'max_requests'
@@ -361,6 +366,16 @@ class Worker:
             return
         if time.monotonic() - self.born < MIN_LIFETIME:
             return
+        self.asked = (reason, why)
+        self.tell(fdpass.pack_leave())
+
+    def handle_go(self, nbytes, fds):
+        """GO: the dispatcher lets this worker leave, as it asked (LEAVE):
+        stop as on SIGTERM, once the request in hand, if any, is
+        answered."""
+        if self.asked is None or self.stopping:
+            return
+        reason, why = self.asked
         self.log('leaving at %s; a fresh worker takes its place' % why)
         if self.metrics is not None:
             self.metrics.add_recycle(reason)
@@ -562,9 +577,11 @@ class Worker:
         self.banned.refresh(time.monotonic(), force=True)
 
     def handle_release(self, nbytes, fds):
-        """RELEASE: give back every held connection, and hold no more."""
+        """RELEASE (the dispatcher drains): give back every held
+        connection, hold no more, and stop accepting from its listeners."""
         self.holding = False
         self.release_all()
+        self.listeners.drop_all()
 
     def reconnect(self):
         self.log('the dispatcher went away; reconnecting')
@@ -577,6 +594,7 @@ class Worker:
         self.sock.close()
         self.sock = None
         self.counters.close()
+        self.asked = None          # the new dispatcher was never asked
         self.connect_dispatcher()
         self.epoll.register(self.sock.fileno(), select.EPOLLIN)
         self.holding = True
