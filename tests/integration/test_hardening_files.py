@@ -1,9 +1,13 @@
-"""Issue 27 #10, rerun with real processes: TLS files that are garbage,
-mismatched, readable by others or expired give one line naming the file
-and the fix from the StorageServer (`qpd durus`), `qpd shell` and the
-workers, never an ssl.SSLError traceback; a certificate near its end is
-a warning at start; `qpd certs NAME --revoke HOST` makes the
-StorageServer refuse that host. Every test here failed before its fix.
+"""Issue 27's findings with real processes. #10: TLS files that are
+garbage, mismatched, readable by others or expired give one line naming
+the file and the fix from the StorageServer (`qpd durus`), `qpd shell`
+and the workers, never an ssl.SSLError traceback; a certificate near its
+end is a warning at start; `qpd certs NAME --revoke HOST` makes the
+StorageServer refuse that host. #12: a shipped 0755 var and 0644 .durus
+are closed at start, so `nobody` reads neither. #9: a Range with
+non-ASCII digits is no 500. #16: several hosts share one signing key,
+made and rotated with the certificates. Every test here failed before
+its fix.
 """
 
 import datetime
