@@ -519,3 +519,63 @@ def test_a_deployed_sites_linked_var_is_tightened(make_site, tmp_path):
     site = make_site(SLASH, var_directory=str(tmp_path / 'var'))
     site.ensure_var_directory()
     assert _mode(real) == 0o700
+
+
+# 11. The metrics listener, bounded ---------------------------------------------
+
+def _ask(port, data, timeout=5):
+    import socket
+    sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        answer = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk
+    finally:
+        sock.close()
+
+
+def test_metrics_server_answers_and_bounds():
+    import socket
+    import threading
+    from prometheus_client import CollectorRegistry, Counter
+    from qpd.server import metrics
+    from qpd.server.listeners import open_listener
+    threads = threading.active_count()
+    registry = CollectorRegistry()
+    Counter('qpd_test_things', 'things', registry=registry).inc()
+    server = metrics.MetricsServer(open_listener(('127.0.0.1', 0)), registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    idle = []
+    try:
+        answer = _ask(port, b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')
+        assert answer.startswith(b'HTTP/1.0 200 OK\r\n')
+        assert b'qpd_test_things_total 1.0' in answer
+        head = _ask(port, b'HEAD / HTTP/1.1\r\n\r\n')
+        assert head.startswith(b'HTTP/1.0 200') and head.endswith(b'\r\n\r\n')
+        assert _ask(port, b'GET /x HTTP/1.1\r\n\r\n').startswith(
+            b'HTTP/1.0 404')
+        assert _ask(port, b'POST / HTTP/1.1\r\n\r\n').startswith(
+            b'HTTP/1.0 405')
+        assert _ask(port, b'GET /' + b'a' * (metrics.MAX_HEAD + 10)).startswith(
+            b'HTTP/1.0 431')
+        # More idle connections than the cap: the oldest are closed, and
+        # a scrape still gets its answer at once.
+        for _ in range(metrics.MAX_CONNECTIONS * 3):
+            idle.append(socket.create_connection(('127.0.0.1', port)))
+        assert _ask(port, b'GET / HTTP/1.0\r\n\r\n').startswith(
+            b'HTTP/1.0 200')
+        time.sleep(0.3)
+        assert len(server.connections) <= metrics.MAX_CONNECTIONS
+        assert threading.active_count() == threads + 1     # its own
+    finally:
+        for sock in idle:
+            sock.close()
+        server.shutdown()
+        thread.join(5)
+    assert not thread.is_alive()
