@@ -441,6 +441,22 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
         process.terminate()
         process.wait(10)
         process.stdout.close()
+    # Opened to others since: the next start closes it, with one line.
+    os.chmod(keys.path, 0o644)
+    result = subprocess.Popen(
+        [sys.executable, '-m', 'qpd', '--home', home, 'durus', 'keyed'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert result.stdout.readline().startswith('READY durus')
+        assert _mode(keys.path) == 0o600
+    finally:
+        result.terminate()
+        result.wait(10)
+        result.stdout.close()
+    lines = result.stderr.read().strip().splitlines()
+    result.stderr.close()
+    assert len(lines) == 1 and keys.path in lines[0], lines
+    assert 'qpd secret keyed --rotate' in lines[0]
     connection = Connection(FileStorage(site.get_durus_file(),
                                         readonly=True))
     assert 'qpd_secret' not in connection.get_root()

@@ -54,13 +54,15 @@ def _format(current, previous=None, rotated_at=None):
 
 
 class SecretFile:
-    """(path:str, say=None)
+    """(path:str, say=None, site_name:str='NAME')
     A site's secret key file (see the module's docstring); say(line)
-    reports a file found readable by others (default: ignored)."""
+    reports a file found readable by others (default: ignored), naming
+    `qpd secret SITE_NAME --rotate`."""
 
-    def __init__(self, path, say=None):
+    def __init__(self, path, say=None, site_name='NAME'):
         self.path = path
         self.say = say or (lambda line: None)
+        self.site_name = site_name
         self.identity = None
         self.current = None
         self.previous = None
@@ -80,7 +82,8 @@ class SecretFile:
             os.chmod(self.path, 0o600)
             self.say('%s had mode %04o (group or others could read it): '
                      'closed to 0600; if someone else may have copied it, '
-                     'run "qpd secret NAME --rotate"' % (self.path, mode))
+                     'run "qpd secret %s --rotate"' % (
+                         self.path, mode, self.site_name))
         with open(self.path, encoding='ascii') as f:
             lines = f.read().splitlines()
         current = previous = rotated_at = None

@@ -630,7 +630,7 @@ def secret(args):
                 'by "qpd certs %s" in %s, where there is none: run this '
                 'where the certs are (or give --output DIR)' % (
                     site.get_name(), site.get_name(), certs))
-    keys = SecretFile(path, say=_say)
+    keys = SecretFile(path, say=_say, site_name=site.get_name())
     if not keys.exists():
         raise OperationError(
             'site %s has no key file %s yet: it is made when the site '

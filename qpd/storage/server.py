@@ -143,7 +143,7 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     # may conflict: the loser sees the winner's root).
     _make_root(storage)
     if secret_file is not None:
-        _take_over_secret(storage, secret_file)
+        _take_over_secret(storage, secret_file, name)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -197,13 +197,16 @@ def _make_root(storage):
     Connection(storage)
 
 
-def _take_over_secret(storage, secret_file):
+def _take_over_secret(storage, secret_file, name):
     """Make the site's key file, from the old root entry when there is
-    one (qpd.lib.secret_file); on PostgreSQL, another server may have
+    one (qpd.lib.secret_file), and check its mode (one line on stderr
+    when others could read it); on PostgreSQL, another server may have
     moved it first."""
     from durus.error import ConflictError, ReadConflictError
+    from qpd.lib.process import log_line
     from qpd.lib.secret_file import SecretFile
-    keys = SecretFile(secret_file)
+    keys = SecretFile(secret_file, site_name=name,
+                      say=lambda line: log_line('qpd durus %s' % name, line))
     connection = Connection(storage)
     try:
         if keys.take_over(connection.get_root()):
@@ -211,6 +214,7 @@ def _take_over_secret(storage, secret_file):
     except (ConflictError, ReadConflictError):
         connection.abort()
     keys.ensure()
+    keys.get_current()
 
 
 def _set_title(title):

@@ -395,7 +395,7 @@ class Publisher:
         if self.secret_file is None and self.site is not None:
             from qpd.lib.secret_file import SecretFile
             self.secret_file = SecretFile(
-                self.site.get_secret_file(),
+                self.site.get_secret_file(), site_name=self.site.get_name(),
                 say=lambda line: self.logger.warning('%s', line))
         return self.secret_file
 
