@@ -279,16 +279,16 @@ def _make_nonce(secret, realm, now):
     return '%s.%s' % (stamp, mac)
 
 
-def _check_nonce(secret, realm, nonce, now, lifetime):
-    """-> 'ok' | 'stale' | 'bad'"""
+def _check_nonce(keys, realm, nonce, now, lifetime):
+    """(keys:[bytes], ...) -> 'ok' | 'stale' | 'bad'"""
     stamp, dot, mac = nonce.partition('.')
     try:
         issued = int(stamp, 16)
     except ValueError:
         return 'bad'
-    expected = _make_nonce(secret, realm, issued)
-    if not hmac.compare_digest(expected.encode('ascii'),
-                               nonce.encode('utf-8', 'replace')):
+    if not any(hmac.compare_digest(
+            _make_nonce(key, realm, issued).encode('ascii'),
+            nonce.encode('utf-8', 'replace')) for key in keys):
         return 'bad'
     if not 0 <= now - issued <= lifetime:
         return 'stale'
@@ -325,7 +325,7 @@ def _check_digest(publisher, params, realm, request):
         return None, False, False
     if uri != request.get_path_query() and uri != request.get_url():
         return None, False, False
-    state = _check_nonce(publisher.get_secret(), realm, nonce, time.time(),
+    state = _check_nonce(publisher.get_secrets(), realm, nonce, time.time(),
                          publisher.get_config('digest_nonce_lifetime'))
     if state == 'bad':
         return None, False, False
