@@ -287,3 +287,11 @@ def test_rfc822_mailbox():
     assert rfc822_mailbox('dave@example.com') == RFC822Mailbox('dave@example.com')
     with pytest.raises(TypeError):
         rfc822_mailbox(42)
+    # QP's: a user of the mail host, named alone, is an address
+    me = rfc822_mailbox('me')
+    assert me.format() == 'me' and rfc822_mailbox(me) is me
+    assert rfc822_mailbox(('me', 'Me')).format() == 'Me <me>'
+    assert rfc822_mailbox(('a@b', 1)).format() == '1 <a@b>'  # QP's str()
+    for bad in ('me you', 'me<x>', 'a\r\nBcc: x@example.com', ''):
+        with pytest.raises(ValueError):
+            rfc822_mailbox(bad)

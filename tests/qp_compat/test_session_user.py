@@ -5,6 +5,7 @@ false), each through the real sign-in paths too."""
 
 import base64
 import inspect
+from datetime import timedelta
 
 import pytest
 
@@ -29,11 +30,21 @@ def test_session():
 
 
 def test_session_lease_time():
-    assert Session.lease_time == 30 * 24 * 3600
+    assert Session.lease_time == timedelta(days=30)     # QP's timedelta
+    lease = 30 * 24 * 3600
     session = Session('10.0.0.1', now=1000.0)
     session.set_authenticated(User('ann'), now=1000.0)
-    assert session.is_valid(now=1000.0 + Session.lease_time)
-    assert not session.is_valid(now=1001.0 + Session.lease_time)
+    assert session.is_valid(now=1000.0 + lease)
+    assert not session.is_valid(now=1001.0 + lease)
+    session = Session('10.0.0.1', now=1000.0)
+    session.set_authenticated(User('ann'), now=1000.0)
+    session.lease_time = timedelta(0)                   # as QP's test does
+    assert not session.is_valid(now=1000.5)
+    session = Session('10.0.0.1', now=1000.0)
+    session.set_authenticated(User('ann'), now=1000.0)
+    session.lease_time = 60                             # seconds work too
+    assert session.is_valid(now=1060.0)
+    assert not session.is_valid(now=1061.0)
 
 
 def test_session_clear_authentication():
@@ -214,6 +225,11 @@ def test_permissions_grant():
     ann = User('ann')
     permissions.grant('edit', ann)
     permissions.grant('edit', True)
+    assert permissions['edit'] == {ann, True}
+    with pytest.raises(TypeError):                  # QP's: None grants not
+        permissions.grant('edit', None)
+    with pytest.raises(TypeError):
+        ann.grant('administrator', None)
     assert permissions['edit'] == {ann, True}
 
 
