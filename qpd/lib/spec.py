@@ -69,6 +69,16 @@ class Pattern:
         """(value) -> bool: QP's spelling of match()."""
         return self.match(value)
 
+    def get_args(self):
+        """() -> tuple
+        What the pattern was made of (QP's SpecOperator.get_args): its
+        pickled state, as a tuple.
+        """
+        if type(self).__getstate__ is object.__getstate__:
+            return ()
+        state = self.__getstate__()
+        return state if isinstance(state, tuple) else (state,)
+
     def __repr__(self):
         return self.__class__.__name__
 
@@ -443,6 +453,10 @@ class mapping(Pattern):
         items = ', '.join('%s: %s' % (format_pattern(k), format_pattern(v))
                           for k, v in self.items)
         return 'mapping({%s}, %s)' % (items, format_pattern(self.container))
+
+    def get_args(self):
+        """() -> (dict_spec:dict, container_spec)"""
+        return (dict(self.items), self.container)
 
     def __getstate__(self):
         return (self.items, self.container)

@@ -31,6 +31,7 @@ from datetime import timedelta
 from durus.persistent import Persistent
 
 from qpd.lib.spec import add_getters, either, pattern, spec, string
+from qpd.lib.tz import from_timestamp
 from qpd.storage.token_set import TokenSet
 from qpd.storage.user import User
 
@@ -136,8 +137,13 @@ class Session(Persistent):
         self.effective_user = user or None
 
     def get_authentication_time(self):
-        """() -> float | None: when the current authentication happened"""
-        return self.authentication_time
+        """() -> datetime | None
+        When the current authentication happened, as QP gives it: a
+        datetime (aware, in UTC; the session keeps seconds since the epoch).
+        """
+        if self.authentication_time is None:
+            return None
+        return from_timestamp(self.authentication_time)
 
     def is_valid(self, remote_address=None, now=None):
         """(remote_address:str=None, now:float=None) -> bool

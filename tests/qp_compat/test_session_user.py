@@ -5,11 +5,12 @@ false), each through the real sign-in paths too."""
 
 import base64
 import inspect
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from qpd.lib.spec import get_spec_problems
+from qpd.lib.tz import from_timestamp
 from qpd.storage.digester import Digester
 from qpd.storage.password import hash_password
 from qpd.storage.permissions import Permissions
@@ -74,7 +75,7 @@ def test_session_set_authenticated():
     before = session.get_id()
     session.set_authenticated(ann, now=5.0)
     assert session.get_effective_user() is ann and session.get_owner() is ann
-    assert session.get_authentication_time() == 5.0
+    assert session.get_authentication_time() == from_timestamp(5.0)
     assert session.get_id() != before             # qpd: rotated
     session.set_authenticated(bob)
     assert session.get_effective_user() is bob
@@ -89,7 +90,7 @@ def test_session_set_effective_user():
     session.set_authenticated(admin, now=7.0)
     session.set_effective_user(ann)
     assert session.get_effective_user() is ann
-    assert session.get_authentication_time() == 7.0
+    assert session.get_authentication_time() == from_timestamp(7.0)
     session.set_effective_user(None)
     assert session.get_effective_user() is admin
 
@@ -112,7 +113,9 @@ def test_session_get_authentication_time():
     session = Session()
     assert session.get_authentication_time() is None
     session.set_authenticated(User('ann'), now=42.0)
-    assert session.get_authentication_time() == 42.0
+    when = session.get_authentication_time()        # QP's: a datetime
+    assert isinstance(when, datetime) and when == from_timestamp(42.0)
+    assert when.utcoffset() == timedelta(0)
 
 
 def test_session_get_effective_user():

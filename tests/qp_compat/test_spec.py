@@ -67,6 +67,16 @@ def test_format_spec():
         assert format_spec(eval(text)) == text
 
 
+def test_combinators_get_args():
+    # QP's combinators are SpecOperators: get_args() is what they hold
+    assert sequence().get_args() == (anything, anything)
+    assert sequence(int, list).get_args() == (int, list)
+    assert mapping({int: str}, dict).get_args() == ({int: str}, dict)
+    assert either(int, str).get_args() == (int, str)
+    assert interval(1).get_args() == (1, anything)
+    assert string.get_args() == ()
+
+
 def test_list_spec_by_position():
     # QP's: [s] is "each element matches s"; [s1, s2] a list of two,
     # matched position by position
