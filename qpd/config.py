@@ -38,7 +38,8 @@ import os
 import re
 import sys
 
-from qpd.lib.address import format_address, is_loopback, parse_address
+from qpd.lib.address import (format_address, is_loopback, parse_address,
+                              parse_network)
 
 __all__ = [
     'ConfigurationError', 'Check', 'Key', 'KEYS', 'SCHEMA', 'SITE_PREFIX',
@@ -47,7 +48,9 @@ __all__ = [
     'get_stop_wait', 'render_markdown', 'replace_table', 'integer',
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
-    'ROLES', 'check_durus_transport', 'MAX_HEAD_SIZE',
+    'ROLES', 'check_durus_transport', 'check_front_end_listeners',
+    'networks', 'check_durus_storage', 'Refused', 'dsn', 'find_dsn_password',
+    'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE', 'LIMIT_KEYS',
 ]
 
@@ -236,6 +239,59 @@ def smtp_server():
                  "sendmail(), or None", convert)
 
 
+class Refused(ValueError):
+    """(problem:str, fix:str) A value a check refuses with its own words,
+    for values that must not be echoed (a password in a connection
+    string)."""
+
+    def __init__(self, problem, fix):
+        ValueError.__init__(self, problem)
+        self.problem = problem
+        self.fix = fix
+
+
+def find_dsn_password(dsn):
+    """(dsn:str) -> bool: does the libpq connection string (key=value
+    words or a postgresql:// URI) carry a password?"""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:     # without psycopg, a plain look for the word
+        conninfo_to_dict = None
+    if conninfo_to_dict is not None:
+        try:
+            return 'password' in conninfo_to_dict(dsn)
+        except Exception:
+            pass
+    if re.match(r'postgres(ql)?://[^/@]*:[^/@]*@', dsn):
+        return True
+    return re.search(r'(^|\s|[?&])password\s*=', dsn) is not None
+
+
+def dsn():
+    """() -> Check: None, or a libpq connection string (`host=... dbname=...`
+    or a postgresql:// URI) or a bare service name (from pg_service.conf,
+    made `service=NAME`), without a password."""
+    def convert(value):
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+        value = value.strip()
+        if '=' not in value and '://' not in value:
+            if not re.match(r'[A-Za-z0-9_.-]+\Z', value):
+                raise ValueError
+            value = 'service=%s' % value
+        if find_dsn_password(value):
+            raise Refused(
+                'holds a password (not shown)',
+                'remove it: put it in the server user\'s ~/.pgpass '
+                '(mode 0600) or PGPASSFILE, or in PGPASSWORD')
+        return value
+    return Check("a libpq connection string ('host=/run/postgresql "
+                 "dbname=NAME'), a postgresql:// URI or a service name, "
+                 "without a password", convert)
+
+
 def choice(*values):
     """(*values) -> Check: one of values."""
     def convert(value):
@@ -264,6 +320,22 @@ def host_list():
                  "['www.example.com', '.example.org']", convert)
 
 
+def networks():
+    """() -> Check: None, or a list of IP addresses and CIDR networks
+    ('127.0.0.1', '10.0.0.0/8', '::1') and 'unix' (a unix socket
+    listener's peer), as a tuple of ipaddress networks
+    (qpd.lib.address.parse_network); None is the empty tuple."""
+    def convert(value):
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ValueError
+        return tuple(parse_network(item) for item in value)
+    return Check("None, or a list of addresses and networks such as "
+                 "['127.0.0.1', '10.0.0.0/8'] ('unix': a unix socket "
+                 "listener's peer)", convert)
+
+
 ROLES = ('storage', 'web')
 
 
@@ -289,6 +361,16 @@ def host_roles():
         return result
     return Check("None, or {host: [roles]} with roles from %s and one "
                  "storage host" % ', '.join(repr(r) for r in ROLES), convert)
+
+
+def check_durus_storage(site_name, config):
+    """(site_name:str, config:dict) -> None: durus_storage='postgresql'
+    needs durus_dsn."""
+    if config['durus_storage'] == 'postgresql' and not config['durus_dsn']:
+        raise ConfigurationError(
+            site_name, 'durus_dsn', "is not set, and durus_storage is "
+            "'postgresql'", "set durus_dsn='host=/run/postgresql "
+            "dbname=%s' (a libpq string or a service name)" % site_name)
 
 
 def check_durus_transport(site_name, config):
@@ -328,6 +410,26 @@ def check_durus_transport(site_name, config):
             'is a unix socket, which hosts %s cannot share' % ', '.join(
                 sorted(hosts)),
             "set durus_address=('STORAGE-HOST', 2972) and durus_tls=True")
+
+
+def check_front_end_listeners(site_name, config):
+    """(site_name:str, config:dict) -> None: refuse an scgi_address or
+    as_https_address beyond loopback unless front_end_beyond_loopback is
+    set. Whoever connects to SCGI names the client's address and says
+    whether it came over https; whatever connects to as_https_address is
+    taken for https: on a public address any client could say so."""
+    if config['front_end_beyond_loopback']:
+        return
+    for name in ('scgi_address', 'as_https_address'):
+        address = config[name]
+        if address is not None and not is_loopback(address):
+            raise ConfigurationError(
+                site_name, name, '%s is beyond loopback, so any client '
+                'that reaches it can pose as a front end (its address, '
+                'https)' % format_address(address),
+                "set %s=('127.0.0.1', %s) (or a unix socket), or "
+                'front_end_beyond_loopback=True when a firewall lets only '
+                'the front end in' % (name, address[1]))
 
 
 # The keys ----------------------------------------------------------------
@@ -414,12 +516,33 @@ KEYS = [
         '`NAME:durus`; web: the dispatcher and workers); this host is '
         '`$QPD_HOST`, else its host name; `None`: this host runs both',
         example="{'store': ['storage'], 'web1': ['web']}"),
+    Key('durus_storage', 'file', choice('file', 'postgresql'),
+        "where the StorageServer keeps the site's objects: `'file'`, one "
+        "Durus file on this host, or `'postgresql'`, the database "
+        '`durus_dsn` names, which several StorageServers (one per web host) '
+        'can share; its tables are made at the first start'),
+    Key('durus_dsn', None, dsn(),
+        "the PostgreSQL database of `durus_storage='postgresql'`: a libpq "
+        'connection string or a service name; never a password (use the '
+        'server user\'s ~/.pgpass or PGPASSWORD)',
+        example="'host=/run/postgresql dbname=NAME'"),
     Key('durus_sync', True, boolean(),
         'sync each commit to disk before the StorageServer acknowledges it '
         '(off only for scratch sites: a crash can lose acknowledged '
         'commits)'),
     # Processes.
     Key('max_children', 4, integer(1), 'the number of workers'),
+    Key('max_requests', 0, integer(0),
+        'requests after which a worker leaves and a fresh one takes its '
+        'place, as in a rolling restart (0: never)', restart=False),
+    Key('max_requests_jitter', 0, integer(0),
+        'up to this many requests more, spread over the workers by index '
+        'and drawn again for each worker, so that two never leave '
+        'together', restart=False),
+    Key('max_worker_memory', 0, integer(0),
+        'bytes of resident memory after which a worker leaves once the '
+        'request that crossed it is answered (checked between requests; '
+        '0: never)', restart=False),
     Key('script_name', '', url_path(),
         'URL prefix when the site is not at the root', example="'/app'"),
     Key('var_directory', None, path(), 'database, sockets and logs',
@@ -508,6 +631,12 @@ KEYS = [
         'that had arrived when the sync began, not once per hit: every hit '
         'still sees every commit acknowledged before its request arrived '
         '(off: a sync at the start of every hit, as in QP)', restart=False),
+    Key('slow_hit_seconds', 1.0, optional(seconds()),
+        'a hit that takes this long or longer, from its arrival to its '
+        "last byte sent, gets a line in the worker's log saying where the "
+        'time went (waiting for the worker, syncs, application, commits, '
+        'retries, sending, garbage collection); `None`: no such lines',
+        restart=False, example='0.05'),
     Key('reconnect_wait', 10, seconds(),
         'seconds a worker keeps trying to reach a restarting StorageServer',
         restart=False),
@@ -550,6 +679,20 @@ KEYS = [
         'an allowed name); a leading dot allows subdomains; `None` '
         'allows any (`qpd new` sets loopback names)', restart=False,
         example="['www.example.com', 'localhost']"),
+    Key('trusted_proxies', None, networks(),
+        'the front ends (addresses or CIDR networks, such as nginx on '
+        "`['127.0.0.1']`; `'unix'`: whatever connects to a unix socket "
+        'listener) whose `X-Forwarded-For` and '
+        '`X-Forwarded-Proto` are believed: the client address is then the '
+        'rightmost one not of a trusted proxy (sign-in throttling, '
+        '`banned`, the log and `--debug` use it) and the scheme is the '
+        "proxy's (Secure cookies behind TLS); `None`: no one's, the peer "
+        'address is the client', restart=False,
+        example="['127.0.0.1']"),
+    Key('front_end_beyond_loopback', False, boolean(),
+        'accept an `scgi_address` or `as_https_address` beyond loopback '
+        '(a front end on another host): whoever reaches it names the '
+        "client's address and https, so let only the front end in"),
     Key('frame_options', 'DENY', optional(choice('DENY', 'SAMEORIGIN')),
         'the `X-Frame-Options` of HTML responses (with the matching CSP '
         '`frame-ancestors`): framing by other sites is refused; `None` '
@@ -606,6 +749,8 @@ def check_value(site_name, name, value):
         raise _unknown(site_name, name)
     try:
         return key.check(value)
+    except Refused as e:
+        raise ConfigurationError(site_name, name, e.problem, e.fix) from None
     except (ValueError, TypeError):
         raise ConfigurationError(
             site_name, name, 'is %r, not %s' % (value, key.check.expects),
@@ -640,6 +785,8 @@ def check_configuration(site_name, configuration):
     for name, value in configuration.items():
         result[name] = check_value(site_name, name, value)
     check_durus_transport(site_name, result)
+    check_front_end_listeners(site_name, result)
+    check_durus_storage(site_name, result)
     return result
 
 

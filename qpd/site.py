@@ -16,7 +16,7 @@ import qpd.sites
 from qpd.config import ConfigurationError, check_configuration
 from qpd.lib.address import format_address, get_local_address, \
     parse_address
-from qpd.lib.private_dir import get_fallback_directory
+from qpd.lib.private_dir import get_fallback_directory, tighten
 from qpd.storage.connection import connect
 
 __all__ = ['Site', 'ConfigurationError', 'list_site_names', 'get_home',
@@ -238,9 +238,12 @@ class Site:
         return self.get_configuration()['var_directory']
 
     def ensure_var_directory(self):
-        """() -> str: the var directory, created (mode 0700) if missing."""
+        """() -> str: the var directory, created (mode 0700) if missing,
+        and closed to 0700 when it is ours and was wider (a QP site ships
+        var/ 0755, where the database and logs would be others' to read)."""
         var = self.get_var_directory()
         os.makedirs(var, mode=0o700, exist_ok=True)
+        tighten(var, 0o700)
         return var
 
     def get_static_directory(self):

@@ -33,17 +33,21 @@ import tempfile
 
 import pytest
 
+from harness.postgres import postgres     # noqa: F401 (the session's cluster)
+
 __all__ = ['DurusServer']
 
 
 class DurusServer:
-    """(directory:str, name:str='test', tcp=False)
-    A Durus StorageServer subprocess serving directory/NAME.durus on
-    directory/durus.sock (or on a free TCP port of 127.0.0.1 with tcp=True).
+    """(directory:str, name:str='test', tcp=False, dsn=None)
+    A Durus StorageServer subprocess serving directory/NAME.durus (or the
+    PostgreSQL database dsn names) on directory/durus.sock (or on a free
+    TCP port of 127.0.0.1 with tcp=True).
     """
 
-    def __init__(self, directory, name='test', tcp=False):
+    def __init__(self, directory, name='test', tcp=False, dsn=None):
         self.directory = directory
+        self.dsn = dsn      # serve this PostgreSQL database, not a file
         self.name = name
         self.durus_file = os.path.join(directory, name + '.durus')
         self.tcp = tcp
@@ -63,10 +67,12 @@ class DurusServer:
             address = '%s:%s' % self.address if self.address else '127.0.0.1:0'
         else:
             address = self.address
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'qpd.storage.server', self.durus_file,
-             address, '--name', self.name],
-            stdout=subprocess.PIPE, text=True)
+        argv = [sys.executable, '-m', 'qpd.storage.server', self.durus_file,
+                address, '--name', self.name]
+        if self.dsn:
+            argv.extend(['--dsn', self.dsn])
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                        text=True)
         line = self.process.stdout.readline()    # pytest-timeout guards this
         if not line.startswith('READY durus'):
             self.process.kill()

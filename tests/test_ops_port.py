@@ -114,6 +114,6 @@ def test_port_in_place_and_diff(tmp_path):
 def test_cli_exit_status_names_what_is_left(tmp_path, capsys):
     (tmp_path / 'a.py').write_text('from qp.hub.web import Server\n')
     assert main(['port', str(tmp_path), '--diff']) == 1
-    assert 'left: %s:1: module qp.hub.web is not in qpd' % (
+    assert '%s:1: module qp.hub.web is not in qpd' % (
         tmp_path / 'a.py') in capsys.readouterr().err
     assert main(['port', str(tmp_path / 'nowhere')]) == 1

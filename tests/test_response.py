@@ -320,7 +320,9 @@ def test_redirect():
     response.redirect('/there"<>')
     response.finish(make_request())
     assert response.get_status_code() == 302
-    assert response.get_header('Location') == 'http://example.org/there%22%3C%3E'
+    # A '/path' Location stays site-relative (issue 27 #8: the Host is
+    # the client's word); a relative one is resolved as before.
+    assert response.get_header('Location') == '/there%22%3C%3E'
     assert b'/there%22%3C%3E' in body_of(response)
     response = HTTPResponse()
     response.redirect('/x', permanent=True)

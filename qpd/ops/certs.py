@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from qpd.lib.private_dir import write_private_file
 from qpd.storage.tls import CA_FILE, CERT_FILE, KEY_FILE
 
 __all__ = ['make_key', 'make_ca', 'make_host_certificate', 'write_host_files',
@@ -128,16 +129,6 @@ def make_host_certificate(ca_key, ca_cert, host, names=(), server=False,
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def _write(path, data):
-    """Write bytes to path with mode 0600 (replacing it)."""
-    if os.path.exists(path):
-        os.unlink(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, 'wb') as f:
-        f.write(data)
-    os.chmod(path, 0o600)
-
-
 def _key_bytes(key):
     return key.private_bytes(serialization.Encoding.PEM,
                              serialization.PrivateFormat.PKCS8,
@@ -208,9 +199,9 @@ def write_host_files(directory, ca_key, ca_cert, host, names=(),
     _mkdir(directory)
     key, cert = make_host_certificate(ca_key, ca_cert, host, names,
                                       server=server)
-    _write(os.path.join(directory, KEY_FILE), _key_bytes(key))
-    _write(os.path.join(directory, CERT_FILE), _cert_bytes(cert))
-    _write(os.path.join(directory, CA_FILE), _cert_bytes(ca_cert))
+    write_private_file(os.path.join(directory, KEY_FILE), _key_bytes(key))
+    write_private_file(os.path.join(directory, CERT_FILE), _cert_bytes(cert))
+    write_private_file(os.path.join(directory, CA_FILE), _cert_bytes(ca_cert))
 
 
 README = """\
@@ -251,8 +242,8 @@ def write_site_certs(site, directory, storage_names=(), renew=False,
         say('kept the CA in %s' % ca_path)
     else:
         ca_key, ca_cert = make_ca(site.get_name())
-        _write(ca_key_path, _key_bytes(ca_key))
-        _write(ca_path, _cert_bytes(ca_cert))
+        write_private_file(ca_key_path, _key_bytes(ca_key))
+        write_private_file(ca_path, _cert_bytes(ca_cert))
         say('made the CA: %s' % ca_path)
     written = []
     lines = []
@@ -268,6 +259,6 @@ def write_site_certs(site, directory, storage_names=(), renew=False,
         write_host_files(host_dir, ca_key, ca_cert, host, names, server)
         written.append(host)
         say('made %s: %s' % (host_dir, role))
-    _write(os.path.join(directory, 'README'), (README % {
+    write_private_file(os.path.join(directory, 'README'), (README % {
         'site': site.get_name(), 'hosts': '\n'.join(lines) + '\n'}).encode())
     return written

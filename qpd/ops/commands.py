@@ -523,7 +523,7 @@ def build(args):
     and build its cgi2scgi; with --hosts, nginx in front of those web
     hosts (HTTP and SCGI upstreams) instead; with --logrotate, only the
     /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate)."""
-    from qpd.ops.build import (get_configs, build_cgi2scgi,
+    from qpd.ops.build import (get_configs, build_cgi2scgi, get_notes,
                                get_upstream_configs, parse_hosts)
     site = _one_site(args)
     if getattr(args, 'logrotate', False):
@@ -553,6 +553,8 @@ def build(args):
         for filename, text in configs:
             _say('# ==== %s ====' % filename)
             _say(text)
+    for note in get_notes(site, hosts):
+        _say(note if output else '# ' + note)
     if hosts:
         return 0
     if site.get_scgi_address():
@@ -640,7 +642,6 @@ def demo(args):
 # port ------------------------------------------------------------------------
 
 def port(args):
-    """qpd port DIR [--diff]: rewrite a QP site's imports to qpd's modules
-    (qpd.ops.port)."""
+    """qpd port DIR [--diff]: a QP site made a qpd site (qpd.ops.port)."""
     from qpd.ops.port import main
     return main(args.directory, diff=args.diff)

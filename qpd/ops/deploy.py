@@ -14,7 +14,12 @@ Layout, once a site has been deployed to (the first deploy converts it):
 `qpd deploy NAME SRC`:
 
 1. copies SRC (without its var/, __pycache__ and dot files) into a
-   staging directory beside the releases; nothing runs from there;
+   staging directory beside the releases; nothing runs from there. A
+   symlink is copied as a link, never as the file it points to, and one
+   that leads out of SRC is refused (one line naming it): a link to
+   /etc/hostname that StaticDirectory refuses to serve in SRC must not
+   become a served file of the release. A link inside SRC is kept
+   (relative, so that it points into the release);
 2. tries it in a scratch process (qpd.server.trial): every .py and .qpy
    module compiles, the slash module imports, the configuration checks.
    A broken release is removed and refused with its error: nothing
@@ -128,13 +133,45 @@ def _ignore_top_var(source):
     return ignore
 
 
+def _check_links(source, ignore):
+    """(source:str, ignore) -> {str: str}: the symlinks copytree will
+    copy (relative path -> a relative target inside source); an
+    OperationError naming the first one that leads out of source."""
+    top = os.path.realpath(source)
+    links = {}
+    for directory, dirs, files in os.walk(source):
+        skipped = ignore(directory, dirs + files)
+        dirs[:] = [d for d in dirs if d not in skipped]
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            if name in skipped or not os.path.islink(path):
+                continue
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, top]) != top:
+                raise OperationError(
+                    '%s is a symlink to %s, outside %s: a release holds no '
+                    'link out of its source (the static directory would not '
+                    'serve it); copy the file in or remove the link' % (
+                        path, os.readlink(path), source))
+            links[os.path.relpath(path, source)] = os.path.relpath(
+                real, os.path.realpath(directory))
+    return links
+
+
 def _stage(site, source, name):
     """(site, source:str, name:str) -> str: the staging copy's path."""
     directory = get_releases_directory(site)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     staging = os.path.join(directory, '.staging-' + name)
-    shutil.copytree(source, staging, ignore=_ignore_top_var(source),
-                    symlinks=False)
+    ignore = _ignore_top_var(source)
+    links = _check_links(source, ignore)
+    shutil.copytree(source, staging, ignore=ignore, symlinks=True)
+    for path, target in links.items():
+        # An absolute link into source would point at source, not the
+        # release.
+        copied = os.path.join(staging, path)
+        os.unlink(copied)
+        os.symlink(target, copied)
     os.symlink(os.path.join(os.pardir, 'var'), os.path.join(staging, 'var'))
     return staging
 

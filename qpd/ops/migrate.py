@@ -30,6 +30,7 @@ from collections import Counter
 
 from durus.serialize import COMPRESSED_START_BYTE, split_oids, unpack_record
 
+from qpd.lib.private_dir import create_private_file
 from qpd.ops.errors import OperationError
 
 __all__ = ['migrate', 'MigrationError']
@@ -196,11 +197,10 @@ def _open_dest(dest, force):
     if info.st_uid != os.getuid() or info.st_mode & 0o022:
         raise MigrationError('%s: the directory must be only ours (chmod '
                              'go-w, owned by us)' % directory)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    if force and os.path.exists(dest):
+    if force and os.path.lexists(dest):
         os.unlink(dest)
     try:
-        os.close(os.open(dest, flags, 0o600))
+        # Kept empty: FileStorage writes its header into an empty file.
+        create_private_file(dest).close()
     except FileExistsError:
         raise MigrationError('%s exists; give --force to replace it' % dest)
-    os.unlink(dest)  # FileStorage writes its own header; the name is ours

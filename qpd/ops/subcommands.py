@@ -191,13 +191,15 @@ COMMANDS = [
                       'kept)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
-    Command('port', "rewrite a QP site's imports (qp..., qpy) to qpd's "
-            'modules', _commands('port'), None,
+    Command('port', "port a QP site: Python 2 to 3, QP's modules to "
+            "qpd's, its configuration to qpd's keys; lists what is left",
+            _commands('port'), None,
             [Arg('directory', metavar='DIR',
                  help='the site: its .py and .qpy files are rewritten in '
                       'place, each original kept as FILE.qp-orig'),
              Arg('--diff', action='store_true',
-                 help='print a unified diff instead of writing')]),
+                 help='print the unified diff of what it would write, '
+                      'writing nothing')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",

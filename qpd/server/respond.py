@@ -34,19 +34,58 @@ import select
 import tempfile
 import time
 
+from qpd.lib.gc_clock import gc_clock
 from qpd.lib.http import format_head, http_date
 from qpd.server import fdpass, protocol
 from qpd.server.intake import SocketBody, read_chunked
 from qpd.server.listeners import DONTWAIT
 from qpd.web.errors import HTTPError
+from qpd.web.publish import log_quote, raw_path_query
 
-__all__ = ['Responder', 'HitLog', 'ClientGone', 'request_base', 'PASS_WAIT']
+__all__ = ['Responder', 'HitLog', 'ClientGone', 'request_base', 'PASS_WAIT',
+           'format_slow_hit']
 
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
 MAX_HIT_LINES = 256    # hit lines kept before a write
 PASS_WAIT = 0.2       # a client that takes nothing of a response this long
                       # gets the rest of it from the dispatcher
+
+
+def format_slow_hit(hit, arrived, began, processed, sent, gc_seconds,
+                    collections):
+    """(hit:Hit, arrived:float|None, began:float, processed:float,
+        sent:float, gc_seconds:float, collections:int) -> str
+    The slow-hit line (slow_hit_seconds): the hit's whole time and where it
+    went, in milliseconds. arrived is when its request had begun to arrive
+    (None when the worker does not know: a request the dispatcher handed
+    over), began when the worker started on it, processed when the
+    publisher was done, sent when its last byte was written; the syncs,
+    application, commits and retry waits are the hit's own (Hit's
+    *_seconds); 'other' is the rest of the publisher's time (the request
+    object, the session, the hit line). A collection's time is also inside
+    whichever phase it interrupted."""
+    start = began if arrived is None else arrived
+    publishing = processed - began
+    parts = []
+    if arrived is not None:
+        parts.append(('waiting for the worker', began - arrived))
+    phases = (('sync', hit.sync_seconds), ('application', hit.app_seconds),
+              ('commit', hit.commit_seconds), ('retry waits', hit.retry_seconds))
+    parts.extend(phase for phase in phases if phase[1] > 0)
+    parts.append(('other', max(0.0, publishing - sum(p[1] for p in phases))))
+    parts.append(('sending', sent - processed))
+    if collections:
+        parts.append(('%d garbage collection%s' % (
+            collections, '' if collections == 1 else 's'), gc_seconds))
+    request = hit.get_request()
+    return 'slow hit %.1f ms: %s "%s" %s, %s attempt%s: %s' % (
+        (sent - start) * 1000, request.get_method(),
+        log_quote(raw_path_query(request.get_environ()))[:200],
+        hit.get_response().get_status_code(), hit.attempts + 1,
+        '' if hit.attempts == 0 else 's',
+        ', '.join('%s %.1f' % (name, seconds * 1000)
+                  for name, seconds in parts))
 
 
 def request_base(message):
@@ -147,7 +186,9 @@ class Responder:
     worker sets, as it gets them, `publisher` (which processes the hits),
     `counters` (fdpass.Counters, replaced when it reconnects) and
     `metrics` (a qpd.metrics.Recorder, or None), which count the
-    responses."""
+    responses, and `banned` (the worker's qpd.server.banned.Banned), which
+    refuses a client a trusted proxy names (`trusted_proxies`: the
+    dispatcher saw only the proxy's address)."""
 
     def __init__(self, site, log):
         from qpd.web.hit import Hit
@@ -159,10 +200,13 @@ class Responder:
         self.publisher = None
         self.counters = None
         self.metrics = None
+        self.banned = ()
+        self.trusted = site.get('trusted_proxies')
         self.log = log
         self.handoff_size = site.get('handoff_size')  # passed from this long
         self.var_directory = site.get_var_directory()
         self.passing = None        # (file, offset, length, head) to pass
+        self.slow_hit = site.get('slow_hit_seconds')
 
     def serve(self, sock, message, spool=None, arrived=None):
         """(sock, message:fdpass.RequestMessage, spool:file=None,
@@ -215,12 +259,20 @@ class Responder:
         """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
             arrived:float=None) -> keep:bool
         Process the hit and send its response; may the connection stay
-        open? arrived: see Hit.arrived."""
-        began = time.perf_counter()
+        open? arrived: see Hit.arrived. Behind a trusted proxy, the
+        client is the one its X-Forwarded-For names (a banned one gets
+        403)."""
+        began = time.monotonic()
+        if self.trusted and protocol.apply_forwarded(environ, self.trusted):
+            if environ['REMOTE_ADDR'] in self.banned:
+                self.send_error(sock, HTTPError(403, 'address banned'), scgi)
+                return False
+        gc_seconds, gc_count = gc_clock.seconds, gc_clock.collections
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)
         hit.arrived = arrived
         self.publisher.process_hit(hit)
+        processed = time.monotonic()
         response = hit.get_response()
         if reader is not None and reader.remaining > 0:
             keep = keep and reader.drain(_DRAIN_LIMIT)
@@ -261,8 +313,15 @@ class Responder:
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
             self.metrics.observe_request(
                 environ['REQUEST_METHOD'], response.get_status_code(),
-                time.perf_counter() - began)
+                time.monotonic() - began)
             self.metrics.note_publisher(self.publisher)
+        if self.slow_hit is not None:
+            sent = time.monotonic()
+            if sent - (began if arrived is None else arrived) >= self.slow_hit:
+                self.log(format_slow_hit(
+                    hit, arrived, began, processed, sent,
+                    gc_clock.seconds - gc_seconds,
+                    gc_clock.collections - gc_count))
         return keep
 
     def pass_file(self, response, head):

@@ -10,7 +10,8 @@ READY line, then prints its own:
     READY serve NAME pid=PID http=HOST:PORT ...
 
 Logs go to the terminal. A worker that exits is started again (as
-supervisord would); if the storage server or the dispatcher exits, or a
+supervisord would): at once when it left on its own with status 0
+(max_requests, max_worker_memory), else after RESTART_DELAY; if the storage server or the dispatcher exits, or a
 worker keeps failing at once, everything stops. Ctrl-C or SIGTERM stops the
 dispatcher first (it finishes the requests in hand), then the workers, then
 the storage server. The children run in their own process groups, so the
@@ -312,6 +313,11 @@ class Serve:
                         self.start(child)
                 elif not child.is_running():
                     self.forget(child)
+                    if child.process.returncode == 0:
+                        # It left on its own (max_requests and the like).
+                        child.failures = 0
+                        self.start(child)
+                        continue
                     quick = now - child.started_at < QUICK_EXIT
                     child.failures = child.failures + 1 if quick else 0
                     if child.failures >= FAST_FAILURES:

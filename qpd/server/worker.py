@@ -46,6 +46,13 @@ or answering, so that the dispatcher, when the worker dies, answers 502 on
 that one only and takes the idle held ones back.
 
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
+so does reaching its share of `max_requests` (get_request_limit: the
+jitter spread by index) or, after a request, a resident memory
+(/proc/self/statm) past `max_worker_memory`: the worker logs why, counts
+it (qpd_worker_recycles_total{reason}), gives back what it holds and exits
+with status 0, as in a rolling restart, and supervisord or `qpd serve`
+starts a fresh one. It never leaves so in its first MIN_LIFETIME seconds
+(supervisord would count that as a failed start).
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 
@@ -60,6 +67,7 @@ import faulthandler
 import gc
 import io
 import os
+import random
 import select
 import signal
 import socket
@@ -68,6 +76,7 @@ import time
 import traceback
 
 from qpd.lib.backoff import Backoff
+from qpd.lib.gc_clock import gc_clock
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
@@ -77,7 +86,7 @@ from qpd.server.protocol import find_head_end
 from qpd.server.listeners import (
     DONTWAIT, OUT_OF_RESOURCES, Shared, SharedListeners)
 from qpd.server.respond import ClientGone, HitLog, Responder, request_base
-from qpd.server.write_turn import LOCK_FILE_NAME, WriteTurn
+from qpd.server.write_turn import open_write_turn
 from qpd.web.errors import HTTPError
 
 __all__ = ['main', 'Worker', 'Held', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
@@ -95,6 +104,30 @@ SLOW_REQUEST = 0.25   # after a request this long, the others go back
 # the loaded heap is frozen (gc.freeze: never scanned again) and
 # collections come a tenth as often.
 GC_THRESHOLDS = (7000, 20, 20)
+# A worker leaves on its own (max_requests, max_worker_memory) no sooner
+# than this after it started: supervisord (startsecs=1, qpd.ops.supervisor)
+# takes an exit sooner for a failed start.
+MIN_LIFETIME = 1.5
+_PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+
+
+def get_request_limit(max_requests, jitter, index, count, draw=random.random):
+    """(max_requests:int, jitter:int, index:int, count:int, draw) -> int|None
+    The requests after which worker `index` of `count` leaves (None: never,
+    max_requests 0): max_requests plus a part of the jitter drawn (`draw()`
+    in [0, 1)) within the slot of the jitter's range that is this index's,
+    so that the workers' limits differ and two never leave together."""
+    if not max_requests:
+        return None
+    slots = max(1, count)
+    width = (jitter + 1) / slots
+    return max_requests + int(((index % slots) + draw()) * width)
+
+
+def read_rss(fd):
+    """(fd:int) -> int: the resident bytes of this process, from its open
+    /proc/self/statm."""
+    return int(os.pread(fd, 128, 0).split()[1]) * _PAGE_SIZE
 
 
 class Held:
@@ -123,10 +156,12 @@ class Held:
 
 def settle_garbage():
     """() -> None: collect what loading the site left, freeze the rest
-    (the collector no longer scans it) and set GC_THRESHOLDS."""
+    (the collector no longer scans it) and set GC_THRESHOLDS; from then on
+    the collections are timed (gc_clock, for the slow-hit line)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc_clock.install()
 
 
 def _shutdown(sock):
@@ -170,6 +205,12 @@ class Worker:
         self.received_at = None    # when the last message came
         self.banned = Banned(site)
         self.paused = []           # Shared not watched until paused_until
+        self.born = time.monotonic()
+        self.hits = 0              # requests answered
+        self.request_limit = None  # get_request_limit (max_requests)
+        self.memory_limit = 0      # max_worker_memory
+        self.statm = None          # /proc/self/statm, open when limited
+        self.limited = False       # either limit set: check after each hit
         # message kind (its byte) -> (handler, fewest fds, most fds)
         self.handlers = {
             fdpass.REQUEST[0]: (self.handle_request, 1, 2),
@@ -257,6 +298,8 @@ class Worker:
         try:
             self.site.get_publisher_class()
             self.responder = responder = Responder(self.site, self.log)
+            responder.banned = self.banned
+            self.banned.refresh(time.monotonic(), force=True)
             self.limits = responder.limits
             self.script_name = responder.script_name
         except BaseException as e:
@@ -272,17 +315,56 @@ class Worker:
         self.install_signals()
         self.connect_storage()
         responder.publisher = self.publisher
-        self.publisher.write_turn = WriteTurn(os.path.join(
-            self.site.get_var_directory(), LOCK_FILE_NAME))
+        self.publisher.write_turn = open_write_turn(self.site)
         self.hit_log.open(self.publisher)
         self.metrics = responder.metrics = self.hit_log.metrics = \
             open_recorder(self.site)
         self.connect_dispatcher()
+        self.set_limits()
         settle_garbage()
         sys.stdout.write(format_ready_line(
             'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
         sys.stdout.flush()
         return None
+
+    # Leaving on its own ------------------------------------------------------
+
+    def set_limits(self):
+        """() -> None: read max_requests (and its jitter) and
+        max_worker_memory."""
+        site = self.site
+        self.request_limit = get_request_limit(
+            site.get('max_requests'), site.get('max_requests_jitter'),
+            self.index, site.get_max_children())
+        self.memory_limit = site.get('max_worker_memory')
+        if self.memory_limit:
+            self.statm = os.open('/proc/self/statm', os.O_RDONLY)
+        self.limited = bool(self.request_limit or self.memory_limit)
+
+    def check_limits(self):
+        """() -> None: after a request: leave (stopping, as on SIGTERM)
+        when this worker answered its max_requests or its resident memory
+        is past max_worker_memory, unless it is younger than MIN_LIFETIME
+        (then the next request checks again)."""
+        if self.stopping:
+            return
+        if self.request_limit and self.hits >= self.request_limit:
+            reason = 'max_requests'
+            why = '%d requests (max_requests %d, jitter %d)' % (
+                self.hits, self.site.get('max_requests'),
+                self.site.get('max_requests_jitter'))
+        elif self.memory_limit and read_rss(self.statm) > self.memory_limit:
+            reason = 'max_worker_memory'
+            why = '%d bytes resident after %d requests (max_worker_memory ' \
+                '%d)' % (read_rss(self.statm), self.hits, self.memory_limit)
+        else:
+            return
+        if time.monotonic() - self.born < MIN_LIFETIME:
+            return
+        self.log('leaving at %s; a fresh worker takes its place' % why)
+        if self.metrics is not None:
+            self.metrics.add_recycle(reason)
+        self.stopping = True
 
     # Serving --------------------------------------------------------------------
 
@@ -683,7 +765,11 @@ class Worker:
     def after_request(self, began, conn):
         """(began:float, conn:Held|None) -> None: after a request that took
         long, give back the other held connections, so that their requests
-        do not wait for this worker while another may be idle."""
+        do not wait for this worker while another may be idle; then see
+        whether this worker should leave (check_limits)."""
+        self.hits += 1
+        if self.limited:
+            self.check_limits()
         if self.held and time.monotonic() - began >= SLOW_REQUEST:
             for other in list(self.held.values()):
                 if other is not conn:

@@ -63,6 +63,7 @@ from durus.utils import (
     int4_to_str, join_bytes, read_int4_str, str_to_int4, str_to_int8,
     write, write_all)
 
+from qpd.lib.private_dir import create_private_file
 from qpd.lib.process import log_line
 from qpd.storage.shelf_scan import analyze_tail
 
@@ -129,7 +130,7 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
             os.path.basename(path), stamp))
         f.seek(report.cut)
         cut_bytes = f.read()
-        with open(side, 'xb') as out:
+        with create_private_file(side) as out:
             out.write(cut_bytes)
             sync_file(out)
         sync_directory(directory)
@@ -237,17 +238,23 @@ class DurableStorageServer(StorageServer):
             wake = self.syncer.wake_r if self.syncer else None
             while True:
                 idle_pack = self.packer is not None and self.syncing is None
-                watched = self.sockets + ([wake] if wake is not None else [])
+                extra = self.get_watched()
+                watched = (self.sockets + ([wake] if wake is not None else [])
+                           + extra)
                 readable = select.select(
-                    watched, [], [], 0.0 if idle_pack else None)[0]
+                    watched, [], [],
+                    0.0 if idle_pack else self.get_timeout())[0]
                 for s in readable:
                     if s is listener:
                         self.accept(listener)
                     elif s is wake:
                         self.synced_up()
+                    elif s in extra:
+                        self.on_watched(s)
                     else:
                         self.serve_client(s)
                 self.start_sync()
+                self.after_round()
                 if not readable and idle_pack:
                     self.pack_step()
         finally:
@@ -255,6 +262,24 @@ class DurableStorageServer(StorageServer):
             if self.commit_counter is not None:
                 self.commit_counter.close()
             self.address.close(listener)
+
+    # Hooks for a storage with news of its own (qpd.storage.postgresql).
+
+    def get_watched(self):
+        """() -> [fd]: more file descriptors the loop selects on; when one
+        is readable, on_watched(fd) is called. None here."""
+        return []
+
+    def on_watched(self, fd):
+        """(fd) -> None"""
+
+    def get_timeout(self):
+        """() -> float|None: the longest the loop waits (None: until a
+        socket is readable)."""
+        return None
+
+    def after_round(self):
+        """() -> None: called after each round of the loop."""
 
     def accept(self, listener):
         conn, addr = listener.accept()

@@ -1,10 +1,12 @@
 """qpd.storage.server: run a site's Durus StorageServer.
 
     qpd durus NAME          -> main(Site(NAME))
-    python -m qpd.storage.server FILE ADDRESS [--name NAME]
+    python -m qpd.storage.server FILE ADDRESS [--name NAME] [--dsn DSN]
                             -> serve(FILE, ADDRESS), for tests
 
-The server is Durus's own StorageServer over a FileStorage. A unix socket
+The server is Durus's own StorageServer over a FileStorage, or, for
+`durus_storage = 'postgresql'`, over the PostgreSQL database `durus_dsn`
+names (qpd.storage.postgresql). A unix socket
 address (a path) is created with mode 0600 (umask 0o177): whoever can write
 to a Durus server can make every client unpickle what they sent, so only
 the site's own user may connect. A `(host, port)` address listens on TCP,
@@ -25,6 +27,7 @@ import sys
 from durus.connection import Connection
 
 from qpd.lib import ready
+from qpd.lib.private_dir import create_private_file, tighten
 from qpd.lib.process import remove_stale_socket
 from durus.file_storage import FileStorage
 from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
@@ -61,9 +64,24 @@ def _stop(signum, frame):
     raise SystemExit(0)
 
 
+def _make_private(directory, durus_file):
+    """(directory:str, durus_file:str) -> None
+    Close the file's directory to 0700 and the file to 0600 whatever
+    they were (a QP site ships var/ 0755, its .durus file then 0644), and
+    make a missing file new and empty, 0600, with O_EXCL|O_NOFOLLOW
+    (Durus writes its header into an empty file; left to Durus, it would
+    be made by open(..., 'w+b'), under the umask, through any symlink).
+    """
+    tighten(directory, 0o700)
+    if os.path.lexists(durus_file):
+        tighten(durus_file, 0o600)
+    else:
+        create_private_file(durus_file).close()
+
+
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
           quiet=True, sync=True, side_directory=None, check_command=None,
-          tls_directory=None):
+          tls_directory=None, dsn=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
         on_listening=None, umask:int=None, quiet=True, sync=True,
         side_directory:str=None, check_command:str=None,
@@ -77,7 +95,8 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     the file first (its bytes saved in side_directory, default the file's
     directory); other damage raises StorageDamaged, naming check_command.
     With tls_directory (a host's TLS files, see qpd.storage.tls), clients
-    must speak mutual TLS.
+    must speak mutual TLS. With dsn, the objects are in that PostgreSQL
+    database (qpd.storage.postgresql) and durus_file is not used.
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -95,18 +114,30 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             if isinstance(bound, tuple):
                 bound = bound[:2]
             print(format_ready_line(name, bound), flush=True)
-    directory = os.path.dirname(os.path.abspath(durus_file))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    recover_tail(durus_file, side_directory, check_command)
-    context = None
-    if tls_directory is not None:
-        # Before the file is opened: missing files are a one-line error.
-        from qpd.storage.tls import make_server_context
-        context = make_server_context(tls_directory)
-    storage = FileStorage(durus_file)
+    if dsn is not None:
+        if tls_directory is not None:
+            raise StorageDamaged(
+                "durus_tls with durus_storage='postgresql' is not supported "
+                'yet: run a StorageServer on each web host (a unix socket, '
+                'no TLS) and unset durus_tls')
+        from qpd.storage.postgresql import PostgresStorage
+        storage = PostgresStorage(dsn, site=name)
+        context = None
+    else:
+        directory = os.path.dirname(os.path.abspath(durus_file))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _make_private(directory, durus_file)
+        recover_tail(durus_file, side_directory, check_command)
+        context = None
+        if tls_directory is not None:
+            # Before the file is opened: missing files are a one-line error.
+            from qpd.storage.tls import make_server_context
+            context = make_server_context(tls_directory)
+        storage = FileStorage(durus_file)
     # Make the root object now: clients that start together on a new file
-    # would race to create it.
-    Connection(storage)
+    # would race to create it (on PostgreSQL, servers that start together
+    # may conflict: the loser sees the winner's root).
+    _make_root(storage)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -115,7 +146,14 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
         listening.append(sock)
         on_listening(sock)
     try:
-        if context is None:
+        if dsn is not None:
+            from qpd.storage.postgresql import PostgresStorageServer
+            path = counter_path(address)
+            server = PostgresStorageServer(
+                storage, make_socket_address(address, umask),
+                on_listening=note_listening,
+                commit_counter=path and CommitCounter(path))
+        elif context is None:
             # A local client's sync costs nothing when nothing changed.
             path = counter_path(address)
             server = DurableStorageServer(
@@ -142,6 +180,17 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
                 pass
 
 
+def _make_root(storage):
+    from durus.error import ConflictError, ReadConflictError
+    for attempt in range(5):
+        try:
+            Connection(storage)
+            return
+        except (ConflictError, ReadConflictError):
+            storage.sync()
+    Connection(storage)
+
+
 def _set_title(title):
     try:
         from setproctitle import setproctitle
@@ -159,19 +208,27 @@ def main(site):
     var = site.ensure_var_directory()
     from qpd.metrics import open_recorder
     DurableStorageServer.recorder = open_recorder(site)
+    dsn = None
+    if site.get('durus_storage') == 'postgresql':
+        dsn = site.get('durus_dsn')
     return _run(site.get_durus_file(), site.get_durus_address(), name=name,
                 sync=site.get('durus_sync'), side_directory=var,
                 check_command='qpd check %s' % name,
-                tls_directory=site.get_tls_directory())
+                tls_directory=site.get_tls_directory(), dsn=dsn)
 
 
 def _run(durus_file, address, **options):
     """(durus_file:str, address, **options) -> int: serve(), and the exit
     status: 0 after SIGTERM, 1 when the file is damaged (one line on
     stderr) or a sync failed."""
+    # What Durus makes itself (a pack's NAME.durus.pack, then the file)
+    # is private too.
+    os.umask(0o077)
+    from qpd.storage.postgresql import StorageLost, StorageSetupError
     try:
         serve(durus_file, address, **options)
-    except (StorageDamaged, TLSFilesMissing) as e:
+    except (StorageDamaged, TLSFilesMissing, StorageSetupError,
+            StorageLost) as e:
         sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), e))
         sys.stderr.flush()
         return 1
@@ -182,7 +239,7 @@ def _run(durus_file, address, **options):
 
 def _main(argv=None):
     """python -m qpd.storage.server FILE ADDRESS [--name NAME] [--no-sync]
-        [--tls DIR]
+        [--tls DIR] [--dsn DSN]
     ADDRESS is a socket path or HOST:PORT; --no-sync answers commits
     without syncing them (durus_sync off); --tls DIR serves mutual TLS
     with the files in DIR (qpd.storage.tls).
@@ -195,6 +252,9 @@ def _main(argv=None):
     parser.add_argument('--no-sync', dest='sync', action='store_false')
     parser.add_argument('--tls', dest='tls_directory', default=None,
                         metavar='DIR', help="mutual TLS with a host's files")
+    parser.add_argument('--dsn', default=None, metavar='DSN',
+                        help='serve the PostgreSQL database DSN names '
+                             '(FILE is not used)')
     args = parser.parse_args(argv)
     address = args.address
     if '/' not in address and ':' in address:
@@ -203,7 +263,7 @@ def _main(argv=None):
     name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
     _set_title('qpd durus %s' % name)
     return _run(args.durus_file, address, name=name, sync=args.sync,
-                tls_directory=args.tls_directory)
+                tls_directory=args.tls_directory, dsn=args.dsn)
 
 
 if __name__ == '__main__':

@@ -489,7 +489,8 @@ class HTTPResponse:
     def finish(self, request=None):
         """(request:HTTPRequest=None)
         Make the response ready to send (the second and later calls do
-        nothing): Secure cookies under https, an absolute Location,
+        nothing): Secure cookies under https, an absolute Location (but
+        a '/path' one, which stays site-relative),
         gzip when the client accepts it and it pays, Content-Length when
         the length is known, no body for HEAD and for 1xx, 204 and 304.
         """
@@ -506,7 +507,10 @@ class HTTPResponse:
                 self.secure = True
             if 'location' in headers:
                 location = headers['location'][1]
-                if not urlsplit(location).scheme:
+                # A site-relative '/path' stays so: the publisher leaves
+                # it when the Host is unchecked (allowed_hosts unset).
+                if not urlsplit(location).scheme and (
+                        location[:1] != '/' or location[:2] == '//'):
                     try:
                         base = request.get_url()
                     except HTTPError:  # a path that is not UTF-8

@@ -12,9 +12,9 @@ same names call these functions with itself as first argument.
 - `ensure_signed_in_using_digest`: HTTP Digest authentication (RFC 7616),
   offering SHA-256 first and MD5 for old clients, on https only too. The
   nonce is stateless: a time and an HMAC of it under the site's secret,
-  fresh for `digest_nonce_lifetime` seconds; each `nc` of a nonce is
-  accepted once (the `digest_counts` ledger), so a captured request
-  cannot be replayed. Users need digests stored with
+  fresh for `digest_nonce_lifetime` seconds; each `nc` of a nonce and
+  client nonce is accepted once (the `digest_counts` ledger), so a
+  captured request cannot be replayed. Users need digests stored with
   `user.set_password(password, realm, http_digest=True)`.
 
 `plain_http_authentication` allows Basic and Digest over plain http.
@@ -359,9 +359,12 @@ def _check_digest(publisher, params, realm, request):
         return None, False, True
     if state == 'stale':
         return None, True, False
-    # Each (nonce, nc) is good once: a replayed request is refused.
+    # Each (nonce, cnonce, nc) is good once: a replayed request is
+    # refused. The cnonce is part of it because two challenges in the same
+    # second carry the same (stateless) nonce, and a client that answers
+    # the second one starts again at nc=1 with a cnonce of its own.
     now = time.time()
-    count_key = '%s:%s' % (nonce, nc.lower())
+    count_key = '%s:%s:%s' % (nonce, cnonce, nc.lower())
     root = publisher.get_connection().get_root()
     if ledger.lookup(root, DIGEST_LEDGER, count_key, now) is not None:
         return None, False, False

@@ -1,0 +1,699 @@
+"""qpd.storage.postgresql: a site's objects in PostgreSQL, below its
+StorageServers (`durus_storage = 'postgresql'`, `durus_dsn`).
+
+Workers and `qpd shell` still speak Durus's protocol to a StorageServer
+on the site's private socket; only the storage under that server changes.
+`PostgresStorage` implements Durus's Storage interface on psycopg 3, and
+`PostgresStorageServer` (qpd.storage.durable's server, with a few
+handlers changed) serves it. Several StorageServers, one per web host, can
+share one database.
+
+The schema (made at the first start, under an advisory lock, in the
+current schema of the database `durus_dsn` names):
+
+    qpd_meta(key, value)                 'site' (whose objects these are),
+                                         'schema' (SCHEMA_VERSION)
+    qpd_object(oid, tid, record)         one row per object: its current
+                                         Durus record and the transaction
+                                         that wrote it (history-free); the
+                                         root is made with the tables
+    qpd_transaction(tid, oids, at)       one row per committed transaction:
+                                         the oids it wrote (8 bytes each)
+    qpd_oid                              the sequence of new oids (0 is the
+                                         root)
+
+Transaction ids. A commit takes one advisory lock (per database), so
+commits are serialized; under it the next tid is the last one plus one.
+A transaction is visible to everyone before its lock is released, so tids
+become visible in order, with no holes: a server that has seen every tid
+up to `last_tid` learns all that changed since by `tid > last_tid`
+(RelStorage's poll, over the small transaction table). NOTIFY qpd_commit,
+sent by each commit, is only a hint that wakes the other servers to poll
+at once; each also polls every POLL_INTERVAL seconds, at each real sync of
+a client and at each commit.
+
+No mixed states. Within one server Durus keeps a client from reading a new
+state beside older cached ones with each client's invalid set: an oid
+another client changed is answered "invalid" (a read conflict, which the
+worker retries) until the client syncs. Across servers, a load can meet a
+row that another server wrote after this server's last poll (its tid >
+last_tid). Such a load first polls: every oid changed since goes into
+every client's invalid set, the loaded one included, and the load is
+answered as Durus answers an invalidated object (STATUS_INVALID, a read
+conflict). So a client is never handed a row newer than what its invalid
+set accounts for.
+
+Conflicts. A commit polls again inside its PostgreSQL transaction, under
+the lock. Durus's client decides a conflict by comparing the invalid oids
+the server sent when the commit began with every object it *read or
+wrote* in the transaction, and the server cannot know what it read; so if
+any other server committed between that sync and the lock (a window of
+one round trip to the client), the commit is refused as a conflict
+(ConflictError: the worker retries, as it does for Durus's own), and the
+oids it learned go to every client. Two servers incrementing one counter
+lose no update; a transaction that read an object another host changed
+meanwhile is retried, as within one Durus server.
+
+Durability. end() returns only after PostgreSQL's COMMIT returned, with
+`synchronous_commit` (and `synchronous_standby_names`) as the operator set
+them; the server answers the client after that.
+
+Reconnection. When the connection to PostgreSQL fails (a restart, a
+failover to a standby that libpq's multi-host `target_session_attrs=
+read-write` finds), the storage reconnects for up to `reconnect_for`
+seconds; a load is retried, a commit whose COMMIT may not have reached the
+server is never acknowledged (the client is dropped, and sees a lost
+connection). If the database then has fewer transactions than this server
+saw (a failover to a standby that was behind), the server cannot tell its
+clients what they must forget: it stops (StorageLost), supervisord starts
+it again and every client reconnects with an empty cache. The same when a
+pack pruned transactions this server had not polled yet (a server stopped
+for longer than TRANSACTION_KEEP).
+
+Packing (online): a mark from the root in steps between requests, every
+oid that a poll or a commit shows as changed meanwhile marked again; the
+sweep runs under the commit lock after one last poll, and drops
+transaction rows older than TRANSACTION_KEEP.
+"""
+
+import collections
+import time
+
+from durus.connection import ROOT_OID
+from durus.error import ConflictError, ReadConflictError
+from durus.serialize import split_oids, unpack_record
+from durus.storage import Storage
+from durus.storage_server import ClientError
+from durus.utils import int8_to_str, str_to_int8
+
+__all__ = ['PostgresStorage', 'PostgresStorageServer', 'StorageSetupError',
+           'StorageLost', 'PostgresUnavailable', 'SCHEMA_VERSION',
+           'POLL_INTERVAL', 'TABLES']
+
+SCHEMA_VERSION = '1'
+POLL_INTERVAL = 1.0            # seconds between polls at the most
+TRANSACTION_KEEP = '1 hour'    # transaction rows a pack keeps
+OID_BATCH = 100                # oids taken from the sequence at once
+_COMMIT_LOCK = 0x717064636f6d  # advisory lock keys (per database)
+_SCHEMA_LOCK = 0x71706473636d
+CHANNEL = 'qpd_commit'
+TABLES = ('qpd_meta', 'qpd_object', 'qpd_transaction', 'qpd_oid')
+
+_CREATE = """
+CREATE TABLE qpd_meta (
+    key text PRIMARY KEY,
+    value text NOT NULL);
+CREATE TABLE qpd_object (
+    oid bigint PRIMARY KEY,
+    tid bigint NOT NULL,
+    record bytea NOT NULL);
+CREATE TABLE qpd_transaction (
+    tid bigint PRIMARY KEY,
+    oids bytea NOT NULL,
+    at timestamptz NOT NULL DEFAULT now());
+CREATE SEQUENCE qpd_oid START 1;
+"""
+
+
+class StorageSetupError(Exception):
+    """The database durus_dsn names cannot serve this site; str() is one
+    line naming durus_dsn and the fix."""
+
+
+class PostgresUnavailable(ClientError):
+    """PostgreSQL did not answer within reconnect_for seconds: the
+    StorageServer drops the client whose request needed it (a Durus
+    ClientError) and serves the others."""
+
+
+class StorageLost(Exception):
+    """This server can no longer tell its clients what changed (the
+    database went back in time, or dropped transactions it had not
+    polled): it must stop, so that its clients reconnect afresh."""
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise StorageSetupError(
+            "durus_storage='postgresql' needs psycopg 3: "
+            "pip install 'qpd[postgresql]'") from None
+    return psycopg
+
+
+def _first_line(error):
+    text = str(error).strip() or error.__class__.__name__
+    return ' '.join(text.splitlines()[0].split())
+
+
+def _root_record():
+    """() -> bytes: the record of a new root, as Durus makes it."""
+    from durus.connection import Connection
+    from durus.storage import MemoryStorage
+    memory = MemoryStorage()
+    Connection(memory)
+    return memory.records[ROOT_OID]
+
+
+def _pack_oids(oids):
+    return b''.join(oids)
+
+
+class PostgresStorage(Storage):
+    """(dsn:str, site:str=None, create=True, reconnect_for:float=30.0,
+        say=None)
+    A Durus Storage in the PostgreSQL database dsn names (see the module's
+    docstring). site: the site whose objects these are; a database made
+    for another site is refused. create: make the tables when there are
+    none (say(line) reports it; default: a line on stderr).
+    """
+
+    def __init__(self, dsn, site=None, create=True, reconnect_for=30.0,
+                 say=None):
+        self.psycopg = _psycopg()
+        self.dsn = dsn
+        self.site = site
+        self.reconnect_for = reconnect_for
+        self.say = say
+        self.conn = None
+        self.last_tid = 0
+        self.invalid = set()        # oids for the next sync()
+        self.pending = {}           # oid -> record of the commit under way
+        self.oid_pool = []
+        self.pack_extra = None      # oids to mark again, while packing
+        self.polls = 0              # polls made
+        self.news = 0               # other servers' transactions seen
+        self.on_news = None         # called with the count, when news come
+        self.notified = False       # a NOTIFY came during a query
+        self._connect(first=True)
+        self._check_schema(create)
+        self.last_tid = self._max_tid()
+
+    # Connecting ------------------------------------------------------------
+
+    def _describe(self):
+        return 'durus_dsn=%r' % self.dsn
+
+    def _connect(self, first=False):
+        psycopg = self.psycopg
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True,
+                                   connect_timeout=10)
+        except psycopg.ProgrammingError as e:
+            raise StorageSetupError(
+                '%s is not a libpq connection string (%s): write it as '
+                "'host=/run/postgresql dbname=NAME' or a service name" % (
+                    self._describe(), _first_line(e))) from None
+        except psycopg.OperationalError as e:
+            if first:
+                raise StorageSetupError(
+                    'cannot connect to PostgreSQL with %s (%s): start the '
+                    'database server, or correct durus_dsn (and the '
+                    'password in ~/.pgpass or PGPASSWORD)' % (
+                        self._describe(), _first_line(e))) from None
+            raise
+        conn.prepare_threshold = 0
+        conn.add_notify_handler(self._notice_notify)
+        conn.execute('LISTEN %s' % CHANNEL)
+        self.conn = conn
+
+    def _notice_notify(self, notify):
+        if notify.pid != self.conn.info.backend_pid:
+            self.notified = True
+
+    def _reconnect(self):
+        """Connect again, for up to reconnect_for seconds; then check that
+        the database did not lose transactions this storage saw."""
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+        deadline = time.monotonic() + self.reconnect_for
+        while True:
+            try:
+                self._connect()
+                break
+            except self.psycopg.OperationalError as e:
+                if time.monotonic() > deadline:
+                    raise PostgresUnavailable(
+                        'PostgreSQL (%s) does not answer: %s' % (
+                            self._describe(), _first_line(e))) from None
+                time.sleep(0.2)
+        top = self._max_tid()
+        if top < self.last_tid:
+            raise StorageLost(
+                'the database of %s has transactions up to %d, but this '
+                'server had seen %d (a failover to a standby that was '
+                'behind?): restarting so that every client starts afresh'
+                % (self._describe(), top, self.last_tid))
+
+    def _retrying(self, function, *args):
+        """function(*args), once more after a reconnection when the
+        connection failed (for what can be repeated: reads)."""
+        try:
+            return function(*args)
+        except self.psycopg.OperationalError:
+            self._reconnect()
+            return function(*args)
+
+    def _query(self, sql, params=None):
+        return self.conn.execute(sql, params, binary=True)
+
+    # The schema ------------------------------------------------------------
+
+    def _check_schema(self, create):
+        with self.conn.transaction():
+            self._query('SELECT pg_advisory_xact_lock(%s)', (_SCHEMA_LOCK,))
+            present = [name for name in TABLES if self._query(
+                'SELECT to_regclass(%s) IS NOT NULL', (name,)).fetchone()[0]]
+            if not present:
+                if not create:
+                    raise StorageSetupError(
+                        'the database of %s has no qpd tables: start the '
+                        'StorageServer once to make them' % self._describe())
+                for statement in _CREATE.split(';'):
+                    if statement.strip():
+                        self._query(statement)
+                self._query("INSERT INTO qpd_meta VALUES ('schema', %s), "
+                            "('site', %s)", (SCHEMA_VERSION, self.site or ''))
+                # The root (oid 0) in the first transaction: servers that
+                # start together never race to make it.
+                self._query('INSERT INTO qpd_transaction (tid, oids) '
+                            'VALUES (1, %s)', (ROOT_OID,))
+                self._query('INSERT INTO qpd_object VALUES (0, 1, %s)',
+                            (_root_record(),))
+                self._say('made the qpd tables (%s) in the database of %s' % (
+                    ', '.join(TABLES), self._describe()))
+                return
+        missing = [name for name in TABLES if name not in present]
+        if missing:
+            raise StorageSetupError(
+                'the database of %s lacks %s (it has %s): it is not a whole '
+                'qpd database; restore it from a backup, or point durus_dsn '
+                'at an empty database' % (self._describe(),
+                                          ', '.join(missing),
+                                          ', '.join(present)))
+        meta = dict(self.conn.execute(
+            'SELECT key, value FROM qpd_meta').fetchall())
+        if meta.get('schema') != SCHEMA_VERSION:
+            raise StorageSetupError(
+                'the qpd tables of %s are of schema %r, this qpd reads %r: '
+                'use the qpd that made them' % (
+                    self._describe(), meta.get('schema'), SCHEMA_VERSION))
+        owner = meta.get('site') or ''
+        if self.site and owner and owner != self.site:
+            raise StorageSetupError(
+                "the database of %s holds site %s's objects, not %s's: point "
+                "durus_dsn at %s's own database" % (
+                    self._describe(), owner, self.site, self.site))
+
+    def _say(self, line):
+        if self.say is not None:
+            self.say(line)
+        else:
+            import sys
+            sys.stderr.write('qpd durus: %s\n' % line)
+            sys.stderr.flush()
+
+    def _max_tid(self):
+        return self._query(
+            'SELECT coalesce(max(tid), 0) FROM qpd_transaction').fetchone()[0]
+
+    # Polling ---------------------------------------------------------------
+
+    def _poll_rows(self):
+        return self._query('SELECT tid, oids FROM qpd_transaction '
+                           'WHERE tid > %s ORDER BY tid',
+                           (self.last_tid,)).fetchall()
+
+    def _take(self, rows):
+        """Account for polled rows: their oids become invalid; -> the oids."""
+        self.polls += 1
+        if not rows:
+            return []
+        if rows[0][0] != self.last_tid + 1:
+            raise StorageLost(
+                'transactions %d to %d of %s were pruned before this server '
+                'polled them: restarting so that every client starts afresh'
+                % (self.last_tid + 1, rows[0][0] - 1, self._describe()))
+        oids = []
+        for tid, packed in rows:
+            oids.extend(split_oids(bytes(packed)))
+        self.last_tid = rows[-1][0]
+        self.invalid.update(oids)
+        if self.pack_extra is not None:
+            self.pack_extra.extend(oids)
+        self.news += len(rows)
+        if self.on_news is not None:
+            self.on_news(len(rows))
+        return oids
+
+    def poll(self):
+        """() -> [oid]: learn the transactions committed since the last
+        poll (by any server); their oids are also kept for sync()."""
+        self.notified = False
+        return self._take(self._retrying(self._poll_rows))
+
+    def sync(self):
+        """() -> [oid]: poll, and every oid invalidated since the last
+        sync()."""
+        self.poll()
+        result = list(self.invalid)
+        self.invalid.clear()
+        return result
+
+    # Loading ---------------------------------------------------------------
+
+    def _select(self, ints):
+        if len(ints) == 1:
+            return self._query('SELECT oid, tid, record FROM qpd_object '
+                               'WHERE oid = %s', (ints[0],)).fetchall()
+        return self._query('SELECT oid, tid, record FROM qpd_object '
+                           'WHERE oid = ANY(%s)', (ints,)).fetchall()
+
+    def load_many(self, oids):
+        """(oids:[oid]) -> ({oid: record}, newer:bool)
+        The records there are; newer when one was written after the last
+        poll, in which case this polled (its oids, and those rows', are
+        now in self.invalid): answer them as invalidated."""
+        if not oids:
+            return {}, False
+        rows = self._retrying(self._select, [str_to_int8(o) for o in oids])
+        records = {}
+        newer = []
+        for oid, tid, record in rows:
+            oid = int8_to_str(oid)
+            records[oid] = bytes(record)
+            if tid > self.last_tid:
+                newer.append(oid)
+        if newer:
+            self.poll()
+            self.invalid.update(newer)
+        return records, bool(newer)
+
+    def load(self, oid):
+        """(oid) -> record; KeyError; ReadConflictError when the row is
+        newer than the last poll (after polling)."""
+        records, newer = self.load_many([oid])
+        if oid not in records:
+            raise KeyError(oid)
+        if newer:
+            raise ReadConflictError([oid])
+        return records[oid]
+
+    def bulk_load(self, oids):
+        """(oids) -> [record]: as load() for each."""
+        records, newer = self.load_many(list(oids))
+        for oid in oids:
+            if oid not in records:
+                raise KeyError(oid)
+        if newer:
+            raise ReadConflictError(list(self.invalid & set(oids)))
+        return [records[oid] for oid in oids]
+
+    def _gen_all(self, batch_size):
+        after = -1
+        while True:
+            rows = self._retrying(lambda: self._query(
+                'SELECT oid, record FROM qpd_object WHERE oid > %s '
+                'ORDER BY oid LIMIT %s', (after, batch_size)).fetchall())
+            if not rows:
+                return
+            for oid, record in rows:
+                yield int8_to_str(oid), bytes(record)
+            after = rows[-1][0]
+
+    def gen_oid_record(self, start_oid=None, batch_size=100):
+        """(start_oid=None, batch_size=100) -> iter((oid, record)): every
+        row in oid order; from start_oid, Durus's breadth-first walk."""
+        if start_oid is None:
+            return self._gen_all(batch_size)
+        return Storage.gen_oid_record(self, start_oid, batch_size)
+
+    # New oids --------------------------------------------------------------
+
+    def new_oid(self):
+        """() -> oid: an oid never handed out before (from the sequence,
+        OID_BATCH at a time)."""
+        if not self.oid_pool:
+            rows = self._retrying(lambda: self._query(
+                "SELECT nextval('qpd_oid') FROM generate_series(1, %s)",
+                (OID_BATCH,)).fetchall())
+            self.oid_pool = [int8_to_str(n) for (n,) in reversed(rows)]
+        return self.oid_pool.pop()
+
+    # Committing ------------------------------------------------------------
+
+    def begin(self):
+        self.pending = {}
+
+    def store(self, oid, record):
+        self.pending[oid] = record
+
+    def end(self, handle_invalidations=None):
+        """(handle_invalidations=None) -> None: commit what was stored, in
+        one PostgreSQL transaction (see the module's docstring);
+        ConflictError when another server committed since the last poll,
+        after handle_invalidations(oids) told of what it changed."""
+        pending, self.pending = self.pending, {}
+        if not pending:
+            return
+        oids = list(pending)
+        psycopg = self.psycopg
+        learned = None
+        try:
+            with self.conn.transaction():
+                self._query('SELECT pg_advisory_xact_lock(%s)',
+                            (_COMMIT_LOCK,))
+                rows = self._poll_rows()
+                if rows:
+                    learned = rows
+                    raise _Refused()
+                tid = self.last_tid + 1
+                self._query(
+                    'WITH t AS (INSERT INTO qpd_transaction (tid, oids) '
+                    'VALUES (%s, %s)) '
+                    'INSERT INTO qpd_object (oid, tid, record) '
+                    'SELECT o, %s, r FROM unnest(%s::bigint[], %s::bytea[]) '
+                    'AS u(o, r) ON CONFLICT (oid) DO UPDATE '
+                    'SET tid = EXCLUDED.tid, record = EXCLUDED.record',
+                    (tid, _pack_oids(oids), tid,
+                     [str_to_int8(o) for o in oids],
+                     [pending[o] for o in oids]))
+                self._query("SELECT pg_notify(%s, '')", (CHANNEL,))
+        except _Refused:
+            changed = self._take(learned)
+            if handle_invalidations is not None:
+                handle_invalidations(changed)
+            raise ConflictError(sorted(set(changed) & set(oids))
+                                or changed[:1])
+        except psycopg.errors.UniqueViolation:
+            # Another writer that does not take the lock: never ours.
+            raise ConflictError(oids[:1]) from None
+        except psycopg.OperationalError as e:
+            # The outcome of COMMIT is unknown: never acknowledge it.
+            self._reconnect_quietly()
+            raise PostgresUnavailable(
+                'a commit failed (%s); it is not acknowledged' %
+                _first_line(e)) from None
+        self.last_tid = tid
+        if self.pack_extra is not None:
+            self.pack_extra.extend(oids)
+
+    def _reconnect_quietly(self):
+        try:
+            self._reconnect()
+        except PostgresUnavailable:
+            pass
+
+    # Packing ---------------------------------------------------------------
+
+    def _refs(self, oids):
+        records, newer = {}, False
+        for start in range(0, len(oids), 500):
+            part = oids[start:start + 500]
+            rows = self._retrying(self._select, [str_to_int8(o) for o in part])
+            for oid, tid, record in rows:
+                records[int8_to_str(oid)] = bytes(record)
+        refs = []
+        for record in records.values():
+            refs.extend(split_oids(unpack_record(record)[2]))
+        return refs
+
+    def get_packer(self):
+        """() -> generator|None: an online pack in steps (see the module's
+        docstring); None when one runs already."""
+        if self.pack_extra is not None:
+            return None
+        self.pack_extra = []
+        return self._packer()
+
+    def _packer(self):
+        alive = set()
+        todo = collections.deque([ROOT_OID])
+        try:
+            yield 'started'
+            while True:
+                self._mark(alive, todo, step=200)
+                if not todo and not self.pack_extra:
+                    with self.conn.transaction():
+                        self._query('SELECT pg_advisory_xact_lock(%s)',
+                                    (_COMMIT_LOCK,))
+                        self._take(self._poll_rows())
+                        if self.pack_extra:
+                            # Changed meanwhile: mark them, under the lock.
+                            self._mark(alive, todo, step=None)
+                        ints = [str_to_int8(o) for o in alive]
+                        removed = self._query(
+                            'DELETE FROM qpd_object WHERE NOT '
+                            '(oid = ANY(%s))', (ints,)).rowcount
+                        self._query(
+                            'DELETE FROM qpd_transaction WHERE tid < %s AND '
+                            "at < now() - interval '" + TRANSACTION_KEEP +
+                            "'", (self.last_tid,))
+                    yield 'finished: %d live objects, %d removed' % (
+                        len(alive), removed)
+                    return
+                yield None
+        finally:
+            self.pack_extra = None
+
+    def _mark(self, alive, todo, step):
+        """Mark from todo and pack_extra; step: at most that many oids
+        (None: until done)."""
+        done = 0
+        while todo or self.pack_extra:
+            batch = []
+            while self.pack_extra and len(batch) < 100:
+                batch.append(self.pack_extra.pop())
+            while todo and len(batch) < 100:
+                oid = todo.popleft()
+                if oid not in alive:
+                    batch.append(oid)
+            alive.update(batch)
+            todo.extend(ref for ref in self._refs(batch) if ref not in alive)
+            done += len(batch)
+            if step is not None and done >= step:
+                return
+
+    def pack(self):
+        for step in self.get_packer() or ():
+            pass
+
+    # The rest --------------------------------------------------------------
+
+    def count_objects(self):
+        """() -> int: rows in qpd_object."""
+        return self._retrying(lambda: self._query(
+            'SELECT count(*) FROM qpd_object').fetchone()[0])
+
+    def fileno(self):
+        """() -> int: the connection's socket, readable when a NOTIFY (or
+        a closed connection) waits."""
+        return self.conn.fileno()
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+    def __str__(self):
+        return 'PostgresStorage(%s)' % self._describe()
+
+
+class _Refused(Exception):
+    """Inside end(): roll back, another server committed meanwhile."""
+
+
+
+def _server_base():
+    from qpd.storage.durable import DurableStorageServer
+    return DurableStorageServer
+
+
+class PostgresStorageServer(_server_base()):
+    """(storage:PostgresStorage, address, on_listening=None,
+        commit_counter=None)
+    The StorageServer of a PostgresStorage: qpd.storage.durable's server
+    (sync off: PostgreSQL's COMMIT is the durability), that also polls
+    when a NOTIFY wakes it and every POLL_INTERVAL, advances the commit
+    counter for what its polls saw, and answers loads as the module's
+    docstring says."""
+
+    def __init__(self, storage, address, on_listening=None,
+                 commit_counter=None):
+        _server_base().__init__(self, storage, address, sync=False,
+                                on_listening=on_listening,
+                                commit_counter=commit_counter)
+        self.polled_at = time.monotonic()
+        storage.on_news = self._news
+
+    def _news(self, count):
+        # Other servers' commits, seen by a poll: local clients must make
+        # their next sync a real one.
+        if self.commit_counter is not None:
+            self.commit_counter.advance()
+
+    def _sync_storage(self):
+        self.polled_at = time.monotonic()
+        _server_base()._sync_storage(self)
+
+    # The loop's hooks ------------------------------------------------------
+
+    def get_watched(self):
+        return [self.storage.fileno()] if self.storage.conn else []
+
+    def on_watched(self, fd):
+        self.poll_now()
+
+    def get_timeout(self):
+        return max(0.0, self.polled_at + POLL_INTERVAL - time.monotonic())
+
+    def after_round(self):
+        if (self.storage.notified
+                or time.monotonic() - self.polled_at >= POLL_INTERVAL):
+            self.poll_now()
+
+    def poll_now(self):
+        """() -> None: poll, and hand what changed to every client."""
+        try:
+            self._sync_storage()
+        except PostgresUnavailable as e:
+            self.polled_at = time.monotonic()
+            from durus.logger import log
+            log(30, '%s', e)
+
+    # Loads -----------------------------------------------------------------
+
+    def _send_load_response(self, s, oid):
+        self._answer_loads(s, [oid])
+
+    def handle_B(self, s):
+        from durus.utils import read, read_int4
+        count = read_int4(s)
+        self._answer_loads(s, split_oids(read(s, 8 * count)))
+
+    def _answer_loads(self, s, oids):
+        from durus.storage_server import (
+            STATUS_INVALID, STATUS_KEYERROR, STATUS_OKAY)
+        from durus.utils import int4_to_str, write_all
+        client = self._find_client(s)
+        records, newer = self.storage.load_many(
+            [oid for oid in oids if oid not in client.invalid])
+        if newer:
+            # Caught up: every client learns what changed before any is
+            # answered, this one too.
+            self._sync_storage()
+        answer = []
+        for oid in oids:
+            if oid in client.invalid:
+                answer.append(STATUS_INVALID)
+            elif oid in records:
+                record = records[oid]
+                answer.extend((STATUS_OKAY, int4_to_str(len(record)), record))
+            else:
+                answer.append(STATUS_KEYERROR)
+        write_all(s, *answer)
