@@ -305,12 +305,13 @@ def test_fill_response_with_session_present():
     assert hit.get_response().get_status_code() == 301
     assert hit.get_response().get_header('Location') == '/?a=1'   # qpd
     assert profile.get('/missing').get_status_code() == 404
-    # QP's check_path_info_with_no_slash (issue 23: was http://wa/a).
+    # QP's check_path_info_with_no_slash (issue 23: was http://wa/a); the
+    # Location is site-relative without allowed_hosts (issue 27 #8).
     hit = Hit(HTTPRequest(None, dict(SCRIPT_NAME='', PATH_INFO='a',
                                      SERVER_NAME='w')))
     publisher.process_hit(hit)
     assert hit.get_response().get_status_code() == 301
-    assert hit.get_response().get_header('Location') == 'http://w/a'
+    assert hit.get_response().get_header('Location') == '/a'
 
 
 def test_handle_exception(caplog):
