@@ -45,20 +45,16 @@ import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-# `../shared/qp-1.1.tar.gz` from the repository's root (a worktree's root
-# is two levels below /work: try the repository's parent too).
-TARBALL_NAME = os.path.join('shared', 'qp-1.1.tar.gz')
 
 
 def find_tarball():
-    """() -> str: where QP 1.1's tarball is expected (it may be absent)"""
-    candidates = [os.path.join(os.path.dirname(ROOT), TARBALL_NAME),
-                  os.path.join(os.path.dirname(os.path.dirname(ROOT)),
-                               TARBALL_NAME)]
-    for candidate in candidates:
-        if os.path.exists(candidate):
-            return candidate
-    return candidates[0]
+    """() -> str
+    Where QP 1.1's tarball is expected (it may be absent): QP_TARBALL in
+    the environment, else `../shared/qp-1.1.tar.gz` from the repository's
+    root (tests/integration/test_qp_demo_sites.py looks in the same places).
+    """
+    return os.environ.get('QP_TARBALL') or os.path.normpath(
+        os.path.join(ROOT, '..', 'shared', 'qp-1.1.tar.gz'))
 
 
 # sancho.utest, for QP's tests ------------------------------------------------
@@ -118,13 +114,15 @@ def unpack(tarball, directory):
 
 def port(directory):
     """(directory:str) -> (exit_code:int, report:[str])
-    `qpd port directory`, as a porter runs it; report: its left/note
-    lines."""
+    `qpd port directory`, as a porter runs it; report: what it says on
+    stderr (a `FILE:LINE: ...` line for each thing left or noted, then its
+    counts), paths made relative to directory."""
     process = subprocess.run(
         [sys.executable, '-m', 'qpd', 'port', directory],
         capture_output=True, text=True, timeout=300)
-    report = [line for line in process.stderr.splitlines()
-              if line.startswith(('left: ', 'note: ', 'qpd port: '))]
+    prefix = directory.rstrip(os.sep) + os.sep
+    report = [line.replace(prefix, '') for line in
+              process.stderr.splitlines() if line.strip()]
     if process.returncode not in (0, 1):
         raise RuntimeError('qpd port failed (%s):\n%s%s' % (
             process.returncode, process.stdout, process.stderr))
@@ -349,6 +347,11 @@ def main(argv):
         return 0
     import tempfile
     tarball = argv[0] if argv else find_tarball()
+    if not os.path.exists(tarball):
+        sys.stderr.write('QP 1.1 is not at %s: name it (python -m '
+                         'tests.qp_compat.qp_unit_runner TARBALL) or set '
+                         'QP_TARBALL\n' % tarball)
+        return 2
     with tempfile.TemporaryDirectory() as directory:
         result = run_subprocess(tarball, directory)
     print(format_report(result))
