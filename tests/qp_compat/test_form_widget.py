@@ -333,6 +333,19 @@ def test_select_widget():
     assert issubclass(SingleSelectWidget, SelectWidget)
     assert issubclass(MultipleSelectWidget, SelectWidget)
     assert issubclass(RadiobuttonsWidget, SelectWidget)
+    # qpd's (documented): keys come from values or positions, never from
+    # descriptions or _p_oid, so equal descriptions are fine (QP asserted)
+    class Thing:
+        _p_oid = b'\0' * 7 + b'\1'
+
+        def __str__(self):
+            return 'same'
+    a, b = Thing(), Thing()
+    widget = MultipleSelectWidget('m', options=[a, b])
+    assert [option.key for option in widget.get_options()] == ['#0', '#1']
+    assert widget.parse(post(m=['#1'])) == [b]
+    with pytest.raises(ValueError):             # equal keys: give keys
+        SingleSelectWidget('s', options=['x', 'x'])
 
 
 def test_single_select_widget():

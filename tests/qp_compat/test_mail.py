@@ -206,6 +206,14 @@ def test_email_format_headers(publisher):
     headers = message.format_headers()
     assert 'Subject: Hi' in headers and 'To: ann@example.com' in headers
     assert '\r\n\r\n' not in headers
+    # qpd's (documented): the email package's block, CRLF line ends, with
+    # Date, Message-ID and MIME headers; a long list is suppressed
+    lines = headers.split('\r\n')
+    names = [line.partition(':')[0] for line in lines]
+    assert {'Date', 'Message-ID', 'MIME-Version'} <= set(names)
+    many = Email()
+    many.set_to(['user%d@example.com' % n for n in range(30)])
+    assert 'To: "30 recipients suppressed":;' in many.format_headers()
 
 
 def test_email_publisher_settings(smtp, publisher):

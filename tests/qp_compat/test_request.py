@@ -183,6 +183,11 @@ def test_parse_query():
 def test_parse_cookies():
     assert parse_cookies('$Version=1; a=1; b="two"; a=3') == {
         'a': '1', 'b': 'two'}              # RFC 6265: the first wins
+    # qpd's (documented): a piece without '=' (a nameless cookie) is
+    # skipped, so it cannot stand for a cookie of the site's
+    assert parse_cookies('qpd_session; qpd_session=real') == {
+        'qpd_session': 'real'}
+    assert parse_cookies('a') == {}
 
 
 def test_make_safe_filename():

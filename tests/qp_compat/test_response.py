@@ -18,6 +18,7 @@ def gzip_request():
 def test_http_response():
     response = HTTPResponse()
     assert response.get_status() == (200, 'OK')
+    assert response.status == 200       # qpd's attribute (QP's: the pair)
     assert response.get_header('Content-Type') == 'text/html; charset=utf-8'
     assert response.get_content_length() == 0
 
@@ -160,6 +161,7 @@ def test_expire_cookie():
 
 def test_get_content_length():
     response = HTTPResponse()
+    assert response.get_content_length() == 0      # qpd: the body starts empty
     response.set_body(b'12345')
     assert response.get_content_length() == 5
     response.set_body(Stream(iter([b'1'])))

@@ -103,6 +103,8 @@ def test_session_needs_saving():
     token_only = Session('10.0.0.1')
     token_only.add_token()
     assert token_only.needs_saving()              # qpd: form tokens
+    session._p_oid = b'\0' * 8                     # as if stored
+    assert session.needs_saving()                 # qpd: stored ones too
 
 
 def test_session_get_remote_address():
