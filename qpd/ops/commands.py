@@ -22,7 +22,7 @@ from qpd.site import (Site, ConfigurationError, list_site_names,
 __all__ = ['new', 'list_sites', 'start', 'stop', 'restart', 'status', 'show',
            'certs', 'describe_storage', 'metrics', 'deploy', 'rollback',
            'log', 'shell', 'pack', 'check', 'backup', 'shutdown', 'build',
-           'demo', 'port']
+           'demo', 'port', 'migrate']
 
 
 def _usage(message):
@@ -645,3 +645,15 @@ def port(args):
     """qpd port DIR [--diff]: a QP site made a qpd site (qpd.ops.port)."""
     from qpd.ops.port import main
     return main(args.directory, diff=args.diff)
+
+
+def migrate(args):
+    """qpd migrate SRC DEST [--encoding CODEC] [--force]: copy a QP
+    database into a new one for qpd, then print what was written
+    (qpd.ops.migrate)."""
+    from qpd.ops.migrate import migrate as run
+    report = run(args.source, args.dest, encoding=args.encoding,
+                 force=args.force, home=args.home)
+    for line in report.get_lines():
+        _say(line)
+    return 0

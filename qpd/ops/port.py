@@ -705,7 +705,8 @@ DIGEST_NOTE = (
     'signs in with HTTP Digest: qpd keeps the MD5 and SHA-256 digests it '
     "needs (for the site's realm) whenever a password is set (qpd shell's "
     'create_user, User.set_password), so set the password of each user '
-    'again after the port (qpd migrate keeps QP\'s MD5 ones); '
+    'again after the port (qpd migrate keeps QP\'s MD5 ones aside, never '
+    'accepted); '
     'http_digests=False in configuration stops storing them (Digest '
     'sign-in then fails); Digest needs https (as_https_address)')
 

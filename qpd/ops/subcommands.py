@@ -200,6 +200,19 @@ COMMANDS = [
              Arg('--diff', action='store_true',
                  help='print the unified diff of what it would write, '
                       'writing nothing')]),
+    Command('migrate', 'copy a Durus file written by QP on Python 2 into '
+            'a new one for qpd (after qpd port on the site)',
+            _commands('migrate'), None,
+            [Arg('source', metavar='SRC',
+                 help="the QP site's Durus file (only read)"),
+             Arg('dest', metavar='DEST',
+                 help='the new Durus file (0600), e.g. '
+                      'sites/NAME/var/NAME.durus while the site is stopped'),
+             Arg('--encoding', default='utf-8', metavar='CODEC',
+                 help="what Python 2 str values were written in (default "
+                      "utf-8); an attribute declared bytes stays bytes"),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",
