@@ -26,8 +26,8 @@ A file that does not import fails as one outcome per test method it
 defines (read from the ported source with `ast`), so the counts stay per
 method; but a name qpd lacks (`from qpd.web.request import LineInput`,
 which `qpd port` reports as left) is given a stand-in, `Missing`, that
-fails only the tests that use it. Classifying failures is the caller's business
-(tests/qp_compat/test_qp_unit_tests.py keeps the list).
+fails only the tests that use it. Classifying failures is the caller's
+business (tests/qp_compat/test_qp_unit_tests.py keeps the list).
 """
 
 import ast

@@ -121,7 +121,8 @@ def documented_entries():
     entries = {}
     with open(QP_API, encoding='utf-8') as source:
         for line in source:
-            cells = [cell.strip() for cell in line.strip().strip('|').split('|')]
+            cells = [cell.strip()
+                     for cell in line.strip().strip('|').split('|')]
             if len(cells) == 3:
                 found = re.match(r'`([\w.]+)', cells[0])
                 if found:
