@@ -122,6 +122,16 @@ class SignInForm(Form):
         """() -> str: 'sign in ' and the form's absolute action path"""
         return 'sign in ' + Form.get_token_scope(self)
 
+    def is_submitted(self):
+        """() -> bool
+        Only a POST that carries the sign-in fields: it is shown on any
+        page, so the POST of the page's own form (its session expired) is
+        not a failed sign-in (Form takes any POST, as QP).
+        """
+        fields = self.get_request().get_fields()
+        return Form.is_submitted(self) and any(
+            widget.is_submitted_in(fields) for widget in self.widgets)
+
 
 def make_sign_in_form(action, user_id='', submit='Sign in'):
     """(action:str, user_id:str='', submit:str='Sign in') -> Form
