@@ -714,6 +714,22 @@ def port(args):
     return main(args.directory, diff=args.diff)
 
 
+def copy(args):
+    """qpd copy NAME SRC DEST [--force]: copy the site's database between
+    a Durus file and PostgreSQL, then count and check the copy
+    (qpd.ops.storage_copy)."""
+    from qpd.ops.storage_copy import copy_storage, parse_location
+    site = _one_site(args)
+    source = parse_location(site, args.source, 'SRC')
+    dest = parse_location(site, args.dest, 'DEST')
+    report = copy_storage(site, source, dest, force=args.force,
+                          progress=Progress(sys.stderr))
+    _say(report.summary())
+    for line in report.check.get_problems():
+        _say('  ' + line)
+    return 0 if report.check.is_clean() else 1
+
+
 def migrate(args):
     """qpd migrate SRC DEST [--encoding CODEC] [--force]: copy a QP
     database into a new one for qpd, then print what was written

@@ -228,6 +228,18 @@ COMMANDS = [
                       "utf-8); an attribute declared bytes stays bytes"),
              Arg('--force', action='store_true',
                  help='replace an existing DEST')]),
+    Command('copy', "copy a site's database between its Durus file and "
+            'PostgreSQL (either way, the site stopped), then count and '
+            'check the copy', _commands('copy'), ONE,
+            [Arg('source', metavar='SRC',
+                 help="'file' (the site's Durus file), 'postgresql' (its "
+                      'durus_dsn), a file path or a libpq connection '
+                      'string'),
+             Arg('dest', metavar='DEST',
+                 help='the same kinds as SRC; a PostgreSQL DEST must have '
+                      'no qpd objects yet'),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST file')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",

@@ -71,9 +71,14 @@ them; the server answers the client after that.
 Reconnection. When the connection to PostgreSQL fails (a restart, a
 failover to a standby that libpq's multi-host `target_session_attrs=
 read-write` finds), the storage reconnects for up to `reconnect_for`
-seconds; a load is retried, a commit whose COMMIT may not have reached the
-server is never acknowledged (the client is dropped, and sees a lost
-connection). If the database then has fewer transactions than this server
+seconds; a load is retried. A commit whose connection failed during its
+COMMIT looks for its own transaction row once reconnected (the tid, the
+transaction's start time and the oids): there, it is acknowledged; absent
+while its old backend still runs that transaction (a COMMIT waiting for a
+synchronous standby), it waits for the outcome; absent otherwise, or still
+unknown after reconnect_for, it is never acknowledged (the client is
+dropped, and sees a lost connection). So a worker's retry never repeats a
+commit that happened. If the database then has fewer transactions than this server
 saw (a failover to a standby that was behind), the server cannot tell its
 clients what they must forget: it stops (StorageLost), supervisord starts
 it again and every client reconnects with an empty cache. The same when a
@@ -523,10 +528,12 @@ class PostgresStorage(Storage):
         oids = list(pending)
         psycopg = self.psycopg
         learned = None
+        started = None      # (now(), backend pid): the row's `at`
         try:
             with self.conn.transaction():
-                self._query('SELECT pg_advisory_xact_lock(%s)',
-                            (_COMMIT_LOCK,))
+                started = self._query(
+                    'SELECT now(), pg_backend_pid() FROM '
+                    'pg_advisory_xact_lock(%s)', (_COMMIT_LOCK,)).fetchone()
                 rows = self._poll_rows()
                 if rows:
                     learned = rows
@@ -553,16 +560,49 @@ class PostgresStorage(Storage):
             # Another writer that does not take the lock: never ours.
             raise ConflictError(oids[:1]) from None
         except psycopg.OperationalError as e:
-            # The outcome of COMMIT is unknown: never acknowledge it.
+            # The outcome of COMMIT is unknown until the row is looked for.
             self._reconnect_quietly()
-            raise PostgresUnavailable(
-                'a commit failed (%s); it is not acknowledged' %
-                _first_line(e)) from None
+            if started is None or not self._committed(
+                    self.last_tid + 1, started, _pack_oids(oids)):
+                raise PostgresUnavailable(
+                    'a commit failed (%s); it is not acknowledged' %
+                    _first_line(e)) from None
+            tid = self.last_tid + 1
+            self._say('transaction %d committed, though its connection '
+                      'failed (%s)' % (tid, _first_line(e)))
         self.last_tid = tid
         for oid in oids:
             self._remember(oid, pending[oid])
         if self.pack_extra is not None:
             self.pack_extra.extend(oids)
+
+    def _committed(self, tid, started, packed):
+        """(tid:int, started:(datetime, int), packed:bytes) -> bool: did
+        the commit whose connection failed (its transaction began at
+        started[0], in backend started[1]) commit after all? Its
+        transaction row says so, on this server or on a promoted standby
+        (a synchronous one has every commit the primary could have
+        acknowledged). While that transaction still runs (a COMMIT waiting
+        for a synchronous standby), wait for it, up to reconnect_for
+        seconds; False when the row is not there, or the outcome is still
+        unknown (the commit is then not acknowledged either way)."""
+        at, pid = started
+        deadline = time.monotonic() + self.reconnect_for
+        while self.conn is not None and not self.conn.closed:
+            try:
+                if self._query(
+                        'SELECT 1 FROM qpd_transaction WHERE tid = %s AND '
+                        'at = %s AND oids = %s', (tid, at, packed)).fetchone():
+                    return True
+                running = self._query(
+                    'SELECT 1 FROM pg_stat_activity WHERE pid = %s AND '
+                    'xact_start = %s', (pid, at)).fetchone()
+            except self.psycopg.OperationalError:
+                return False
+            if not running or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return False
 
     def _reconnect_quietly(self):
         try:
