@@ -4,6 +4,7 @@ qpd.metrics.Recorder into real files) the metrics directory keeps one set
 of files per live process plus the totals, and the sums lose nothing."""
 
 import os
+import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -73,25 +74,35 @@ def test_a_thousand_restarts_keep_the_directory_bounded(tmp_path):
 
 def test_live_files_stay(tmp_path):
     directory = str(tmp_path)
-    ready, done = os.pipe()
+    told, tell = os.pipe()           # child -> parent: recorded
     pid = os.fork()
     if pid == 0:
         try:
             recorder = Recorder(directory)
             recorder.observe_request('GET', 200, 0.001)
             recorder.flush()
-            os.write(done, b'x')
-            os.read(ready, 1)        # until the parent closes its end
+            os.write(tell, b'x')
+            time.sleep(60)           # alive until the parent kills it
         finally:
             os._exit(0)
     try:
-        assert os.read(ready, 1) == b'x'
+        assert os.read(told, 1) == b'x'
         before = sorted(os.listdir(directory))
         assert fold_exited(directory) == 0
         assert sorted(os.listdir(directory)) == before
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+        os.close(told)
+        os.close(tell)
     assert fold_exited(directory) == 2
     assert _sums(directory)[
         'qpd_requests_total{method="GET",status="2xx"}'] == 1
+
+
+def test_a_file_left_aside_is_removed(tmp_path):
+    directory = str(tmp_path)
+    with open(os.path.join(directory, 'counter_12345.folding'), 'wb'):
+        pass
+    fold_exited(directory)
+    assert sorted(os.listdir(directory)) == ['fold.lock']
