@@ -4,7 +4,6 @@ qpd.metrics.Recorder into real files) the metrics directory keeps one set
 of files per live process plus the totals, and the sums lose nothing."""
 
 import os
-import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -74,27 +73,30 @@ def test_a_thousand_restarts_keep_the_directory_bounded(tmp_path):
 
 def test_live_files_stay(tmp_path):
     directory = str(tmp_path)
-    told, tell = os.pipe()           # child -> parent: recorded
+    # One pipe each way: a child reading the pipe it wrote to could take
+    # its own byte back, and both would wait for ever.
+    ready_r, ready_w = os.pipe()     # child -> parent: its files are made
+    hold_r, hold_w = os.pipe()       # parent -> child: stay alive
     pid = os.fork()
     if pid == 0:
         try:
             recorder = Recorder(directory)
             recorder.observe_request('GET', 200, 0.001)
             recorder.flush()
-            os.write(tell, b'x')
-            time.sleep(60)           # alive until the parent kills it
+            os.write(ready_w, b'x')
+            os.read(hold_r, 1)       # until killed
         finally:
             os._exit(0)
     try:
-        assert os.read(told, 1) == b'x'
+        assert os.read(ready_r, 1) == b'x'
         before = sorted(os.listdir(directory))
         assert fold_exited(directory) == 0
         assert sorted(os.listdir(directory)) == before
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
-        os.close(told)
-        os.close(tell)
+        for fd in (ready_r, ready_w, hold_r, hold_w):
+            os.close(fd)
     assert fold_exited(directory) == 2
     assert _sums(directory)[
         'qpd_requests_total{method="GET",status="2xx"}'] == 1

@@ -311,6 +311,7 @@ def test_fill_response_with_session_present():
                                      SERVER_NAME='w')))
     publisher.process_hit(hit)
     assert hit.get_response().get_status_code() == 301
+    # qpd: site-relative without allowed_hosts (issue 27 #8)
     assert hit.get_response().get_header('Location') == '/a'
 
 
