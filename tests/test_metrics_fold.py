@@ -100,3 +100,11 @@ def test_live_files_stay(tmp_path):
     assert fold_exited(directory) == 2
     assert _sums(directory)[
         'qpd_requests_total{method="GET",status="2xx"}'] == 1
+
+
+def test_a_file_left_aside_is_removed(tmp_path):
+    directory = str(tmp_path)
+    with open(os.path.join(directory, 'counter_12345.folding'), 'wb'):
+        pass
+    fold_exited(directory)
+    assert sorted(os.listdir(directory)) == ['fold.lock']

@@ -100,21 +100,23 @@ def replace_serve_workers(site, timeout=READY_TIMEOUT, progress=None):
 
     def pool():
         try:
-            stats = get_stats(site)
-        except (OSError, ValueError):
-            return None, set()
-        return stats.get('workers'), {w['pid'] for w in stats['pool']}
-    count, old = pool()
+            return {w['pid'] for w in get_stats(site)['pool']}
+        except (OSError, ValueError, KeyError):
+            return set()
+    old = pool()
     os.kill(pid, REPLACE_SIGNAL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now_count, now = pool()
-        if now and not now & old and now_count == count:
+        # serve retires the old ones once every new one is ready: none
+        # old left means the new set is all there.
+        now = pool()
+        if now and not now & old:
             return True
         if progress is not None:
             progress.update('replacing the workers of %s under qpd serve: '
-                            '%d of %d new' % (site.get_name(),
-                                              len(now - old), count or 0))
+                            '%d new, %d old' % (site.get_name(),
+                                                len(now - old),
+                                                len(now & old)))
         time.sleep(0.1)
     raise RuntimeError('the workers of %s under qpd serve (pid %d) were not '
                        'replaced in %ds; see its output'

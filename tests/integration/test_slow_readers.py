@@ -140,3 +140,28 @@ def test_stream_passed_to_the_dispatcher_arrives_whole(tmp_path):
             assert f.readline().startswith(b'HTTP/1.1 200')
         finally:
             sock.close()
+
+
+def test_stream_to_an_http10_reader_is_passed_too(tmp_path):
+    """HTTP/1.0: a stream's end is the connection's; a stalled reader of
+    it is passed to the dispatcher all the same, and gets it whole."""
+    configuration = {'http_address': ('127.0.0.1', 0), 'send_timeout': 10}
+    home = make_home(tmp_path, slash=SLASH % {'configuration': configuration,
+                                              'big': BIG})
+    with Cluster(home) as cluster:
+        cluster.boot(workers=1)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.connect(cluster.addresses['http'])
+        sock.sendall(b'GET /stream HTTP/1.0\r\nHost: test\r\n\r\n')
+        try:
+            wait_until(lambda: cluster.get_stats()['sending'] == 1,
+                       timeout=10)
+            assert cluster.get_stats()['busy'] == 0
+            data = sock.makefile('rb').read()
+            head, _, body = data.partition(b'\r\n\r\n')
+            assert head.startswith(b'HTTP/1.1 200')
+            assert b'transfer-encoding' not in head.lower()
+            assert len(body) == BIG // 65536 * 65536
+        finally:
+            sock.close()
