@@ -5,7 +5,7 @@ VENV    ?= .venv
 PYTHON  := $(VENV)/bin/python
 QPD     := $(VENV)/bin/qpd
 HOME_DIR ?= $(CURDIR)
-TEST_DEBS  := nginx chromium stunnel4 lighttpd curl gcc libc6-dev openjdk-17-jre-headless strace iproute2 logrotate postgresql
+TEST_DEBS  := nginx wrk chromium stunnel4 lighttpd curl gcc libc6-dev openjdk-17-jre-headless strace iproute2 logrotate postgresql
 BENCH_DEBS := nginx wrk curl iproute2
 
 .PHONY: test demo bench debs-test debs-bench clean

@@ -37,6 +37,7 @@ from harness import (HarnessError, Processes, free_port,  # noqa: E402
 from measure import cpu_delta, cpu_times, rss_of  # noqa: E402
 from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
                     summarize)
+from breakdown import LogTail, format_summary, summarize_slow_hits  # noqa: E402
 from chart import write_chart  # noqa: E402
 from servers import (SERVER_CLASSES, NginxServer, QpdServer,  # noqa: E402
                      make_home)
@@ -80,6 +81,12 @@ def make_parser():
     parser.add_argument('--sync-every-hit', action='store_true',
                         help='qpd syncs at the start of every hit, as the '
                              'WSGI servers do (coalesce_syncs off)')
+    parser.add_argument('--breakdown', type=float, default=None,
+                        metavar='MS',
+                        help='qpd logs every hit of MS milliseconds or more '
+                             "with where its time went (slow_hit_seconds); "
+                             'the bench sums them per workload '
+                             '(bench/breakdown.py)')
     parser.add_argument('--no-nginx', action='store_true',
                         help='skip the nginx ceiling')
     parser.add_argument('--servers', default='qpd,gunicorn,granian,uwsgi',
@@ -151,10 +158,13 @@ class Bench:
         for name in self.server_names:
             port = free_port()
             try:
-                home = make_home(
-                    os.path.join(base, name), port, args.workers,
-                    dict(coalesce_syncs=False) if args.sync_every_hit
-                    else None)
+                settings = {}
+                if args.sync_every_hit:
+                    settings['coalesce_syncs'] = False
+                if args.breakdown is not None and name == 'qpd':
+                    settings['slow_hit_seconds'] = args.breakdown / 1000
+                home = make_home(os.path.join(base, name), port,
+                                 args.workers, settings)
                 static_file = os.path.join(home, 'sites', 'bench', 'static',
                                            '100k.bin')
                 if name == 'qpd':
@@ -234,6 +244,9 @@ class Bench:
                                    threads=args.threads)
                 sample['baseline_rps'] = baseline['rps']
                 slow = self.start_slow_clients(server)
+            tail = None
+            if args.breakdown is not None and server.name == 'qpd':
+                tail = LogTail(server.log_patterns())
             role_pids = server.role_pids()
             cpu_before = cpu_times(role_pids)
             result = run_wrk(server.url(workload.path),
@@ -241,6 +254,9 @@ class Bench:
                              connections=args.connections,
                              threads=args.threads, close=workload.close)
             cpu = cpu_delta(cpu_before, cpu_times(role_pids))
+            if tail is not None:
+                time.sleep(0.2)     # the workers' last lines
+                sample['slow_hits'] = summarize_slow_hits(tail.read())
             requests = result['requests']
             sample['cpu_us'] = {role: seconds * 1e6 / requests if requests
                                 else None for role, seconds in cpu.items()}
@@ -272,6 +288,8 @@ class Bench:
         if 'slow_clients' in sample:
             notes = ' (unloaded %.1f req/s) slow clients %s' % (
                 sample['baseline_rps'], json.dumps(sample['slow_clients']))
+        if 'slow_hits' in sample:
+            notes += '\n    %s' % format_summary(sample['slow_hits'])
         cpu = ' '.join('%s %s' % (role, '-' if value is None else '%.0f'
                                   % value)
                        for role, value in sample['cpu_us'].items())

@@ -172,6 +172,13 @@ class QpdServer(_Server):
                 self._stop_supervised()
         return self._start_serve()
 
+    def log_patterns(self):
+        """() -> [glob pattern]: the files its workers log to (supervisord's
+        per-process logs in the site's var directory, or qpd serve's
+        output)."""
+        return [os.path.join(self.home, 'sites', SITE_NAME, 'var', '*.log'),
+                self.log]
+
     def _start_supervised(self):
         """Run `qpd start` and poll /hello while it runs: the time is to
         the first 200, whether or not the command has returned by then."""

@@ -38,7 +38,8 @@ import os
 import re
 import sys
 
-from qpd.lib.address import format_address, is_loopback, parse_address
+from qpd.lib.address import (format_address, is_loopback, parse_address,
+                              parse_network)
 
 __all__ = [
     'ConfigurationError', 'Check', 'Key', 'KEYS', 'SCHEMA', 'SITE_PREFIX',
@@ -47,8 +48,9 @@ __all__ = [
     'get_stop_wait', 'render_markdown', 'replace_table', 'integer',
     'seconds', 'boolean', 'text', 'optional', 'address', 'path', 'url_path',
     'cookie_name', 'smtp_server', 'choice', 'host_list', 'host_roles',
-    'ROLES', 'check_durus_transport', 'check_durus_storage', 'Refused',
-    'dsn', 'find_dsn_password', 'MAX_HEAD_SIZE',
+    'ROLES', 'check_durus_transport', 'check_front_end_listeners',
+    'networks', 'check_durus_storage', 'Refused', 'dsn', 'find_dsn_password',
+    'MAX_HEAD_SIZE',
     'MAX_PREREAD_BODY_SIZE', 'LIMIT_KEYS',
 ]
 
@@ -318,6 +320,22 @@ def host_list():
                  "['www.example.com', '.example.org']", convert)
 
 
+def networks():
+    """() -> Check: None, or a list of IP addresses and CIDR networks
+    ('127.0.0.1', '10.0.0.0/8', '::1') and 'unix' (a unix socket
+    listener's peer), as a tuple of ipaddress networks
+    (qpd.lib.address.parse_network); None is the empty tuple."""
+    def convert(value):
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ValueError
+        return tuple(parse_network(item) for item in value)
+    return Check("None, or a list of addresses and networks such as "
+                 "['127.0.0.1', '10.0.0.0/8'] ('unix': a unix socket "
+                 "listener's peer)", convert)
+
+
 ROLES = ('storage', 'web')
 
 
@@ -392,6 +410,26 @@ def check_durus_transport(site_name, config):
             'is a unix socket, which hosts %s cannot share' % ', '.join(
                 sorted(hosts)),
             "set durus_address=('STORAGE-HOST', 2972) and durus_tls=True")
+
+
+def check_front_end_listeners(site_name, config):
+    """(site_name:str, config:dict) -> None: refuse an scgi_address or
+    as_https_address beyond loopback unless front_end_beyond_loopback is
+    set. Whoever connects to SCGI names the client's address and says
+    whether it came over https; whatever connects to as_https_address is
+    taken for https: on a public address any client could say so."""
+    if config['front_end_beyond_loopback']:
+        return
+    for name in ('scgi_address', 'as_https_address'):
+        address = config[name]
+        if address is not None and not is_loopback(address):
+            raise ConfigurationError(
+                site_name, name, '%s is beyond loopback, so any client '
+                'that reaches it can pose as a front end (its address, '
+                'https)' % format_address(address),
+                "set %s=('127.0.0.1', %s) (or a unix socket), or "
+                'front_end_beyond_loopback=True when a firewall lets only '
+                'the front end in' % (name, address[1]))
 
 
 # The keys ----------------------------------------------------------------
@@ -494,6 +532,18 @@ KEYS = [
         'commits)'),
     # Processes.
     Key('max_children', 4, integer(1), 'the number of workers'),
+    Key('max_requests', 0, integer(0),
+        'requests after which a worker leaves and a fresh one takes its '
+        'place, as in a rolling restart (0: never)', restart=False),
+    Key('max_requests_jitter', 0, integer(0),
+        'up to this many requests more, spread over the workers by index '
+        'and drawn again for each worker, so that they seldom reach '
+        '`max_requests` together (the dispatcher lets one leave at a '
+        'time)', restart=False),
+    Key('max_worker_memory', 0, integer(0),
+        'bytes of resident memory after which a worker leaves once the '
+        'request that crossed it is answered (checked between requests; '
+        '0: never)', restart=False),
     Key('script_name', '', url_path(),
         'URL prefix when the site is not at the root', example="'/app'"),
     Key('var_directory', None, path(), 'database, sockets and logs',
@@ -503,7 +553,8 @@ KEYS = [
         example="'/srv/NAME/static'"),
     Key('logfile', None, path(), "the site's log (hits, errors)",
         shown='`var/site.log`', restart=False, example="'site.log'"),
-    Key('banned', None, path(), 'addresses to refuse (403), one per line',
+    Key('banned', None, path(),
+        'addresses and CIDR networks to refuse (403), one per line',
         shown='`var/banned`', example="'banned'"),
     # The nginx front of several web hosts (`qpd build NAME --hosts ...`).
     Key('upstream_connect_timeout', 2, seconds(0.001),
@@ -582,6 +633,12 @@ KEYS = [
         'that had arrived when the sync began, not once per hit: every hit '
         'still sees every commit acknowledged before its request arrived '
         '(off: a sync at the start of every hit, as in QP)', restart=False),
+    Key('slow_hit_seconds', 1.0, optional(seconds()),
+        'a hit that takes this long or longer, from its arrival to its '
+        "last byte sent, gets a line in the worker's log saying where the "
+        'time went (waiting for the worker, syncs, application, commits, '
+        'retries, sending, garbage collection); `None`: no such lines',
+        restart=False, example='0.05'),
     Key('reconnect_wait', 10, seconds(),
         'seconds a worker keeps trying to reach a restarting StorageServer',
         restart=False),
@@ -622,8 +679,24 @@ KEYS = [
         'the host names the site answers to (a request with another '
         '`Host` gets 400, so redirects and absolute URLs are built from '
         'an allowed name); a leading dot allows subdomains; `None` '
-        'allows any (`qpd new` sets loopback names)', restart=False,
+        'allows any but trusts none: absolute URLs then come from the '
+        'configured `http_address`/`https_address` name and redirects are '
+        'site-relative (`qpd new` sets loopback names)', restart=False,
         example="['www.example.com', 'localhost']"),
+    Key('trusted_proxies', None, networks(),
+        'the front ends (addresses or CIDR networks, such as nginx on '
+        "`['127.0.0.1']`; `'unix'`: whatever connects to a unix socket "
+        'listener) whose `X-Forwarded-For` and '
+        '`X-Forwarded-Proto` are believed: the client address is then the '
+        'rightmost one not of a trusted proxy (sign-in throttling, '
+        '`banned`, the log and `--debug` use it) and the scheme is the '
+        "proxy's (Secure cookies behind TLS); `None`: no one's, the peer "
+        'address is the client', restart=False,
+        example="['127.0.0.1']"),
+    Key('front_end_beyond_loopback', False, boolean(),
+        'accept an `scgi_address` or `as_https_address` beyond loopback '
+        '(a front end on another host): whoever reaches it names the '
+        "client's address and https, so let only the front end in"),
     Key('frame_options', 'DENY', optional(choice('DENY', 'SAMEORIGIN')),
         'the `X-Frame-Options` of HTML responses (with the matching CSP '
         '`frame-ancestors`): framing by other sites is refused; `None` '
@@ -716,6 +789,7 @@ def check_configuration(site_name, configuration):
     for name, value in configuration.items():
         result[name] = check_value(site_name, name, value)
     check_durus_transport(site_name, result)
+    check_front_end_listeners(site_name, result)
     check_durus_storage(site_name, result)
     return result
 

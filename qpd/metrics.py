@@ -30,10 +30,17 @@ collection time by qpd.server.metrics, from its control socket):
 - `qpd_storage_commits_total`, `qpd_storage_syncs_total`: transactions the
   StorageServer committed, and the fdatasyncs that made them durable (one
   sync covers every commit written while it waited).
+- `qpd_worker_recycles_total{reason}`: workers that left on their own to
+  be replaced by fresh ones, by reason (`max_requests`,
+  `max_worker_memory`).
 
-Counters and histograms of processes that have exited stay in the sums
-(prometheus-client keeps their files), so totals survive worker restarts;
-`qpd serve` starts from an empty directory.
+Counters and histograms of processes that have exited stay in the sums,
+so totals survive worker restarts, but not in files of their own: each
+process that opens a recorder first folds the files of the processes that
+are gone (`fold_exited`: their values added into `counter_totals.db`,
+`histogram_totals.db`, under a lock, then the files removed), so the
+directory holds one set of files per live process and the totals, however
+many workers came and went. `qpd serve` starts from an empty directory.
 
 The multiprocess mode is chosen when prometheus-client creates a metric,
 from the PROMETHEUS_MULTIPROC_DIR environment variable: `Recorder` sets
@@ -41,12 +48,14 @@ it and makes prometheus-client pick its value class again, so it works
 whatever was imported first.
 """
 
+import fcntl
 import os
+import re
 import shutil
 
 __all__ = ['Recorder', 'open_recorder', 'get_metrics_directory',
-           'clear_metrics_directory', 'DURATION_BUCKETS', 'METHODS',
-           'FLUSH_INTERVAL']
+           'clear_metrics_directory', 'fold_exited', 'DURATION_BUCKETS',
+           'METHODS', 'FLUSH_INTERVAL', 'TOTALS']
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                     0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float('inf'))
@@ -54,6 +63,12 @@ METHODS = frozenset(('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH',
                      'OPTIONS'))
 _STATUS_CLASSES = {1: '1xx', 2: '2xx', 3: '3xx', 4: '4xx', 5: '5xx'}
 FLUSH_INTERVAL = 1.0   # seconds a busy worker keeps its counts unwritten
+TOTALS = 'totals'      # counter_totals.db: what exited processes counted
+_FOLD_LOCK = 'fold.lock'
+# A process's own file, by prometheus-client's naming: TYPE_PID.db (the
+# types whose values add up; qpd records no gauges).
+_PROCESS_FILE = re.compile(r'(counter|histogram|summary)_(\d+)\.db')
+_ASIDE = '.folding'    # a file being folded (out of the collector's sight)
 
 
 def get_metrics_directory(site):
@@ -72,11 +87,67 @@ def clear_metrics_directory(site):
     get_metrics_directory(site)
 
 
+def _is_alive(pid):
+    """(pid:int) -> bool"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def fold_exited(directory):
+    """(directory:str) -> int: add the values in the files of processes
+    that are gone into the totals file of their type and remove them; how
+    many files went. One folder at a time (an flock on fold.lock), so
+    nothing is added twice; the files are renamed out of the collector's
+    sight (*.db) before their values are added, so a reader never counts
+    a value in both places. A file left aside by a folder that died
+    half-way is removed (its values may be in the totals already)."""
+    from prometheus_client.mmap_dict import MmapedDict
+    lock = os.open(os.path.join(directory, _FOLD_LOCK),
+                   os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    folded = 0
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        totals = {}
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(_ASIDE):
+                os.unlink(os.path.join(directory, name))
+                continue
+            match = _PROCESS_FILE.fullmatch(name)
+            if match is None or _is_alive(int(match.group(2))):
+                continue
+            path = os.path.join(directory, name)
+            aside = path[:-len('.db')] + _ASIDE
+            os.rename(path, aside)
+            kind = match.group(1)
+            total = totals.get(kind)
+            if total is None:
+                total = totals[kind] = MmapedDict(os.path.join(
+                    directory, '%s_%s.db' % (kind, TOTALS)))
+            for key, value, timestamp, _ in \
+                    MmapedDict.read_all_values_from_file(aside):
+                if value:
+                    total.write_value(
+                        key, total.read_value(key)[0] + value, timestamp)
+            os.unlink(aside)
+            folded += 1
+        for total in totals.values():
+            total.close()
+    finally:
+        os.close(lock)
+    return folded
+
+
 class Recorder:
     """(directory:str)
     This process's metrics, written to directory (multiprocess mode)."""
 
     def __init__(self, directory):
+        fold_exited(directory)
         os.environ['PROMETHEUS_MULTIPROC_DIR'] = directory
         from prometheus_client import values
         values.ValueClass = values.get_value_class()
@@ -101,6 +172,10 @@ class Recorder:
         self.syncs = Counter(
             'qpd_storage_syncs', 'fdatasyncs of the database file by the '
             'StorageServer', registry=None)
+        self.recycles = Counter(
+            'qpd_worker_recycles', 'workers that left to be replaced by '
+            'fresh ones, by reason (max_requests, max_worker_memory)',
+            ['reason'], registry=None)
         self.children = {}
         self.seen_retries = 0
         self.seen_reconnects = 0
@@ -163,6 +238,10 @@ class Recorder:
         if reconnects != self.seen_reconnects:
             self.reconnects.inc(max(0, reconnects - self.seen_reconnects))
             self.seen_reconnects = reconnects
+
+    def add_recycle(self, reason):
+        """(reason:str) -> None: this worker leaves to be replaced."""
+        self.recycles.labels(reason).inc()
 
     def add_commit(self):
         """() -> None: the StorageServer committed a transaction."""

@@ -22,6 +22,9 @@ class FakeSite:
     def get_configuration(self):
         return get_defaults()
 
+    def get(self, key):
+        return self.addresses.get(key, get_defaults()[key])
+
     def get_script_name(self):
         return self.addresses.get('script_name', '')
 
@@ -145,3 +148,31 @@ def test_c_source_compiles_cleanly(tmp_path):
          '-o', str(tmp_path / 'c'), build.get_c_source()],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_nginx_proxy_says_what_trusted_proxies_it_needs():
+    # issue 27 #5: nginx sends X-Forwarded-For and X-Forwarded-Proto, which
+    # the site believes only from trusted_proxies.
+    from qpd.config import check_value
+    site = FakeSite(http=('127.0.0.1', 7000))
+    config = dict(build.get_configs(site))['nginx-proxy.conf']
+    assert "trusted_proxies=['127.0.0.1']" in config
+    assert 'It does not trust it yet: set it.' in config
+    assert 'X-Forwarded-For $proxy_add_x_forwarded_for' in config
+    [note] = build.get_notes(site)
+    assert note.startswith("nginx-proxy.conf: set trusted_proxies="
+                           "['127.0.0.1'] in site fake's configuration")
+    trusting = FakeSite(http=('0.0.0.0', 7000), trusted_proxies=check_value(
+        'fake', 'trusted_proxies', ['127.0.0.0/8']))
+    config = dict(build.get_configs(trusting))['nginx-proxy.conf']
+    assert "trusted_proxies=['127.0.0.1']" in config
+    assert 'does not trust' not in config
+    assert build.get_notes(trusting) == []
+    unix = FakeSite(http='/srv/fake/http.sock')
+    assert "trusted_proxies=['unix']" in dict(
+        build.get_configs(unix))['nginx-proxy.conf']
+    assert build.get_notes(FakeSite(scgi=('127.0.0.1', 7001))) == []
+    [note] = build.get_notes(site, [('web1', 7000)])
+    assert "trusted_proxies=['NGINX-ADDRESS']" in note
+    assert "trusted_proxies=['NGINX-ADDRESS'] in its configuration on " \
+        "each web host" in build.nginx_upstream_proxy(site, [('web1', 7000)])

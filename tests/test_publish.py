@@ -159,14 +159,32 @@ def test_exception_report_mailed_when_enabled():
     assert len(sent) == 1
 
 
-def test_redirects_are_absolute():
-    profile = Profile(SitePublisher(), host='example.com:8080')
+class Named(SitePublisher):
+    configuration = dict(SitePublisher.configuration,
+                         allowed_hosts=['example.com'])
+
+
+def test_redirects_are_absolute_on_an_allowed_host():
+    publisher = Named()
+    publisher.set_root_directory(SiteDirectory())
+    profile = Profile(publisher, host='example.com:8080')
     response = profile.get('/go')
     assert response.get_status_code() == 302
     assert response.get_header('Location') == 'http://example.com:8080/page?x=1'
     response = profile.get('/moved')
     assert response.get_status_code() == 301
     assert response.get_header('Location') == 'http://example.com:8080/elsewhere'
+
+
+def test_redirects_are_site_relative_without_allowed_hosts():
+    # The Host is the client's word (issue 27 #8): never in a Location.
+    profile = Profile(SitePublisher(), host='evil.example:8080')
+    response = profile.get('/go')
+    assert response.get_status_code() == 302
+    assert response.get_header('Location') == '/page?x=1'
+    response = profile.get('/moved')
+    assert response.get_status_code() == 301
+    assert response.get_header('Location') == '/elsewhere'
 
 
 def test_respond_sets_status_and_quotes():
@@ -209,7 +227,8 @@ def test_handle_exception_does_not_swallow_conflicts():
 
 def test_secure_and_complete_url():
     class Secure(SitePublisher):
-        configuration = {'https_address': ('', 8443)}
+        configuration = {'https_address': ('', 8443),
+                         'allowed_hosts': ['example.com']}
     publisher = Secure()
     publisher.set_root_directory(SiteDirectory())
     profile = Profile(publisher, host='example.com')
@@ -220,7 +239,9 @@ def test_secure_and_complete_url():
     assert https.get_text(https.get('/secure')) == 'secure'
     assert profile.get_text(profile.get('/urls')) == (
         'http://example.com/x https://example.com:8443/y')
-    plain = Profile(SitePublisher(), host='example.com')
+    named = Named()
+    named.set_root_directory(SiteDirectory())
+    plain = Profile(named, host='example.com')
     assert plain.get_text(plain.get('/secure')) == 'secure'
     assert plain.get_text(plain.get('/urls')) == (
         'http://example.com/x http://example.com/y')

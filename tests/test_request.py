@@ -76,6 +76,19 @@ def test_path_query_without_query():
     assert request.get_url() == 'http://example.org/x'
 
 
+def test_path_always_starts_with_one_slash():
+    # Issue 23: a PATH_INFO without its leading slash was joined to the
+    # host: http://example.orga, not http://example.org/a.
+    request = make_request(PATH_INFO='a')
+    assert request.get_path() == '/a'
+    assert request.get_url() == 'http://example.org/a'
+    assert make_request(PATH_INFO='').get_path() == '/'
+    assert make_request(SCRIPT_NAME='app', PATH_INFO='/x').get_path() == \
+        '/app/x'
+    assert make_request(PATH_INFO='//evil.example/x').get_path() == \
+        '/evil.example/x'
+
+
 def test_scheme_https():
     assert make_request(HTTPS='on').get_scheme() == 'https'
     assert make_request(**{'wsgi.url_scheme': 'https'}).get_scheme() == 'https'

@@ -43,8 +43,9 @@ class SitePublisher(Publisher):
     )
     if _settings.get('durus_address'):
         configuration['durus_address'] = _settings['durus_address']
-    if 'coalesce_syncs' in _settings:
-        configuration['coalesce_syncs'] = _settings['coalesce_syncs']
+    for _key in ('coalesce_syncs', 'slow_hit_seconds'):
+        if _key in _settings:
+            configuration[_key] = _settings[_key]
 
 
 class SiteDirectory(Directory):

@@ -1,4 +1,5 @@
-"""qpd.lib.private_dir: directories that only this user can write to.
+"""qpd.lib.private_dir: directories and files that only this user can
+read or write.
 
 A unix socket's path must fit in 108 bytes. When a site's var directory is
 too deep for that, its sockets (StorageServer, dispatcher, control,
@@ -20,14 +21,42 @@ ssh-agent and systemd make theirs:
 Anything else is refused with `UnsafeDirectory`, whose message is one line
 naming the path, what is wrong and what to do. Nothing is repaired: a
 directory someone else made is not ours to chmod.
+
+Private files. Every file that holds data or secrets (a database, a
+backup and its partial copy, a torn tail cut off a database, a key) is
+made here, so that its mode never depends on the umask and it never
+lands in a file or symlink someone else put there first (a backup
+written to a sticky /tmp, where `nobody` pre-made `DEST.partial`, used
+to be owned by `nobody`):
+
+- `create_private_file(path)` makes path, new, mode 0600, with
+  O_EXCL|O_NOFOLLOW: anything already there (a file, a dangling
+  symlink) is FileExistsError, never opened;
+- `replacing_private_file(path)` writes a new version of path: a file of
+  an unpredictable name in path's directory (made as above), synced and
+  renamed over path when the block ends, removed when it raises; rename
+  replaces a symlink at path itself, never its target;
+- `open_own_file(path)` opens an existing file of ours for update without
+  following a symlink (an earlier backup, for --incremental), closing it
+  to 0600 if it was wider;
+- `tighten(path, mode)` closes a file or directory of ours to mode (0600,
+  0700) whatever it was: a var directory a QP site shipped 0755, its
+  .durus file 0644;
+- `check_private_file(path)` is the start-up check of a key file: one
+  line naming the file and the fix when group or others may read it.
 """
+
+import contextlib
+import secrets
 
 import hashlib
 import os
 import stat
 
 __all__ = ['UnsafeDirectory', 'make_private_directory', 'check_ancestors',
-           'get_fallback_directory']
+           'get_fallback_directory', 'create_private_file',
+           'replacing_private_file', 'write_private_file', 'open_own_file',
+           'tighten', 'check_private_file', 'UnsafeFile']
 
 
 class UnsafeDirectory(OSError):
@@ -110,3 +139,142 @@ def get_fallback_directory(key):
     mine = make_private_directory(
         os.path.join(base, 'qpd-%d' % os.getuid()))
     return make_private_directory(os.path.join(mine, digest))
+
+
+class UnsafeFile(OSError):
+    """A file meant to be private is not, or is not ours. str() is one
+    line naming the file and the fix."""
+
+
+_CREATE = (os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def create_private_file(path, mode='wb'):
+    """(path:str, mode:str='wb') -> file
+    A new file at path, mode 0600 whatever the umask, opened with
+    O_CREAT|O_EXCL|O_NOFOLLOW: FileExistsError when anything (a file, a
+    symlink, dangling or not) is at path already. mode is open()'s ('wb',
+    'w+b', 'w' for text).
+    """
+    flags = _CREATE | (os.O_RDWR if '+' in mode else os.O_WRONLY)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)        # a umask of 0o277 would leave 0400
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _sync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing_private_file(path, mode='wb', suffix='.partial'):
+    """(path:str, mode:str='wb', suffix:str='.partial') -> context of file
+    A new private file (create_private_file) at `.NAME.RANDOM<suffix>` in
+    path's directory, yielded to be written; when the block ends it is
+    synced and renamed to path (the directory synced), so path is always
+    whole; when the block raises, it is removed and path left as it was.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        temp = os.path.join(directory, '.%s.%s%s' % (
+            os.path.basename(path), secrets.token_hex(8), suffix))
+        try:
+            out = create_private_file(temp, mode)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _sync_directory(directory)
+
+
+def write_private_file(path, data):
+    """(path:str, data:bytes) -> None: path holds data, mode 0600, made
+    with replacing_private_file."""
+    with replacing_private_file(path) as out:
+        out.write(data)
+
+
+def open_own_file(path, mode='r+b'):
+    """(path:str, mode:str='r+b') -> file
+    An existing regular file of ours, opened without following a symlink
+    (O_NOFOLLOW) and closed to 0600 when group or others had a way in;
+    UnsafeFile when it is a symlink, not a regular file, or someone
+    else's.
+    """
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC | (
+        os.O_RDWR if '+' in mode or 'w' in mode or 'a' in mode
+        else os.O_RDONLY)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if os.path.islink(path):
+            raise UnsafeFile('%s is a symlink: remove it, or name the file '
+                             'it points to' % path) from None
+        raise error
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile('%s is not a regular file' % path)
+        if info.st_uid != os.getuid():
+            raise UnsafeFile(
+                '%s is owned by uid %d, not by you (uid %d): someone else '
+                'made it; remove it and try again' % (
+                    path, info.st_uid, os.getuid()))
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def tighten(path, mode):
+    """(path:str, mode:int) -> bool
+    Close the file or directory at path (not following a symlink) to
+    mode (0600, 0700) when it is ours and grants group or others
+    anything; whether it was changed. Missing, or someone else's: left
+    as it is (False).
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    if not stat.S_IMODE(info.st_mode) & 0o077:
+        return False
+    os.chmod(path, mode)
+    return True
+
+
+def check_private_file(path):
+    """(path:str) -> str | None
+    None when path is missing or only its owner may read it; else one
+    line naming it, its mode and the fix (`chmod 600 PATH`).
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o077:
+        return None
+    return ('%s has mode %04o: group or others may read it; run '
+            '"chmod 600 %s"' % (path, mode, path))

@@ -20,7 +20,7 @@ returns an exit status); the other modules each do one job:
 - `backup`: `qpd backup` and `qpd check`, on the live file.
 - `certs`: `qpd certs`, the site's CA and host certificates.
 - `deploy`: `qpd deploy` and `qpd rollback`, releases switched by symlink.
-- `port`: `qpd port`, a QP site's imports rewritten to qpd's.
+- `port`: `qpd port`, a QP site (Python 2, QP's modules) made a qpd site.
 - `build`: front-end configuration and the cgi2scgi adapter
   (`cgi2scgi.c`, and `cgi2scgi` for the Python fallback).
 - `errors`: UsageError (exit status 2) and OperationError (exit status 1).

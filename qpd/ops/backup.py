@@ -8,13 +8,18 @@ replaces it meanwhile), takes its size, finds the end of the last complete
 transaction within that size (qpd.storage.shelf_scan), and copies the
 bytes up to there: every transaction acknowledged before the backup began
 is in the copy, since the StorageServer writes a transaction completely
-before it answers. The copy is written to DEST.partial, synced, and
-renamed to DEST (its directory synced), so DEST is always a whole backup.
+before it answers. The copy is written to a new file of an unpredictable
+name beside DEST (`.NAME.RANDOM.partial`, mode 0600, O_EXCL|O_NOFOLLOW:
+see qpd.lib.private_dir), synced, and renamed to DEST (its directory
+synced), so DEST is always a whole backup, readable by this user only,
+and a file or symlink someone else put at DEST or beside it is never
+written through.
 
 With --incremental, DEST is an earlier backup of the same file: its
 length must be a transaction boundary of the live file and its head and
 last bytes must match the live file's; then only the new transactions are
-appended (and synced). After a pack the file starts over: an incremental
+appended (and synced); DEST must be a regular file of ours (not a
+symlink), and is closed to 0600 if it was wider. After a pack the file starts over: an incremental
 backup says so and asks for a full one.
 
 Restoring is copying a backup back while the site is stopped:
@@ -26,9 +31,11 @@ or, with --file, any FileStorage file such as a backup.
 
 import os
 
+from qpd.lib.private_dir import (
+    UnsafeFile, open_own_file, replacing_private_file)
 from qpd.ops.errors import OperationError
 from qpd.ops.progress import Progress
-from qpd.storage.durable import sync_directory, sync_file
+from qpd.storage.durable import sync_file
 from qpd.storage.shelf_scan import Damage, scan
 
 __all__ = ['backup_site', 'check_site', 'is_storage_running']
@@ -64,7 +71,7 @@ def _target(source, dest):
     """(source:str, dest:str) -> str: dest, or dest/<source's name> when
     dest is a directory."""
     if os.path.isdir(dest) or dest.endswith(os.sep):
-        os.makedirs(dest, exist_ok=True)
+        os.makedirs(dest, mode=0o700, exist_ok=True)
         return os.path.join(dest, os.path.basename(source))
     return dest
 
@@ -141,15 +148,22 @@ def backup_site(site, dest, incremental=False, progress=None):
                 source_path, damage, site.get_name()))
         end = result.committed_end
         if start is None:
-            partial = target + '.partial'
-            with open(partial, 'wb') as out:
-                _copy(source, out, 0, end, progress, label)
-                sync_file(out)
-            os.replace(partial, target)
-            sync_directory(os.path.dirname(os.path.abspath(target)))
+            try:
+                with replacing_private_file(target) as out:
+                    _copy(source, out, 0, end, progress, label)
+            except PermissionError as error:
+                # A sticky directory (/tmp) where someone else's file is
+                # at DEST, or a directory we may not write to.
+                raise OperationError(
+                    'cannot write the backup %s (%s): give a DEST in a '
+                    'directory of yours' % (target, error.strerror)) from None
             copied = end
         else:
-            with open(target, 'r+b') as out:
+            try:
+                out = open_own_file(target)
+            except UnsafeFile as error:
+                raise OperationError(str(error)) from None
+            with out:
                 tail = max(0, start - _COMPARE)
                 if not (_same_bytes(source, out, 0, min(start, _COMPARE))
                         and _same_bytes(source, out, tail, start - tail)):

@@ -14,6 +14,15 @@ them) and over SCGI: a host that fails `upstream_max_fails` times is left
 out for `upstream_fail_timeout` seconds, and a request that failed to
 connect or timed out moves on to the next host only when it is
 idempotent (nginx never resends a POST that reached a host).
+
+nginx over HTTP sends the client's address and scheme in X-Forwarded-For
+and X-Forwarded-Proto, which the site believes only from the addresses
+in its `trusted_proxies` (else every client shares nginx's address in
+the sign-in throttle and `banned`, and cookies lack Secure behind TLS):
+`get_proxy_trust(site)` is the entry proxy_pass needs, the config says
+it, and `get_notes(site, hosts)` are the lines `qpd build` prints when
+the site does not trust it yet. Over SCGI the front end's REMOTE_ADDR
+and HTTPS are the client's, and need no key.
 """
 
 import math
@@ -22,10 +31,12 @@ import shutil
 import subprocess
 
 from qpd.config import get_front_end_body_size, get_front_end_timeout
-from qpd.lib.address import format_address, get_local_address
+from qpd.lib.address import (UNIX_PEER, format_address, get_local_address,
+                             in_networks)
 from qpd.ops.cgi2scgi import make_script
 
 __all__ = ['get_configs', 'get_upstream_configs', 'parse_hosts',
+           'get_proxy_trust', 'get_notes',
            'nginx_upstream_proxy', 'nginx_upstream_scgi', 'build_cgi2scgi',
            'find_compiler', 'get_c_source']
 
@@ -99,6 +110,61 @@ def _proxy_pass(site, target, keepalive):
         '        proxy_set_header X-Forwarded-Proto $scheme;']
 
 
+NGINX_HOST = 'NGINX-ADDRESS'   # where nginx connects from, on web hosts
+
+
+def get_proxy_trust(site):
+    """(site:Site) -> str | None: the `trusted_proxies` entry nginx's
+    proxy_pass to the site's http_address needs: the address nginx
+    connects from ('127.0.0.1' for a loopback or wildcard listener), or
+    'unix' for a unix socket; None when http_address is off."""
+    address = site.get_http_address()
+    if not address:
+        return None
+    if not isinstance(address, tuple):
+        return UNIX_PEER
+    host = get_local_address(address)[0]
+    return '127.0.0.1' if host == 'localhost' else host
+
+
+def _trusts(site, entry):
+    trusted = site.get('trusted_proxies')
+    if entry == UNIX_PEER:
+        return UNIX_PEER in trusted
+    return in_networks(entry, trusted)
+
+
+def _trust_lines(site, entry, where):
+    """The config's words on trusted_proxies: what the site must set."""
+    lines = [
+        '# Site %s believes the X-Forwarded-For and X-Forwarded-Proto below '
+        '(the client' % site.get_name(),
+        "# address for sign-in throttling and banned, https for Secure "
+        'cookies) only',
+        "# with trusted_proxies=[%r] in its configuration%s." % (entry, where)]
+    if entry != NGINX_HOST and not _trusts(site, entry):
+        lines.append('# It does not trust it yet: set it.')
+    return lines
+
+
+def get_notes(site, hosts=None):
+    """(site:Site, hosts:[(host, port)]=None) -> [str]: what `qpd build`
+    says the site must set for the configs it wrote: trusted_proxies for
+    nginx over HTTP."""
+    if hosts:
+        return ['nginx-upstream-proxy.conf: set trusted_proxies=[%r] (the '
+                'address nginx connects from) on each web host, so that '
+                'the site sees the client address and scheme nginx sends'
+                % NGINX_HOST]
+    entry = get_proxy_trust(site)
+    if entry is None or _trusts(site, entry):
+        return []
+    return ['nginx-proxy.conf: set trusted_proxies=[%r] in site %s\'s '
+            'configuration, else every client shares nginx\'s address in '
+            'the sign-in throttle and banned, and cookies lack Secure '
+            'behind TLS' % (entry, site.get_name())]
+
+
 def _off(site, key, use):
     return ('# %s is off for site %s: set %s in its SitePublisher.'
             'configuration\n# to %s.\n' % (key, site.get_name(), key, use))
@@ -125,6 +191,7 @@ def nginx_proxy(site):
     else:
         upstream = 'http://unix:%s:' % address
     lines = ['# nginx: serve site %s as an HTTP proxy' % site.get_name()]
+    lines += _trust_lines(site, get_proxy_trust(site), '')
     lines += _server(site) + _proxy_pass(site, upstream, keepalive=False)
     lines += ['    }', '}']
     return '\n'.join(lines) + '\n'
@@ -194,6 +261,11 @@ def stunnel(site, cert='/etc/ssl/private/%s.pem'):
         '; stunnel: TLS on https_address in front of as_https_address '
         'for site %s' % site.get_name(),
         '; cert is a PEM file holding the certificate and its key',
+        '; stunnel sends no client address: every client is stunnel\'s '
+        'to the site',
+        '; (sign-in throttling, banned). To tell clients apart, put nginx '
+        '(TLS, proxy_pass)',
+        '; in front instead, with trusted_proxies',
         'foreground = yes',
         'pid =',
         '[%s]' % site.get_name(),
@@ -267,7 +339,8 @@ def nginx_upstream_proxy(site, hosts):
         '# nginx: site %s on %d web hosts (HTTP); a host that fails is left '
         'out' % (site.get_name(), len(hosts)),
         '# for upstream_fail_timeout, and idempotent requests move on to '
-        'the next.'] + _upstream(site, name, hosts, keepalive=True)
+        'the next.'] + _trust_lines(site, NGINX_HOST, ' on each web host') \
+        + _upstream(site, name, hosts, keepalive=True)
     lines += _server(site)
     lines += _proxy_pass(site, 'http://%s' % name, keepalive=True)
     lines += _next_upstream(site, 'proxy', hosts) + ['    }', '}']
@@ -280,7 +353,9 @@ def nginx_upstream_scgi(site, hosts):
     address = site.get_scgi_address()
     if not isinstance(address, tuple):
         return _off(site, 'scgi_address',
-                    "('0.0.0.0', PORT) to use nginx with SCGI upstreams")
+                    "('0.0.0.0', PORT) and front_end_beyond_loopback to "
+                    "True (with a firewall that lets only nginx in) to use "
+                    "nginx with SCGI upstreams")
     name = '%s_scgi' % site.get_name()
     hosts = [(host, address[1]) for host, port in hosts]
     lines = [

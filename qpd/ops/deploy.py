@@ -14,7 +14,12 @@ Layout, once a site has been deployed to (the first deploy converts it):
 `qpd deploy NAME SRC`:
 
 1. copies SRC (without its var/, __pycache__ and dot files) into a
-   staging directory beside the releases; nothing runs from there;
+   staging directory beside the releases; nothing runs from there. A
+   symlink is copied as a link, never as the file it points to, and one
+   that leads out of SRC is refused (one line naming it): a link to
+   /etc/hostname that StaticDirectory refuses to serve in SRC must not
+   become a served file of the release. A link inside SRC is kept
+   (relative, so that it points into the release);
 2. tries it in a scratch process (qpd.server.trial): every .py and .qpy
    module compiles, the slash module imports, the configuration checks.
    A broken release is removed and refused with its error: nothing
@@ -24,7 +29,8 @@ Layout, once a site has been deployed to (the first deploy converts it):
    starts from now on imports the new release, whole; a worker that
    supervisord restarts during the copy imports the old one, whole;
 4. replaces the workers one at a time, as `qpd restart NAME --rolling`
-   does: each finishes the request in hand under the old code, the next
+   does (under `qpd serve`: a new set, ready before the old one goes,
+   qpd.server.serve.replace_serve_workers): each finishes the request in hand under the old code, the next
    worker starts with the new, and the dispatcher queues requests
    meanwhile, so none fails. A running worker never mixes releases: the
    site package's import path is pinned to the real directory of the
@@ -128,13 +134,45 @@ def _ignore_top_var(source):
     return ignore
 
 
+def _check_links(source, ignore):
+    """(source:str, ignore) -> {str: str}: the symlinks copytree will
+    copy (relative path -> a relative target inside source); an
+    OperationError naming the first one that leads out of source."""
+    top = os.path.realpath(source)
+    links = {}
+    for directory, dirs, files in os.walk(source):
+        skipped = ignore(directory, dirs + files)
+        dirs[:] = [d for d in dirs if d not in skipped]
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            if name in skipped or not os.path.islink(path):
+                continue
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, top]) != top:
+                raise OperationError(
+                    '%s is a symlink to %s, outside %s: a release holds no '
+                    'link out of its source (the static directory would not '
+                    'serve it); copy the file in or remove the link' % (
+                        path, os.readlink(path), source))
+            links[os.path.relpath(path, source)] = os.path.relpath(
+                real, os.path.realpath(directory))
+    return links
+
+
 def _stage(site, source, name):
     """(site, source:str, name:str) -> str: the staging copy's path."""
     directory = get_releases_directory(site)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     staging = os.path.join(directory, '.staging-' + name)
-    shutil.copytree(source, staging, ignore=_ignore_top_var(source),
-                    symlinks=False)
+    ignore = _ignore_top_var(source)
+    links = _check_links(source, ignore)
+    shutil.copytree(source, staging, ignore=ignore, symlinks=True)
+    for path, target in links.items():
+        # An absolute link into source would point at source, not the
+        # release.
+        copied = os.path.join(staging, path)
+        os.unlink(copied)
+        os.symlink(target, copied)
     os.symlink(os.path.join(os.pardir, 'var'), os.path.join(staging, 'var'))
     return staging
 
@@ -178,16 +216,22 @@ def _switch(site, name):
 
 
 def _replace_workers(site, progress):
-    """(site, progress) -> bool: replace the workers one at a time when the
-    site runs under supervisord; False when it does not run there."""
+    """(site, progress) -> bool: replace the workers: one at a time when
+    the site runs under supervisord, all at once (the new set ready before
+    the old goes) when `qpd serve` runs it; False when neither does."""
     from qpd.ops.lifecycle import rolling_restart
     from qpd.ops.supervisor import Supervisor
+    from qpd.server.serve import replace_serve_workers
     supervisor = Supervisor(site.get_home())
-    if not (supervisor.is_running()
+    if (supervisor.is_running()
             and site.get_name() in supervisor.get_group_names()):
-        return False
-    rolling_restart(site, supervisor, progress)
-    return True
+        rolling_restart(site, supervisor, progress)
+        return True
+    try:
+        return replace_serve_workers(site, progress=progress)
+    except RuntimeError as e:
+        progress.done()
+        raise OperationError(str(e))
 
 
 def _restart_keys_changed(old_configuration, new_values):
@@ -255,7 +299,8 @@ def deploy(site, source, progress=None):
     replaced = _replace_workers(site, progress)
     progress.done('%s now runs release %s%s' % (
         site.get_name(), name, '' if replaced else
-        ' (not running under supervisord: started processes will use it)'))
+        ' (not running under supervisord or qpd serve: started processes '
+        'will use it)'))
     changed = _restart_keys_changed(old_configuration, new_values)
     if changed:
         print('note: %s changed in the new release; "qpd restart %s" '
@@ -286,6 +331,6 @@ def rollback(site, progress=None):
     replaced = _replace_workers(site, progress)
     progress.done('%s rolled back from %s to %s%s' % (
         site.get_name(), current, previous, '' if replaced else
-        ' (not running under supervisord)'))
+        ' (not running under supervisord or qpd serve)'))
     return previous
 

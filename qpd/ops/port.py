@@ -3,7 +3,7 @@
     qpd port path/to/site            # in place, each original kept as FILE.qp-orig
     qpd port path/to/site --diff     # the unified diff of what it would write
 
-Every `.py` and `.qpy` file below DIR goes through four steps, each owned
+Every `.py` and `.qpy` file below DIR goes through five steps, each owned
 by one piece of this module:
 
 1. Templates masked (`.qpy` only). QP's `def name [html] (...)` and
@@ -14,8 +14,9 @@ by one piece of this module:
    plain Python expression statements and go through unchanged.
 2. Python 2 to 3 with fissix (a maintained lib2to3) and its standard
    fixers, `idioms` included (`v = d.items(); v.sort()` becomes
-   `v = sorted(d.items())`), plus one of ours for the `string` module's
-   functions (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
+   `v = sorted(d.items())`: the `list()` the dict fixer put in between is
+   taken out again), plus one of ours for the `string` module's functions
+   (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
    relative-import fixer taught that a sibling `.qpy` is a local module.
    A file fissix cannot parse is left as it was and reported.
 3. QP's names to qpd's: every `qp.…`/`qpy…` import rewritten from one
@@ -26,18 +27,29 @@ by one piece of this module:
    import hook compiles `.qpy` files. `map_module` and `map_class` answer
    the same table for other tools (`qpd migrate` maps pickled class paths
    with them).
-4. Checks on the result, each reported as `FILE:LINE: what, and what to
-   write instead`: imports and names with no qpd counterpart, `string`
-   functions Python 3 lacks, configuration keys qpd would refuse (a site's
-   own keys take the `site_` prefix; a near-miss of a qpd key is named),
-   values qpd refuses, a plain-TCP `durus_address`, and Digest sign-in
-   (qpd then stores the digests it needs: see qpd.storage.digester).
+4. The configuration made one qpd starts with (port_configuration): a
+   site's own keys take the `site_` prefix, and so do the `.get('KEY')`
+   reads of them in every file of the site (so every file is ported
+   before any is written); a plain-TCP `durus_address` on loopback, which
+   qpd refuses, is commented out (qpd's default is a unix socket). A key
+   that looks like a typo of one of qpd's (`max_childern`) is not
+   renamed: the next step reports it.
+5. Checks on the result, each reported as `FILE:LINE: what, and what to
+   write instead` (lines of the ported file): imports and names with no
+   qpd counterpart, `string` functions Python 3 lacks, configuration keys
+   qpd would refuse (a near miss names both fixes), values qpd refuses,
+   a plain-TCP `durus_address` left, an scgi or as_https listener beyond
+   loopback (qpd refuses it), an http address on every interface, and
+   Digest sign-in (qpd then stores the digests it needs: see
+   qpd.storage.digester).
 
 What is reported is either *left* (the site will not work until a person
-edits the line: the command then exits 1) or a *note* (it works, but
-differently from QP, or less safely). Running it again changes nothing:
-every step leaves converted code as it is. `--diff` prints exactly what the
-first run would write. It does not migrate a database (`qpd migrate`).
+edits the line: the command then exits 1) or a *note* (`FILE:LINE: note:
+...`: it works, but differently from QP, or less safely). The last line
+counts what each step converted. Running it again changes nothing: a file
+whose original is kept is not converted from Python 2 again, and every
+other step leaves converted code as it is. `--diff` prints exactly what
+the first run would write. It does not migrate a database (`qpd migrate`).
 """
 
 import ast
@@ -142,7 +154,10 @@ class Problem:
         self.left = left
 
     def __str__(self):
-        return '%s:%s: %s' % (self.path, self.line, self.text)
+        """`FILE:LINE: what, and what to write instead` (a note says
+        `note: ` after the line number)"""
+        return '%s:%s: %s%s' % (self.path, self.line,
+                                '' if self.left else 'note: ', self.text)
 
     def __repr__(self):
         return '<Problem %s>' % self
@@ -450,13 +465,13 @@ class _Converter(RefactoringTool):
                 [self._counted(f) for f in post])
 
     def _counted(self, fixer):
-        if type(fixer) is fix_import.FixImport:
-            fixer = _FixImport(self.options, self.fixer_log)
         name = type(fixer).__module__.rpartition('.')[2]
         if name.startswith('fix_'):
-            name = name[4:]
+            name = name[4:]         # fissix's: import, dict, print...
         else:
-            name = 'string'
+            name = 'string'         # ours, _FixStringModule
+        if type(fixer) is fix_import.FixImport:
+            fixer = _FixImport(self.options, self.fixer_log)
         transform = fixer.transform
         counts = self.counts
 
@@ -474,6 +489,48 @@ class _Converter(RefactoringTool):
 
     def print_output(self, old, new, filename, equal):
         pass
+
+
+def _only_argument(trailer):
+    """The one argument of a call's trailer `( x )`, or None (fissix's
+    own Call() wraps even one argument in an arglist)."""
+    syms = pygram.python_symbols
+    if not (trailer.type == syms.trailer and len(trailer.children) == 3
+            and trailer.children[0].value == '('):
+        return None
+    argument = trailer.children[1]
+    if argument.type == syms.arglist:
+        if len(argument.children) != 1:
+            return None
+        argument = argument.children[0]
+    if argument.type in (syms.argument, syms.star_expr):
+        return None
+    return argument
+
+
+def _is_call_of(node, name):
+    """node is `name(...)`, nothing after: its one argument, or None"""
+    if not (node.type == pygram.python_symbols.power and
+            len(node.children) == 2 and
+            node.children[0].type == fissix_token.NAME and
+            node.children[0].value == name):
+        return None
+    return _only_argument(node.children[1])
+
+
+def _unwrap_sorted_list(tree):
+    """`sorted(list(x))` -> `sorted(x)` in tree: what the dict fixer and
+    idioms make of QP's `items = d.items(); items.sort()` together."""
+    for node in list(tree.pre_order()):
+        inner = _is_call_of(node, 'sorted')
+        if inner is None:
+            continue
+        argument = _is_call_of(inner, 'list')
+        if argument is None:
+            continue
+        argument.remove()
+        argument.prefix = inner.prefix
+        inner.replace(argument)
 
 
 _converters = {}
@@ -506,6 +563,7 @@ def convert_python2(text, path='<source>'):
         except fissix_tokenize.TokenError as e:
             error = e
             continue
+        _unwrap_sorted_list(tree)
         result = str(tree)
         if not text.endswith('\n'):
             result = result[:-1]
@@ -684,7 +742,7 @@ def port_imports(text, path='<source>', counts=None):
             if replacement is None:
                 continue
         if replacement != text[match.start():end]:
-            counts['imports mapped'] += 1
+            counts['QP imports mapped'] += 1
         out.append(text[position:match.start()])
         out.append(replacement)
         position = end
@@ -696,15 +754,17 @@ def port_imports(text, path='<source>', counts=None):
     return result, problems
 
 
-# Step 4: checks -------------------------------------------------------------
+# Step 5: checks -------------------------------------------------------------
 
 DIGEST_NOTE = (
-    'signs in with HTTP Digest: qpd keeps the MD5 and SHA-256 digests it '
-    "needs (for the site's realm) whenever a password is set (qpd shell's "
-    'create_user, User.set_password), so set the password of each user '
-    'again after the port (qpd migrate keeps QP\'s MD5 ones); '
-    'http_digests=False in configuration stops storing them (Digest '
-    'sign-in then fails); Digest needs https (as_https_address)')
+    'signs in with HTTP Digest, which works on qpd for users whose password '
+    "is set on qpd (qpd shell NAME -c \"create_user('ann', 'PASSWORD')\", "
+    'User.set_password): qpd then keeps the MD5 and SHA-256 digests Digest '
+    "needs for the site's realm (key http_digests; http_digests=False "
+    'stops that, and Digest sign-in then fails); users brought over by qpd '
+    "migrate set their password again (QP's MD5 digests are kept aside, "
+    'never accepted); Digest is answered on https only '
+    '(as_https_address behind a TLS front end, or https_address)')
 
 
 def _literal(node):
@@ -719,8 +779,10 @@ _NOT_LITERAL = object()
 
 
 def _configuration_items(tree):
-    """(tree:ast.Module) -> iter((key:str, value node, line:int)): the
-    items of each class's `configuration = dict(...)` or `{...}`."""
+    """(tree:ast.Module) -> iter((key:str, value node, line:int, item)):
+    the items of each class's `configuration = dict(...)` or `{...}`;
+    item is the keyword (dict(...)) or the key's Constant ({...}), whose
+    position is where the key is written."""
     for node in ast.walk(tree):
         if not isinstance(node, ast.ClassDef):
             continue
@@ -735,27 +797,34 @@ def _configuration_items(tree):
                     value.func.id == 'dict'):
                 for keyword in value.keywords:
                     if keyword.arg is not None:
-                        yield keyword.arg, keyword.value, keyword.value.lineno
+                        yield (keyword.arg, keyword.value,
+                               keyword.value.lineno, keyword)
             elif isinstance(value, ast.Dict):
                 for key, item in zip(value.keys, value.values):
                     if (isinstance(key, ast.Constant) and
                             isinstance(key.value, str)):
-                        yield key.value, item, key.lineno
+                        yield key.value, item, key.lineno, key
 
 
-def _check_key(path, site_name, key, value_node, line):
-    """-> Problem | None for one configuration item"""
+def _check_key(path, site_name, key, value_node, line, keys=()):
+    """-> Problem | None for one configuration item (keys: all the keys
+    of its configuration)"""
     if key.startswith(config.SITE_PREFIX):
         return None
     if key not in config.SCHEMA:
-        close = difflib.get_close_matches(key, list(config.SCHEMA), n=1)
-        meant = (" (or, if you meant qpd's %s, write %s)" % (
-            close[0], close[0])) if close else ''
-        problem = Problem(path, line, (
-            'configuration key %r is not a qpd key, so qpd would refuse to '
-            'start the site: if it is the site\'s own, rename it %s%s here '
-            'and where the site reads it%s' % (
-                key, config.SITE_PREFIX, key, meant)))
+        close = near_miss(key)
+        if close:
+            text = ('configuration key %r is not a qpd key but looks like '
+                    "qpd's %s, so qpd would refuse to start the site: "
+                    'write %s if it sets that, or, if it is the site\'s own '
+                    'key, %s%s here and where the site reads it' % (
+                        key, close, close, config.SITE_PREFIX, key))
+        else:
+            text = ('configuration key %r is not a qpd key, so qpd would '
+                    'refuse to start the site: if it is the site\'s own, '
+                    'rename it %s%s here and where the site reads it' % (
+                        key, config.SITE_PREFIX, key))
+        problem = Problem(path, line, text)
         problem.key = key
         return problem
     value = _literal(value_node)
@@ -765,18 +834,41 @@ def _check_key(path, site_name, key, value_node, line):
         value = config.check_value(site_name, key, value)
     except config.ConfigurationError as error:
         return Problem(path, line, 'configuration %s: %s' % (key, error))
+    if (key in ('scgi_address', 'as_https_address') and
+            isinstance(value, tuple) and not is_loopback(value) and
+            'front_end_beyond_loopback' not in keys):
+        return Problem(path, line, (
+            '%s %r is beyond loopback, which qpd refuses (whoever reaches '
+            "it could name the client's address and https): write "
+            "('127.0.0.1', %d), or set front_end_beyond_loopback=True when "
+            'a firewall lets only the front end in' % (
+                key, tuple(value), value[1])))
+    if (key == 'http_address' and isinstance(value, tuple) and
+            value[0] in ('', '0.0.0.0', '::')):
+        return Problem(path, line, (
+            '%s %r listens on every interface, as in QP: write '
+            "('127.0.0.1', %d) to answer this machine only (behind a "
+            'front end)' % (key, tuple(value), value[1])),
+            left=False)
     if key == 'durus_address' and isinstance(value, tuple):
+        if 'durus_tls' in keys:
+            return None
+        if 'durus_allow_insecure_plain_tcp' in keys:
+            return Problem(path, line, (
+                'durus_address %s is plain TCP, which qpd takes only because '
+                'durus_allow_insecure_plain_tcp is set: whoever reaches it '
+                'can run code as the site\'s user; drop both keys for a '
+                'unix socket, or set durus_tls=True'
+                % value_node_text(value)), left=False)
         if is_loopback(value):
             return Problem(path, line, (
-                'durus_address %r is plain TCP, which qpd accepts on '
-                'loopback only: drop the key (qpd then uses a unix socket '
-                'in the site\'s directory) or, for a storage on another '
-                'host, set durus_tls=True' % (value_node_text(value),)),
-                left=False)
+                'durus_address %s is plain TCP, which qpd refuses: drop the '
+                'key (qpd then uses a unix socket, var/durus.sock) or set '
+                'durus_tls=True (qpd certs NAME)' % value_node_text(value)))
         return Problem(path, line, (
-            'durus_address %r is plain TCP beyond this machine, which qpd '
-            'refuses: use a unix socket (drop the key) or set '
-            'durus_tls=True (qpd certs NAME)' % (value_node_text(value),)))
+            'durus_address %s is plain TCP beyond this machine, which qpd '
+            'refuses: set durus_tls=True (qpd certs NAME), or drop the key '
+            'for a unix socket' % value_node_text(value)))
     return None
 
 
@@ -822,26 +914,166 @@ def check_source(text, path='<source>', site_name='site'):
             problems.append(Problem(path, node.lineno, (
                 'string.%s is not in Python 3: write the str method (or '
                 'builtin) that does it' % node.attr)))
-    for key, value, line in _configuration_items(tree):
-        problem = _check_key(path, site_name, key, value, line)
+    items = list(_configuration_items(tree))
+    keys = {item[0] for item in items}
+    for key, value, line, item in items:
+        problem = _check_key(path, site_name, key, value, line, keys)
         if problem is not None:
             problems.append(problem)
     problems.sort(key=lambda p: p.line)
     return problems
 
 
+# Step 4: the configuration (runs before the checks of step 5) ---------
+
+# A key this close to one of qpd's (difflib's ratio) is taken for a typo of
+# it, not for the site's own key: port then leaves it to the porter.
+NEAR_MISS = 0.8
+
+_TRAILING_ITEM = re.compile(r'[ \t]*,?[ \t]*(?:#[^\n]*)?$')
+
+
+def near_miss(key):
+    """(key:str) -> str | None: the qpd key that key looks like a typo of"""
+    close = difflib.get_close_matches(key, list(config.SCHEMA), n=1,
+                                      cutoff=NEAR_MISS)
+    return close[0] if close else None
+
+
+def _char_offset(starts, lines, line, byte_column):
+    """The offset in the text of ast's (line, byte column)."""
+    prefix = lines[line - 1].encode('utf-8')[:byte_column]
+    return starts[line - 1] + len(prefix.decode('utf-8', 'replace'))
+
+
+def _drop_durus_address(text, lines, starts, item, value):
+    """-> (start, end, replacement) commenting out item, or None when item
+    does not have its lines to itself."""
+    first, last = item.lineno, value.end_lineno
+    start = _char_offset(starts, lines, first, item.col_offset)
+    indent = text[starts[first - 1]:start]
+    after = text[_char_offset(starts, lines, last, value.end_col_offset):
+                 starts[last]]
+    if indent.strip() or not _TRAILING_ITEM.match(after.rstrip('\n')):
+        return None
+    block = ''.join(indent + '# ' + lines[n - 1][len(indent):]
+                    for n in range(first, last + 1))
+    return (starts[first - 1], starts[last], (
+        "%s# qpd port: qpd's default, a unix socket (var/durus.sock)\n%s"
+        % (indent, block)))
+
+
+def port_configuration(text, path='<source>', counts=None, site_keys=None):
+    """(text:str, path:str='<source>', counts:Counter=None,
+        site_keys:set=None) -> (str, [Problem])
+    The `configuration` of text's classes made one qpd starts with:
+    - a site's own key (one qpd lacks, not a near miss of one of qpd's)
+      renamed with the `site_` prefix (`greeting` -> `site_greeting`),
+      its name added to site_keys so that its reads are renamed too
+      (rename_key_reads);
+    - a plain-TCP durus_address on loopback, which qpd refuses, commented
+      out (qpd's default is a unix socket in the site's var/ directory),
+      unless the configuration sets durus_tls or
+      durus_allow_insecure_plain_tcp.
+    Each change is reported as a note; what it cannot change check_source
+    reports. text is Python 3 (a .qpy one masked); one that does not parse
+    is returned as it is.
+    """
+    counts = collections.Counter() if counts is None else counts
+    site_keys = set() if site_keys is None else site_keys
+    try:
+        tree = ast.parse(text, path)
+    except SyntaxError:
+        return text, []
+    lines = text.splitlines(True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    items = list(_configuration_items(tree))
+    keys = {key for key, value, line, item in items}
+    edits = []
+    problems = []
+    inserted = []       # the lines before which a comment line goes
+    for key, value, line, item in items:
+        if key == 'durus_address':
+            address = _literal(value)
+            if (keys & {'durus_tls', 'durus_allow_insecure_plain_tcp'} or
+                    not (isinstance(address, tuple) and len(address) == 2
+                         and is_loopback(address))):
+                continue
+            edit = _drop_durus_address(text, lines, starts, item, value)
+            if edit is None:
+                continue
+            edits.append(edit)
+            inserted.append(item.lineno)
+            counts['durus_address dropped'] += 1
+            problems.append(Problem(path, line, (
+                'durus_address %s is plain TCP, which qpd refuses (any '
+                "local user could run code as the site's user): commented "
+                'out, so the site uses a unix socket in its var/ directory; '
+                'for a storage on another host set durus_address and '
+                'durus_tls=True (qpd certs NAME)'
+                % value_node_text(address)), left=False))
+        elif (key not in config.SCHEMA and
+                not key.startswith(config.SITE_PREFIX) and
+                key.isidentifier() and near_miss(key) is None):
+            start = _char_offset(starts, lines, item.lineno, item.col_offset)
+            if isinstance(item, ast.keyword):
+                end, new = start + len(key), config.SITE_PREFIX + key
+            else:
+                end = _char_offset(starts, lines, item.end_lineno,
+                                   item.end_col_offset)
+                quote = text[start]
+                if text[start:end] != quote + key + quote:
+                    continue        # a key written with escapes
+                new = quote + config.SITE_PREFIX + key + quote
+            edits.append((start, end, new))
+            site_keys.add(key)
+            counts['site keys renamed'] += 1
+            problems.append(Problem(path, line, (
+                "configuration key %r is the site's own (qpd has no such "
+                "key): renamed %s%s, as qpd wants a site's own keys, and "
+                "so are the site's reads of it (.get('%s'))" % (
+                    key, config.SITE_PREFIX, key, key)), left=False))
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    for problem in problems:        # lines of the text returned
+        problem.line += sum(1 for line in inserted if line <= problem.line)
+    return text, problems
+
+
+def rename_key_reads(text, keys, counts=None):
+    """(text:str, keys:iterable, counts:Counter=None) -> str
+    Each read of a renamed key, `.get('KEY'` or `.get("KEY"` (QP's
+    `get_site().get(name)`), made `.get('site_KEY'`."""
+    counts = collections.Counter() if counts is None else counts
+    for key in sorted(keys):
+        pattern = re.compile(r'''(\.get\(\s*)(['"])%s\2(?=\s*[,)])'''
+                             % re.escape(key))
+        text, n = pattern.subn(
+            lambda m: '%s%s%s%s%s' % (m.group(1), m.group(2),
+                                      config.SITE_PREFIX, key, m.group(2)),
+            text)
+        counts['site key reads renamed'] += n
+    return text
+
+
 # The whole of it --------------------------------------------------------------
 
 def port_source(text, path='<source>', counts=None, site_name='site',
-                python3=False):
+                python3=False, site_keys=None):
     """(text:str, path:str='<source>', counts:Counter=None, site_name='site',
-        python3=False) -> (str, [Problem])
+        python3=False, site_keys:set=None) -> (str, [Problem])
     text ported (a .qpy one when path ends so: its templates masked
     first): converted from Python 2 (unless python3: it was already), its
-    QP imports mapped, then checked. counts gets what was converted (per
-    fissix fixer, 'imports mapped', 'compile_qpy_files dropped').
+    QP imports mapped, its configuration made one qpd starts with
+    (port_configuration; the site's own keys it renames are added to
+    site_keys, and their reads in text renamed), then checked. counts gets
+    what was converted (per fissix fixer, 'QP imports mapped',
+    'compile_qpy_files dropped', ...).
     """
     counts = collections.Counter() if counts is None else counts
+    site_keys = set() if site_keys is None else site_keys
     markers = None
     if path.endswith('.qpy'):
         try:
@@ -863,6 +1095,11 @@ def port_source(text, path='<source>', counts=None, site_name='site',
             % error.msg)))
     ported, found = port_imports(converted, path, counts)
     if not problems:
+        mine = set()
+        ported, changes = port_configuration(ported, path, counts, mine)
+        ported = rename_key_reads(ported, mine, counts)
+        site_keys.update(mine)
+        problems.extend(changes)
         problems.extend(check_source(ported, path, site_name))
     problems.extend(found)
     problems.sort(key=lambda p: p.line)
@@ -876,6 +1113,35 @@ def _read(path):
         return f.read()
 
 
+def _was_ported(path, backup_suffix=ORIGINAL_SUFFIX):
+    """A file with its original kept was ported before: it is Python 3
+    already, and is not converted again (fissix's dict fixer, for one,
+    would wrap each `for k in d.items()` in list() once more on every
+    run), so a second run changes nothing."""
+    return os.path.exists(path + backup_suffix)
+
+
+def _write(path, text, ported, diff, output, backup_suffix=ORIGINAL_SUFFIX):
+    """Write ported over path (its original kept as path + suffix, the
+    first one), or with diff, the unified diff of that change to output;
+    nothing when ported is text."""
+    if ported == text:
+        return
+    if diff:
+        (output or sys.stdout).writelines(difflib.unified_diff(
+            text.splitlines(True), ported.splitlines(True),
+            path, path + ' (qpd)'))
+        return
+    mode = os.stat(path).st_mode & 0o7777
+    if os.path.exists(path + backup_suffix):
+        os.remove(path)     # the first original is the one kept
+    else:
+        os.replace(path, path + backup_suffix)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode),
+              'w', encoding='utf-8') as f:
+        f.write(ported)
+
+
 def port_file(path, diff=False, output=None, backup_suffix=ORIGINAL_SUFFIX,
               counts=None, site_name='site'):
     """(path:str, diff=False, output:file=None, backup_suffix='.qp-orig',
@@ -883,29 +1149,13 @@ def port_file(path, diff=False, output=None, backup_suffix=ORIGINAL_SUFFIX,
     Port one file: in place (keeping the original as path + suffix) when
     something changed, or, with diff, write the unified diff of that change
     to output. Whether the file changed (or would), and what port reports
-    about it. A file with its original kept was ported before: it is
-    Python 3 already, and is not converted again (fissix's dict fixer,
-    for one, would wrap each `for k in d.items()` in list() once more on
-    every run), so a second run changes nothing.
+    about it. A file ported before is not converted from Python 2 again.
     """
     text = _read(path)
     ported, problems = port_source(
         text, path, counts, site_name,
-        python3=os.path.exists(path + backup_suffix))
-    if ported != text:
-        if diff:
-            (output or sys.stdout).writelines(difflib.unified_diff(
-                text.splitlines(True), ported.splitlines(True),
-                path, path + ' (qpd)'))
-        else:
-            mode = os.stat(path).st_mode & 0o7777
-            if os.path.exists(path + backup_suffix):
-                os.remove(path)     # the first original is the one kept
-            else:
-                os.replace(path, path + backup_suffix)
-            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                              mode), 'w', encoding='utf-8') as f:
-                f.write(ported)
+        python3=_was_ported(path, backup_suffix))
+    _write(path, text, ported, diff, output, backup_suffix)
     return ported != text, problems
 
 
@@ -943,27 +1193,37 @@ def port_directory(directory, diff=False, output=None, counts=None):
         -> ([str], [Problem])
     Port every .py and .qpy file below directory (hidden directories and
     __pycache__ skipped): the files that changed (or would), and what port
-    reports.
+    reports. Every file is ported before any is written, so that a site's
+    own configuration key renamed in one file is renamed where the others
+    read it.
     """
     if not os.path.isdir(directory):
         raise OperationError('qpd port: %s is not a directory: name the '
                              "QP site's package directory" % directory)
+    counts = collections.Counter() if counts is None else counts
     site_name = os.path.basename(os.path.abspath(directory))
-    changed = []
     problems = []
-    paths = list(_site_files(directory))
-    for path in paths:
-        was_changed, found = port_file(path, diff=diff, output=output,
-                                       counts=counts, site_name=site_name)
+    site_keys = set()
+    files = []
+    for path in _site_files(directory):
+        text = _read(path)
+        ported, found = port_source(text, path, counts, site_name,
+                                    python3=_was_ported(path),
+                                    site_keys=site_keys)
         problems.extend(found)
-        if was_changed:
+        files.append((path, text, ported))
+    changed = []
+    for path, text, ported in files:
+        ported = rename_key_reads(ported, site_keys, counts)
+        _write(path, text, ported, diff, output)
+        if ported != text:
             changed.append(path)
-    _note_key_reads(problems, paths)
+    _note_key_reads(problems, [path for path, text, ported in files])
     return changed, problems
 
 
 def format_counts(counts):
-    """(counts:Counter) -> str: `imports mapped 3, print 2, ...`"""
+    """(counts:Counter) -> str: `QP imports mapped 3, print 2, ...`"""
     return ', '.join('%s %d' % (name, counts[name])
                      for name in sorted(counts) if counts[name]) or 'nothing'
 
@@ -983,9 +1243,8 @@ def main(directory, diff=False, stdout=None, stderr=None):
             stdout.write('ported %s (original in %s%s)\n'
                          % (path, path, ORIGINAL_SUFFIX))
     left = [p for p in problems if p.left]
-    for problem in problems:
-        stderr.write('%s: %s\n' % ('left' if problem.left else 'note',
-                                   problem))
+    for problem in left + [p for p in problems if not p.left]:
+        stderr.write('%s\n' % problem)
     stderr.write('qpd port: %d file(s) %s; converted: %s; %d note(s), %d '
                  'line(s) left to edit by hand\n' % (
                      len(changed), 'to change' if diff else 'changed',

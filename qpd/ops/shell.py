@@ -2,7 +2,9 @@
 
 The shell is one more client of the site's StorageServer: what it commits,
 the next request sees; what the workers commit, it sees after `abort()`
-(which drops its own uncommitted changes and syncs). Its namespace holds
+(which drops its own uncommitted changes and syncs). Its commits take
+the write turn's commit lock as a worker's do (qpd.server.write_turn):
+while a hit holds the turn, the shell's commit waits. Its namespace holds
 `site`, `publisher`, `connection`, `root`, `users`, `sessions`, `commit`,
 `abort`, `pp` (pprint.pprint), and `create_user(user_id, password,
 admin=False)`.
@@ -13,6 +15,8 @@ import os
 import pprint
 import sys
 import traceback
+
+from qpd.server.write_turn import open_write_turn
 
 __all__ = ['make_namespace', 'run_code', 'interact', 'get_banner']
 
@@ -35,11 +39,15 @@ def make_namespace(site):
     site's StorageServer."""
     connection = site.get_connection()
     publisher = site.make_publisher(connection)
+    site.ensure_var_directory()
+    turn = publisher.write_turn = open_write_turn(site)
     root = connection.get_root()
 
     def commit():
-        """() -> None: commit this session's changes; the site sees them."""
-        connection.commit()
+        """() -> None: commit this session's changes; the site sees them
+        (waiting while a hit holds the write turn)."""
+        with turn.committing():
+            connection.commit()
 
     def abort():
         """() -> None: drop uncommitted changes and see what others
@@ -56,7 +64,7 @@ def make_namespace(site):
             user.set_password(password, realm=publisher.get_realm())
         if admin:
             user.grant('admin', 'qpd shell')
-        connection.commit()
+        commit()
         return user
 
     ensure = getattr(publisher, 'ensure_initialized', None)

@@ -175,6 +175,10 @@ COMMANDS = [
              Arg('--logrotate', action='store_true',
                  help="print only an /etc/logrotate.d snippet for the "
                       "site's log"),
+             Arg('--systemd', action='store_true',
+                 help='print only systemd units: a socket unit per '
+                      'listener and a service running `qpd serve` with '
+                      'them (socket activation)'),
              Arg('--hosts', metavar='HOST:PORT,...', default=None,
                  help='web hosts behind nginx: print an upstream of them '
                       '(PORT: their http port; default the http_address '
@@ -188,16 +192,54 @@ COMMANDS = [
                                   'the storage host by (repeatable)'),
              Arg('--renew', action='store_true',
                  help="make every host's certificate again (the CA is "
-                      'kept)')]),
+                      'kept)'),
+             Arg('--revoke', metavar='HOST', default=None,
+                 help="revoke HOST's certificate (crl.pem) and remove its "
+                      'files')]),
+    Command('secret', "show where a site's signing key is, or rotate it",
+            _commands('secret'), ONE,
+            [Arg('--rotate', action='store_true',
+                 help='a new key; the old one verifies what it signed for '
+                      'the longest token or nonce lifetime'),
+             Arg('--output', metavar='DIR', default=None,
+                 help='several hosts: the certs directory holding the key '
+                      '(default HOME/certs/NAME)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
-    Command('port', "rewrite a QP site's imports (qp..., qpy) to qpd's "
-            'modules', _commands('port'), None,
+    Command('port', "port a QP site: Python 2 to 3, QP's modules to "
+            "qpd's, its configuration to qpd's keys; lists what is left",
+            _commands('port'), None,
             [Arg('directory', metavar='DIR',
                  help='the site: its .py and .qpy files are rewritten in '
                       'place, each original kept as FILE.qp-orig'),
              Arg('--diff', action='store_true',
-                 help='print a unified diff instead of writing')]),
+                 help='print the unified diff of what it would write, '
+                      'writing nothing')]),
+    Command('migrate', 'copy a Durus file written by QP on Python 2 into '
+            'a new one for qpd (after qpd port on the site)',
+            _commands('migrate'), None,
+            [Arg('source', metavar='SRC',
+                 help="the QP site's Durus file (only read)"),
+             Arg('dest', metavar='DEST',
+                 help='the new Durus file (0600), e.g. '
+                      'sites/NAME/var/NAME.durus while the site is stopped'),
+             Arg('--encoding', default='utf-8', metavar='CODEC',
+                 help="what Python 2 str values were written in (default "
+                      "utf-8); an attribute declared bytes stays bytes"),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST')]),
+    Command('copy', "copy a site's database between its Durus file and "
+            'PostgreSQL (either way, the site stopped), then count and '
+            'check the copy', _commands('copy'), ONE,
+            [Arg('source', metavar='SRC',
+                 help="'file' (the site's Durus file), 'postgresql' (its "
+                      'durus_dsn), a file path or a libpq connection '
+                      'string'),
+             Arg('dest', metavar='DEST',
+                 help='the same kinds as SRC; a PostgreSQL DEST must have '
+                      'no qpd objects yet'),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST file')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",

@@ -18,12 +18,25 @@ The text is the sum of two sources, gathered when asked:
   `qpd_dispatcher_up` is 0 when the dispatcher does not answer (the rest
   of the text is still there).
 
-The HTTP listener is prometheus-client's own small server
-(start_http_server), run in a daemon thread of the dispatcher process; it asks the dispatcher's control
-socket like any client, so it never touches the event loop's state.
-`metrics_address` must be a loopback address (qpd.config refuses
-others): put a proxy in front to expose it.
+The HTTP listener (`MetricsServer`) is one daemon thread of the
+dispatcher process; it asks the dispatcher's control socket like any
+client, so it never touches the event loop's state. It is bounded, so
+that idle connections cost nothing but a descriptor each, and not many
+of those (prometheus-client's own server started a thread per
+connection, with no timeout: 200 idle connections, 202 threads): one
+thread and a selector serve at most MAX_CONNECTIONS connections at a
+time, each gets READ_TIMEOUT seconds to send a head of at most
+MAX_HEAD bytes, then one answer, then it is closed (HTTP/1.0, no
+keep-alive). A connection beyond the cap makes room by closing the one
+that has waited longest, so a scrape is answered even while idle
+connections pile up. `GET /metrics` (and `/`) answers the text; other
+paths 404, other methods 405. `metrics_address` must be a loopback
+address (qpd.config refuses others): put a proxy in front to expose it.
 """
+
+import selectors
+import threading
+import time
 
 from qpd.metrics import get_metrics_directory
 from qpd.server.control import get_stats
@@ -105,14 +118,138 @@ def get_metrics_text(site):
     return generate_latest(make_registry(site)).decode('utf-8')
 
 
+MAX_CONNECTIONS = 16        # connections open at once
+READ_TIMEOUT = 5.0          # seconds a connection has to send its head
+MAX_HEAD = 8192             # bytes of a request head
+
+
+class MetricsServer:
+    """(sock:socket, registry:CollectorRegistry)
+    The metrics listener on a listening socket (see the module's
+    docstring): serve_forever() in one thread, shutdown() from another.
+    server_address is where it listens."""
+
+    def __init__(self, sock, registry):
+        self.socket = sock
+        self.registry = registry
+        self.server_address = sock.getsockname()
+        self.selector = selectors.DefaultSelector()
+        self.connections = {}       # socket -> [deadline, bytearray]
+        self.stopping = False
+        sock.setblocking(False)
+        self.selector.register(sock, selectors.EVENT_READ)
+
+    def serve_forever(self):
+        """() -> None: serve until shutdown()."""
+        while not self.stopping:
+            for key, _ in self.selector.select(timeout=0.5):
+                if key.fileobj is self.socket:
+                    self._accept()
+                else:
+                    self._read(key.fileobj)
+            now = time.monotonic()
+            for conn, (deadline, _) in list(self.connections.items()):
+                if deadline < now:
+                    self._close(conn)
+        for conn in list(self.connections):
+            self._close(conn)
+        self.selector.close()
+        self.socket.close()
+
+    def shutdown(self):
+        """() -> None: stop serve_forever (within half a second)."""
+        self.stopping = True
+
+    def _accept(self):
+        try:
+            conn, _ = self.socket.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError:
+            return      # out of descriptors: the next select tries again
+        if len(self.connections) >= MAX_CONNECTIONS:
+            oldest = min(self.connections,
+                         key=lambda c: self.connections[c][0])
+            self._close(oldest)
+        conn.setblocking(False)
+        self.connections[conn] = [time.monotonic() + READ_TIMEOUT,
+                                  bytearray()]
+        self.selector.register(conn, selectors.EVENT_READ)
+
+    def _close(self, conn):
+        self.connections.pop(conn, None)
+        try:
+            self.selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    def _read(self, conn):
+        state = self.connections.get(conn)
+        if state is None:
+            return
+        try:
+            data = conn.recv(MAX_HEAD)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b''
+        if not data:
+            self._close(conn)
+            return
+        head = state[1]
+        head += data
+        end = head.find(b'\r\n\r\n')
+        if end < 0:
+            end = head.find(b'\n\n')
+        if end < 0:
+            if len(head) > MAX_HEAD:
+                self._answer(conn, 431, 'Request Header Fields Too Large')
+            return
+        self._answer(conn, *self._respond(bytes(head[:end])))
+
+    def _respond(self, head):
+        """(head:bytes) -> (status:int, reason:str, body:bytes=b'')"""
+        parts = head.split(b'\n', 1)[0].split()
+        if len(parts) < 2:
+            return 400, 'Bad Request'
+        method, target = parts[0], parts[1].split(b'?', 1)[0]
+        if method not in (b'GET', b'HEAD'):
+            return 405, 'Method Not Allowed'
+        if target not in (b'/', b'/metrics'):
+            return 404, 'Not Found'
+        from prometheus_client import generate_latest
+        body = generate_latest(self.registry)
+        return 200, 'OK', b'' if method == b'HEAD' else body, len(body)
+
+    def _answer(self, conn, status, reason, body=b'', length=None):
+        from prometheus_client import CONTENT_TYPE_LATEST
+        if length is None:
+            body = ('%d %s\n' % (status, reason)).encode('ascii')
+            length = len(body)
+        head = ('HTTP/1.0 %d %s\r\nContent-Type: %s\r\n'
+                'Content-Length: %d\r\nConnection: close\r\n\r\n' % (
+                    status, reason, CONTENT_TYPE_LATEST if status == 200
+                    else 'text/plain; charset=utf-8', length))
+        try:
+            # A small answer: the socket's buffer takes it whole, or a
+            # client that does not read gets a second before it is cut.
+            conn.settimeout(1.0)
+            conn.sendall(head.encode('ascii') + body)
+        except OSError:
+            pass
+        self._close(conn)
+
+
 def start_metrics_server(site):
-    """(site:Site) -> server | None: serve the metrics on the site's
-    metrics_address (a daemon thread); None when the key is off."""
+    """(site:Site) -> MetricsServer | None: serve the metrics on the
+    site's metrics_address (a daemon thread); None when the key is off."""
     address = site.get('metrics_address')
     if address is None:
         return None
-    from prometheus_client import start_http_server
-    host, port = address
-    server, _thread = start_http_server(port, addr=host,
-                                        registry=make_registry(site))
+    from qpd.server.listeners import open_listener
+    server = MetricsServer(open_listener(tuple(address), backlog=64),
+                           make_registry(site))
+    threading.Thread(target=server.serve_forever, name='qpd metrics',
+                     daemon=True).start()
     return server

@@ -20,16 +20,17 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from qpd.config import LIMIT_KEYS, SCHEMA
+from qpd.lib.address import get_client_address, in_networks
 from qpd.lib.http import format_head, get_reason_phrase
 from qpd.web.errors import HTTPError
 
 __all__ = [
     'LIMIT_KEYS', 'LIMITS', 'get_limits', 'RequestHead', 'check_partial_head',
-    'find_head_end', 'parse_http_head', 'ChunkedDecoder', 'parse_scgi',
+    'find_head_end', 'parse_http_head', 'parse_scgi',
     'scgi_pairs',
     'check_partial_scgi', 'make_base_environ', 'make_http_environ', 'make_scgi_environ',
-    'parse_http_request', 'may_have_body',
-    'format_error', 'format_status_line', 'split_target',
+    'parse_http_request', 'may_have_body', 'apply_forwarded',
+    'format_error', 'format_status_line', 'split_target', 'get_target_host',
 ]
 
 # LIMIT_KEYS: the configuration keys this module and the dispatcher read,
@@ -53,8 +54,6 @@ def get_limits(site):
 # method SP target SP HTTP/d.d CRLF, with single spaces and a token method.
 _REQUEST_LINE = re.compile(
     rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP/([0-9]\.[0-9])\r\n")
-_TRAILER_LINE = re.compile(
-    rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*")
 _DIGITS = re.compile(rb'[0-9]{1,18}')
 
 
@@ -326,12 +325,20 @@ def _content_length(head):
     return int(value)
 
 
+def _is_absolute_form(target):
+    return (target[:7].lower() == b'http://'
+            or target[:8].lower() == b'https://')
+
+
 def split_target(target):
     """(target:bytes) -> (path:bytes, query:bytes)
     Origin form ('/a/b?x=1'), absolute form ('http://host/a?x') or '*'."""
     if target[:1] != b'/' and target != b'*':
-        if target[:7].lower() == b'http://' or target[:8].lower() == b'https://':
-            url = httptools.parse_url(target)
+        if _is_absolute_form(target):
+            try:
+                url = httptools.parse_url(target)
+            except httptools.HttpParserInvalidURLError:
+                raise HTTPError(400, 'malformed request target') from None
             return url.path or b'/', url.query or b''
         raise HTTPError(400, 'request target is not a path')
     path, _, query = target.partition(b'?')
@@ -339,99 +346,32 @@ def split_target(target):
     return path, query
 
 
-# Chunked bodies --------------------------------------------------------------
+def get_target_host(target):
+    """(target:bytes) -> str | None: the host (and port) of an
+    absolute-form request target ('http://host:8000/a' -> 'host:8000'),
+    which stands for the Host header (RFC 9112, 3.2.2); None for the
+    origin form and '*'."""
+    if not _is_absolute_form(target):
+        return None
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        raise HTTPError(400, 'malformed request target') from None
+    host = (url.host or b'').decode('latin-1')
+    if not host:
+        raise HTTPError(400, 'absolute request target without a host')
+    if ':' in host:
+        host = '[%s]' % host
+    if url.port is not None:
+        host = '%s:%d' % (host, url.port)
+    return host
 
-_CHUNK_SIZE = re.compile(
-    rb'([0-9A-Fa-f]{1,16})(?:[ \t]*;[^\x00-\x08\x0a-\x1f\x7f]*)?')
-_MAX_CHUNK_LINE = 4096
 
-
-class ChunkedDecoder:
-    """(max_size:int)
-    Decodes a chunked request body fed in pieces. feed(data) returns the
-    decoded pieces; `done` is true after the last chunk and the trailers,
-    and `leftover` then holds the bytes that followed. HTTPError 400 for a
-    malformed body, 413 when it decodes to more than max_size bytes."""
-
-    __slots__ = ('max_size', 'size', 'state', 'remaining', 'pending', 'done',
-                 'leftover', 'raw_size')
-
-    _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
-
-    def __init__(self, max_size):
-        self.max_size = max_size
-        self.size = 0
-        self.raw_size = 0
-        self.state = self._SIZE
-        self.remaining = 0
-        self.pending = b''
-        self.done = False
-        self.leftover = b''
-
-    def feed(self, data):
-        """(data:bytes) -> [bytes]"""
-        if self.done:
-            self.leftover += data
-            return []
-        buf = self.pending + data if self.pending else data
-        pos = 0
-        out = []
-        end = len(buf)
-        while pos < end:
-            state = self.state
-            if state == self._DATA:
-                n = min(self.remaining, end - pos)
-                out.append(buf[pos:pos + n])
-                pos += n
-                self.remaining -= n
-                if self.remaining:
-                    break
-                self.state = self._DATA_END
-            elif state == self._DATA_END:
-                if end - pos < 2:
-                    if buf[pos:pos + 1] != b'\r':
-                        raise HTTPError(400, 'chunk data not followed by CRLF')
-                    break
-                if buf[pos:pos + 2] != b'\r\n':
-                    raise HTTPError(400, 'chunk data not followed by CRLF')
-                pos += 2
-                self.state = self._SIZE
-            else:
-                i = buf.find(b'\r\n', pos)
-                if i < 0:
-                    if (end - pos > _MAX_CHUNK_LINE
-                            or b'\n' in buf[pos:end]):
-                        raise HTTPError(400, 'malformed chunk line')
-                    break
-                line = buf[pos:i]
-                pos = i + 2
-                if state == self._SIZE:
-                    match = _CHUNK_SIZE.fullmatch(line)
-                    if not match:
-                        raise HTTPError(400, 'malformed chunk size')
-                    size = int(match.group(1), 16)
-                    self.size += size
-                    if self.size > self.max_size:
-                        raise HTTPError(413, 'request body too large')
-                    if size:
-                        self.remaining = size
-                        self.state = self._DATA
-                    else:
-                        self.state = self._TRAILER
-                elif line:
-                    if not _TRAILER_LINE.fullmatch(line):
-                        raise HTTPError(400, 'malformed trailer')
-                else:
-                    self.done = True
-                    self.leftover = buf[pos:]
-                    self.raw_size += pos
-                    self.pending = b''
-                    return out
-        self.raw_size += pos
-        self.pending = buf[pos:]
-        if len(self.pending) > _MAX_CHUNK_LINE + 2:
-            raise HTTPError(400, 'malformed chunk line')
-        return out
+def _check_asterisk(target, method):
+    """'*' is OPTIONS's only (RFC 9112, 3.2.4): any other method with it
+    is refused, so it never reaches a page as the path '*'."""
+    if target == b'*' and method != b'OPTIONS':
+        raise HTTPError(400, 'the request target * is for OPTIONS only')
 
 
 # SCGI ------------------------------------------------------------------------
@@ -588,11 +528,42 @@ def make_base_environ(remote_addr, remote_port, server_name, server_port,
         'GATEWAY_INTERFACE': 'CGI/1.1',
     }
     if https:
+        # as_https_address: a TLS proxy (stunnel) connected, and the
+        # client behind it is unknown (qpd.web.debug's check reads this).
         base['HTTPS'] = 'on'
         base['wsgi.url_scheme'] = 'https'
+        base['qpd.tls_proxy'] = 'on'
     else:
         base['wsgi.url_scheme'] = 'http'
     return base
+
+
+def apply_forwarded(environ, trusted):
+    """(environ:dict, trusted:[network]) -> bool
+    When REMOTE_ADDR (the peer, '' on a unix socket, or what an SCGI
+    front end sent) is a trusted proxy's (the `trusted_proxies` key;
+    'unix' trusts a unix socket's peer), believe its
+    X-Forwarded-For and X-Forwarded-Proto: REMOTE_ADDR becomes the client
+    (qpd.lib.address.get_client_address), the proxy's address is kept as
+    `qpd.proxy`, and the scheme (HTTPS, wsgi.url_scheme) is the last
+    X-Forwarded-Proto's, when it says http or https. Does nothing and
+    answers False when the peer is not trusted."""
+    remote = environ.get('REMOTE_ADDR')
+    if not trusted or remote is None or not in_networks(remote, trusted):
+        return False
+    environ['qpd.proxy'] = remote
+    environ['REMOTE_ADDR'] = get_client_address(
+        remote, environ.get('HTTP_X_FORWARDED_FOR'), trusted)
+    proto = environ.get('HTTP_X_FORWARDED_PROTO')
+    if proto:
+        proto = proto.rpartition(',')[2].strip().lower()
+        if proto == 'https':
+            environ['HTTPS'] = 'on'
+            environ['wsgi.url_scheme'] = 'https'
+        elif proto == 'http':
+            environ.pop('HTTPS', None)
+            environ['wsgi.url_scheme'] = 'http'
+    return True
 
 
 def make_http_environ(head, base, script_name=''):
@@ -616,10 +587,15 @@ def make_http_environ(head, base, script_name=''):
 def _finish_environ(environ, parser, target, script_name):
     """(environ:dict, parser, target:bytes, script_name:str) -> None: the
     keys of the request line."""
+    method = parser.get_method()
+    _check_asterisk(target, method)
     path, query = split_target(target)
     if b'%' in path:
         path = unquote_to_bytes(path)
-    environ['REQUEST_METHOD'] = parser.get_method().decode('latin-1')
+    host = get_target_host(target)
+    if host is not None:
+        environ['HTTP_HOST'] = host      # the target's host wins
+    environ['REQUEST_METHOD'] = method.decode('latin-1')
     environ['SERVER_PROTOCOL'] = 'HTTP/' + parser.get_http_version()
     environ['REQUEST_URI'] = target.decode('latin-1')
     environ['QUERY_STRING'] = query.decode('latin-1')
@@ -640,6 +616,13 @@ def make_scgi_environ(payload, base, script_name=''):
         environ['HTTPS'] = 'on'
         environ['wsgi.url_scheme'] = 'https'
     uri = environ.get('REQUEST_URI')
+    if uri is not None:
+        target = uri.encode('latin-1')
+        _check_asterisk(target, environ.get(
+            'REQUEST_METHOD', 'GET').encode('latin-1'))
+        host = get_target_host(target)
+        if host is not None:
+            environ['HTTP_HOST'] = host
     if 'PATH_INFO' not in sent and uri is not None:
         path, query = split_target(uri.encode('latin-1'))
         if b'%' in path:

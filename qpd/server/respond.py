@@ -17,36 +17,81 @@ How the body goes out:
   with chunked transfer encoding on an HTTP/1.1 keep-alive connection,
   each chunk as the body makes it, and the connection stays open; over
   HTTP/1.0 or SCGI its end is the end of the connection;
-- a file span of at least handoff_size bytes, and the rest of any body of
-  known length that a client stops taking for PASS_WAIT seconds (spooled
-  to a file), are kept in `passing` and handed to the dispatcher
-  (pass_response, fdpass SENDFILE), which sends them as the client takes
-  them: a slow reader costs a descriptor there, not this worker.
+- a file span of at least handoff_size bytes, and the rest of any body
+  that a client stops taking for PASS_WAIT seconds (spooled to a file:
+  a stream's chunks framed as they go out, its last chunk included), are
+  kept in `passing` and handed to the dispatcher (pass_response, fdpass
+  SENDFILE), which sends them as the client takes them: a slow reader
+  costs a descriptor there, not this worker. A body of unknown length may
+  be endless: past STREAM_SPOOL_LIMIT bytes spooled, the worker sends the
+  spool and the rest itself (each write bounded by send_timeout).
 
 A client that stops taking a response raises _ClientGone out of respond:
 the worker closes the connection.
 """
 
 import io
+import itertools
 import logging
 import os
 import select
 import tempfile
 import time
 
+from qpd.lib.collector import gc_clock
 from qpd.lib.http import format_head, http_date
 from qpd.server import fdpass, protocol
 from qpd.server.intake import SocketBody, read_chunked
 from qpd.server.listeners import DONTWAIT
 from qpd.web.errors import HTTPError
+from qpd.web.publish import log_quote, raw_path_query
 
-__all__ = ['Responder', 'HitLog', 'ClientGone', 'request_base', 'PASS_WAIT']
+__all__ = ['Responder', 'HitLog', 'ClientGone', 'request_base', 'PASS_WAIT',
+           'format_slow_hit']
 
 _SEND_CHUNK = 65536
 _DRAIN_LIMIT = 65536
 MAX_HIT_LINES = 256    # hit lines kept before a write
 PASS_WAIT = 0.2       # a client that takes nothing of a response this long
                       # gets the rest of it from the dispatcher
+STREAM_SPOOL_LIMIT = 64 << 20   # bytes of a body of unknown length spooled
+                                # for a slow reader at most
+
+
+def format_slow_hit(hit, arrived, began, processed, sent, gc_seconds,
+                    collections):
+    """(hit:Hit, arrived:float|None, began:float, processed:float,
+        sent:float, gc_seconds:float, collections:int) -> str
+    The slow-hit line (slow_hit_seconds): the hit's whole time and where it
+    went, in milliseconds. arrived is when its request had begun to arrive
+    (None when the worker does not know: a request the dispatcher handed
+    over), began when the worker started on it, processed when the
+    publisher was done, sent when its last byte was written; the syncs,
+    application, commits and retry waits are the hit's own (Hit's
+    *_seconds); 'other' is the rest of the publisher's time (the request
+    object, the session, the hit line). A collection's time is also inside
+    whichever phase it interrupted."""
+    start = began if arrived is None else arrived
+    publishing = processed - began
+    parts = []
+    if arrived is not None:
+        parts.append(('waiting for the worker', began - arrived))
+    phases = (('sync', hit.sync_seconds), ('application', hit.app_seconds),
+              ('commit', hit.commit_seconds), ('retry waits', hit.retry_seconds))
+    parts.extend(phase for phase in phases if phase[1] > 0)
+    parts.append(('other', max(0.0, publishing - sum(p[1] for p in phases))))
+    parts.append(('sending', sent - processed))
+    if collections:
+        parts.append(('%d garbage collection%s' % (
+            collections, '' if collections == 1 else 's'), gc_seconds))
+    request = hit.get_request()
+    return 'slow hit %.1f ms: %s "%s" %s, %s attempt%s: %s' % (
+        (sent - start) * 1000, request.get_method(),
+        log_quote(raw_path_query(request.get_environ()))[:200],
+        hit.get_response().get_status_code(), hit.attempts + 1,
+        '' if hit.attempts == 0 else 's',
+        ', '.join('%s %.1f' % (name, seconds * 1000)
+                  for name, seconds in parts))
 
 
 def request_base(message):
@@ -147,7 +192,9 @@ class Responder:
     worker sets, as it gets them, `publisher` (which processes the hits),
     `counters` (fdpass.Counters, replaced when it reconnects) and
     `metrics` (a qpd.metrics.Recorder, or None), which count the
-    responses."""
+    responses, and `banned` (the worker's qpd.server.banned.Banned), which
+    refuses a client a trusted proxy names (`trusted_proxies`: the
+    dispatcher saw only the proxy's address)."""
 
     def __init__(self, site, log):
         from qpd.web.hit import Hit
@@ -159,10 +206,13 @@ class Responder:
         self.publisher = None
         self.counters = None
         self.metrics = None
+        self.banned = ()
+        self.trusted = site.get('trusted_proxies')
         self.log = log
         self.handoff_size = site.get('handoff_size')  # passed from this long
         self.var_directory = site.get_var_directory()
         self.passing = None        # (file, offset, length, head) to pass
+        self.slow_hit = site.get('slow_hit_seconds')
 
     def serve(self, sock, message, spool=None, arrived=None):
         """(sock, message:fdpass.RequestMessage, spool:file=None,
@@ -215,12 +265,20 @@ class Responder:
         """(sock, environ:dict, body_file, keep:bool, scgi, reader=None,
             arrived:float=None) -> keep:bool
         Process the hit and send its response; may the connection stay
-        open? arrived: see Hit.arrived."""
-        began = time.perf_counter()
+        open? arrived: see Hit.arrived. Behind a trusted proxy, the
+        client is the one its X-Forwarded-For names (a banned one gets
+        403)."""
+        began = time.monotonic()
+        if self.trusted and protocol.apply_forwarded(environ, self.trusted):
+            if environ['REMOTE_ADDR'] in self.banned:
+                self.send_error(sock, HTTPError(403, 'address banned'), scgi)
+                return False
+        gc_seconds, gc_count = gc_clock.seconds, gc_clock.collections
         request = self.request_class(body_file, environ)
         hit = self.hit_class(request)
         hit.arrived = arrived
         self.publisher.process_hit(hit)
+        processed = time.monotonic()
         response = hit.get_response()
         if reader is not None and reader.remaining > 0:
             keep = keep and reader.drain(_DRAIN_LIMIT)
@@ -261,8 +319,15 @@ class Responder:
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
             self.metrics.observe_request(
                 environ['REQUEST_METHOD'], response.get_status_code(),
-                time.perf_counter() - began)
+                time.monotonic() - began)
             self.metrics.note_publisher(self.publisher)
+        if self.slow_hit is not None:
+            sent = time.monotonic()
+            if sent - (began if arrived is None else arrived) >= self.slow_hit:
+                self.log(format_slow_hit(
+                    hit, arrived, began, processed, sent,
+                    gc_clock.seconds - gc_seconds,
+                    gc_clock.collections - gc_count))
         return keep
 
     def pass_file(self, response, head):
@@ -327,11 +392,12 @@ class Responder:
             return
         pending = [head]
         size = len(head)
-        # A body of known length can be passed to the dispatcher when the
-        # client stops taking it (send_or_pass); one of unknown length may
-        # be endless, and is sent here (sendall, within send_timeout).
-        send = (self.send_or_pass if response.get_content_length()
-                is not None else None)
+        # The rest goes to the dispatcher when the client stops taking it
+        # (send_or_pass); a body of unknown length, which may be endless,
+        # only up to STREAM_SPOOL_LIMIT.
+        limit = (None if response.get_content_length() is not None
+                 else STREAM_SPOOL_LIMIT)
+        send = self.send_or_pass
         try:
             chunks = response.iter_body()
             for chunk in chunks:
@@ -341,28 +407,27 @@ class Responder:
                     data = b''.join(pending)
                     pending = []
                     size = 0
-                    if send is None:
-                        sock.sendall(data)
-                    elif not send(sock, data, chunks, response):
+                    if not send(sock, data, chunks, response, limit):
                         return
             if pending:
                 data = pending[0] if len(pending) == 1 else b''.join(pending)
-                if send is None:
-                    sock.sendall(data)
-                else:
-                    send(sock, data, (), response)
+                send(sock, data, (), response, limit)
         except OSError as e:
             response.close()
             raise ClientGone(e)
 
-    def send_or_pass(self, sock, data, rest, response):
-        """(sock, data:bytes, rest:iterator of bytes, response) -> bool
+    def send_or_pass(self, sock, data, rest, response, limit=None):
+        """(sock, data:bytes, rest:iterator of bytes, response,
+            limit:int=None) -> bool
         Send data; True when it all went. A client that takes nothing for
         PASS_WAIT seconds (a slow reader, or one that reads nothing) gets
         the rest from the dispatcher: what is unsent of data and the rest
         of the body are spooled to a temporary file in the var directory
         and kept (self.passing) for pass_response, and False is returned,
-        so the worker is free at once. OSError when the client is gone."""
+        so the worker is free at once. When the spool grows past limit
+        (a stream that may not end), the worker sends the spool and then
+        the rest itself, as a blocking socket does (send_timeout per
+        write), and True is returned. OSError when the client is gone."""
         view = memoryview(data)
         while view:
             try:
@@ -380,6 +445,12 @@ class Responder:
                 spool.write(view)
                 for chunk in rest:
                     spool.write(chunk)
+                    if limit is not None and spool.tell() > limit:
+                        self.send_spool(sock, spool)
+                        for chunk in rest:
+                            sock.sendall(chunk)
+                        spool.close()
+                        return True
             except BaseException:
                 spool.close()
                 raise
@@ -388,6 +459,19 @@ class Responder:
             self.passing = (spool, 0, spool.tell(), b'')
             return False
         return True
+
+    def send_spool(self, sock, spool):
+        """(sock, spool:file) -> None: send what spool holds, from its
+        start, on the blocking socket (each write bounded by send_timeout)."""
+        end = spool.tell()
+        spool.flush()
+        offset = 0
+        while offset < end:
+            sent = os.sendfile(sock.fileno(), spool.fileno(), offset,
+                               end - offset)
+            if not sent:
+                raise OSError('the spool ended early')
+            offset += sent
 
     def send_file(self, sock, response, head):
         """(sock, response, head:bytes) -> bool: send a body that is a
@@ -424,14 +508,20 @@ class Responder:
     def send_chunked(self, sock, response, head):
         """(sock, response, head:bytes) -> None: the body in chunked
         transfer encoding, each chunk sent as the body makes it (a stream
-        goes out as it is produced), then the last, empty chunk."""
+        goes out as it is produced), then the last, empty chunk. A client
+        that stops taking it gets the rest from the dispatcher, framed
+        (send_or_pass, up to STREAM_SPOOL_LIMIT)."""
         self.counters.mark_started()
+        framed = itertools.chain(
+            (b'%x\r\n%s\r\n' % (len(chunk), chunk)     # never an empty one
+             for chunk in response.iter_body()), (b'0\r\n\r\n',))
         pending = head
         try:
-            for chunk in response.iter_body():      # never an empty chunk
-                sock.sendall(b'%s%x\r\n%s\r\n' % (pending, len(chunk), chunk))
+            for data in framed:
+                if not self.send_or_pass(sock, pending + data, framed,
+                                         response, STREAM_SPOOL_LIMIT):
+                    return
                 pending = b''
-            sock.sendall(pending + b'0\r\n\r\n')
         except OSError as e:
             response.close()
             raise ClientGone(e)

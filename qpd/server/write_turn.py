@@ -1,7 +1,7 @@
 """qpd.server.write_turn: the site's write turn, so that a hit that keeps
 losing write conflicts is guaranteed to win its next attempt.
 
-    turn = WriteTurn(path)              # one per worker, on one lock file
+    turn = open_write_turn(site)        # one per worker, on one lock file
     publisher.write_turn = turn         # the worker installs it
     release = turn.acquire()            # a hit after a few conflicts
     ... its attempt: sync, run, commit ...
@@ -32,13 +32,16 @@ dispatcher, so only a check at commit time can keep every other hit out;
 the check costs a few lock calls per commit and no round trip, and the
 kernel drops the locks of a worker that dies. Hits that never conflict
 never wait, except while another hit holds the turn.
+
+`qpd shell`'s commit() (and create_user) go through committing() too: a
+hit holding the turn is not committed over by the shell either.
 """
 
 import fcntl
 import os
 from contextlib import contextmanager
 
-__all__ = ['WriteTurn', 'LOCK_FILE_NAME']
+__all__ = ['WriteTurn', 'LOCK_FILE_NAME', 'open_write_turn']
 
 LOCK_FILE_NAME = 'write-turn.lock'
 _GATE = 0
@@ -107,3 +110,9 @@ class WriteTurn:
         """() -> None"""
         self.release()
         os.close(self.fd)
+
+
+def open_write_turn(site):
+    """(site:Site) -> WriteTurn: the write turn of site on this host (its
+    lock file in the var directory)."""
+    return WriteTurn(os.path.join(site.get_var_directory(), LOCK_FILE_NAME))

@@ -35,7 +35,8 @@ from durus.serialize import COMPRESSED_START_BYTE, split_oids, unpack_record
 from qpd.storage.shelf_scan import (
     Damage, analyze_tail, iter_records, scan)
 
-__all__ = ['check_file', 'walk_from_root', 'CheckReport', 'ROOT_OID']
+__all__ = ['check_file', 'load_record', 'walk_from_root', 'CheckReport',
+           'ROOT_OID']
 
 ROOT_OID = b'\0' * 8
 _INT8 = struct.Struct('>Q')
@@ -112,14 +113,22 @@ class CheckReport:
         return 'NOT clean (%s): %s' % (', '.join(counts), text)
 
 
-def _load_state(data):
-    """(data:bytes) -> None: unpickle a record's class and state, as a
-    Durus connection would (persistent references are not followed);
-    raises what unpickling raises."""
-    stream = io.BytesIO(data)
+def _plain_unpickler(stream):
     unpickler = pickle.Unpickler(stream)
     unpickler.persistent_load = lambda pid: None
-    unpickler.load()                        # the class
+    return unpickler
+
+
+def load_record(data, make_unpickler=_plain_unpickler):
+    """(data:bytes, make_unpickler=...) -> (klass, state)
+    Unpickle a record's class and state as a Durus connection would: one
+    unpickler, make_unpickler(stream), for both (the state pickle may
+    refer to what the class pickle memoized), the state decompressed when
+    Durus compressed it. By default persistent references are not
+    followed (they load as None). Raises what unpickling raises."""
+    stream = io.BytesIO(data)
+    unpickler = make_unpickler(stream)
+    klass = unpickler.load()
     position = stream.tell()
     if data[position:position + 1] == bytes([COMPRESSED_START_BYTE]):
         try:
@@ -129,7 +138,7 @@ def _load_state(data):
         else:
             stream.write(state)
             stream.seek(position)
-    unpickler.load()                        # the state, same memo
+    return klass, unpickler.load()
 
 
 def walk_from_root(report, has, read, say):
@@ -156,7 +165,7 @@ def walk_from_root(report, has, read, say):
             if record_oid != oid:
                 raise ValueError('its record names oid %d' %
                                  _oid_number(record_oid))
-            _load_state(data)
+            load_record(data)
             refs = split_oids(refs)
         except Exception as e:
             report.unreadable.append((_oid_number(oid), '%s: %s' % (

@@ -14,6 +14,11 @@ digest)` stores such a digest, as a record `('md5-ha1', digest)`, so the
 users of a ported QP database can still sign in (form, Basic, and MD5
 Digest); setting a password replaces it with a scrypt record.
 
+A database made from QP's by `qpd migrate` keeps each user's QP digests
+in `qp_digests`, apart: they are unsalted MD5, so they are never taken as
+a password; `needs_new_password()` is true until a password is set, which
+drops them.
+
 An empty password is never a password: setting one removes the realm's
 record, and checking one fails.
 
@@ -30,7 +35,7 @@ import hmac
 
 from durus.persistent import Persistent
 
-from qpd.lib.spec import add_getters, mapping, spec, string
+from qpd.lib.spec import add_getters, either, mapping, spec, string
 from qpd.storage.password import (
     HTTP_DIGEST_ALGORITHMS, compute_digest, hash_password, http_digest_ha1,
     spend_verification_time, verify_password)
@@ -62,6 +67,11 @@ class Digester(Persistent):
                       "realm -> scrypt record (see qpd.storage.password)")
     http_digests_is = spec(mapping({string: mapping({string: string})}),
                            "realm -> {algorithm: A1 hex digest}")
+    qp_digests_is = spec(either(None, mapping({string: string})),
+                         "QP's MD5 digests, realm -> hex, kept by qpd "
+                         "migrate and never accepted; None when none")
+
+    qp_digests = None
 
     def __init__(self):
         self.records = {}
@@ -80,6 +90,8 @@ class Digester(Persistent):
         if not password:
             self.remove_password(realm)
             return
+        if self.qp_digests is not None:
+            self.qp_digests = None      # a real password now (qpd migrate)
         if digest_realms is None:
             digest_realms = [realm] if http_digest else []
         records = dict(self.records)
@@ -132,6 +144,11 @@ class Digester(Persistent):
         keeps it; else None.
         """
         return self.get_http_digest(realm, 'MD5')
+
+    def needs_new_password(self):
+        """() -> bool: does this user hold only QP's digests (from qpd
+        migrate), so that a password must be set before signing in?"""
+        return bool(self.qp_digests) and not self.records
 
     def get_realms(self):
         """() -> [str] realms with a password"""

@@ -63,6 +63,7 @@ from durus.utils import (
     int4_to_str, join_bytes, read_int4_str, str_to_int4, str_to_int8,
     write, write_all)
 
+from qpd.lib.private_dir import create_private_file
 from qpd.lib.process import log_line
 from qpd.storage.shelf_scan import analyze_tail
 
@@ -129,7 +130,7 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
             os.path.basename(path), stamp))
         f.seek(report.cut)
         cut_bytes = f.read()
-        with open(side, 'xb') as out:
+        with create_private_file(side) as out:
             out.write(cut_bytes)
             sync_file(out)
         sync_directory(directory)

@@ -82,14 +82,22 @@ returned.
 Reconnection. When the connection to PostgreSQL fails (a restart, a
 failover to a standby that libpq's multi-host `target_session_attrs=
 read-write` finds), the storage reconnects for up to `reconnect_for`
-seconds; a load is retried, a commit whose COMMIT may not have reached the
-server is never acknowledged (the client is dropped, and sees a lost
-connection). If the database then has fewer transactions than this server
-saw (a failover to a standby that was behind), the server cannot tell its
-clients what they must forget: it stops (StorageLost), supervisord starts
-it again and every client reconnects with an empty cache. The same when a
-pack pruned transactions this server had not polled yet (a server stopped
-for longer than TRANSACTION_KEEP).
+seconds; a load is retried. A commit whose connection failed during its
+COMMIT looks for its own transaction row once reconnected (the tid, the
+transaction's start time and the oids): there, it is acknowledged; absent
+while its old backend still runs that transaction (a COMMIT waiting for a
+synchronous standby), it waits for the outcome; absent otherwise, or still
+unknown after reconnect_for, it is never acknowledged (the client is
+dropped, and sees a lost connection). So a worker's retry never repeats a
+commit that happened. If the database then lacks the last transaction this
+server saw, as it saw it (a crash or a failover lost commits that were written
+but not yet durable, so not acknowledged, and their tids may since name
+other transactions: the start time of the last one seen tells), the server
+cannot tell its clients what they must forget: it drops every client
+(StorageLost; held commits are never answered), and starts from the
+database as it is; every worker reconnects with an empty cache. The same
+when a pack pruned transactions this server had not polled yet (a server
+stopped for longer than TRANSACTION_KEEP).
 
 Packing (online): a mark from the root in steps between requests, every
 oid that a poll or a commit shows as changed meanwhile marked again; the
@@ -211,6 +219,7 @@ class PostgresStorage(Storage):
         self.say = say
         self.conn = None
         self.last_tid = 0
+        self.last_at = None         # the `at` of transaction last_tid
         self.invalid = set()        # oids for the next sync()
         self.pending = {}           # oid -> record of the commit under way
         self.oid_pool = []
@@ -227,7 +236,7 @@ class PostgresStorage(Storage):
         self.flush_conn = None      # the flushing thread's connection
         self._connect(first=True)
         self._check_schema(create)
-        self.last_tid = self._max_tid()
+        self.last_tid, self.last_at = self._newest()
 
     # Connecting ------------------------------------------------------------
 
@@ -281,14 +290,35 @@ class PostgresStorage(Storage):
                         'PostgreSQL (%s) does not answer: %s' % (
                             self._describe(), _first_line(e))) from None
                 time.sleep(0.2)
-        top = self._max_tid()
-        if top < self.last_tid:
+        if not self._has(self.last_tid, self.last_at):
             raise StorageLost(
-                'the database of %s has transactions up to %d, but this '
-                'server had seen %d (commits not yet acknowledged, lost in a '
-                'crash or a failover; or a standby that was behind): '
-                'restarting so that every client starts afresh'
-                % (self._describe(), top, self.last_tid))
+                'the database of %s no longer has transaction %d as this '
+                'server saw it (commits not yet acknowledged, lost in a '
+                'crash or a failover): its clients start afresh'
+                % (self._describe(), self.last_tid))
+
+    def _has(self, tid, at, conn=None):
+        """(tid:int, at, conn=None) -> bool: is transaction tid, begun at
+        `at`, in the database (tid 0: nothing yet, always)? After a crash
+        or a failover the tids after the last durable one are given again
+        to other transactions: the start time tells them apart."""
+        if not tid:
+            return True
+        row = (conn or self.conn).execute(
+            'SELECT at FROM qpd_transaction WHERE tid = %s',
+            (tid,)).fetchone()
+        return row is not None and row[0] == at
+
+    def start_afresh(self):
+        """() -> None: forget what this storage knew (after StorageLost):
+        start from the newest transaction, with no cached record and no
+        oid taken from the sequence; the server drops every client."""
+        self.last_tid, self.last_at = self._newest()
+        self.clear_cache()
+        self.invalid.clear()
+        self.pending = {}
+        self.oid_pool = []
+        self.pack_extra = None
 
     def _retrying(self, function, *args):
         """function(*args), once more after a reconnection when the
@@ -358,14 +388,16 @@ class PostgresStorage(Storage):
             sys.stderr.write('qpd durus: %s\n' % line)
             sys.stderr.flush()
 
-    def _max_tid(self):
-        return self._query(
-            'SELECT coalesce(max(tid), 0) FROM qpd_transaction').fetchone()[0]
+    def _newest(self):
+        """() -> (tid, at) of the newest transaction, (0, None) if none."""
+        row = self._query('SELECT tid, at FROM qpd_transaction '
+                          'ORDER BY tid DESC LIMIT 1').fetchone()
+        return (row[0], row[1]) if row else (0, None)
 
     # Polling ---------------------------------------------------------------
 
     def _poll_rows(self):
-        return self._query('SELECT tid, oids FROM qpd_transaction '
+        return self._query('SELECT tid, oids, at FROM qpd_transaction '
                            'WHERE tid > %s ORDER BY tid',
                            (self.last_tid,)).fetchall()
 
@@ -377,12 +409,12 @@ class PostgresStorage(Storage):
         if rows[0][0] != self.last_tid + 1:
             raise StorageLost(
                 'transactions %d to %d of %s were pruned before this server '
-                'polled them: restarting so that every client starts afresh'
+                'polled them: its clients start afresh'
                 % (self.last_tid + 1, rows[0][0] - 1, self._describe()))
         oids = []
-        for tid, packed in rows:
+        for tid, packed, at in rows:
             oids.extend(split_oids(bytes(packed)))
-        self.last_tid = rows[-1][0]
+        self.last_tid, self.last_at = rows[-1][0], rows[-1][2]
         self._forget(oids)
         self.invalid.update(oids)
         if self.pack_extra is not None:
@@ -540,17 +572,20 @@ class PostgresStorage(Storage):
         oids = list(pending)
         psycopg = self.psycopg
         learned = None
+        started = None      # (now(), backend pid): the row's `at`
         try:
             with self.conn.transaction():
-                # The lock; the wake-up for other servers (sent only if
-                # this commits); no wait for the WAL flush when flush()
-                # makes the commits durable.
-                self._query("SELECT pg_advisory_xact_lock(%s), "
-                            "pg_notify(%s, ''), "
-                            "set_config('synchronous_commit', %s, true)",
-                            (_COMMIT_LOCK, CHANNEL,
-                             'off' if self.defer_flush else
-                             self.synchronous_commit))
+                # The lock (first: a function in FROM); the start and
+                # the backend, to find the row again if the connection
+                # fails during COMMIT; the wake-up for other servers (sent
+                # only if this commits); no wait for the WAL flush when
+                # flush() makes the commits durable.
+                started = self._query(
+                    "SELECT now(), pg_backend_pid(), pg_notify(%s, ''), "
+                    "set_config('synchronous_commit', %s, true) "
+                    'FROM pg_advisory_xact_lock(%s)',
+                    (CHANNEL, 'off' if self.defer_flush else
+                     self.synchronous_commit, _COMMIT_LOCK)).fetchone()[:2]
                 rows = self._poll_rows()
                 if rows:
                     learned = rows
@@ -576,25 +611,31 @@ class PostgresStorage(Storage):
             # Another writer that does not take the lock: never ours.
             raise ConflictError(oids[:1]) from None
         except psycopg.OperationalError as e:
-            # The outcome of COMMIT is unknown: never acknowledge it.
+            # The outcome of COMMIT is unknown until the row is looked for.
             self._reconnect_quietly()
-            raise PostgresUnavailable(
-                'a commit failed (%s); it is not acknowledged' %
-                _first_line(e)) from None
-        self.last_tid = tid
+            if started is None or not self._committed(
+                    self.last_tid + 1, started, _pack_oids(oids)):
+                raise PostgresUnavailable(
+                    'a commit failed (%s); it is not acknowledged' %
+                    _first_line(e)) from None
+            tid = self.last_tid + 1
+            self._say('transaction %d committed, though its connection '
+                      'failed (%s)' % (tid, _first_line(e)))
+        self.last_tid, self.last_at = tid, started[0]
         for oid in oids:
             self._remember(oid, pending[oid])
         if self.pack_extra is not None:
             self.pack_extra.extend(oids)
 
-    def flush(self, tid):
-        """(tid:int) -> None: make every commit up to tid durable: commit
+    def flush(self, target):
+        """(target:(tid, at)) -> None: make every commit up to transaction
+        tid (begun at `at`) durable: commit
         a transaction that writes a row (qpd_meta's 'flushed'), on the
         flushing connection, with the operator's synchronous_commit (see
         the module's docstring).
         When that connection failed (PostgreSQL restarted, or failed over),
-        connect again and flush only if transaction tid is there: it and
-        every one before it survived. Called from the server's syncer
+        connect again and flush only if transaction tid, begun at `at`, is
+        there: it and every one before it survived. Called from the server's syncer
         thread only."""
         psycopg = self.psycopg
         try:
@@ -605,7 +646,7 @@ class PostgresStorage(Storage):
         deadline = time.monotonic() + self.reconnect_for
         while True:
             try:
-                there = self._flush(tid)
+                there = self._flush(target)
                 break
             except psycopg.OperationalError:
                 self._close_flush()
@@ -615,24 +656,22 @@ class PostgresStorage(Storage):
         if not there:
             raise StorageLost(
                 'transaction %d is not in the database of %s after it '
-                'reconnected (PostgreSQL lost it in a crash): stopping '
-                'without acknowledging it' % (tid, self._describe()))
+                'reconnected (lost in a crash or a failover): its commits '
+                'are not acknowledged and the clients start afresh' % (
+                    target[0], self._describe()))
 
-    def _flush(self, tid=None):
+    def _flush(self, target=None):
         if self.flush_conn is None:
             self.flush_conn = self.psycopg.connect(self.dsn,
                                                    connect_timeout=10)
-        there = True
-        if tid is not None:
-            there = self.flush_conn.execute(
-                'SELECT count(*) FROM qpd_transaction WHERE tid = %s',
-                (tid,)).fetchone()[0] == 1
+        there = target is None or self._has(*target, conn=self.flush_conn)
         # A row written, not just an xid taken: PostgreSQL commits a
         # transaction that wrote no WAL of its own without waiting for the
         # flush (nor for the synchronous standby).
         self.flush_conn.execute(
             "INSERT INTO qpd_meta VALUES ('flushed', %s) ON CONFLICT (key) "
-            "DO UPDATE SET value = EXCLUDED.value", (str(tid or 0),))
+            "DO UPDATE SET value = EXCLUDED.value",
+            (str(target[0] if target else ''),))
         self.flush_conn.commit()
         return there
 
@@ -643,6 +682,34 @@ class PostgresStorage(Storage):
                 conn.close()
             except Exception:
                 pass
+
+    def _committed(self, tid, started, packed):
+        """(tid:int, started:(datetime, int), packed:bytes) -> bool: did
+        the commit whose connection failed (its transaction began at
+        started[0], in backend started[1]) commit after all? Its
+        transaction row says so, on this server or on a promoted standby
+        (a synchronous one has every commit the primary could have
+        acknowledged). While that transaction still runs (a COMMIT waiting
+        for a synchronous standby), wait for it, up to reconnect_for
+        seconds; False when the row is not there, or the outcome is still
+        unknown (the commit is then not acknowledged either way)."""
+        at, pid = started
+        deadline = time.monotonic() + self.reconnect_for
+        while self.conn is not None and not self.conn.closed:
+            try:
+                if self._query(
+                        'SELECT 1 FROM qpd_transaction WHERE tid = %s AND '
+                        'at = %s AND oids = %s', (tid, at, packed)).fetchone():
+                    return True
+                running = self._query(
+                    'SELECT 1 FROM pg_stat_activity WHERE pid = %s AND '
+                    'xact_start = %s', (pid, at)).fetchone()
+            except self.psycopg.OperationalError:
+                return False
+            if not running or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return False
 
     def _reconnect_quietly(self):
         try:
@@ -789,7 +856,42 @@ class PostgresStorageServer(_server_base()):
         return _Syncer(self.storage.flush)
 
     def get_sync_target(self):
-        return self.storage.last_tid
+        return (self.storage.last_tid, self.storage.last_at)
+
+    # Starting afresh -------------------------------------------------------
+
+    def serve_client(self, s):
+        try:
+            _server_base().serve_client(self, s)
+        except StorageLost as e:
+            self.start_afresh(e)
+
+    def synced_up(self):
+        if isinstance(self.syncer.error, StorageLost):
+            error, self.syncer.error = self.syncer.error, None
+            self.syncer.consume()
+            self.syncing = None
+            self.start_afresh(error)
+            return
+        _server_base().synced_up(self)
+
+    def start_afresh(self, error):
+        """(error:StorageLost) -> None: the database lost transactions this
+        server saw (a crash or a failover before they were durable): no
+        client may go on with what it cached. Every client is dropped
+        without an answer (held commits were never acknowledged; workers
+        reconnect with an empty cache) and the storage starts from the
+        database as it is."""
+        from qpd.lib.process import log_line
+        log_line(None, 'qpd durus: %s' % error)
+        for client in list(self.clients):
+            self.drop(client.s)
+        self.held = []
+        self.written = self.synced
+        self.packer = None
+        self.storage.start_afresh()
+        if self.commit_counter is not None:
+            self.commit_counter.advance()
 
     def pack_done(self):
         pass
@@ -824,6 +926,9 @@ class PostgresStorageServer(_server_base()):
         """() -> None: poll, and hand what changed to every client."""
         try:
             self._sync_storage()
+        except StorageLost as e:
+            self.polled_at = time.monotonic()
+            self.start_afresh(e)
         except PostgresUnavailable as e:
             self.polled_at = time.monotonic()
             from durus.logger import log

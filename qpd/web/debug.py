@@ -11,8 +11,9 @@ administrator.
 
 Everything on the page is quoted (`xml_quote`): a local variable's repr or
 a header may hold markup from the request. Secrets stay hidden even here:
-cookie values, Authorization headers, and fields or locals whose names
-look like passwords, tokens or keys (`is_sensitive`) are masked, because
+cookie values, and headers, fields or locals whose names look like
+passwords, tokens or keys (`is_sensitive`, the one rule of
+qpd.lib.sensitive: `X-Api-Key` and `Authorization` alike) are masked, because
 developers paste these pages into bug reports. Reprs are cut at
 MAX_REPR characters, and a repr that raises is shown as such, so the page
 itself never fails.
@@ -23,27 +24,19 @@ template's own.
 """
 
 import linecache
-import re
 import reprlib
 import sys
 
+from qpd.lib.sensitive import is_sensitive
 from qpd.qpy import xml, xml_quote, join_xml
 
-__all__ = ['format_debug_page', 'get_frames', 'get_secrets', 'is_sensitive', 'MASK',
-           'MAX_REPR', 'CONTEXT_LINES']
+__all__ = ['format_debug_page', 'get_frames', 'get_secrets', 'is_sensitive',
+           'is_sensitive_header', 'MASK', 'MAX_REPR', 'CONTEXT_LINES']
 
 MASK = '********'
 MAX_REPR = 2000
 CONTEXT_LINES = 5
 
-# Names whose values are masked: fields, locals, headers (the environ
-# keys of the headers that carry credentials; the publisher's error
-# report leaves them out too).
-_SENSITIVE = re.compile(
-    r'pass(word|wd|phrase)?|secret|token|credential|authori[sz]ation|'
-    r'api_?key|private_?key|session_?id|signature|cookie', re.I)
-SENSITIVE_HEADERS = ('HTTP_COOKIE', 'HTTP_AUTHORIZATION',
-                      'HTTP_PROXY_AUTHORIZATION')
 
 _repr = reprlib.Repr()
 _repr.maxstring = MAX_REPR
@@ -52,9 +45,11 @@ _repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 50
 _repr.maxlevel = 4
 
 
-def is_sensitive(name):
-    """(name:str) -> bool: does the name look like it holds a secret?"""
-    return bool(_SENSITIVE.search(str(name)))
+def is_sensitive_header(key):
+    """(key:str) -> bool: is environ[key] a request header (HTTP_*) that
+    carries a credential (Cookie, Authorization, X-Api-Key, X-Auth-Token,
+    ...)? The publisher's error report leaves these out too."""
+    return key.startswith('HTTP_') and is_sensitive(key[5:])
 
 
 def _safe_repr(value):
@@ -83,8 +78,8 @@ def get_secrets(request):
     if request is None:
         return []
     environ = request.get_environ()
-    secrets = [environ[key] for key in SENSITIVE_HEADERS
-               if isinstance(environ.get(key), str)]
+    secrets = [value for key, value in environ.items()
+               if isinstance(value, str) and is_sensitive_header(key)]
     try:
         secrets.extend(str(v) for v in request.get_cookies().values())
     except Exception:
@@ -179,7 +174,7 @@ def _request_rows(request, secrets=()):
                                               'CONTENT_LENGTH'):
             name = key[5:] if key.startswith('HTTP_') else key
             name = name.replace('_', '-').title()
-            if key in SENSITIVE_HEADERS:
+            if is_sensitive_header(key):
                 value = MASK
             headers.append((name, _scrub(value, secrets)))
     sections['headers'] = headers

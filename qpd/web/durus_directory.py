@@ -25,7 +25,8 @@ Credentials are masked, since whoever reads them can act as their owner:
 a password record or an HTTP Digest HA1 (which works as the password), a
 live session id (which signs its reader in as that user, including the
 keys of the sessions BTree), form tokens, and anything named like a
-secret, password, digest or token. They show as "(hidden)" and the steps
+credential by the rule the debug page masks with (qpd.lib.sensitive:
+`smtp_api_key`, `*password*`, `*secret*`, `*token*`, ...). They show as "(hidden)" and the steps
 into them are 404. `DurusDirectory(show_credentials=True)` is the
 explicit opt-in to see them. `?start=` must be a plain number and an oid
 fit in 64 bits (else 400 and 404), so no query makes the page fail.
@@ -37,6 +38,7 @@ from urllib.parse import quote, unquote
 
 from durus.persistent import PersistentBase
 
+from qpd.lib.sensitive import is_sensitive
 from qpd.qpy import xml, xml_quote, join_xml
 from qpd.storage.digester import Digester
 from qpd.storage.session import Session, is_session_id
@@ -55,8 +57,6 @@ HIDDEN = '(hidden)'
 
 # Attributes that hold credentials, by class (None: every attribute).
 CREDENTIALS = {Session: ('id', 'tokens'), TokenSet: None, Digester: None}
-_CREDENTIAL_WORDS = ('secret', 'password', 'passwd', 'digest', 'ha1',
-                     'token', 'session_id', 'session_key')
 MAX_START = 10 ** 12
 
 
@@ -71,15 +71,13 @@ def is_credential(container, label, value):
     """(container, label, value) -> bool
     Is value, found under label in container, a credential to mask:
     an attribute listed in CREDENTIALS for the container's class, or a
-    label that names a secret, password, digest or token?
+    label that names a credential (qpd.lib.sensitive.is_sensitive)?
     """
     for cls, names in CREDENTIALS.items():
         if isinstance(container, cls) and (names is None or label in names):
             return True
-    if isinstance(label, str) and not isinstance(value, PersistentBase):
-        lower = label.lower()
-        return any(word in lower for word in _CREDENTIAL_WORDS)
-    return False
+    return (isinstance(label, str) and not isinstance(value, PersistentBase)
+            and is_sensitive(label))
 
 
 def is_credential_key(label, value):

@@ -8,10 +8,26 @@ Before traversal (`check_request`):
   out of a `Location` header (and out of password-reset links and caches).
   A name with a leading dot allows the domain and its subdomains; '*'
   allows any host, as None (the key's default) does.
+- the request target `*` (PATH_INFO '*'): `OPTIONS *` is answered plainly
+  (200, Allow, no body), any other method gets 400 (qpd's own server
+  refuses it already), so '*' is never a path to redirect to '/*';
 - a method that HTTP and WebDAV do not define gets 501. Which defined
   methods a page answers is the Directory's business
   (`Directory.allowed_methods`, GET, HEAD and POST by default): the others
   get 405 with an Allow header there.
+
+The technical 500 page (`--debug`) goes only to a client on this machine
+(`is_local_client`): the client address (REMOTE_ADDR, which a trusted
+proxy's X-Forwarded-For has already replaced, qpd.server.protocol's
+apply_forwarded) is loopback, and no front end stands between it and
+qpd unseen: not a TLS proxy on `as_https_address` (stunnel hides the
+client), not an untrusted proxy whose X-Forwarded-For, Forwarded or
+X-Real-IP shows a client somewhere else. An SCGI front end's REMOTE_ADDR
+is the client's own, so a request from elsewhere through nginx on
+loopback gets the plain page. Without `allowed_hosts`, the Host must be a
+localhost name too (`localhost`, `*.localhost`, a loopback address): a
+page of another site whose name an attacker resolves to 127.0.0.1 (DNS
+rebinding) cannot read the page.
 
 After the response is made (`add_security_headers`):
 
@@ -29,10 +45,16 @@ After the response is made (`add_security_headers`):
 
 import re
 
-from qpd.web.errors import BadRequest, HTTPError
+from qpd.lib.address import is_loopback_ip
+from qpd.web.errors import BadRequest, HTTPError, RespondNow
 
 __all__ = ['KNOWN_METHODS', 'check_request', 'is_allowed_host',
-           'add_security_headers', 'get_host_name']
+           'add_security_headers', 'get_host_name', 'is_local_client',
+           'is_local_name', 'FORWARDING_HEADERS']
+
+# The environ keys of the headers a proxy adds to say who the client is.
+FORWARDING_HEADERS = ('HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED',
+                      'HTTP_X_REAL_IP')
 
 KNOWN_METHODS = frozenset("""
     GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH QUERY
@@ -76,14 +98,52 @@ def is_allowed_host(name, allowed):
     return False
 
 
+def is_local_name(name):
+    """(name:str | None) -> bool: is the host name one only this machine
+    answers to: 'localhost', a name under '.localhost' (RFC 6761), or a
+    loopback address ('127.0.0.1', '[::1]')?"""
+    if not name:
+        return False
+    name = name.rstrip('.')
+    if name == 'localhost' or name.endswith('.localhost'):
+        return True
+    return is_loopback_ip(name.strip('[]'))
+
+
+def is_local_client(request, allowed_hosts=None):
+    """(request, allowed_hosts:[str] | None=None) -> bool
+    May this request see what only this machine's users may (the
+    technical 500 page)? See the module's docstring."""
+    environ = request.get_environ()
+    if not is_loopback_ip(request.get_remote_address() or ''):
+        return False
+    if 'qpd.proxy' not in environ:
+        if environ.get('qpd.tls_proxy'):
+            return False
+        if any(environ.get(key) for key in FORWARDING_HEADERS):
+            return False
+    if allowed_hosts is None and not is_local_name(get_host_name(request)):
+        return False
+    return True
+
+
 def check_request(publisher, request):
     """(publisher, request) -> None
-    Raise BadRequest for a Host that allowed_hosts does not allow, and a
+    Raise BadRequest for a Host that allowed_hosts does not allow and for
+    the target '*' but in OPTIONS (answered at once: RespondNow), and a
     501 for a method nobody defines.
     """
     if request.get_method() not in KNOWN_METHODS:
         raise HTTPError(501, 'The method %s is not implemented.' %
                         request.get_method())
+    if request.get_environ('PATH_INFO') == '*':
+        if request.get_method() != 'OPTIONS':
+            raise BadRequest('The request target * is for OPTIONS only.')
+        response = publisher.get_hit().get_response()
+        response.set_status(200)
+        response.set_header('Allow', 'GET, HEAD, POST, OPTIONS')
+        response.set_body(b'')
+        raise RespondNow()
     allowed = publisher.get_config('allowed_hosts')
     if allowed is not None:
         name = get_host_name(request)

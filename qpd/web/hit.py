@@ -50,6 +50,15 @@ class Hit:
         # sync again for a request that arrived before its last sync began
         # (coalesce_syncs).
         self.arrived = None
+        # Where the hit's time went, in seconds summed over its attempts
+        # (the publisher fills them in; the server's slow-hit line reports
+        # them): the syncs with the StorageServer, the application (traversal
+        # to the filled response), the commits (with any wait for the write
+        # turn), and the waits before a retry.
+        self.sync_seconds = 0.0
+        self.app_seconds = 0.0
+        self.commit_seconds = 0.0
+        self.retry_seconds = 0.0
 
     def __repr__(self):
         return '<Hit %r>' % (self.request,)

@@ -41,6 +41,14 @@ never conflict never wait for it, except while another hit holds it.
 Without a pool (WSGI, tests) `write_turn` is None and retries just back
 off, up to `max_retries`.
 
+Absolute URLs never take the client's word for the host: with
+`allowed_hosts` set, the guard has checked the request's Host, and
+complete_url and redirects build on it; without it, complete_url uses the
+configured name (`https_address` for https, else `http_address`; this
+host's name for a wildcard), and redirect(), a Redirect and any relative
+Location a page sets stay relative to the site (`Location: /items/`),
+which browsers resolve against what they asked for, front end included.
+
 Configuration: `SitePublisher.configuration` over the defaults of
 qpd.config (the one table of keys), under the site's checked configuration
 when a Site is given.
@@ -82,7 +90,7 @@ from qpd.web.request import URL_SAFE
 from qpd.web.response import HTTPResponse
 
 __all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection',
-           'WRITE_TURN_AFTER']
+           'WRITE_TURN_AFTER', 'log_quote', 'raw_path_query']
 
 # Conflicts after which a hit asks for the write turn (see the docstring).
 WRITE_TURN_AFTER = 3
@@ -105,7 +113,7 @@ def _format_log_time(seconds):
     return _log_time_cache[1]
 
 
-def _raw_path_query(environ):
+def raw_path_query(environ):
     """(environ:dict) -> str: the request target as the client sent it
     (near enough), even when the path is not valid UTF-8."""
     path = quote((environ.get('SCRIPT_NAME', '') +
@@ -144,7 +152,7 @@ def _get_fqdn():
     return _fqdn[0]
 
 
-def _log_quote(text):
+def log_quote(text):
     """(text:str | None) -> str: text for a quoted log field"""
     if not text:
         return '-'
@@ -195,6 +203,7 @@ class Publisher:
         self.reconnect_time = 0.0
         self.last_session_cleanup = time.time()
         self.secret = None
+        self.secret_file = None
         if site is not None:
             name = 'qpd.site.%s' % site.get_name()
         else:
@@ -342,8 +351,9 @@ class Publisher:
     def ensure_initialized(self):
         """() -> None
         Create the root's `sessions` and `users` (holding the null user
-        under '', as in QP) and the `qpd_secret` that signs HTTP Digest
-        nonces, when they are missing, and commit.
+        under '', as in QP) when they are missing, and commit. A site's
+        old `qpd_secret` root entry is moved into its key file
+        (get_secret); a publisher without a site keeps its key there.
         """
         if self.initialized or self.connection is None:
             return
@@ -358,7 +368,10 @@ class Publisher:
         if '' not in root['users']:
             root['users'][''] = self.user_class('')
             changed = True
-        if 'qpd_secret' not in root:
+        secret_file = self._get_secret_file()
+        if secret_file is not None:
+            changed = secret_file.take_over(root) or changed
+        elif 'qpd_secret' not in root:
             import secrets
             root['qpd_secret'] = secrets.token_bytes(32)
             changed = True
@@ -376,8 +389,39 @@ class Publisher:
         self.ensure_initialized()
         return self.get_root()['users']
 
+    def _get_secret_file(self):
+        """() -> SecretFile | None: the site's key file (None without a
+        site)"""
+        if self.secret_file is None and self.site is not None:
+            from qpd.lib.secret_file import SecretFile
+            self.secret_file = SecretFile(
+                self.site.get_secret_file(), site_name=self.site.get_name(),
+                say=lambda line: self.logger.warning('%s', line))
+        return self.secret_file
+
+    def _get_ready_secret_file(self):
+        secret_file = self._get_secret_file()
+        if secret_file is not None and not secret_file.exists():
+            if self.connection is not None:
+                self.ensure_initialized()       # takes the root's over
+            if secret_file.ensure() and self.site.get('hosts'):
+                self.logger.warning(
+                    'made %s, the key that signs form tokens and nonces, '
+                    'for this host alone: a form shown by another web host '
+                    'is refused here; run "qpd certs %s" and copy each '
+                    'host\'s directory again', secret_file.path,
+                    self.site.get_name())
+        return secret_file
+
     def get_secret(self):
-        """() -> bytes: a random key shared by every worker of the site"""
+        """() -> bytes: the key that signs the site's stateless form
+        tokens and Digest nonces, shared by every worker of the site: the
+        current key of the site's key file (qpd.lib.secret_file, made
+        when missing); without a site, one in the database root (or, with
+        no database, one made once)."""
+        secret_file = self._get_ready_secret_file()
+        if secret_file is not None:
+            return secret_file.get_current()
         if self.secret is None:
             if self.connection is not None:
                 self.ensure_initialized()
@@ -386,6 +430,17 @@ class Publisher:
                 import secrets
                 self.secret = secrets.token_bytes(32)
         return self.secret
+
+    def get_secrets(self):
+        """() -> [bytes]: the keys a signature may verify with:
+        get_secret(), then, for the longest lifetime of what it signs
+        after `qpd secret NAME --rotate`, the key before."""
+        secret_file = self._get_ready_secret_file()
+        if secret_file is None:
+            return [self.get_secret()]
+        return secret_file.get_keys(max(
+            self.get_config('form_token_lifetime'),
+            self.get_config('digest_nonce_lifetime')))
 
     def get_null_user(self):
         """() -> User
@@ -465,6 +520,7 @@ class Publisher:
                         break
                     hit.attempts += 1
                     self.retry_count += 1
+                    waited = time.monotonic()
                     if lost:
                         if not self.recover_connection():
                             self.respond_unavailable(hit, error)
@@ -482,6 +538,7 @@ class Publisher:
                             # abort just made its changes visible here.
                             backoff.sleep()
                     hit.reset()
+                    hit.retry_seconds += time.monotonic() - waited
                 except BaseException:
                     self.abort_quietly()
                     raise
@@ -489,6 +546,7 @@ class Publisher:
             if release is not None:
                 release()
         guard.add_security_headers(self, hit)
+        self.settle_location(hit)
         hit.get_response().finish(hit.get_request())
         self.log_hit()
         if (self.connection is not None and hit.get_timestamp() -
@@ -504,7 +562,9 @@ class Publisher:
         """
         connection = self.connection
         if connection is None:
+            began = time.monotonic()
             self.run_hit(hit)
+            hit.app_seconds += time.monotonic() - began
             return
         try:
             if is_disconnected(connection):
@@ -515,14 +575,18 @@ class Publisher:
                     or not self.config['coalesce_syncs']):
                 # sync: see other clients' commits (see the module's
                 # docstring for when a sync is left out)
-                self.synced_at = time.monotonic()
+                self.synced_at = began = time.monotonic()
                 connection.abort()
+                hit.sync_seconds += time.monotonic() - began
             else:
                 self.coalesced_syncs += 1
             self.ensure_initialized()
         except LOST_CONNECTION_ERRORS as error:
             raise LostConnection(str(error)) from error
+        began = time.monotonic()
         ok = self.run_hit(hit)
+        ended = time.monotonic()
+        hit.app_seconds += ended - began
         self.check_storage()
         try:
             if ok:
@@ -532,6 +596,7 @@ class Publisher:
                     else:
                         with self.write_turn.committing():
                             connection.commit()
+                    hit.commit_seconds += time.monotonic() - ended
             else:
                 self.abort_quietly()
         except LOST_CONNECTION_ERRORS as error:
@@ -859,9 +924,14 @@ class Publisher:
         """(location:str, permanent=False)
         As QP: a fresh 302 (301 when permanent) response to
         complete_url(location) (so '/...' goes under the script name),
-        cookies kept; raises RespondNow.
+        cookies kept; raises RespondNow. Without allowed_hosts, the
+        Location is the site-relative path instead (the module's
+        docstring).
         """
-        url = self.complete_url(location)
+        if self.get_config('allowed_hosts') is None:
+            url = self._resolve(location)     # relative: see the docstring
+        else:
+            url = self.complete_url(location)
         self._fresh_response().redirect(url, permanent)
         raise RespondNow()
 
@@ -926,11 +996,11 @@ class Publisher:
         request line, address and user, the traceback, the hit's info, and
         the request's environment (cookies and credentials left out).
         """
-        from qpd.web.debug import SENSITIVE_HEADERS
+        from qpd.web.debug import is_sensitive_header
         hit = self.get_hit()
         request = hit.get_request()
-        lines = ['%s %s' % (request.get_method(), _log_quote(
-                     _raw_path_query(request.get_environ()))),
+        lines = ['%s %s' % (request.get_method(), log_quote(
+                     raw_path_query(request.get_environ()))),
                  'remote address: %s' % request.get_remote_address()]
         user = hit.get_user()
         if user:
@@ -946,9 +1016,9 @@ class Publisher:
         for key, value in sorted(request.get_environ().items()):
             if not isinstance(value, str):
                 continue
-            if key in SENSITIVE_HEADERS:
+            if is_sensitive_header(key):
                 value = '(not shown)'
-            lines.append('  %s: %s' % (key, _log_quote(value)
+            lines.append('  %s: %s' % (key, log_quote(value)
                                        if value else ''))
         return '\n'.join(line.rstrip('\n') for line in lines)
 
@@ -957,14 +1027,19 @@ class Publisher:
         QP's hook, called while the exception is being handled: a conflict
         or a lost storage connection is raised again (the hit is retried);
         else log_exception(), a fresh 500 response, and display_exception()
-        or hide_exception() as display_exceptions() says.
+        or hide_exception() as display_exceptions() says (and only to a
+        client on this machine: qpd.web.guard.is_local_client).
         """
         error = sys.exc_info()[1]
         if isinstance(error, (ConflictError, LostConnection, SystemExit)):
             raise error
         self.log_exception()
-        self._error_response(self.get_hit(), 500)
-        if self.display_exceptions():
+        hit = self.get_hit()
+        self._error_response(hit, 500)
+        # The technical page only to a client on this machine, never
+        # through a front end from elsewhere (qpd.web.guard).
+        if self.display_exceptions() and guard.is_local_client(
+                hit.get_request(), self.get_config('allowed_hosts')):
             self.display_exception()
         else:
             self.hide_exception()
@@ -1023,39 +1098,94 @@ class Publisher:
         """
         request = self.hit.get_request()
         if self.get_https_address() and not request.is_secure():
-            raise Redirect(self.complete_url(request.get_url(),
-                                             secure=True))
+            raise Redirect(self.complete_url(
+                self.get_origin() + request.get_path_query(), secure=True))
 
     def complete_url(self, path, secure=False):
         """(path:str, secure=False) -> str
         The absolute URL of path, relative to the request URL; as in QP a
         path starting with one '/' goes under the script name. With
         secure and an https_address, an https URL on that address (its
-        host, unless it is a wildcard, when the request's host is kept).
+        host, unless it is a wildcard, when get_origin()'s host is kept).
+        The host is get_origin()'s, never an unchecked Host header.
         """
-        hit = self.hit
-        if hit is not None:
-            request = hit.get_request()
-            base = request.get_url()
-            script_name = request.get_script_name()
-        else:
-            base = 'http://localhost/'
-            script_name = self.config.get('script_name') or ''
-        if path.startswith('/') and not path.startswith('//'):
-            path = script_name.rstrip('/') + path
-        url = urljoin(base, path)
+        url = urljoin(self.get_origin(), self._resolve(path))
         https_address = self.get_https_address()
         if secure and https_address:
             parts = urlsplit(url)
             host, port = https_address
             if host in ('', '0.0.0.0', '::'):
-                host = parts.hostname or 'localhost'
+                host = (parts.hostname if self.get_config('allowed_hosts')
+                        is not None else None) or _get_fqdn()
             if ':' in host:
                 host = '[%s]' % host
             netloc = host if port == 443 else '%s:%s' % (host, port)
             url = urlunsplit(('https', netloc, parts.path, parts.query,
                               parts.fragment))
         return url
+
+    def get_origin(self):
+        """() -> str: 'scheme://host[:port]' that the site's absolute URLs
+        start with. With allowed_hosts, the request's (the guard checked
+        its Host); without, the configured name: https_address under
+        https, else http_address (this host's name for a wildcard or a
+        unix socket), never what the client sent."""
+        hit = self.hit
+        if hit is None:
+            return 'http://localhost'
+        request = hit.get_request()
+        scheme = request.get_scheme()
+        if self.get_config('allowed_hosts') is not None:
+            return '%s://%s' % (scheme, request.get_server())
+        address = self.get_config(
+            'https_address' if scheme == 'https' else 'http_address')
+        if not isinstance(address, tuple):
+            address = self.get_config('http_address')
+            if scheme == 'https' or not isinstance(address, tuple):
+                address = (None, None)
+        host, port = address
+        if host in (None, '', '0.0.0.0', '::'):
+            host = _get_fqdn()
+        if ':' in host:
+            host = '[%s]' % host
+        if port is None or port == (443 if scheme == 'https' else 80):
+            return '%s://%s' % (scheme, host)
+        return '%s://%s:%s' % (scheme, host, port)
+
+    def _resolve(self, path):
+        """(path:str) -> str: path resolved against the request's path (as
+        a browser resolves a relative URL), a '/...' path under the
+        script name; an absolute URL stays what it is."""
+        hit = self.hit
+        if hit is not None:
+            request = hit.get_request()
+            current = request.get_path_query()
+            script_name = request.get_script_name()
+        else:
+            current = '/'
+            script_name = self.config.get('script_name') or ''
+        if path.startswith('/') and not path.startswith('//'):
+            path = script_name.rstrip('/') + path
+        return urljoin(current, path)
+
+    def settle_location(self, hit):
+        """(hit:Hit) -> None: a relative Location of hit's response (a
+        Redirect, or one a page set) resolved against the request: an
+        absolute URL on get_origin() with allowed_hosts, else a
+        site-relative path (never the client's Host)."""
+        response = hit.get_response()
+        location = response.get_header('Location')
+        if not location or urlsplit(location).scheme or location[:2] == '//':
+            return
+        request = hit.get_request()
+        try:
+            current = request.get_path_query()
+        except HTTPError:        # a path that is not UTF-8
+            return
+        resolved = urljoin(current, location)
+        if self.get_config('allowed_hosts') is not None:
+            resolved = urljoin(self.get_origin(), resolved)
+        response.set_header('Location', resolved)
 
     # Logging ---------------------------------------------
 
@@ -1110,19 +1240,19 @@ class Publisher:
         user = hit.get_user()
         length = response.get_content_length()
         if self.config.get('access_log_format') == 'json':
-            line = self.format_hit_json(_raw_path_query(environ))
+            line = self.format_hit_json(raw_path_query(environ))
         else:
             line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
                 request.get_remote_address() or '-',
-                _log_quote(str(user)) if user else '-',
+                log_quote(str(user)) if user else '-',
                 _format_log_time(hit.get_timestamp()),
                 request.get_method(),
-                _log_quote(_raw_path_query(environ)),
+                log_quote(raw_path_query(environ)),
                 environ.get('SERVER_PROTOCOL', 'HTTP/1.0'),
                 response.get_status_code(),
                 '-' if length is None else length,
-                _log_quote(environ.get('HTTP_REFERER')),
-                _log_quote(environ.get('HTTP_USER_AGENT')))
+                log_quote(environ.get('HTTP_REFERER')),
+                log_quote(environ.get('HTTP_USER_AGENT')))
         if write is None:
             self.logger.info(line)
         else:

@@ -38,7 +38,7 @@ _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]([0-9A-Za-z'()+_,\-./:=? ]{0,68
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # What a URL path keeps unquoted (RFC 3986 pchar and "/").
 URL_SAFE = "/:@!$&'()*+,;=-._~"
-_ONE_LEADING_SLASH = re.compile(r'^[/\\]{2,}')
+_ONE_LEADING_SLASH = re.compile(r'^(?:[/\\]{2,}|(?![/\\]))')
 _CHUNK = 64 * 1024
 _FORM_URLENCODED = 'application/x-www-form-urlencoded'
 _MULTIPART = 'multipart/form-data'
@@ -198,7 +198,8 @@ def make_safe_filename(s):
 def _parse_weighted(header):
     """(header:str | None) -> dict[str, float]
     The items of an Accept-like header with their quality (1.0 unless
-    given; a malformed quality counts as 0).
+    given). An item whose quality is malformed (`q=.9.9`) is left out, as
+    in QP.
     """
     result = {}
     for item in (header or '').split(','):
@@ -208,7 +209,9 @@ def _parse_weighted(header):
         try:
             quality = float(params.get('q', '1'))
         except ValueError:
-            quality = 0.0
+            continue
+        if quality != quality:      # nan
+            continue
         result[value.lower()] = quality
     return result
 
@@ -568,10 +571,12 @@ class HTTPRequest:
         The decoded path: the script name followed by the path info ('/'
         for the root, even when both are empty). As in QP, n > 0 drops n
         trailing components and n < 0 keeps the first -n; ValueError when
-        the path has fewer. A leading run of slashes (or backslashes, which
-        browsers read as slashes) is one '/': '//evil.example/x' would be
-        another host's URL wherever the path is used as one (a form's
-        action, a redirect).
+        the path has fewer. It always starts with one '/': a PATH_INFO
+        without one ('a') is '/a', so the request's URL is http://host/a,
+        not http://hosta; and a leading run of slashes (or backslashes,
+        which browsers read as slashes) is one '/': '//evil.example/x'
+        would be another host's URL wherever the path is used as one (a
+        form's action, a redirect).
         """
         path = _ONE_LEADING_SLASH.sub(
             '/', self.get_script_name() + self.get_path_info()) or '/'
@@ -762,6 +767,9 @@ class HTTPRequest:
             return
         self.fields = {}
         try:
+            # A malformed Content-Length is refused whatever the method
+            # (QP's ValueError: BadRequest is one).
+            self.get_content_length()
             query = self.environ.get('QUERY_STRING', '')
             if query:
                 self._add_pairs(query)

@@ -17,6 +17,7 @@ has one, else its listing when listing is on, else 404.
 import binascii
 import mimetypes
 import os
+import re
 import stat
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
@@ -31,6 +32,7 @@ __all__ = ['StaticFile', 'StaticDirectory', 'guess_content_type',
            'MAX_RANGES']
 
 MAX_RANGES = 16
+_DIGITS = re.compile('[0-9]+')
 
 _ENCODING_TYPES = {
     'gzip': 'application/gzip', 'bzip2': 'application/x-bzip2',
@@ -185,7 +187,9 @@ def _parse_range(header, size):
     first, dash, last = spec.partition('-')
     first = first.strip()
     last = last.strip()
-    if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+    # ASCII digits only: str.isdigit() takes '\xb2' (superscript two),
+    # which int() then refuses.
+    if not dash or not _DIGITS.fullmatch(first + last):
         return None
     if not first:
         if not last:

@@ -7,6 +7,7 @@
     home       a home driven through the `qpd` command and supervisord
                (QpdHome, Load)
     nginx      a real nginx in front
+    qpsites    QP sites copied into a home, ported, served (QpSites)
 
 Tests import it as `harness` (tests/ is on sys.path under pytest); the
 benchmarks put tests/ on sys.path themselves.
@@ -21,6 +22,7 @@ from harness.cluster import (SLASH, COUNTER_SLASH, BASE_CONFIGURATION,
                              make_home, add_static_file, Cluster)
 from harness.home import QpdHome, Load
 from harness.nginx import Nginx, find_nginx
+from harness.qpsites import QpSites, port_counts, qpd
 
 __all__ = [
     'HarnessError', 'free_port', 'pid_exists', 'wait_until',
@@ -28,5 +30,6 @@ __all__ = [
     'Processes', 'read_response', 'connect', 'request', 'http_get',
     'wait_for_200', 'SLASH', 'COUNTER_SLASH', 'BASE_CONFIGURATION',
     'make_home', 'add_static_file', 'Cluster',
-    'QpdHome', 'Load', 'Nginx', 'find_nginx',
+    'QpdHome', 'Load', 'Nginx', 'find_nginx', 'QpSites', 'port_counts',
+    'qpd',
 ]

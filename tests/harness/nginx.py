@@ -58,15 +58,18 @@ HTTP_LOCATION = '''\
 
 
 class Nginx:
-    """(directory:str, address:(host, port), http:bool=False)
+    """(directory:str, address:(host, port), http:bool=False,
+        location:str=None)
     A real nginx, unprivileged and in the foreground, passing every request
-    to address with scgi_pass, or with http, proxy_pass."""
+    to address with scgi_pass, or with http, proxy_pass; location: the
+    location block's lines instead (such as those `qpd build` writes)."""
 
-    def __init__(self, directory, address, http=False):
+    def __init__(self, directory, address, http=False, location=None):
         self.directory = directory
         self.port = free_port()
         self.address = address
         self.http = http
+        self.location = location
         self.process = None
 
     find = staticmethod(find_nginx)
@@ -96,9 +99,10 @@ class Nginx:
             f.write(NGINX_CONF % {
                 'user': 'user root;' if os.geteuid() == 0 else '',
                 'dir': self.directory, 'port': self.port,
-                'upstream_block': HTTP_UPSTREAM % values if self.http
-                else '',
-                'location': (HTTP_LOCATION if self.http else SCGI_LOCATION)
+                'upstream_block': HTTP_UPSTREAM % values
+                if self.http and self.location is None else '',
+                'location': self.location if self.location is not None
+                else (HTTP_LOCATION if self.http else SCGI_LOCATION)
                 % values})
         self.process = subprocess.Popen(
             [self.find(), '-p', self.directory, '-c', conf,

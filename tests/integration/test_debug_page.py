@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness import Cluster, QpdHome, SLASH, free_port, make_home
+from harness import Cluster, QpdHome, SLASH, free_port, make_home, request
 from harness.http import http_get
 
 pytestmark = pytest.mark.timeout(120)
@@ -36,8 +36,16 @@ def test_debug_page_under_serve_debug(tmp_path):
         process = cluster.start('serve', 'serve', 'hello', '--workers', '1',
                                 '--debug')
         cluster._set_addresses(process.wait_ready('serve')[0][3])
-        status, headers, body = cluster.get('/boom?q=%3Ci%3E',
-                                            headers=HEADERS)
+        # Host 'test' is no localhost name: with allowed_hosts unset, a
+        # page another site's name resolved to 127.0.0.1 (DNS rebinding)
+        # gets the plain page (issue 27 #6).
+        status, headers, body = cluster.get('/boom', headers=HEADERS)
+        assert status == 500 and b'it broke' not in body
+        data = ('GET /boom?q=%%3Ci%%3E HTTP/1.1\r\nHost: localhost:%d\r\n'
+                'Connection: close\r\n%s\r\n' % (
+                    cluster.get_port(), ''.join('%s: %s\r\n' % h
+                                                for h in HEADERS))).encode()
+        status, headers, body = request(cluster.addresses['http'], data)
         page = body.decode()
         assert status == 500
         assert headers['content-type'].startswith('text/html')

@@ -71,17 +71,27 @@ CONFIGURATION = {
 }
 
 
-@pytest.fixture(scope='module')
-def cluster(tmp_path_factory):
-    root = tmp_path_factory.mktemp('hardening')
-    home = make_home(root, slash=SLASH % {'configuration': CONFIGURATION})
-    with Cluster(home) as cluster:
+def booted(root, configuration):
+    """(root, configuration:dict) -> a Cluster of the site (2 workers) with
+    the user ann (password 'secret'), to use in a with statement."""
+    home = make_home(root, slash=SLASH % {'configuration': configuration})
+    cluster = Cluster(home)
+    try:
         cluster.boot(workers=2)
         shell = subprocess.run(
             [sys.executable, '-m', 'qpd', '--home', home, 'shell', 'hello',
              '-c', "create_user('ann', 'secret')"],
             env=cluster.env, capture_output=True, text=True, timeout=60)
         assert shell.returncode == 0, shell.stderr
+    except BaseException:
+        cluster.stop_all()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory):
+    with booted(tmp_path_factory.mktemp('hardening'), CONFIGURATION) as cluster:
         yield cluster
 
 
@@ -275,3 +285,177 @@ def test_error_report_first_line_is_quoted(cluster):
     text = wait_until(reported)
     assert not any(line.startswith('FORGED') for line in text.splitlines())
     assert 'GET /boom?a\\nFORGED' in text
+
+
+# Issue 27, served: a front end in front, the client address it gives -------
+
+PROXIED = {
+    'http_address': ('127.0.0.1', 0),
+    'scgi_address': ('127.0.0.1', 0),
+    'allowed_hosts': None,            # a ported QP site's default
+    'trusted_proxies': ['127.0.0.1'],     # nginx, connecting from there
+    'display_exceptions': True,
+}
+
+
+@pytest.fixture(scope='module')
+def proxied(tmp_path_factory):
+    """(cluster, nginx): a site trusting 127.0.0.1, and a real nginx at
+    127.0.0.1 in front of its http_address with the location lines `qpd
+    build` writes (X-Forwarded-For, X-Forwarded-Proto)."""
+    from harness import Nginx, find_nginx
+    from qpd.ops import build
+    from qpd.site import Site
+    if not find_nginx():
+        pytest.skip('nginx is not installed')
+    root = tmp_path_factory.mktemp('proxied')
+    with booted(root, PROXIED) as cluster:
+        site = Site('hello', home=cluster.home)
+        upstream = 'http://127.0.0.1:%d' % cluster.get_port()
+        location = '\n'.join(build._proxy_pass(site, upstream, False))
+        assert 'X-Forwarded-For $proxy_add_x_forwarded_for' in location
+        nginx = Nginx(str(root / 'nginx'), ('127.0.0.1', cluster.get_port()),
+                      http=True, location=location).start()
+        try:
+            yield cluster, nginx
+        finally:
+            nginx.stop()
+
+
+class ClientAt(Browser):
+    """A browser at its own loopback address (source 127.0.0.N), through
+    nginx, or straight to the site with direct=True."""
+
+    def __init__(self, proxied, source, direct=False, host='localhost'):
+        cluster, nginx = proxied
+        Browser.__init__(self, cluster, host=host)
+        self.source = source
+        if not direct:
+            self.address = ('127.0.0.1', nginx.port)
+
+    def request(self, method, path, fields=None, headers=None):
+        original = http.client.HTTPConnection
+        source = self.source
+
+        def connect(host, port, timeout=10):
+            return original(host, port, timeout=timeout,
+                            source_address=(source, 0))
+        http.client.HTTPConnection = connect
+        try:
+            return Browser.request(self, method, path, fields, headers)
+        finally:
+            http.client.HTTPConnection = original
+
+
+def test_one_attacker_behind_nginx_locks_only_itself_out(proxied):
+    # issue 27 #5 as it ran: 7 failures with 7 user ids through the proxy,
+    # then the admin with the right password. The attacker also claims to
+    # be the admin's address: what it writes is left of what nginx adds.
+    attacker = ClientAt(proxied, '127.0.0.5')
+    for n in range(7):
+        response, text = attacker.request('GET', '/secret')
+        response, text = attacker.request('POST', '/secret', {
+            '_form_token': token_of(text), USER_FIELD: 'user%d' % n,
+            PASSWORD_FIELD: 'wrong', 'qpd_sign_in': 'Sign in'},
+            headers={'X-Forwarded-For': '127.0.0.6'})
+    assert response.status == 429
+    admin = ClientAt(proxied, '127.0.0.6')
+    response, text = sign_in(admin, 'secret')
+    assert response.status == 302
+    assert admin.request('GET', '/secret')[1] == 'secret of ann'
+
+
+def test_banned_clients_behind_nginx(proxied):
+    # banned names the clients nginx forwards, by network too.
+    cluster, nginx = proxied
+    banned = os.path.join(cluster.home, 'sites', 'hello', 'var', 'banned')
+    with open(banned, 'w') as f:
+        f.write('127.0.0.8/31\n::ffff:127.0.0.10\n')
+    dispatcher = cluster.processes['dispatcher'].get_pids()
+    try:
+        for pid in dispatcher:
+            os.kill(pid, signal.SIGHUP)
+
+        def refused(source):
+            return ClientAt(proxied, source).request('GET', '/')[0].status
+        wait_until(lambda: refused('127.0.0.9') == 403)
+        assert refused('127.0.0.8') == 403
+        assert refused('127.0.0.10') == 403
+        assert refused('127.0.0.11') == 200
+    finally:
+        os.unlink(banned)
+        for pid in dispatcher:
+            os.kill(pid, signal.SIGHUP)
+    wait_until(lambda: ClientAt(proxied, '127.0.0.9').request(
+        'GET', '/')[0].status == 200)
+
+
+def test_cookies_secure_when_the_trusted_proxy_says_https(proxied):
+    def cookies(source, proto):
+        browser = ClientAt(proxied, source, direct=True)
+        response, text = browser.request(
+            'GET', '/form', headers={'X-Forwarded-Proto': proto})
+        return [value for name, value in response.getheaders()
+                if name.lower() == 'set-cookie']
+    # From 127.0.0.1 (trusted: the proxy's address) https is believed ...
+    assert all('Secure' in c and c.startswith('__Host-')
+               for c in cookies('127.0.0.1', 'https'))
+    # ... from anyone else it is the client's own word.
+    assert not any('Secure' in c for c in cookies('127.0.0.12', 'https'))
+
+
+def test_debug_page_never_to_a_client_elsewhere(proxied):
+    # issue 27 #6 as it ran: an SCGI request (nginx on loopback) for a
+    # client elsewhere got the technical page, locals and all.
+    cluster, nginx = proxied
+    answer = send_scgi(cluster.get_port('scgi'), host='127.0.0.1',
+                       PATH_INFO='/boom', HTTP_HOST='localhost',
+                       REMOTE_ADDR='203.0.113.9')
+    assert b' 500 ' in answer.split(b'\r\n', 1)[0] + b' '
+    assert b'Traceback' not in answer and b'RuntimeError' not in answer
+    answer = send_scgi(cluster.get_port('scgi'), host='127.0.0.1',
+                       PATH_INFO='/boom', HTTP_HOST='localhost',
+                       REMOTE_ADDR='127.0.0.1')
+    assert b'RuntimeError' in answer          # a client on this machine
+    # A trusted front end (127.0.0.1) over SCGI, naming a client elsewhere.
+    answer = send_scgi(cluster.get_port('scgi'), host='127.0.0.1',
+                       PATH_INFO='/boom', HTTP_HOST='localhost',
+                       REMOTE_ADDR='127.0.0.1',
+                       HTTP_X_FORWARDED_FOR='203.0.113.9')
+    assert b' 500 ' in answer.split(b'\r\n', 1)[0] + b' '
+    assert b'RuntimeError' not in answer
+    # Through nginx (which qpd trusts) from this machine; DNS rebinding.
+    response, text = ClientAt(proxied, '127.0.0.13').request('GET', '/boom')
+    assert response.status == 500 and 'RuntimeError' in text
+    response, text = ClientAt(proxied, '127.0.0.13',
+                              host='evil.example').request('GET', '/boom')
+    assert response.status == 500 and 'RuntimeError' not in text
+
+
+def test_redirects_never_name_the_clients_host(proxied):
+    # issue 27 #8: allowed_hosts unset, Host: evil.example.
+    response, text = ClientAt(proxied, '127.0.0.14',
+                              host='evil.example').request('GET', '/go')
+    assert response.status == 302
+    assert response.getheader('Location') == '/form'
+
+
+def test_asterisk_and_absolute_form(cluster):
+    # issue 27 #15: GET * once answered 301 Location: http://localhost*/*.
+    address = cluster.addresses['http']
+    status, headers, body = request(
+        address, b'GET * HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n')
+    assert status == 400 and 'location' not in headers
+    status, headers, body = request(
+        address, b'OPTIONS * HTTP/1.1\r\nHost: test\r\n'
+                 b'Connection: close\r\n\r\n')
+    assert status == 200 and 'location' not in headers and 'allow' in headers
+    # An absolute-form target's host is the Host, checked like one.
+    status, headers, body = request(
+        address, b'GET http://evil.example/go HTTP/1.1\r\nHost: test\r\n'
+                 b'Connection: close\r\n\r\n')
+    assert status == 400 and 'location' not in headers
+    status, headers, body = request(
+        address, b'GET http://test/go HTTP/1.1\r\nHost: evil.example\r\n'
+                 b'Connection: close\r\n\r\n')
+    assert status == 302 and headers['location'] == 'http://test/form'

@@ -1,8 +1,11 @@
 """Metrics: `qpd metrics NAME` and the metrics_address listener give the
 Prometheus text format, and the counters move as requests are made."""
 
+import os
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -103,3 +106,55 @@ def test_metrics_address_must_be_loopback(tmp_path):
     assert result.returncode == 2
     assert 'metrics_address' in result.stderr and 'loopback' in \
         result.stderr
+
+
+def _threads(pid):
+    return len(os.listdir('/proc/%d/task' % pid))
+
+
+def test_idle_connections_cost_no_threads(tmp_path):
+    # Issue 27 #11: 200 idle connections to the metrics listener made 202
+    # threads in the dispatcher; a scrape is still answered meanwhile.
+    home = make_home(tmp_path, configuration={
+        'http_address': ('127.0.0.1', 0), 'scgi_address': None,
+        'as_https_address': None, 'metrics_address': ('127.0.0.1', 0)})
+    with Cluster(home) as cluster:
+        cluster.start_durus()
+        dispatcher = cluster.start('dispatcher', 'dispatcher', 'hello')
+        line = dispatcher.wait_ready('dispatcher')[0]
+        pid, ready = line[2], line[3]
+        metrics_port = int(ready['metrics'].rpartition(':')[2])
+        before = _threads(pid)
+        idle = []
+        try:
+            for _ in range(200):
+                idle.append(socket.create_connection(
+                    ('127.0.0.1', metrics_port), timeout=5))
+            time.sleep(0.5)
+            assert _threads(pid) <= before + 1
+            started = time.monotonic()
+            with urllib.request.urlopen('http://127.0.0.1:%d/metrics'
+                                        % metrics_port, timeout=10) as r:
+                assert r.status == 200
+                assert b'qpd_dispatcher_up' in r.read()
+            assert time.monotonic() - started < 5
+            assert _threads(pid) <= before + 1
+            # Idle ones are cut: at most MAX_CONNECTIONS stay open, and
+            # those only for READ_TIMEOUT.
+            from qpd.server.metrics import MAX_CONNECTIONS, READ_TIMEOUT
+            time.sleep(READ_TIMEOUT + 1.5)
+            open_now = 0
+            for sock in idle:
+                sock.settimeout(0.05)
+                try:
+                    if sock.recv(1) == b'':
+                        continue
+                except socket.timeout:
+                    open_now += 1
+                except OSError:
+                    continue
+            assert open_now == 0
+            assert MAX_CONNECTIONS < 200
+        finally:
+            for sock in idle:
+                sock.close()

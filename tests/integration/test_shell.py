@@ -142,3 +142,31 @@ def test_ipython_shell_round_trip(home):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_shell_commit_waits_for_the_write_turn(home):
+    """A hit holding the write turn is not committed over by the shell:
+    its commit() waits until the turn is given back."""
+    import subprocess
+    import time
+    from qpd.server.write_turn import open_write_turn
+    from qpd.site import Site
+    visits(home)
+    turn = open_write_turn(Site(NAME, home=home.get_path()))
+    release = turn.acquire()
+    try:
+        shell = subprocess.Popen(
+            get_qpd_command() + ['--home', home.get_path(), 'shell', NAME,
+                                 '-c', "root['visits'].count = 499; "
+                                 "commit(); print('committed')"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=home.get_path())
+        time.sleep(3)
+        assert shell.poll() is None          # waiting for the turn
+    finally:
+        release()
+        turn.close()
+    out, err = shell.communicate(timeout=30)
+    assert shell.returncode == 0, err
+    assert out.strip() == 'committed'
+    assert visits(home) == 500

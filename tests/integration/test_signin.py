@@ -56,7 +56,7 @@ def test_form_sign_in(site):
 
     response = _sign_in(profile, 'ann', 'secret')
     assert response.get_status_code() == 302
-    assert response.get_header('Location') == 'http://localhost/form'
+    assert response.get_header('Location') == '/form'   # allowed_hosts unset
     assert profile.get_text(profile.get('/form')) == 'form: ann'
     assert profile.get_text(profile.get('/whoami')) == 'ann'
     assert profile.get_cookies() != before      # the id rotated
@@ -216,6 +216,46 @@ def test_digest_replayed_count_is_refused(site):
     response = profile.request('GET', '/digest',
                                headers={'Authorization': second})
     assert response.get_status_code() == 200
+
+
+def test_digest_throttles_wrong_answers_only(make_publish_site, site_users):
+    # Issue 23: the handshake's 401 (no credentials sent yet) never counts
+    # toward sign-in throttling, however often it comes; a wrong answer
+    # does, but one wrong answer does not keep out the right one that
+    # follows; only past sign_in_free_failures wrong answers is it 429.
+    site = make_publish_site(sign_in_free_failures=2)
+    site_users(site)
+    profile = Profile(site, scheme='https')
+    for attempt in range(10):
+        response = profile.get('/digest')
+        assert response.get_status_code() == 401, attempt
+    sha = _challenges(response)[0]
+    answer = _digest_answer(sha, 'ann', 'secret', 'GET', '/digest',
+                            'SHA-256')
+    response = profile.request('GET', '/digest',
+                               headers={'Authorization': answer})
+    assert profile.get_text(response) == 'digest: ann (Digest SHA-256)'
+
+    wrong = _digest_answer(sha, 'ann', 'wrong', 'GET', '/digest', 'SHA-256',
+                           nc='00000002')
+    response = profile.request('GET', '/digest',
+                               headers={'Authorization': wrong})
+    assert response.get_status_code() == 401
+    sha = _challenges(response)[0]          # the browser asks again
+    answer = _digest_answer(sha, 'ann', 'secret', 'GET', '/digest',
+                            'SHA-256', cnonce='5ccc069c')
+    response = profile.request('GET', '/digest',
+                               headers={'Authorization': answer})
+    assert response.get_status_code() == 200   # not 429
+
+    for nc in range(3, 6):      # the third wrong answer is one too many
+        wrong = _digest_answer(sha, 'ann', 'wrong', 'GET', '/digest',
+                               'SHA-256', nc='%08x' % nc)
+        response = profile.request('GET', '/digest',
+                                   headers={'Authorization': wrong})
+    assert response.get_status_code() == 429
+    assert response.get_header('Retry-After')
+    assert profile.get('/digest').get_status_code() == 401  # asks, no 429
 
 
 def test_digest_needs_https_unless_allowed(site, make_publish_site):

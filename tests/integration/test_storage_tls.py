@@ -234,6 +234,7 @@ def _write_site(home, name, configuration):
 SEVERAL = {
     'http_address': ('0.0.0.0', 8001),
     'scgi_address': ('0.0.0.0', 8002),
+    'front_end_beyond_loopback': True,
     'durus_address': ('10.9.0.2', 2972),
     'durus_tls': True,
     'hosts': {'store': ['storage'], 'web1': ['web'], 'web2': ['web']},

@@ -303,8 +303,16 @@ def test_fill_response_with_session_present():
                                      PATH_INFO='', QUERY_STRING='a=1')))
     publisher.process_hit(hit)
     assert hit.get_response().get_status_code() == 301
-    assert hit.get_response().get_header('Location') == 'http://localhost/?a=1'
+    assert hit.get_response().get_header('Location') == '/?a=1'   # qpd
     assert profile.get('/missing').get_status_code() == 404
+    # QP's check_path_info_with_no_slash (issue 23: was http://wa/a); the
+    # Location is site-relative without allowed_hosts (issue 27 #8).
+    hit = Hit(HTTPRequest(None, dict(SCRIPT_NAME='', PATH_INFO='a',
+                                     SERVER_NAME='w')))
+    publisher.process_hit(hit)
+    assert hit.get_response().get_status_code() == 301
+    # qpd: site-relative without allowed_hosts (issue 27 #8)
+    assert hit.get_response().get_header('Location') == '/a'
 
 
 def test_handle_exception(caplog):
@@ -396,7 +404,8 @@ def test_log_hit(caplog):
 
 def test_secure():
     class Secure(SitePublisher):
-        configuration = {'https_address': ('', 8443)}
+        configuration = {'https_address': ('', 8443),
+                         'allowed_hosts': ['localhost']}
     profile = profile_of(Secure)
     response = profile.get('/secure_page', a='b')
     assert response.get_status_code() == 302
@@ -405,7 +414,9 @@ def test_secure():
 
 
 def test_complete_url():
-    publisher = SitePublisher()
+    class Named(SitePublisher):      # qpd: the Host is checked, so used
+        configuration = {'allowed_hosts': ['h.org']}
+    publisher = Named()
     publisher.set_hit(Hit(HTTPRequest(None, {
         'SCRIPT_NAME': '/app', 'PATH_INFO': '/a/b', 'HTTP_HOST': 'h.org'})))
     assert publisher.complete_url('c') == 'http://h.org/app/a/c'
@@ -417,7 +428,7 @@ def test_redirect():
     profile = profile_of(SCRIPT_NAME='/app')
     response = profile.get('/go')
     assert response.get_status_code() == 302
-    assert response.get_header('Location') == 'http://localhost/app/there'
+    assert response.get_header('Location') == '/app/there'    # qpd
     assert 'there' in profile.get_text(response)
 
 
@@ -455,7 +466,7 @@ def test_sign_out():
     profile.submit('/form', **{USER_FIELD: 'ann', PASSWORD_FIELD: 'secret'})
     response = profile.get('/out')
     assert response.get_status_code() == 302
-    assert response.get_header('Location') == 'http://localhost/'
+    assert response.get_header('Location') == '/'             # qpd
     assert profile.get('/form').get_status_code() == 403
 
 
@@ -472,6 +483,24 @@ def test_ensure_signed_in_using_form():
                                           PASSWORD_FIELD: 'secret'})
     assert response.get_status_code() == 302
     assert profile.get_text(profile.get('/form')) == 'form: ann'
+
+
+def test_sign_in_form_ignores_another_forms_post():
+    # Form takes any POST as submitted (QP); the sign-in form, shown on
+    # any page, only a POST with its own fields: the page's own form posted
+    # after the session expired is no failed sign-in.
+    from qpd.web.signin import SIGN_IN_FAILED
+    profile = profile_of()
+    add_user(profile.get_publisher())
+    response = profile.post('/form', note='from the page')
+    assert response.get_status_code() == 403
+    text = profile.get_text(response)
+    assert '<title>Please Sign In</title>' in text
+    assert SIGN_IN_FAILED not in text and 'has-error' not in text
+    assert 'role="alert"' not in text
+    # its own fields, even empty, are a (failed) submission
+    response = profile.post('/form', **{USER_FIELD: '', PASSWORD_FIELD: ''})
+    assert 'has-error' in profile.get_text(response)
 
 
 def test_ensure_signed_in_using_basic():
