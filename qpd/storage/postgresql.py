@@ -218,6 +218,7 @@ class PostgresStorage(Storage):
         self.reconnect_for = reconnect_for
         self.say = say
         self.conn = None
+        self.down_since = None      # monotonic time the outage began
         self.last_tid = 0
         self.last_at = None         # the `at` of transaction last_tid
         self.invalid = set()        # oids for the next sync()
@@ -279,10 +280,15 @@ class PostgresStorage(Storage):
             self.conn.close()
         except Exception:
             pass
-        deadline = time.monotonic() + self.reconnect_for
+        # One deadline per outage: once it passed, each call tries once
+        # (the server keeps serving what needs no database meanwhile).
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+        deadline = self.down_since + self.reconnect_for
         while True:
             try:
                 self._connect()
+                self.down_since = None
                 break
             except self.psycopg.OperationalError as e:
                 if time.monotonic() > deadline:
@@ -575,17 +581,18 @@ class PostgresStorage(Storage):
         started = None      # (now(), backend pid): the row's `at`
         try:
             with self.conn.transaction():
-                # The lock (first: a function in FROM); the start and
-                # the backend, to find the row again if the connection
-                # fails during COMMIT; the wake-up for other servers (sent
-                # only if this commits); no wait for the WAL flush when
-                # flush() makes the commits durable.
+                # The lock; the wake-up for other servers (sent only if
+                # this commits); no wait for the WAL flush when flush()
+                # makes the commits durable; the transaction's start time
+                # and backend, to find it again if the connection fails.
                 started = self._query(
-                    "SELECT now(), pg_backend_pid(), pg_notify(%s, ''), "
-                    "set_config('synchronous_commit', %s, true) "
-                    'FROM pg_advisory_xact_lock(%s)',
-                    (CHANNEL, 'off' if self.defer_flush else
-                     self.synchronous_commit, _COMMIT_LOCK)).fetchone()[:2]
+                    "SELECT pg_advisory_xact_lock(%s), "
+                    "pg_notify(%s, ''), "
+                    "set_config('synchronous_commit', %s, true), "
+                    "now(), pg_backend_pid()",
+                    (_COMMIT_LOCK, CHANNEL,
+                     'off' if self.defer_flush else
+                     self.synchronous_commit)).fetchone()[3:]
                 rows = self._poll_rows()
                 if rows:
                     learned = rows
@@ -909,7 +916,10 @@ class PostgresStorageServer(_server_base()):
     # The loop's hooks ------------------------------------------------------
 
     def get_watched(self):
-        return [self.storage.fileno()] if self.storage.conn else []
+        conn = self.storage.conn
+        if conn is None or conn.closed:     # down: polled on the timeout
+            return []
+        return [self.storage.fileno()]
 
     def on_watched(self, fd):
         self.poll_now()
