@@ -1,0 +1,122 @@
+"""Two web hosts (network namespaces, netns_hosts) each running the whole
+site, its own StorageServer next to its workers on a unix socket, both on
+one PostgreSQL database (the session's cluster, reached over its unix
+socket, which the namespaces share through the file system), behind
+nginx on a front host (`qpd build hello --hosts`). Under a mixed load
+through nginx for several seconds (writes of unique tokens into one
+BTree, reads of its size), every answer is 200 and every acknowledged
+write is there at the end, seen from both hosts; a write through one
+host is read through the other at once."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from netns_hosts import HTTP_PORT, Network, SiteOnHosts, unavailable
+from test_several_hosts import Load, fetch
+
+pytestmark = pytest.mark.timeout(240)
+
+psycopg = pytest.importorskip('psycopg')
+
+
+class PostgresSiteOnHosts(SiteOnHosts):
+    """SiteOnHosts without a storage host: each web host runs the whole
+    site (no `hosts` key) on durus_storage='postgresql'."""
+
+    def build(self):
+        self.net.start()
+        self.net.add_host('front', 10)
+        for number, web in enumerate(self.webs, 11):
+            self.net.add_host(web, number)
+        from netns_hosts import SLASH
+        source = SLASH % {'configuration': self.configuration}
+        for host in self.webs:
+            package = os.path.join(self.get_home(host), 'sites', self.name)
+            os.makedirs(package)
+            open(os.path.join(package, '__init__.py'), 'w').close()
+            with open(os.path.join(package, 'slash.py'), 'w') as f:
+                f.write(source)
+        return self
+
+    def start(self):
+        starting = [self.net.popen(
+            web, self.qpd + ['--home', self.get_home(web), 'start',
+                             self.name, '--timeout', '60'],
+            env=self.env(web), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True) for web in self.webs]
+        for web, process in zip(self.webs, starting):
+            output = process.communicate(timeout=120)[0]
+            assert process.returncode == 0, '%s: %s' % (web, output)
+        self.start_nginx()
+        return self
+
+
+@pytest.fixture(scope='module')
+def pg_hosts(postgres):
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    if not (shutil.which('nginx') or os.path.exists('/usr/sbin/nginx')):
+        pytest.skip('nginx is not installed (make debs-test)')
+    dsn = postgres.new_database('hosts')
+    root = tempfile.mkdtemp(prefix='qpd-pghosts-', dir='/tmp')
+    net = Network('qp%d' % os.getpid(), subnet='10.78.0')
+    site = PostgresSiteOnHosts(net, root, web_hosts=2, workers=2,
+                               configuration={
+                                   'durus_storage': 'postgresql',
+                                   'durus_dsn': dsn,
+                                   'hosts': None,
+                                   'durus_address': None,
+                                   'durus_tls': False,
+                               })
+    try:
+        site.build().start()
+        yield site
+    finally:
+        try:
+            site.stop()
+        finally:
+            net.cleanup()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_hosts_one_database_no_lost_write(pg_hosts):
+    site = pg_hosts
+    web1 = (site.net.get_address('web1'), HTTP_PORT)
+    web2 = (site.net.get_address('web2'), HTTP_PORT)
+
+    def on(host, address, method, path):
+        return site.net.call_in(host, fetch, address, method, path)
+    # A write through web1 is read through web2.
+    status, host, _ = on('web1', web1, 'POST', '/write?first')
+    assert (status, host) == (200, 'web1')
+    deadline = time.monotonic() + 2
+    while on('web2', web2, 'GET', '/has?first')[2] != 'yes':
+        assert time.monotonic() < deadline, 'web2 never saw the write'
+        time.sleep(0.02)
+    # Both hosts under a mixed load through nginx.
+    load = Load(site, threads=6).start()
+    time.sleep(6)
+    load.stop()
+    for thread in load.threads:
+        thread.join(60)
+    statuses = {}
+    hosts = {}
+    for _, status, host in load.results:
+        statuses[status] = statuses.get(status, 0) + 1
+        hosts[host] = hosts.get(host, 0) + 1
+    assert statuses == {200: len(load.results)}, statuses
+    assert hosts.get('web1') and hosts.get('web2'), hosts
+    # Every acknowledged write is there, seen from either host.
+    for name, address in (('web1', web1), ('web2', web2)):
+        text = on(name, address, 'GET', '/tokens')[2]
+        missing = load.acknowledged - set(text.split('\n'))
+        assert not missing, '%s lacks %d acknowledged writes' % (
+            name, len(missing))
+    print('\n%d answers (%r), %d acknowledged writes, by host %r' % (
+        len(load.results), statuses, len(load.acknowledged), hosts))
