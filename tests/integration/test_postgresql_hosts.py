@@ -120,3 +120,44 @@ def test_two_hosts_one_database_no_lost_write(pg_hosts):
             name, len(missing))
     print('\n%d answers (%r), %d acknowledged writes, by host %r' % (
         len(load.results), statuses, len(load.acknowledged), hosts))
+
+
+def test_a_killed_storage_server_is_restarted_and_its_workers_carry_on(
+        pg_hosts):
+    """kill -9 of web1's StorageServer under load through nginx:
+    supervisord starts it again, web1's workers reconnect, web2 never
+    notices; no acknowledged write is lost."""
+    import signal
+    site = pg_hosts
+    supervisor = site.supervisor('web1')
+
+    def durus_pid():
+        for info in supervisor.get_process_infos(site.name):
+            if info['name'] == 'durus' and info['statename'] == 'RUNNING':
+                return info['pid']
+        return None
+    pid = durus_pid()
+    assert pid
+    load = Load(site, threads=4).start()
+    try:
+        time.sleep(1.5)
+        os.kill(pid, signal.SIGKILL)
+        assert load.wait_for(lambda: durus_pid() not in (None, pid),
+                             timeout=30), 'supervisord did not restart it'
+        mark = load.mark()
+        assert load.wait_for(lambda: sum(
+            1 for r in load.since(mark) if r[1] == 200 and r[2] == 'web1')
+            >= 20, timeout=40), load.since(mark)[-10:]
+    finally:
+        load.stop()
+        for thread in load.threads:
+            thread.join(60)
+    web2 = (site.net.get_address('web2'), HTTP_PORT)
+    text = site.net.call_in('web2', fetch, web2, 'GET', '/tokens')[2]
+    missing = load.acknowledged - set(text.split('\n'))
+    assert not missing, sorted(missing)[:5]
+    statuses = {}
+    for _, status, _ in load.results:
+        statuses[status] = statuses.get(status, 0) + 1
+    print('\nkill -9 of web1:durus under load: %r, %d acknowledged writes'
+          % (statuses, len(load.acknowledged)))
