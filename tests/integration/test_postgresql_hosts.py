@@ -10,50 +10,17 @@ host is read through the other at once."""
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-from netns_hosts import HTTP_PORT, Network, SiteOnHosts, unavailable
+from netns_hosts import HTTP_PORT, Network, SiteOnHosts, running, unavailable
 from test_several_hosts import Load, fetch
 
 pytestmark = pytest.mark.timeout(240)
 
 psycopg = pytest.importorskip('psycopg')
-
-
-class PostgresSiteOnHosts(SiteOnHosts):
-    """SiteOnHosts without a storage host: each web host runs the whole
-    site (no `hosts` key) on durus_storage='postgresql'."""
-
-    def build(self):
-        self.net.start()
-        self.net.add_host('front', 10)
-        for number, web in enumerate(self.webs, 11):
-            self.net.add_host(web, number)
-        from netns_hosts import SLASH
-        source = SLASH % {'configuration': self.configuration}
-        for host in self.webs:
-            package = os.path.join(self.get_home(host), 'sites', self.name)
-            os.makedirs(package)
-            open(os.path.join(package, '__init__.py'), 'w').close()
-            with open(os.path.join(package, 'slash.py'), 'w') as f:
-                f.write(source)
-        return self
-
-    def start(self):
-        starting = [self.net.popen(
-            web, self.qpd + ['--home', self.get_home(web), 'start',
-                             self.name, '--timeout', '60'],
-            env=self.env(web), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True) for web in self.webs]
-        for web, process in zip(self.webs, starting):
-            output = process.communicate(timeout=120)[0]
-            assert process.returncode == 0, '%s: %s' % (web, output)
-        self.start_nginx()
-        return self
 
 
 @pytest.fixture(scope='module')
@@ -66,23 +33,16 @@ def pg_hosts(postgres):
     dsn = postgres.new_database('hosts')
     root = tempfile.mkdtemp(prefix='qpd-pghosts-', dir='/tmp')
     net = Network('qp%d' % os.getpid(), subnet='10.78.0')
-    site = PostgresSiteOnHosts(net, root, web_hosts=2, workers=2,
-                               configuration={
-                                   'durus_storage': 'postgresql',
-                                   'durus_dsn': dsn,
-                                   'hosts': None,
-                                   'durus_address': None,
-                                   'durus_tls': False,
-                               })
-    try:
-        site.build().start()
+    site = SiteOnHosts(net, root, web_hosts=2, workers=2,
+                       storage_host=False, configuration={
+                           'durus_storage': 'postgresql',
+                           'durus_dsn': dsn,
+                           'hosts': None,
+                           'durus_address': None,
+                           'durus_tls': False,
+                       })
+    with running(site):
         yield site
-    finally:
-        try:
-            site.stop()
-        finally:
-            net.cleanup()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_two_hosts_one_database_no_lost_write(pg_hosts):
