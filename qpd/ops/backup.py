@@ -105,6 +105,16 @@ def _same_bytes(a, b, offset, n):
     return a.read(n) == b.read(n)
 
 
+def _refuse_postgresql(site, command):
+    """One line for a PostgreSQL site: which PostgreSQL tool does it."""
+    if site.get('durus_storage') == 'postgresql':
+        raise OperationError(
+            "qpd %s %s: the site's objects are in PostgreSQL (durus_dsn=%r): "
+            'back them up with PostgreSQL\'s tools: pg_dump -Fc (a copy), or '
+            'pg_basebackup with WAL archiving (point-in-time recovery)' % (
+                command, site.get_name(), site.get('durus_dsn')))
+
+
 def backup_site(site, dest, incremental=False, progress=None):
     """(site:Site, dest:str, incremental:bool=False, progress=None)
         -> (target:str, size:int, copied:int)
@@ -112,6 +122,7 @@ def backup_site(site, dest, incremental=False, progress=None):
     NAME.durus); see the module's docstring. The backup's path, its size
     and the bytes copied this time."""
     progress = progress or Progress()
+    _refuse_postgresql(site, 'backup')
     source_path = _local_file(site)
     target = _target(source_path, dest)
     label = 'backing up %s' % site.get_name()
@@ -137,8 +148,15 @@ def backup_site(site, dest, incremental=False, progress=None):
                 source_path, damage, site.get_name()))
         end = result.committed_end
         if start is None:
-            with replacing_private_file(target) as out:
-                _copy(source, out, 0, end, progress, label)
+            try:
+                with replacing_private_file(target) as out:
+                    _copy(source, out, 0, end, progress, label)
+            except PermissionError as error:
+                # A sticky directory (/tmp) where someone else's file is
+                # at DEST, or a directory we may not write to.
+                raise OperationError(
+                    'cannot write the backup %s (%s): give a DEST in a '
+                    'directory of yours' % (target, error.strerror)) from None
             copied = end
         else:
             try:
@@ -169,6 +187,16 @@ def check_site(site, path=None, progress=None):
     Check the site's database (or the FileStorage file at path)."""
     from qpd.storage.check import check_file
     progress = progress or Progress()
+    if path is None and site.get('durus_storage') == 'postgresql':
+        from qpd.storage.postgresql import StorageSetupError, check_database
+        site.get_slash_module()
+        try:
+            report = check_database(site.get('durus_dsn'), site.get_name(),
+                                    progress.update)
+        except StorageSetupError as e:
+            raise OperationError('qpd check %s: %s' % (site.get_name(), e))
+        progress.done()
+        return report
     if path is None:
         path = _local_file(site)
         live = is_storage_running(site)

@@ -192,7 +192,18 @@ COMMANDS = [
                                   'the storage host by (repeatable)'),
              Arg('--renew', action='store_true',
                  help="make every host's certificate again (the CA is "
-                      'kept)')]),
+                      'kept)'),
+             Arg('--revoke', metavar='HOST', default=None,
+                 help="revoke HOST's certificate (crl.pem) and remove its "
+                      'files')]),
+    Command('secret', "show where a site's signing key is, or rotate it",
+            _commands('secret'), ONE,
+            [Arg('--rotate', action='store_true',
+                 help='a new key; the old one verifies what it signed for '
+                      'the longest token or nonce lifetime'),
+             Arg('--output', metavar='DIR', default=None,
+                 help='several hosts: the certs directory holding the key '
+                      '(default HOME/certs/NAME)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
     Command('port', "port a QP site: Python 2 to 3, QP's modules to "
@@ -217,6 +228,18 @@ COMMANDS = [
                       "utf-8); an attribute declared bytes stays bytes"),
              Arg('--force', action='store_true',
                  help='replace an existing DEST')]),
+    Command('copy', "copy a site's database between its Durus file and "
+            'PostgreSQL (either way, the site stopped), then count and '
+            'check the copy', _commands('copy'), ONE,
+            [Arg('source', metavar='SRC',
+                 help="'file' (the site's Durus file), 'postgresql' (its "
+                      'durus_dsn), a file path or a libpq connection '
+                      'string'),
+             Arg('dest', metavar='DEST',
+                 help='the same kinds as SRC; a PostgreSQL DEST must have '
+                      'no qpd objects yet'),
+             Arg('--force', action='store_true',
+                 help='replace an existing DEST file')]),
     Command('durus', "run a site's Durus StorageServer", _processes('durus'),
             ONE),
     Command('dispatcher', "run a site's dispatcher",

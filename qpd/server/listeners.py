@@ -40,6 +40,7 @@ import os
 import select
 import socket
 import struct
+import time
 
 from qpd.lib.process import remove_stale_socket
 from qpd.lib.ready import format_address_text
@@ -210,6 +211,27 @@ class SharedListeners:
         except OSError as e:
             self.log('cannot watch a shared listener (%s)' % e)
             self.drop(shared)
+
+    def accept(self, shared):
+        """(shared:Shared) -> (socket, peer) | None: a connection accepted
+        from shared, blocking, of the listener's family (socket.accept()
+        without its per-call family and type lookups, each an IntEnum);
+        None when there was none (another worker took it), when accept(2)
+        failed for want of descriptors or memory (shared is then paused:
+        the dispatcher accepts meanwhile) or when the dispatcher stopped
+        listening (EINVAL, it drains: shared is dropped)."""
+        try:
+            fd, peer = shared.sock._accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as e:
+            if e.errno in OUT_OF_RESOURCES:
+                self.log('accept failed: %s; pausing' % e)
+                self.pause(shared, time.monotonic())
+            else:
+                self.drop(shared)
+            return None
+        return socket.socket(shared.family, socket.SOCK_STREAM, 0, fd), peer
 
     def pause(self, shared, now):
         """(shared:Shared, now:float) -> None: leave it alone for

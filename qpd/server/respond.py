@@ -38,7 +38,7 @@ import select
 import tempfile
 import time
 
-from qpd.lib.gc_clock import gc_clock
+from qpd.lib.collector import gc_clock
 from qpd.lib.http import format_head, http_date
 from qpd.server import fdpass, protocol
 from qpd.server.intake import SocketBody, read_chunked

@@ -35,7 +35,8 @@ from durus.serialize import COMPRESSED_START_BYTE, split_oids, unpack_record
 from qpd.storage.shelf_scan import (
     Damage, analyze_tail, iter_records, scan)
 
-__all__ = ['check_file', 'load_record', 'CheckReport', 'ROOT_OID']
+__all__ = ['check_file', 'load_record', 'walk_from_root', 'CheckReport',
+           'ROOT_OID']
 
 ROOT_OID = b'\0' * 8
 _INT8 = struct.Struct('>Q')
@@ -140,6 +141,47 @@ def load_record(data, make_unpickler=_plain_unpickler):
     return klass, unpickler.load()
 
 
+def walk_from_root(report, has, read, say):
+    """(report:CheckReport, has, read, say) -> None
+    Check every object reachable from the root into report: has(oid) ->
+    bool (is there a record), read(oid) -> record bytes; say(text) tells
+    of progress. report.objects is the number of objects in all."""
+    if not has(ROOT_OID):
+        if report.objects:
+            report.unreadable.append((0, 'the root object has no record'))
+        return
+    seen = {ROOT_OID}
+    todo = deque([ROOT_OID])
+    while todo:
+        oid = todo.popleft()
+        record = read(oid)
+        report.reachable += 1
+        report.reachable_bytes += len(record)
+        if report.reachable % _PROGRESS_EVERY == 0:
+            say('checking: %d of %d objects' % (
+                report.reachable, report.objects))
+        try:
+            record_oid, data, refs = unpack_record(record)
+            if record_oid != oid:
+                raise ValueError('its record names oid %d' %
+                                 _oid_number(record_oid))
+            load_record(data)
+            refs = split_oids(refs)
+        except Exception as e:
+            report.unreadable.append((_oid_number(oid), '%s: %s' % (
+                type(e).__name__, e)))
+            continue
+        for ref in refs:
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if has(ref):
+                todo.append(ref)
+            else:
+                report.dangling.append((_oid_number(oid),
+                                        _oid_number(ref)))
+
+
 def check_file(path, live=False, progress=None):
     """(path:str, live:bool=False, progress=None) -> CheckReport
     See the module's docstring. progress(text) is called now and then on
@@ -185,41 +227,10 @@ def check_file(path, live=False, progress=None):
                 say('indexing: %d of %d transactions' % (
                     number, report.transactions))
         report.objects = len(index)
-        if ROOT_OID not in index:
-            if index:
-                report.unreadable.append((0, 'the root object has no '
-                                             'record'))
-            return report
-        seen = {ROOT_OID}
-        todo = deque([ROOT_OID])
-        while todo:
-            oid = todo.popleft()
+
+        def read(oid):
             position, length = index[oid]
             f.seek(position + 16)
-            record = f.read(length - 8)
-            report.reachable += 1
-            report.reachable_bytes += len(record)
-            if report.reachable % _PROGRESS_EVERY == 0:
-                say('checking: %d of %d objects' % (
-                    report.reachable, report.objects))
-            try:
-                record_oid, data, refs = unpack_record(record)
-                if record_oid != oid:
-                    raise ValueError('its record names oid %d' %
-                                     _oid_number(record_oid))
-                load_record(data)
-                refs = split_oids(refs)
-            except Exception as e:
-                report.unreadable.append((_oid_number(oid), '%s: %s' % (
-                    type(e).__name__, e)))
-                continue
-            for ref in refs:
-                if ref in seen:
-                    continue
-                seen.add(ref)
-                if ref in index:
-                    todo.append(ref)
-                else:
-                    report.dangling.append((_oid_number(oid),
-                                            _oid_number(ref)))
+            return f.read(length - 8)
+        walk_from_root(report, index.__contains__, read, say)
     return report

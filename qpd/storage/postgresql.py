@@ -54,6 +54,16 @@ oids it learned go to every client. Two servers incrementing one counter
 lose no update; a transaction that read an object another host changed
 meanwhile is retried, as within one Durus server.
 
+The server's cache. The storage keeps the records it loaded or wrote,
+up to CACHE_BYTES, as of last_tid: a record is dropped when a poll shows
+its oid changed, replaced when this server commits it, and only a row no
+newer than last_tid is kept. A load found there is answered without asking
+PostgreSQL: the state as of this server's last poll, which every client's
+invalid set already accounts for (what a file storage's page cache gives
+its server). A commit based on such a read is still checked: the sync at
+the start of the commit and the poll under the lock bring newer changes
+in as conflicts.
+
 Durability. end() returns only after PostgreSQL's COMMIT returned, with
 `synchronous_commit` (and `synchronous_standby_names`) as the operator set
 them; the server answers the client after that.
@@ -61,9 +71,14 @@ them; the server answers the client after that.
 Reconnection. When the connection to PostgreSQL fails (a restart, a
 failover to a standby that libpq's multi-host `target_session_attrs=
 read-write` finds), the storage reconnects for up to `reconnect_for`
-seconds; a load is retried, a commit whose COMMIT may not have reached the
-server is never acknowledged (the client is dropped, and sees a lost
-connection). If the database then has fewer transactions than this server
+seconds; a load is retried. A commit whose connection failed during its
+COMMIT looks for its own transaction row once reconnected (the tid, the
+transaction's start time and the oids): there, it is acknowledged; absent
+while its old backend still runs that transaction (a COMMIT waiting for a
+synchronous standby), it waits for the outcome; absent otherwise, or still
+unknown after reconnect_for, it is never acknowledged (the client is
+dropped, and sees a lost connection). So a worker's retry never repeats a
+commit that happened. If the database then has fewer transactions than this server
 saw (a failover to a standby that was behind), the server cannot tell its
 clients what they must forget: it stops (StorageLost), supervisord starts
 it again and every client reconnects with an empty cache. The same when a
@@ -94,6 +109,7 @@ SCHEMA_VERSION = '1'
 POLL_INTERVAL = 1.0            # seconds between polls at the most
 TRANSACTION_KEEP = '1 hour'    # transaction rows a pack keeps
 OID_BATCH = 100                # oids taken from the sequence at once
+CACHE_BYTES = 64 << 20         # records the server keeps in memory
 _COMMIT_LOCK = 0x717064636f6d  # advisory lock keys (per database)
 _SCHEMA_LOCK = 0x71706473636d
 CHANNEL = 'qpd_commit'
@@ -147,6 +163,17 @@ def _first_line(error):
     return ' '.join(text.splitlines()[0].split())
 
 
+def _connect_fix(error):
+    """(error:str) -> str: what to do about a failed connection."""
+    if 'does not exist' in error and 'database' in error:
+        return ('create the database (createdb, as a PostgreSQL superuser), '
+                'or correct dbname in durus_dsn')
+    if 'password' in error or 'authentication' in error:
+        return ("put the role's password in the server user's ~/.pgpass "
+                '(mode 0600) or PGPASSWORD, or correct user in durus_dsn')
+    return 'start the database server, or correct host and port in durus_dsn'
+
+
 def _root_record():
     """() -> bytes: the record of a new root, as Durus makes it."""
     from durus.connection import Connection
@@ -186,6 +213,10 @@ class PostgresStorage(Storage):
         self.news = 0               # other servers' transactions seen
         self.on_news = None         # called with the count, when news come
         self.notified = False       # a NOTIFY came during a query
+        self.cache = {}             # oid -> record, as of last_tid
+        self.cache_bytes = 0
+        self.cache_limit = CACHE_BYTES
+        self.cache_hits = 0
         self._connect(first=True)
         self._check_schema(create)
         self.last_tid = self._max_tid()
@@ -208,10 +239,9 @@ class PostgresStorage(Storage):
         except psycopg.OperationalError as e:
             if first:
                 raise StorageSetupError(
-                    'cannot connect to PostgreSQL with %s (%s): start the '
-                    'database server, or correct durus_dsn (and the '
-                    'password in ~/.pgpass or PGPASSWORD)' % (
-                        self._describe(), _first_line(e))) from None
+                    'cannot connect to PostgreSQL with %s (%s): %s' % (
+                        self._describe(), _first_line(e),
+                        _connect_fix(str(e)))) from None
             raise
         conn.prepare_threshold = 0
         conn.add_notify_handler(self._notice_notify)
@@ -341,6 +371,7 @@ class PostgresStorage(Storage):
         for tid, packed in rows:
             oids.extend(split_oids(bytes(packed)))
         self.last_tid = rows[-1][0]
+        self._forget(oids)
         self.invalid.update(oids)
         if self.pack_extra is not None:
             self.pack_extra.extend(oids)
@@ -363,6 +394,30 @@ class PostgresStorage(Storage):
         self.invalid.clear()
         return result
 
+    # The cache -------------------------------------------------------------
+
+    def _remember(self, oid, record):
+        old = self.cache.pop(oid, None)
+        if old is not None:
+            self.cache_bytes -= len(old)
+        self.cache[oid] = record
+        self.cache_bytes += len(record)
+        while self.cache_bytes > self.cache_limit and self.cache:
+            first = next(iter(self.cache))
+            self.cache_bytes -= len(self.cache.pop(first))
+
+    def _forget(self, oids):
+        cache = self.cache
+        for oid in oids:
+            record = cache.pop(oid, None)
+            if record is not None:
+                self.cache_bytes -= len(record)
+
+    def clear_cache(self):
+        """() -> None: forget every cached record."""
+        self.cache.clear()
+        self.cache_bytes = 0
+
     # Loading ---------------------------------------------------------------
 
     def _select(self, ints):
@@ -377,16 +432,27 @@ class PostgresStorage(Storage):
         The records there are; newer when one was written after the last
         poll, in which case this polled (its oids, and those rows', are
         now in self.invalid): answer them as invalidated."""
-        if not oids:
-            return {}, False
-        rows = self._retrying(self._select, [str_to_int8(o) for o in oids])
         records = {}
+        cache = self.cache
+        missing = []
+        for oid in oids:
+            record = cache.get(oid)
+            if record is None:
+                missing.append(oid)
+            else:
+                records[oid] = record
+        self.cache_hits += len(records)
+        if not missing:
+            return records, False
+        rows = self._retrying(self._select, [str_to_int8(o) for o in missing])
         newer = []
         for oid, tid, record in rows:
             oid = int8_to_str(oid)
-            records[oid] = bytes(record)
+            record = records[oid] = bytes(record)
             if tid > self.last_tid:
                 newer.append(oid)
+            else:
+                self._remember(oid, record)
         if newer:
             self.poll()
             self.invalid.update(newer)
@@ -462,10 +528,12 @@ class PostgresStorage(Storage):
         oids = list(pending)
         psycopg = self.psycopg
         learned = None
+        started = None      # (now(), backend pid): the row's `at`
         try:
             with self.conn.transaction():
-                self._query('SELECT pg_advisory_xact_lock(%s)',
-                            (_COMMIT_LOCK,))
+                started = self._query(
+                    'SELECT now(), pg_backend_pid() FROM '
+                    'pg_advisory_xact_lock(%s)', (_COMMIT_LOCK,)).fetchone()
                 rows = self._poll_rows()
                 if rows:
                     learned = rows
@@ -492,14 +560,49 @@ class PostgresStorage(Storage):
             # Another writer that does not take the lock: never ours.
             raise ConflictError(oids[:1]) from None
         except psycopg.OperationalError as e:
-            # The outcome of COMMIT is unknown: never acknowledge it.
+            # The outcome of COMMIT is unknown until the row is looked for.
             self._reconnect_quietly()
-            raise PostgresUnavailable(
-                'a commit failed (%s); it is not acknowledged' %
-                _first_line(e)) from None
+            if started is None or not self._committed(
+                    self.last_tid + 1, started, _pack_oids(oids)):
+                raise PostgresUnavailable(
+                    'a commit failed (%s); it is not acknowledged' %
+                    _first_line(e)) from None
+            tid = self.last_tid + 1
+            self._say('transaction %d committed, though its connection '
+                      'failed (%s)' % (tid, _first_line(e)))
         self.last_tid = tid
+        for oid in oids:
+            self._remember(oid, pending[oid])
         if self.pack_extra is not None:
             self.pack_extra.extend(oids)
+
+    def _committed(self, tid, started, packed):
+        """(tid:int, started:(datetime, int), packed:bytes) -> bool: did
+        the commit whose connection failed (its transaction began at
+        started[0], in backend started[1]) commit after all? Its
+        transaction row says so, on this server or on a promoted standby
+        (a synchronous one has every commit the primary could have
+        acknowledged). While that transaction still runs (a COMMIT waiting
+        for a synchronous standby), wait for it, up to reconnect_for
+        seconds; False when the row is not there, or the outcome is still
+        unknown (the commit is then not acknowledged either way)."""
+        at, pid = started
+        deadline = time.monotonic() + self.reconnect_for
+        while self.conn is not None and not self.conn.closed:
+            try:
+                if self._query(
+                        'SELECT 1 FROM qpd_transaction WHERE tid = %s AND '
+                        'at = %s AND oids = %s', (tid, at, packed)).fetchone():
+                    return True
+                running = self._query(
+                    'SELECT 1 FROM pg_stat_activity WHERE pid = %s AND '
+                    'xact_start = %s', (pid, at)).fetchone()
+            except self.psycopg.OperationalError:
+                return False
+            if not running or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return False
 
     def _reconnect_quietly(self):
         try:
@@ -552,6 +655,7 @@ class PostgresStorage(Storage):
                             'DELETE FROM qpd_transaction WHERE tid < %s AND '
                             "at < now() - interval '" + TRANSACTION_KEEP +
                             "'", (self.last_tid,))
+                    self.clear_cache()
                     yield 'finished: %d live objects, %d removed' % (
                         len(alive), removed)
                     return
@@ -697,3 +801,38 @@ class PostgresStorageServer(_server_base()):
             else:
                 answer.append(STATUS_KEYERROR)
         write_all(s, *answer)
+
+
+def check_database(dsn, site=None, progress=None):
+    """(dsn:str, site:str=None, progress=None) -> qpd.storage.check.
+        CheckReport
+    `qpd check` on a PostgreSQL site: every object reachable from the root
+    is read and unpickled, every reference followed, in one REPEATABLE
+    READ transaction (one consistent state while the site runs). Raises
+    StorageSetupError (one line) when the database cannot be checked."""
+    from qpd.storage.check import CheckReport, walk_from_root
+    say = progress or (lambda text: None)
+    storage = PostgresStorage(dsn, site=site, create=False)
+    try:
+        conn = storage.conn
+        conn.isolation_level = storage.psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        report = CheckReport(storage._describe())
+        with conn.transaction():
+            index = {int8_to_str(oid) for (oid,) in conn.execute(
+                'SELECT oid FROM qpd_object')}
+            report.objects = report.records = len(index)
+            report.transactions, report.committed_end = conn.execute(
+                'SELECT (SELECT count(*) FROM qpd_transaction), '
+                '(SELECT coalesce(sum(length(record)), 0) FROM qpd_object)'
+            ).fetchone()
+            report.size = report.committed_end
+
+            def read(oid):
+                return bytes(conn.execute(
+                    'SELECT record FROM qpd_object WHERE oid = %s',
+                    (str_to_int8(oid),), binary=True).fetchone()[0])
+            walk_from_root(report, index.__contains__, read, say)
+        return report
+    finally:
+        storage.close()

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from qpd.server.metrics import get_metrics_text
-from qpd.server.worker import get_request_limit
+from qpd.server.recycle import get_request_limit
 from qpd.site import Site
 
 from harness import Cluster, make_home, wait_until
