@@ -27,6 +27,11 @@ just before a rotation still verifies for as long as it could live
 anyway, and no longer. Running processes notice a rotation by
 themselves (the file's identity is checked when a key is asked for).
 
+On a PostgreSQL site the file is a copy of the key every web host shares,
+kept in the database and written by each host's StorageServer
+(qpd.storage.shared_secret, which uses format_keys, parse_keys,
+rotate_keys and write_text here, the one owner of the file's text).
+
 A file that group or others may read is closed to 0600 when it is read,
 and reported as one line (its path and the fix: rotate the key, since
 others may have copied it).

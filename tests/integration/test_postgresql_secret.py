@@ -22,6 +22,7 @@ from qpd.lib.secret_file import SecretFile, make_keys, parse_keys
 from qpd.storage import shared_secret
 from qpd.web.profile import Profile
 from tests.conftest import DurusServer, write_site
+from tests.test_hardening_27b import FORM_SLASH as SLASH
 
 psycopg = pytest.importorskip('psycopg')
 
@@ -174,27 +175,6 @@ def test_the_first_server_keeps_its_hosts_key_and_the_old_root_entry(
         made.stop()
 
 
-SLASH = '''
-from qpd.web.directory import Directory
-from qpd.web.form import Form
-from qpd.web.publish import Publisher
-
-
-class SitePublisher(Publisher):
-    configuration = CONFIGURATION
-
-
-class SiteDirectory(Directory):
-    _q_exports = ['a']
-
-    def a(self):
-        form = Form()
-        form.add_string('name')
-        form.add_submit('save', 'Save')
-        if not form.is_submitted() or form.has_errors():
-            return form.render()
-        return 'saved %s' % form.get('name')
-'''
 
 _counter = [0]
 
@@ -279,3 +259,29 @@ def test_qpd_secret_rotates_in_the_database(tmp_path, postgres):
         wait_for(lambda: _read(other.key_file(0)) == text, timeout=3)
     finally:
         other.stop()
+
+
+def test_the_mirror_puts_back_a_file_removed_or_edited(hosts, tmp_path):
+    """A SecretMirror (the thread each StorageServer runs; here in this
+    process, reading every 0.2 s instead of CHECK_INTERVAL) rewrites a
+    key file that no longer holds the database's text."""
+    hosts.start_together()
+    text = _shared(hosts.dsn)
+    keys = SecretFile(str(tmp_path / 'secret.key'))
+    lines = []
+    mirror = shared_secret.SecretMirror(hosts.dsn, keys, say=lines.append,
+                                        interval=0.2)
+    mirror.start()
+    try:
+        wait_for(lambda: keys.read_text() == text)
+        os.unlink(keys.path)
+        wait_for(lambda: keys.read_text() == text)
+        with open(keys.path, 'wb') as f:
+            f.write(make_keys(b'x' * 32))
+        wait_for(lambda: keys.read_text() == text)
+        assert stat.S_IMODE(os.stat(keys.path).st_mode) == 0o600
+        assert mirror.written == 3 and len(lines) == 3
+    finally:
+        mirror.stop()
+        mirror.join(5)
+    assert not mirror.is_alive()
