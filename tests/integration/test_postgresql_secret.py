@@ -108,6 +108,28 @@ def test_servers_starting_together_agree_on_one_key(hosts):
     assert _read(hosts.key_file(1)) == one
 
 
+def test_first_inserts_race_to_one_key(hosts):
+    """Eight connections offering eight keys at one moment (as servers
+    starting together do, at the SQL level): all read back one of them."""
+    hosts.servers[0].start()        # the tables, and a key: remove it
+    with psycopg.connect(hosts.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM qpd_meta WHERE key = 'secret'")
+    barrier = threading.Barrier(8)
+    seeds = [make_keys(bytes([65 + n]) * 32) for n in range(8)]
+    got = [None] * 8
+
+    def offer(n):
+        with psycopg.connect(hosts.dsn, autocommit=True) as conn:
+            barrier.wait(10)
+            got[n] = shared_secret._insert_or_read(conn, seeds[n])
+    threads = [threading.Thread(target=offer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(set(got)) == 1 and got[0] in seeds
+
+
 def test_a_rotation_reaches_every_running_servers_file(hosts):
     hosts.start_together()
     before = _read(hosts.key_file(0))
@@ -273,14 +295,18 @@ def test_the_mirror_puts_back_a_file_removed_or_edited(hosts, tmp_path):
                                         interval=0.2)
     mirror.start()
     try:
-        wait_for(lambda: keys.read_text() == text)
+        # (the count once the line is said: after the file is written)
+        wait_for(lambda: len(lines) == 1)
+        assert keys.read_text() == text
         os.unlink(keys.path)
-        wait_for(lambda: keys.read_text() == text)
+        wait_for(lambda: len(lines) == 2)
+        assert keys.read_text() == text
         with open(keys.path, 'wb') as f:
             f.write(make_keys(b'x' * 32))
-        wait_for(lambda: keys.read_text() == text)
+        wait_for(lambda: len(lines) == 3)
+        assert keys.read_text() == text
         assert stat.S_IMODE(os.stat(keys.path).st_mode) == 0o600
-        assert mirror.written == 3 and len(lines) == 3
+        assert mirror.written == 3
     finally:
         mirror.stop()
         mirror.join(5)
