@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from harness import QpdHome, find_processes_in
+from harness import QpdHome, find_processes_in, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -71,7 +71,15 @@ def test_two_sites_side_by_side(home):
     assert 'supervisord stopped' in result.stdout
     assert find_processes_in(home.get_path()) == []
     home.run('start', 'two')                # both come back
-    assert home.get('one', '/')[0] == 200
+    # `qpd start two` waits for two; one comes up beside it.
+    wait_until(lambda: _answers(home, 'one'), timeout=30)
+
+
+def _answers(home, name):
+    try:
+        return home.get(name, '/')[0] == 200
+    except OSError:
+        return False
 
 
 def test_errors_are_one_line(home):
