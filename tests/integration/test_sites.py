@@ -32,7 +32,10 @@ def test_new_start_request_stop(home):
                    ).st_mode & 0o777 == 0o700
     result = home.run('status', 'hello')
     assert 'durus' in result.stdout and 'worker_01' in result.stdout
-    assert 'pool: workers 2' in result.stdout
+    # `qpd start` returns once the site answers: the second worker may say
+    # HELLO to the dispatcher a moment later.
+    wait_until(lambda: 'pool: workers 2' in home.run('status', 'hello').stdout,
+               timeout=20)
     result = home.run('list')
     assert 'hello' in result.stdout and 'running' in result.stdout
     result = home.run('show', 'hello')
