@@ -78,7 +78,6 @@ def _stop(process):
 
 
 def _durus_setup(address, clients, objects):
-    from durus.connection import Connection
     from durus.persistent_dict import PersistentDict
     from qpd.storage.connection import connect
     connection = connect(address)
@@ -92,7 +91,6 @@ def _durus_setup(address, clients, objects):
     connection.commit()
     oids = [item._p_oid for item in items]
     connection.get_storage().close()
-    assert Connection
     return oids
 
 

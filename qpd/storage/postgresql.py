@@ -728,7 +728,7 @@ class PostgresStorage(Storage):
     # Packing ---------------------------------------------------------------
 
     def _refs(self, oids):
-        records, newer = {}, False
+        records = {}
         for start in range(0, len(oids), 500):
             part = oids[start:start + 500]
             rows = self._retrying(self._select, [str_to_int8(o) for o in part])
