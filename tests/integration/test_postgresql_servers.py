@@ -217,3 +217,52 @@ def test_a_server_starts_afresh_when_the_database_lost_what_it_saw(
     b = two.connect()
     wait_for(lambda: (b.abort(), b.get_root()['item']['value'])[1] ==
              'after', timeout=10)
+
+
+def test_a_commit_is_answered_only_once_the_standby_has_it(tmp_path):
+    """With synchronous_standby_names naming a standby that is not there,
+    PostgreSQL never finishes a synchronous COMMIT: the StorageServer
+    writes the commit (its row is visible) but must not answer it until
+    the flush returns, which it does once the operator drops the setting.
+    (A flush that wrote no row would not wait: its answer would come at
+    once.)"""
+    from harness.postgres import PostgresCluster
+    cluster = PostgresCluster().start()
+    server = None
+    try:
+        dsn = cluster.create_database('held')
+        server = DurusServer(str(tmp_path), name='site', dsn=dsn).start()
+        a = server.connect()
+        a.get_root()['item'] = PersistentDict(value=1)
+        a.commit()
+        cluster.execute("ALTER SYSTEM SET synchronous_standby_names = "
+                        "'nobody'")
+        cluster.execute('SELECT pg_reload_conf()')
+        time.sleep(0.5)
+        a.get_root()['item']['value'] = 2
+        answered = []
+
+        def commit():
+            try:
+                a.commit()
+                answered.append('answered')
+            except Exception as e:
+                answered.append(e)
+        thread = threading.Thread(target=commit, daemon=True)
+        thread.start()
+        thread.join(2.5)
+        assert not answered, 'the commit was answered before the standby ' \
+            'had it: %r' % answered
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute('SELECT max(tid) FROM qpd_transaction'
+                                ).fetchone()[0] >= 3     # written, held
+        cluster.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        cluster.execute('SELECT pg_reload_conf()')
+        thread.join(15)
+        assert answered == ['answered'], answered
+        b = server.connect()
+        assert b.get_root()['item']['value'] == 2
+    finally:
+        if server is not None:
+            server.stop()
+        cluster.remove()
