@@ -298,7 +298,8 @@ def get_status(args):
     not run fully). report: {'home', 'supervisord': bool, 'sites': [{'name',
     'state' ('running', 'partial' or 'stopped'), 'url', 'processes':
     [{'name', 'state', 'pid', 'uptime' (seconds or None), 'description'}],
-    'pool' (the dispatcher's stats or None), 'storage'}]}"""
+    'pool' (the dispatcher's stats or None), 'storage', and on
+    durus_storage='postgresql' 'postgresql' (qpd.storage.pg_status)}]}"""
     from qpd.server.control import get_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
@@ -341,6 +342,9 @@ def get_status(args):
         except (OSError, ValueError):
             pass              # the dispatcher is not answering (yet)
         entry['storage'] = describe_storage(site)
+        if site.get('durus_storage') == 'postgresql':
+            from qpd.storage.pg_status import get_database_state
+            entry['postgresql'] = get_database_state(site.get('durus_dsn'))
     return report, result
 
 
@@ -368,6 +372,10 @@ def status(args):
             _say('  pool: %s' % format_stats(entry['pool']))
         if entry['storage']:
             _say('  storage: %s' % entry['storage'])
+        if entry.get('postgresql'):
+            from qpd.storage.pg_status import format_database_state
+            _say('  postgresql: %s' % format_database_state(
+                entry['postgresql']))
     return result
 
 

@@ -204,6 +204,7 @@ class PostgresStorage(Storage):
         self.reconnect_for = reconnect_for
         self.say = say
         self.conn = None
+        self.down_since = None      # monotonic time the outage began
         self.last_tid = 0
         self.invalid = set()        # oids for the next sync()
         self.pending = {}           # oid -> record of the commit under way
@@ -259,10 +260,15 @@ class PostgresStorage(Storage):
             self.conn.close()
         except Exception:
             pass
-        deadline = time.monotonic() + self.reconnect_for
+        # One deadline per outage: once it passed, each call tries once
+        # (the server keeps serving what needs no database meanwhile).
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+        deadline = self.down_since + self.reconnect_for
         while True:
             try:
                 self._connect()
+                self.down_since = None
                 break
             except self.psycopg.OperationalError as e:
                 if time.monotonic() > deadline:
@@ -748,7 +754,10 @@ class PostgresStorageServer(_server_base()):
     # The loop's hooks ------------------------------------------------------
 
     def get_watched(self):
-        return [self.storage.fileno()] if self.storage.conn else []
+        conn = self.storage.conn
+        if conn is None or conn.closed:     # down: polled on the timeout
+            return []
+        return [self.storage.fileno()]
 
     def on_watched(self, fd):
         self.poll_now()
