@@ -142,11 +142,19 @@ def recover_tail(path, side_directory=None, check_command=None, say=None):
     return side
 
 
-class _Syncer:
-    """A thread that fdatasyncs a file descriptor when asked, and says it is
-    done by writing a byte to a pipe that the server's loop selects on."""
+def _fdatasync(fd):
+    (getattr(os, 'fdatasync', None) or os.fsync)(fd)
 
-    def __init__(self):
+
+class _Syncer:
+    """(function=fdatasync)
+    A thread that calls function(target) (fdatasyncs a file descriptor)
+    when asked, and says it is done by writing a byte to a pipe that the
+    server's loop selects on. An OSError (or, for another function, any
+    error) is kept in `error`."""
+
+    def __init__(self, function=_fdatasync):
+        self.function = function
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         self.requests = queue.SimpleQueue()
@@ -161,8 +169,8 @@ class _Syncer:
             if fd is None:
                 return
             try:
-                (getattr(os, 'fdatasync', None) or os.fsync)(fd)
-            except OSError as e:
+                self.function(fd)
+            except Exception as e:
                 self.error = e
             os.write(self.wake_w, b'.')
 
@@ -234,7 +242,7 @@ class DurableStorageServer(StorageServer):
             log(20, 'Ready on %s', self.address)
             self.sockets.append(listener)
             if self.sync:
-                self.syncer = _Syncer()
+                self.syncer = self.make_syncer()
             wake = self.syncer.wake_r if self.syncer else None
             while True:
                 idle_pack = self.packer is not None and self.syncing is None
@@ -263,7 +271,15 @@ class DurableStorageServer(StorageServer):
                 self.commit_counter.close()
             self.address.close(listener)
 
-    # Hooks for a storage with news of its own (qpd.storage.postgresql).
+    # Hooks for another storage (qpd.storage.postgresql).
+
+    def make_syncer(self):
+        """() -> _Syncer: the thread that makes written commits durable."""
+        return _Syncer()
+
+    def get_sync_target(self):
+        """() -> what the syncer's function is given: the file's fd."""
+        return self.storage.shelf.get_file().file.fileno()
 
     def get_watched(self):
         """() -> [fd]: more file descriptors the loop selects on; when one
@@ -307,7 +323,7 @@ class DurableStorageServer(StorageServer):
         start one that covers them all."""
         if self.syncing is None and self.written > self.synced:
             self.syncing = self.written
-            self.syncer.request(self.storage.shelf.get_file().file.fileno())
+            self.syncer.request(self.get_sync_target())
 
     def synced_up(self):
         """() -> None: the running sync is done: answer the commits it
@@ -365,10 +381,14 @@ class DurableStorageServer(StorageServer):
         except StopIteration:
             self.packer = None
             self.bytes_since_pack = 0
-            if self.sync:
-                sync_directory(os.path.dirname(os.path.abspath(
-                    self.storage.get_filename())))
+            self.pack_done()
             log(20, 'pack finished at %s' % datetime.now())
+
+    def pack_done(self):
+        """() -> None: a pack finished: make the new file's name durable."""
+        if self.sync:
+            sync_directory(os.path.dirname(os.path.abspath(
+                self.storage.get_filename())))
 
     # Commands ------------------------------------------------------------
 

@@ -64,9 +64,19 @@ its server). A commit based on such a read is still checked: the sync at
 the start of the commit and the poll under the lock bring newer changes
 in as conflicts.
 
-Durability. end() returns only after PostgreSQL's COMMIT returned, with
-`synchronous_commit` (and `synchronous_standby_names`) as the operator set
-them; the server answers the client after that.
+Durability, with group commit. As qpd.storage.durable does for a file,
+the server writes each commit at once and holds its answer until it is
+durable: each commit's transaction runs with synchronous_commit off (its
+COMMIT returns without waiting for the WAL flush, and others see it at
+once), and a helper thread then commits one small transaction of its own,
+on its own connection, with `synchronous_commit` (and
+`synchronous_standby_names`) as the operator set them: when that returns,
+the WAL is flushed (and, with a synchronous standby, replicated) up to
+it, so every commit written before it is durable, and their answers go
+out. Commits that arrive meanwhile share the next flush. A flush that
+fails stops the server without answering (supervisord starts it again).
+With `durus_sync` off, commits are answered as soon as their COMMIT
+returned.
 
 Reconnection. When the connection to PostgreSQL fails (a restart, a
 failover to a standby that libpq's multi-host `target_session_attrs=
@@ -218,6 +228,8 @@ class PostgresStorage(Storage):
         self.cache_bytes = 0
         self.cache_limit = CACHE_BYTES
         self.cache_hits = 0
+        self.defer_flush = False    # commit with synchronous_commit off
+        self.flush_conn = None      # the flushing thread's connection
         self._connect(first=True)
         self._check_schema(create)
         self.last_tid = self._max_tid()
@@ -247,6 +259,9 @@ class PostgresStorage(Storage):
         conn.prepare_threshold = 0
         conn.add_notify_handler(self._notice_notify)
         conn.execute('LISTEN %s' % CHANNEL)
+        # The operator's setting, for commits that are not deferred.
+        self.synchronous_commit = conn.execute(
+            'SHOW synchronous_commit').fetchone()[0]
         self.conn = conn
 
     def _notice_notify(self, notify):
@@ -537,9 +552,18 @@ class PostgresStorage(Storage):
         started = None      # (now(), backend pid): the row's `at`
         try:
             with self.conn.transaction():
+                # The lock; the wake-up for other servers (sent only if
+                # this commits); no wait for the WAL flush when flush()
+                # makes the commits durable; the transaction's start time
+                # and backend, to find it again if the connection fails.
                 started = self._query(
-                    'SELECT now(), pg_backend_pid() FROM '
-                    'pg_advisory_xact_lock(%s)', (_COMMIT_LOCK,)).fetchone()
+                    "SELECT pg_advisory_xact_lock(%s), "
+                    "pg_notify(%s, ''), "
+                    "set_config('synchronous_commit', %s, true), "
+                    "now(), pg_backend_pid()",
+                    (_COMMIT_LOCK, CHANNEL,
+                     'off' if self.defer_flush else
+                     self.synchronous_commit)).fetchone()[3:]
                 rows = self._poll_rows()
                 if rows:
                     learned = rows
@@ -555,7 +579,6 @@ class PostgresStorage(Storage):
                     (tid, _pack_oids(oids), tid,
                      [str_to_int8(o) for o in oids],
                      [pending[o] for o in oids]))
-                self._query("SELECT pg_notify(%s, '')", (CHANNEL,))
         except _Refused:
             changed = self._take(learned)
             if handle_invalidations is not None:
@@ -609,6 +632,57 @@ class PostgresStorage(Storage):
                 return False
             time.sleep(0.1)
         return False
+
+    def flush(self, tid):
+        """(tid:int) -> None: make every commit up to tid durable: commit
+        a transaction that has an xid, on the flushing connection, with
+        the operator's synchronous_commit (see the module's docstring).
+        When that connection failed (PostgreSQL restarted, or failed over),
+        connect again and flush only if transaction tid is there: it and
+        every one before it survived. Called from the server's syncer
+        thread only."""
+        psycopg = self.psycopg
+        try:
+            self._flush()
+            return
+        except psycopg.OperationalError:
+            self._close_flush()
+        deadline = time.monotonic() + self.reconnect_for
+        while True:
+            try:
+                there = self._flush(tid)
+                break
+            except psycopg.OperationalError:
+                self._close_flush()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        if not there:
+            raise StorageLost(
+                'transaction %d is not in the database of %s after it '
+                'reconnected (PostgreSQL lost it in a crash): stopping '
+                'without acknowledging it' % (tid, self._describe()))
+
+    def _flush(self, tid=None):
+        if self.flush_conn is None:
+            self.flush_conn = self.psycopg.connect(self.dsn,
+                                                   connect_timeout=10)
+        there = True
+        if tid is not None:
+            there = self.flush_conn.execute(
+                'SELECT count(*) FROM qpd_transaction WHERE tid = %s',
+                (tid,)).fetchone()[0] == 1
+        self.flush_conn.execute('SELECT pg_current_xact_id()')
+        self.flush_conn.commit()
+        return there
+
+    def _close_flush(self):
+        conn, self.flush_conn = self.flush_conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
 
     def _reconnect_quietly(self):
         try:
@@ -703,12 +777,19 @@ class PostgresStorage(Storage):
         a closed connection) waits."""
         return self.conn.fileno()
 
+    def get_filename(self):
+        """() -> str: what names this storage in messages."""
+        return self._describe()
+
     def close(self):
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            finally:
-                self.conn = None
+        for name in ('flush_conn', 'conn'):
+            conn = getattr(self, name)
+            if conn is not None:
+                setattr(self, name, None)
+                try:
+                    conn.close()
+                except Exception:
+                    pass
 
     def __str__(self):
         return 'PostgresStorage(%s)' % self._describe()
@@ -725,21 +806,33 @@ def _server_base():
 
 
 class PostgresStorageServer(_server_base()):
-    """(storage:PostgresStorage, address, on_listening=None,
+    """(storage:PostgresStorage, address, sync=True, on_listening=None,
         commit_counter=None)
     The StorageServer of a PostgresStorage: qpd.storage.durable's server
-    (sync off: PostgreSQL's COMMIT is the durability), that also polls
+    (with sync, its group commit: a flush on the storage's second
+    connection makes the written commits durable), that also polls
     when a NOTIFY wakes it and every POLL_INTERVAL, advances the commit
     counter for what its polls saw, and answers loads as the module's
     docstring says."""
 
-    def __init__(self, storage, address, on_listening=None,
+    def __init__(self, storage, address, sync=True, on_listening=None,
                  commit_counter=None):
-        _server_base().__init__(self, storage, address, sync=False,
+        _server_base().__init__(self, storage, address, sync=sync,
                                 on_listening=on_listening,
                                 commit_counter=commit_counter)
         self.polled_at = time.monotonic()
         storage.on_news = self._news
+        storage.defer_flush = sync
+
+    def make_syncer(self):
+        from qpd.storage.durable import _Syncer
+        return _Syncer(self.storage.flush)
+
+    def get_sync_target(self):
+        return self.storage.last_tid
+
+    def pack_done(self):
+        pass
 
     def _news(self, count):
         # Other servers' commits, seen by a poll: local clients must make

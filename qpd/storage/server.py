@@ -150,7 +150,7 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             from qpd.storage.postgresql import PostgresStorageServer
             path = counter_path(address)
             server = PostgresStorageServer(
-                storage, make_socket_address(address, umask),
+                storage, make_socket_address(address, umask), sync=sync,
                 on_listening=note_listening,
                 commit_counter=path and CommitCounter(path))
         elif context is None:
