@@ -68,7 +68,9 @@ Durability, with group commit. As qpd.storage.durable does for a file,
 the server writes each commit at once and holds its answer until it is
 durable: each commit's transaction runs with synchronous_commit off (its
 COMMIT returns without waiting for the WAL flush, and others see it at
-once), and a helper thread then commits one small transaction of its own,
+once), and a helper thread then commits one small transaction of its own
+(a transactional logical message: a transaction that writes no WAL waits
+for nothing),
 on its own connection, with `synchronous_commit` (and
 `synchronous_standby_names`) as the operator set them: when that returns,
 the WAL is flushed (and, with a synchronous standby, replicated) up to
@@ -89,8 +91,10 @@ synchronous standby), it waits for the outcome; absent otherwise, or still
 unknown after reconnect_for, it is never acknowledged (the client is
 dropped, and sees a lost connection). So a worker's retry never repeats a
 commit that happened. If the database then has fewer transactions than this server
-saw (a failover to a standby that was behind), the server cannot tell its
-clients what they must forget: it stops (StorageLost), supervisord starts
+saw (a failover to a standby that was behind), or its transaction
+`last_tid` is another one (its `at` differs: another server committed
+that tid on the promoted standby), the server cannot tell its clients
+what they must forget: it stops (StorageLost), supervisord starts
 it again and every client reconnects with an empty cache. The same when a
 pack pruned transactions this server had not polled yet (a server stopped
 for longer than TRANSACTION_KEEP).
@@ -216,6 +220,7 @@ class PostgresStorage(Storage):
         self.conn = None
         self.down_since = None      # monotonic time the outage began
         self.last_tid = 0
+        self.last_at = None         # that transaction's `at`: its identity
         self.invalid = set()        # oids for the next sync()
         self.pending = {}           # oid -> record of the commit under way
         self.oid_pool = []
@@ -233,6 +238,7 @@ class PostgresStorage(Storage):
         self._connect(first=True)
         self._check_schema(create)
         self.last_tid = self._max_tid()
+        self.last_at = self._at(self.last_tid)
 
     # Connecting ------------------------------------------------------------
 
@@ -298,6 +304,13 @@ class PostgresStorage(Storage):
                 'server had seen %d (a failover to a standby that was '
                 'behind?): restarting so that every client starts afresh'
                 % (self._describe(), top, self.last_tid))
+        if self.last_at is not None and self._at(self.last_tid) != \
+                self.last_at:
+            raise StorageLost(
+                'transaction %d of the database of %s is not the one this '
+                'server saw (a failover to a standby that was behind, where '
+                'another server committed since): restarting so that every '
+                'client starts afresh' % (self.last_tid, self._describe()))
 
     def _retrying(self, function, *args):
         """function(*args), once more after a reconnection when the
@@ -371,10 +384,18 @@ class PostgresStorage(Storage):
         return self._query(
             'SELECT coalesce(max(tid), 0) FROM qpd_transaction').fetchone()[0]
 
+    def _at(self, tid):
+        """(tid:int) -> datetime|None: the `at` of transaction tid, which
+        tells it from another server's transaction of the same tid on
+        another timeline (after a failover)."""
+        row = self._query('SELECT at FROM qpd_transaction WHERE tid = %s',
+                          (tid,)).fetchone()
+        return row[0] if row else None
+
     # Polling ---------------------------------------------------------------
 
     def _poll_rows(self):
-        return self._query('SELECT tid, oids FROM qpd_transaction '
+        return self._query('SELECT tid, oids, at FROM qpd_transaction '
                            'WHERE tid > %s ORDER BY tid',
                            (self.last_tid,)).fetchall()
 
@@ -389,9 +410,9 @@ class PostgresStorage(Storage):
                 'polled them: restarting so that every client starts afresh'
                 % (self.last_tid + 1, rows[0][0] - 1, self._describe()))
         oids = []
-        for tid, packed in rows:
-            oids.extend(split_oids(bytes(packed)))
-        self.last_tid = rows[-1][0]
+        for row in rows:
+            oids.extend(split_oids(bytes(row[1])))
+        self.last_tid, self.last_at = rows[-1][0], rows[-1][2]
         self._forget(oids)
         self.invalid.update(oids)
         if self.pack_extra is not None:
@@ -599,7 +620,7 @@ class PostgresStorage(Storage):
             tid = self.last_tid + 1
             self._say('transaction %d committed, though its connection '
                       'failed (%s)' % (tid, _first_line(e)))
-        self.last_tid = tid
+        self.last_tid, self.last_at = tid, started[0]
         for oid in oids:
             self._remember(oid, pending[oid])
         if self.pack_extra is not None:
@@ -633,24 +654,23 @@ class PostgresStorage(Storage):
             time.sleep(0.1)
         return False
 
-    def flush(self, tid):
-        """(tid:int) -> None: make every commit up to tid durable: commit
-        a transaction that has an xid, on the flushing connection, with
-        the operator's synchronous_commit (see the module's docstring).
-        When that connection failed (PostgreSQL restarted, or failed over),
-        connect again and flush only if transaction tid is there: it and
-        every one before it survived. Called from the server's syncer
-        thread only."""
+    def flush(self, target):
+        """(target:(tid, at)) -> None: make every commit up to transaction
+        tid durable: commit a transaction that writes WAL, on the flushing
+        connection, with the operator's synchronous_commit (see the
+        module's docstring), in whose snapshot transaction tid, with that
+        `at`, is there: so it and every one before it are durable (and on
+        a synchronous standby) when this returns. When the connection
+        fails (PostgreSQL restarted, or failed over), connect again, for
+        up to reconnect_for seconds. StorageLost when tid is not there,
+        or is another transaction (a failover lost it): nothing it covers
+        may be acknowledged. Called from the server's syncer thread
+        only."""
         psycopg = self.psycopg
-        try:
-            self._flush()
-            return
-        except psycopg.OperationalError:
-            self._close_flush()
         deadline = time.monotonic() + self.reconnect_for
         while True:
             try:
-                there = self._flush(tid)
+                there = self._flush(target)
                 break
             except psycopg.OperationalError:
                 self._close_flush()
@@ -659,22 +679,27 @@ class PostgresStorage(Storage):
                 time.sleep(0.2)
         if not there:
             raise StorageLost(
-                'transaction %d is not in the database of %s after it '
-                'reconnected (PostgreSQL lost it in a crash): stopping '
-                'without acknowledging it' % (tid, self._describe()))
+                'transaction %d is not in the database of %s (PostgreSQL '
+                'lost it in a crash or a failover): stopping without '
+                'acknowledging it' % (target[0], self._describe()))
 
-    def _flush(self, tid=None):
+    def _flush(self, target):
         if self.flush_conn is None:
             self.flush_conn = self.psycopg.connect(self.dsn,
                                                    connect_timeout=10)
-        there = True
-        if tid is not None:
-            there = self.flush_conn.execute(
-                'SELECT count(*) FROM qpd_transaction WHERE tid = %s',
-                (tid,)).fetchone()[0] == 1
-        self.flush_conn.execute('SELECT pg_current_xact_id()')
+        tid, at = target
+        # A transaction that only has an xid writes no WAL, and its COMMIT
+        # waits for neither the flush nor a synchronous standby: this one
+        # writes a (transactional) logical message, so its COMMIT waits for
+        # both.
+        there = self.flush_conn.execute(
+            "SELECT pg_logical_emit_message(true, 'qpd_flush', ''), "
+            'EXISTS (SELECT 1 FROM '
+            'qpd_transaction WHERE tid = %s AND '
+            '(at = %s::timestamptz OR %s::timestamptz IS NULL))',
+            (tid, at, at)).fetchone()[1]
         self.flush_conn.commit()
-        return there
+        return there or tid == 0
 
     def _close_flush(self):
         conn, self.flush_conn = self.flush_conn, None
@@ -829,7 +854,7 @@ class PostgresStorageServer(_server_base()):
         return _Syncer(self.storage.flush)
 
     def get_sync_target(self):
-        return self.storage.last_tid
+        return (self.storage.last_tid, self.storage.last_at)
 
     def pack_done(self):
         pass
