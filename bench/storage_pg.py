@@ -4,7 +4,7 @@ and against RelStorage 4 + ZODB 6 (the anchor a ZODB user would pick) on
 the same PostgreSQL cluster, with 1, 4 and 16 concurrent clients.
 
     python bench/storage_pg.py [--duration SECONDS] [--clients 1,4,16]
-                               [--objects N] [--json FILE]
+                               [--objects N] [--rounds N] [--json FILE]
 
 Needs the bench extra (`pip install -e '.[bench]'`: RelStorage, ZODB,
 psycopg) and Debian's postgresql package. A PostgreSQL cluster is made
@@ -23,7 +23,9 @@ Each client is a process:
 
 Durus clients reach their StorageServer on a unix socket, and the server
 reaches PostgreSQL on its unix socket; RelStorage clients reach PostgreSQL
-directly. The ratios printed are PostgreSQL storage / file storage and
+directly. Each figure is the median of `--rounds` runs, the three kinds
+in turn in each round. The ratios printed are PostgreSQL storage / file
+storage and
 PostgreSQL storage / RelStorage (target: >= 1.0 against RelStorage).
 Figures depend on the machine: state its cores (this project's is 2,
 shared) beside them.
@@ -35,6 +37,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,6 +265,8 @@ def main(argv=None):
     parser.add_argument('--clients', default='1,4,16')
     parser.add_argument('--objects', type=int, default=1000)
     parser.add_argument('--kinds', default=','.join(KINDS))
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='the median of this many runs of each')
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)
     from harness.postgres import PostgresCluster
@@ -271,16 +276,23 @@ def main(argv=None):
     rows = []
     try:
         for clients in [int(c) for c in args.clients.split(',')]:
-            row = {'clients': clients}
+            runs = {kind: [] for kind in KINDS}
+            # The kinds in turn, round after round: a machine that gets
+            # busier or quieter meanwhile weighs on all of them alike.
+            for number in range(args.rounds):
+                for kind in kinds:
+                    result = measure(kind, cluster, directory, clients,
+                                     args.duration, args.objects)
+                    runs[kind].append(result)
+                    print('%2d clients, round %d, %-10s: %6.0f loads/s '
+                          '%6.0f commits/s' % (
+                              clients, number + 1, kind, result['loads'],
+                              result['commits']), flush=True)
+            row = {'clients': clients, 'rounds': runs}
             for kind in KINDS:
-                if kind in kinds:
-                    row[kind] = measure(kind, cluster, directory, clients,
-                                        args.duration, args.objects)
-                else:
-                    row[kind] = {'loads': 0, 'commits': 0}
-                print('%2d clients, %-10s: %6.0f loads/s %6.0f commits/s' % (
-                    clients, kind, row[kind]['loads'],
-                    row[kind]['commits']), flush=True)
+                row[kind] = {what: statistics.median(
+                    [r[what] for r in runs[kind]]) if runs[kind] else 0
+                    for what in ('loads', 'commits')}
             rows.append(row)
     finally:
         cluster.remove()

@@ -537,8 +537,9 @@ KEYS = [
         'place, as in a rolling restart (0: never)', restart=False),
     Key('max_requests_jitter', 0, integer(0),
         'up to this many requests more, spread over the workers by index '
-        'and drawn again for each worker, so that two never leave '
-        'together', restart=False),
+        'and drawn again for each worker, so that they seldom reach '
+        '`max_requests` together (the dispatcher lets one leave at a '
+        'time)', restart=False),
     Key('max_worker_memory', 0, integer(0),
         'bytes of resident memory after which a worker leaves once the '
         'request that crossed it is answered (checked between requests; '
@@ -552,7 +553,8 @@ KEYS = [
         example="'/srv/NAME/static'"),
     Key('logfile', None, path(), "the site's log (hits, errors)",
         shown='`var/site.log`', restart=False, example="'site.log'"),
-    Key('banned', None, path(), 'addresses to refuse (403), one per line',
+    Key('banned', None, path(),
+        'addresses and CIDR networks to refuse (403), one per line',
         shown='`var/banned`', example="'banned'"),
     # The nginx front of several web hosts (`qpd build NAME --hosts ...`).
     Key('upstream_connect_timeout', 2, seconds(0.001),
@@ -677,7 +679,9 @@ KEYS = [
         'the host names the site answers to (a request with another '
         '`Host` gets 400, so redirects and absolute URLs are built from '
         'an allowed name); a leading dot allows subdomains; `None` '
-        'allows any (`qpd new` sets loopback names)', restart=False,
+        'allows any but trusts none: absolute URLs then come from the '
+        'configured `http_address`/`https_address` name and redirects are '
+        'site-relative (`qpd new` sets loopback names)', restart=False,
         example="['www.example.com', 'localhost']"),
     Key('trusted_proxies', None, networks(),
         'the front ends (addresses or CIDR networks, such as nginx on '

@@ -68,6 +68,7 @@ _FOLD_LOCK = 'fold.lock'
 # A process's own file, by prometheus-client's naming: TYPE_PID.db (the
 # types whose values add up; qpd records no gauges).
 _PROCESS_FILE = re.compile(r'(counter|histogram|summary)_(\d+)\.db')
+_ASIDE = '.folding'    # a file being folded (out of the collector's sight)
 
 
 def get_metrics_directory(site):
@@ -103,7 +104,8 @@ def fold_exited(directory):
     many files went. One folder at a time (an flock on fold.lock), so
     nothing is added twice; the files are renamed out of the collector's
     sight (*.db) before their values are added, so a reader never counts
-    a value in both places."""
+    a value in both places. A file left aside by a folder that died
+    half-way is removed (its values may be in the totals already)."""
     from prometheus_client.mmap_dict import MmapedDict
     lock = os.open(os.path.join(directory, _FOLD_LOCK),
                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -112,11 +114,14 @@ def fold_exited(directory):
         fcntl.flock(lock, fcntl.LOCK_EX)
         totals = {}
         for name in sorted(os.listdir(directory)):
+            if name.endswith(_ASIDE):
+                os.unlink(os.path.join(directory, name))
+                continue
             match = _PROCESS_FILE.fullmatch(name)
             if match is None or _is_alive(int(match.group(2))):
                 continue
             path = os.path.join(directory, name)
-            aside = path[:-len('.db')] + '.folding'
+            aside = path[:-len('.db')] + _ASIDE
             os.rename(path, aside)
             kind = match.group(1)
             total = totals.get(kind)

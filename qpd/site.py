@@ -243,8 +243,19 @@ class Site:
         var/ 0755, where the database and logs would be others' to read)."""
         var = self.get_var_directory()
         os.makedirs(var, mode=0o700, exist_ok=True)
-        tighten(var, 0o700)
+        tighten(os.path.realpath(var), 0o700)   # a release's var is a link
         return var
+
+    def get_secret_file(self):
+        """() -> str: the file of the key that signs the site's tokens
+        and nonces (qpd.lib.secret_file): var/secret.key, or, on several
+        hosts (`hosts` and durus_tls), secret.key in this host's TLS
+        directory, where `qpd certs` puts the one every host shares."""
+        from qpd.lib.secret_file import FILE_NAME
+        tls = self.get_tls_directory()
+        if self.get('hosts') and tls is not None:
+            return os.path.join(tls, FILE_NAME)
+        return os.path.join(self.get_var_directory(), FILE_NAME)
 
     def get_static_directory(self):
         """() -> str"""
@@ -335,21 +346,20 @@ class Site:
         """() -> str | (host, port) | qpd.storage.tls.TLSAddress: what a
         Durus client of this host dials: the durus_address as it is, or,
         with durus_tls, a TLS address presenting this host's certificate.
-        A missing TLS file is a ConfigurationError."""
+        A TLS file missing or unusable is a ConfigurationError."""
         address = self.get_durus_address()
         directory = self.get_tls_directory()
         if directory is None or not isinstance(address, tuple):
             return address
-        from qpd.storage.tls import (TLSAddress, TLSFilesMissing,
+        from qpd.storage.tls import (TLSAddress, TLSFileError,
                                      make_client_context)
         try:
             context = make_client_context(directory)
-        except TLSFilesMissing as e:
+        except TLSFileError as e:
             raise ConfigurationError(
-                self.name, 'durus_tls_directory',
-                '%s lacks %s' % (e.directory, ', '.join(e.missing)),
-                'make them with "qpd certs %s" and copy this host\'s '
-                'ca.pem, host.pem and host.key there' % self.name) from None
+                self.name, 'durus_tls_directory', e.problem,
+                e.fix.replace('qpd certs NAME', 'qpd certs ' + self.name)
+            ) from None
         host, port = get_local_address(address)
         return TLSAddress(host, port, context)
 

@@ -233,9 +233,18 @@ def test_get_form():
     form.add_int('page')
     assert form.is_submitted() and not form.has_errors()
     assert form['q'] == 'cats' and form['page'] == 2
+    # QP's reading: a get form is submitted by a GET with any field, a
+    # post form by any POST, even one that carries none of its fields
     form = Form(method='get', request=make_request({'other': 'x'}, method='GET'))
     form.add_string('q')
+    assert form.is_submitted()
+    form = Form(method='get', request=make_request({}, method='GET'))
+    form.add_string('q')
     assert not form.is_submitted()
+    form = Form(method='post', use_tokens=False,
+                request=make_request({}, method='POST'))
+    form.add_string('q', required=True)
+    assert form.is_submitted() and form.has_errors()
     form = Form(method='post', request=make_request({'q': 'x'}, method='GET'))
     form.add_string('q')
     assert not form.is_submitted()

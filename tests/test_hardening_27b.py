@@ -8,6 +8,7 @@ import pwd
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from durus.connection import Connection
@@ -354,3 +355,243 @@ def test_durus_directory_masks_sensitive_names(name):
     root = PersistentDict()
     assert is_credential(root, name, 'value-in-clear')
     assert not is_credential(root, 'title', 'value-in-clear')
+
+
+# 16 (3). qpd_secret lived in the database root --------------------------------
+
+FORM_SLASH = '''
+from qpd.web.directory import Directory
+from qpd.web.form import Form
+from qpd.web.publish import Publisher
+
+
+class SitePublisher(Publisher):
+    configuration = CONFIGURATION
+
+
+class SiteDirectory(Directory):
+    _q_exports = ['a']
+
+    def a(self):
+        form = Form()
+        form.add_string('name')
+        form.add_submit('save', 'Save')
+        if not form.is_submitted() or form.has_errors():
+            return form.render()
+        return 'saved %s' % form.get('name')
+'''
+
+
+def _token_of(text):
+    import re
+    return re.search(r'name="_form_token" value="([^"]+)"', text).group(1)
+
+
+def _post_a(profile, token):
+    return profile.post('/a', name='x', save='Save', _form_token=token)
+
+
+def test_secret_is_a_private_file_not_a_root_entry(make_site, durus_server,
+                                                   umask_022):
+    from qpd.web.profile import Profile
+    site = make_site(FORM_SLASH, durus_address=durus_server.address)
+    profile = Profile(site)
+    token = _token_of(profile.get_text(profile.get('/a')))
+    assert token.count('.') == 2                    # a stateless token
+    connection = durus_server.connect()
+    assert 'qpd_secret' not in connection.get_root()
+    path = site.get_secret_file()
+    assert _mode(path) == 0o600
+    assert _post_a(profile, token).get_status_code() == 200
+
+
+def test_old_root_secret_is_migrated(make_site, durus_server):
+    from qpd.lib.secret_file import SecretFile
+    from qpd.web.profile import Profile
+    connection = durus_server.connect()
+    connection.get_root()['qpd_secret'] = b'o' * 32
+    connection.commit()
+    site = make_site(FORM_SLASH, durus_address=durus_server.address)
+    profile = Profile(site)
+    profile.get('/a')
+    connection.abort()
+    assert 'qpd_secret' not in connection.get_root()
+    assert SecretFile(site.get_secret_file()).get_current() == b'o' * 32
+
+
+def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
+    from qpd.lib.secret_file import SecretFile
+    from tests.conftest import write_site
+    home = str(tmp_path / 'home')
+    site = write_site(home, 'keyed', 'CONFIGURATION = {}\n' + SLASH)
+    var = site.ensure_var_directory()
+    connection = Connection(FileStorage(site.get_durus_file()))
+    connection.get_root()['qpd_secret'] = b'p' * 32
+    connection.commit()
+    connection.get_storage().close()
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'qpd', '--home', home, 'durus', 'keyed'],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith('READY durus')
+        keys = SecretFile(os.path.join(var, 'secret.key'))
+        assert keys.get_current() == b'p' * 32
+        assert _mode(keys.path) == 0o600
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+    # Opened to others since: the next start closes it, with one line.
+    os.chmod(keys.path, 0o644)
+    result = subprocess.Popen(
+        [sys.executable, '-m', 'qpd', '--home', home, 'durus', 'keyed'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert result.stdout.readline().startswith('READY durus')
+        assert _mode(keys.path) == 0o600
+    finally:
+        result.terminate()
+        result.wait(10)
+        result.stdout.close()
+    lines = result.stderr.read().strip().splitlines()
+    result.stderr.close()
+    assert len(lines) == 1 and keys.path in lines[0], lines
+    assert 'qpd secret keyed --rotate' in lines[0]
+    connection = Connection(FileStorage(site.get_durus_file(),
+                                        readonly=True))
+    assert 'qpd_secret' not in connection.get_root()
+    connection.get_storage().close()
+
+
+def test_rotation_keeps_old_tokens_for_a_bounded_grace(make_site,
+                                                       durus_server):
+    from qpd.lib.secret_file import SecretFile
+    from qpd.web.profile import Profile
+    site = make_site(FORM_SLASH, durus_address=durus_server.address,
+                     form_token_lifetime=3600)
+    profile = Profile(site)
+    before = _token_of(profile.get_text(profile.get('/a')))
+    keys = SecretFile(site.get_secret_file())
+    old = keys.get_current()
+    result = subprocess.run(
+        [sys.executable, '-m', 'qpd', '--home', site.get_home(), 'secret',
+         site.get_name(), '--rotate'], capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'rotated' in result.stdout + result.stderr
+    assert keys.get_current() != old
+    assert keys.get_keys(3600) == [keys.get_current(), old]
+    assert keys.get_keys(3600, now=time.time() + 3601) == [
+        keys.get_current()]
+    # The running publisher sees the new key, and still takes the old
+    # one's token.
+    after = _token_of(profile.get_text(profile.get('/a')))
+    assert _post_a(profile, before).get_status_code() == 200
+    assert _post_a(profile, after).get_status_code() == 200
+    # Past the grace, a token of the key before is refused.
+    third = _token_of(profile.get_text(profile.get('/a')))
+    keys.rotate(now=time.time() - 3601)
+    refused = _post_a(profile, third)
+    assert 'saved x' not in profile.get_text(refused)
+    assert 'saved x' in profile.get_text(_post_a(profile, _token_of(
+        profile.get_text(profile.get('/a')))))
+
+
+def test_a_secret_file_readable_by_others_is_closed(tmp_path):
+    from qpd.lib.secret_file import SecretFile
+    lines = []
+    keys = SecretFile(str(tmp_path / 'secret.key'), say=lines.append)
+    assert keys.ensure()
+    assert not keys.ensure()
+    os.chmod(keys.path, 0o644)
+    keys.get_current()
+    assert _mode(keys.path) == 0o600
+    assert len(lines) == 1 and keys.path in lines[0]
+    assert '--rotate' in lines[0]
+
+
+# 12. Key file modes checked at start ------------------------------------------
+
+def test_a_ca_key_readable_by_others_is_refused(make_site, tmp_path):
+    from qpd.ops.certs import write_site_certs
+    from qpd.ops.errors import OperationError
+    site = make_site(SLASH)
+    directory = str(tmp_path / 'certs')
+    write_site_certs(site, directory)
+    os.chmod(os.path.join(directory, 'ca.key'), 0o644)
+    with pytest.raises(OperationError) as info:
+        write_site_certs(site, directory)
+    message = str(info.value)
+    assert '\n' not in message and 'ca.key' in message
+    assert 'chmod 600' in message
+
+
+def test_a_deployed_sites_linked_var_is_tightened(make_site, tmp_path):
+    # After qpd deploy, sites/NAME/var is a link to releases/NAME/var.
+    real = tmp_path / 'releases-var'
+    real.mkdir()
+    os.chmod(real, 0o755)
+    os.symlink(real, tmp_path / 'var')
+    site = make_site(SLASH, var_directory=str(tmp_path / 'var'))
+    site.ensure_var_directory()
+    assert _mode(real) == 0o700
+
+
+# 11. The metrics listener, bounded ---------------------------------------------
+
+def _ask(port, data, timeout=5):
+    import socket
+    sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        answer = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk
+    finally:
+        sock.close()
+
+
+def test_metrics_server_answers_and_bounds():
+    import socket
+    import threading
+    from prometheus_client import CollectorRegistry, Counter
+    from qpd.server import metrics
+    from qpd.server.listeners import open_listener
+    threads = threading.active_count()
+    registry = CollectorRegistry()
+    Counter('qpd_test_things', 'things', registry=registry).inc()
+    server = metrics.MetricsServer(open_listener(('127.0.0.1', 0)), registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    idle = []
+    try:
+        answer = _ask(port, b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n')
+        assert answer.startswith(b'HTTP/1.0 200 OK\r\n')
+        assert b'qpd_test_things_total 1.0' in answer
+        head = _ask(port, b'HEAD / HTTP/1.1\r\n\r\n')
+        assert head.startswith(b'HTTP/1.0 200') and head.endswith(b'\r\n\r\n')
+        assert _ask(port, b'GET /x HTTP/1.1\r\n\r\n').startswith(
+            b'HTTP/1.0 404')
+        assert _ask(port, b'POST / HTTP/1.1\r\n\r\n').startswith(
+            b'HTTP/1.0 405')
+        assert _ask(port, b'GET /' + b'a' * (metrics.MAX_HEAD + 10)).startswith(
+            b'HTTP/1.0 431')
+        # More idle connections than the cap: the oldest are closed, and
+        # a scrape still gets its answer at once.
+        for _ in range(metrics.MAX_CONNECTIONS * 3):
+            idle.append(socket.create_connection(('127.0.0.1', port)))
+        assert _ask(port, b'GET / HTTP/1.0\r\n\r\n').startswith(
+            b'HTTP/1.0 200')
+        time.sleep(0.3)
+        assert len(server.connections) <= metrics.MAX_CONNECTIONS
+        assert threading.active_count() == threads + 1     # its own
+    finally:
+        for sock in idle:
+            sock.close()
+        server.shutdown()
+        thread.join(5)
+    assert not thread.is_alive()

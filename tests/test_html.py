@@ -68,7 +68,7 @@ def test_element_and_href():
 
 
 def test_nl2br():
-    assert nl2br('a<b>\nb\r\nc') == 'a&lt;b&gt;<br />\nb<br />\nc'
+    assert nl2br('a<b>\nb\r\nc') == 'a&lt;b&gt;<br />b<br />c'
     assert isinstance(nl2br(''), xml)
 
 

@@ -73,25 +73,38 @@ def test_a_thousand_restarts_keep_the_directory_bounded(tmp_path):
 
 def test_live_files_stay(tmp_path):
     directory = str(tmp_path)
-    ready, done = os.pipe()
+    # One pipe each way: a child reading the pipe it wrote to could take
+    # its own byte back, and both would wait for ever.
+    ready_r, ready_w = os.pipe()     # child -> parent: its files are made
+    hold_r, hold_w = os.pipe()       # parent -> child: stay alive
     pid = os.fork()
     if pid == 0:
         try:
             recorder = Recorder(directory)
             recorder.observe_request('GET', 200, 0.001)
             recorder.flush()
-            os.write(done, b'x')
-            os.read(ready, 1)        # until the parent closes its end
+            os.write(ready_w, b'x')
+            os.read(hold_r, 1)       # until killed
         finally:
             os._exit(0)
     try:
-        assert os.read(ready, 1) == b'x'
+        assert os.read(ready_r, 1) == b'x'
         before = sorted(os.listdir(directory))
         assert fold_exited(directory) == 0
         assert sorted(os.listdir(directory)) == before
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, hold_r, hold_w):
+            os.close(fd)
     assert fold_exited(directory) == 2
     assert _sums(directory)[
         'qpd_requests_total{method="GET",status="2xx"}'] == 1
+
+
+def test_a_file_left_aside_is_removed(tmp_path):
+    directory = str(tmp_path)
+    with open(os.path.join(directory, 'counter_12345.folding'), 'wb'):
+        pass
+    fold_exited(directory)
+    assert sorted(os.listdir(directory)) == ['fold.lock']

@@ -5,8 +5,9 @@ import os
 import pytest
 
 from qpd.web.errors import HTTPError
+from qpd.server.chunked import ChunkedDecoder
 from qpd.server.protocol import (
-    LIMITS, ChunkedDecoder, check_partial_head, format_error,
+    LIMITS, check_partial_head, format_error,
     get_limits, make_http_environ, make_scgi_environ, parse_http_head,
     parse_scgi, split_target)
 

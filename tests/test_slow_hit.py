@@ -6,7 +6,7 @@ import io
 import os
 import sys
 
-from qpd.lib.gc_clock import GCClock
+from qpd.lib.collector import GCClock
 from qpd.server.respond import format_slow_hit
 from qpd.web.hit import Hit
 from qpd.web.request import HTTPRequest

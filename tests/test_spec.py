@@ -91,7 +91,7 @@ def test_sequence():
     assert match_pattern([None, 1], sequence((None, int)))
     assert match_pattern([[1], []], sequence(sequence(int)))
     assert match_pattern(['x', 3], sequence())
-    assert repr(p) == 'sequence(int, container=anything)'
+    assert repr(p) == 'sequence(int, anything)'
 
 
 def test_mapping():
@@ -110,7 +110,7 @@ def test_mapping():
         pass
     assert match_pattern(MyDict(a=1), p)
     assert not match_pattern({'a': 1}, mapping({string: int}, MyDict))
-    assert repr(p) == 'mapping({string: int}, container=anything)'
+    assert repr(p) == 'mapping({string: int}, anything)'
 
 
 def test_string():
@@ -170,7 +170,7 @@ def test_spec_wraps_pattern_and_doc():
     assert s.get_doc() == 'a name'
     assert match_pattern(None, s)
     assert not match_pattern(3, s)
-    assert repr(s) == 'either(None, string)'
+    assert repr(s) == '(None, string)'
 
 
 def test_patterns_pickle():
@@ -187,7 +187,7 @@ def test_patterns_pickle():
 
 def test_format_pattern():
     assert format_pattern(int) == 'int'
-    assert format_pattern((None, int)) == 'either(None, int)'
+    assert format_pattern((None, int)) == '(None, int)'
     assert format_pattern('red') == "'red'"
     assert format_pattern(datetime) == 'datetime'
 
@@ -244,7 +244,7 @@ def test_get_spec_problems():
     Derived.tags_is = sequence(string, list)
     try:
         assert get_spec_problems(obj) == [
-            "tags: expected sequence(string, container=list), got () (tuple)"]
+            "tags: expected sequence(string, list), got () (tuple)"]
     finally:
         Derived.tags_is = sequence(string)
     obj.tags = ['a']
@@ -254,7 +254,7 @@ def test_get_spec_problems():
     obj.age = 'x'
     assert get_spec_problems(obj) == [
         'name: expected string, got 5 (int)',
-        "age: expected either(None, int), got 'x' (str)"]
+        "age: expected (None, int), got 'x' (str)"]
 
 
 def test_get_spec_problems_reports_missing():

@@ -17,8 +17,10 @@ Patterns are QP's specs, with QP's meaning:
   (the value matches at least one item: `(None, string)`); otherwise a
   fixed-length tuple whose items match position by position (`(int, str)`
   is a pair); `either(int, str)` says "int or str" whatever the items are;
-- a list `[s]`: a list whose every element matches `s` (one of the items,
-  when several are given);
+- a list `[s]`: a list whose every element matches `s`; a list of
+  several patterns (`[int, str]`), as in QP, a list of that length whose
+  items match position by position (`sequence(either(int, str), list)` is
+  "each element an int or a str");
 - a dict `{k: v}`: a dict whose every item matches some (k, v) pair;
 - any other callable (a function): called with the value, true means match;
 - anything else is a literal: the value equals it (`None` is a handy one;
@@ -66,6 +68,16 @@ class Pattern:
     def __call__(self, value):
         """(value) -> bool: QP's spelling of match()."""
         return self.match(value)
+
+    def get_args(self):
+        """() -> tuple
+        What the pattern was made of (QP's SpecOperator.get_args): its
+        pickled state, as a tuple.
+        """
+        if type(self).__getstate__ is object.__getstate__:
+            return ()
+        state = self.__getstate__()
+        return state if isinstance(state, tuple) else (state,)
 
     def __repr__(self):
         return self.__class__.__name__
@@ -130,11 +142,11 @@ def match_pattern(value, pattern):
     if isinstance(pattern, list):
         if not isinstance(value, list):
             return False
-        element = pattern[0] if len(pattern) == 1 else either(*pattern)
-        for item in value:
-            if not match_pattern(item, element):
-                return False
-        return True
+        if len(pattern) == 1:
+            return all(match_pattern(item, pattern[0]) for item in value)
+        return len(value) == len(pattern) and all(
+            match_pattern(item, item_pattern)
+            for item, item_pattern in zip(value, pattern))
     if isinstance(pattern, dict):
         return isinstance(value, dict) and _match_items(value.items(), pattern.items())
     if value is pattern:
@@ -174,8 +186,6 @@ def format_pattern(pattern):
             return pattern.__name__
         return pattern.__qualname__
     if isinstance(pattern, tuple):
-        if _is_disjunction(pattern):
-            return 'either(%s)' % ', '.join(format_pattern(p) for p in pattern)
         return '(%s%s)' % (', '.join(format_pattern(p) for p in pattern),
                            ',' if len(pattern) == 1 else '')
     if isinstance(pattern, list):
@@ -401,7 +411,7 @@ class sequence(Pattern):
         return True
 
     def __repr__(self):
-        return 'sequence(%s, container=%s)' % (
+        return 'sequence(%s, %s)' % (
             format_pattern(self.element), format_pattern(self.container))
 
     def __getstate__(self):
@@ -442,8 +452,11 @@ class mapping(Pattern):
     def __repr__(self):
         items = ', '.join('%s: %s' % (format_pattern(k), format_pattern(v))
                           for k, v in self.items)
-        return 'mapping({%s}, container=%s)' % (
-            items, format_pattern(self.container))
+        return 'mapping({%s}, %s)' % (items, format_pattern(self.container))
+
+    def get_args(self):
+        """() -> (dict_spec:dict, container_spec)"""
+        return (dict(self.items), self.container)
 
     def __getstate__(self):
         return (self.items, self.container)
@@ -617,8 +630,15 @@ class interval(Pattern):
     def match(self, value):
         return _compare(self.min, value, self.max)
 
+    def format_args(self):
+        """() -> str: the bounds, as QP writes them (an open upper bound,
+        then an open lower one, left out)"""
+        if self.max is anything:
+            return '' if self.min is anything else format_pattern(self.min)
+        return '%s, %s' % (format_pattern(self.min), format_pattern(self.max))
+
     def __repr__(self):
-        return 'interval(%r, %r)' % (self.min, self.max)
+        return '%s(%s)' % (type(self).__name__, self.format_args())
 
     def __getstate__(self):
         return (self.min, self.max)
@@ -641,9 +661,6 @@ class length(interval):
         except TypeError:
             return False
         return _compare(self.min, size, self.max)
-
-    def __repr__(self):
-        return 'length(%r, %r)' % (self.min, self.max)
 
 
 class eq(Pattern):
@@ -707,7 +724,7 @@ class charset(Pattern):
         return True
 
     def __repr__(self):
-        return 'charset(%r)' % self.name
+        return self.name            # QP's: `ascii` reads 'ascii'
 
     def __getstate__(self):
         return self.name

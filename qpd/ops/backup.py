@@ -148,8 +148,15 @@ def backup_site(site, dest, incremental=False, progress=None):
                 source_path, damage, site.get_name()))
         end = result.committed_end
         if start is None:
-            with replacing_private_file(target) as out:
-                _copy(source, out, 0, end, progress, label)
+            try:
+                with replacing_private_file(target) as out:
+                    _copy(source, out, 0, end, progress, label)
+            except PermissionError as error:
+                # A sticky directory (/tmp) where someone else's file is
+                # at DEST, or a directory we may not write to.
+                raise OperationError(
+                    'cannot write the backup %s (%s): give a DEST in a '
+                    'directory of yours' % (target, error.strerror)) from None
             copied = end
         else:
             try:

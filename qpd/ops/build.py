@@ -262,6 +262,11 @@ def stunnel(site, cert='/etc/ssl/private/%s.pem'):
         '; stunnel: TLS on https_address in front of as_https_address '
         'for site %s' % site.get_name(),
         '; cert is a PEM file holding the certificate and its key',
+        '; stunnel sends no client address: every client is stunnel\'s '
+        'to the site',
+        '; (sign-in throttling, banned). To tell clients apart, put nginx '
+        '(TLS, proxy_pass)',
+        '; in front instead, with trusted_proxies',
         'foreground = yes',
         'pid =',
         '[%s]' % site.get_name(),
@@ -361,7 +366,9 @@ def nginx_upstream_scgi(site, hosts):
     address = site.get_scgi_address()
     if not isinstance(address, tuple):
         return _off(site, 'scgi_address',
-                    "('0.0.0.0', PORT) to use nginx with SCGI upstreams")
+                    "('0.0.0.0', PORT) and front_end_beyond_loopback to "
+                    "True (with a firewall that lets only nginx in) to use "
+                    "nginx with SCGI upstreams")
     name = '%s_scgi' % site.get_name()
     hosts = [(host, address[1]) for host, port in hosts]
     lines = [

@@ -530,13 +530,20 @@ def build(args):
     DIR) nginx, Apache, lighttpd and stunnel configuration for the site,
     and build its cgi2scgi; with --hosts, nginx in front of those web
     hosts (HTTP and SCGI upstreams) instead; with --logrotate, only the
-    /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate)."""
+    /etc/logrotate.d snippet for the site's log (qpd.ops.logrotate); with
+    --systemd, only the systemd units (qpd.ops.systemd)."""
     from qpd.ops.build import (get_configs, build_cgi2scgi, get_notes,
                                get_upstream_configs, parse_hosts)
     site = _one_site(args)
     if getattr(args, 'logrotate', False):
         from qpd.ops.logrotate import get_logrotate
         sys.stdout.write(get_logrotate(site))
+        return 0
+    if getattr(args, 'systemd', False):
+        from qpd.ops.systemd import get_units
+        for filename, text in get_units(site):
+            _say('# ==== %s ====' % filename)
+            _say(text)
         return 0
     output = getattr(args, 'output', None)
     hosts = getattr(args, 'hosts', None)
@@ -583,12 +590,22 @@ def build(args):
 # certs -----------------------------------------------------------------------
 
 def certs(args):
-    """qpd certs NAME [--output DIR] [--storage-name NAME…] [--renew]: the
-    site's CA and one TLS certificate per host (qpd.ops.certs)."""
-    from qpd.ops.certs import write_site_certs
+    """qpd certs NAME [--output DIR] [--storage-name NAME…] [--renew]
+    [--revoke HOST]: the site's CA and one TLS certificate per host, or
+    a host's certificate revoked (qpd.ops.certs)."""
+    from qpd.ops.certs import revoke_host, write_site_certs
     site = _one_site(args)
     directory = getattr(args, 'output', None) or os.path.join(
         args.home, 'certs', site.get_name())
+    host = getattr(args, 'revoke', None)
+    if host:
+        revoke_host(site, os.path.abspath(directory), host, say=_say)
+        _say('copy %s to the storage host\'s durus_tls_directory and '
+             'restart its StorageServer ("qpd restart %s"): it then refuses '
+             '%s; "qpd certs %s" makes %s a new certificate if it stays' % (
+                 os.path.join(directory, '<storage host>', 'crl.pem'),
+                 site.get_name(), host, site.get_name(), host))
+        return 0
     write_site_certs(site, os.path.abspath(directory),
                      getattr(args, 'storage_name', None) or (),
                      renew=getattr(args, 'renew', False), say=_say)
@@ -597,6 +614,56 @@ def certs(args):
     if not site.get('durus_tls'):
         _say('note: site %s has durus_tls off; set durus_tls=True to use '
              'them' % site.get_name())
+    return 0
+
+
+# secret ----------------------------------------------------------------------
+
+def secret(args):
+    """qpd secret NAME [--rotate] [--output DIR]: where the site's
+    signing key is, or a new one (qpd.lib.secret_file); on several hosts,
+    the one in the certs directory that `qpd certs` shares out."""
+    import time
+    from qpd.lib.secret_file import FILE_NAME, SecretFile
+    site = _one_site(args)
+    path = site.get_secret_file()
+    certs = None
+    if site.get('hosts'):
+        certs = os.path.abspath(getattr(args, 'output', None) or os.path.join(
+            args.home, 'certs', site.get_name()))
+        path = os.path.join(certs, FILE_NAME)
+        if not os.path.exists(path):
+            raise OperationError(
+                'site %s runs on several hosts, and its signing key is made '
+                'by "qpd certs %s" in %s, where there is none: run this '
+                'where the certs are (or give --output DIR)' % (
+                    site.get_name(), site.get_name(), certs))
+    keys = SecretFile(path, say=_say, site_name=site.get_name())
+    if not keys.exists():
+        raise OperationError(
+            'site %s has no key file %s yet: it is made when the site '
+            'first starts ("qpd start %s")' % (
+                site.get_name(), keys.path, site.get_name()))
+    grace = max(site.get('form_token_lifetime'),
+                site.get('digest_nonce_lifetime'))
+    if getattr(args, 'rotate', False):
+        if certs is not None:
+            from qpd.ops.certs import share_secret
+            share_secret(certs, rotate=True)
+        else:
+            keys.rotate()
+        _say('rotated %s: new tokens and nonces are signed with a new key; '
+             'those signed with the old one verify until %s' % (
+                 keys.path, time.strftime('%Y-%m-%d %H:%M', time.localtime(
+                     time.time() + grace))))
+        if certs is not None:
+            _say('copy each host\'s %s (in %s/HOST/) to its '
+                 'durus_tls_directory' % (FILE_NAME, certs))
+        return 0
+    keys.get_current()
+    _say('%s: %s' % (keys.path, 'rotated %s' % time.strftime(
+        '%Y-%m-%d %H:%M', time.localtime(keys.rotated_at))
+        if keys.rotated_at else 'never rotated'))
     return 0
 
 

@@ -29,7 +29,8 @@ Layout, once a site has been deployed to (the first deploy converts it):
    starts from now on imports the new release, whole; a worker that
    supervisord restarts during the copy imports the old one, whole;
 4. replaces the workers one at a time, as `qpd restart NAME --rolling`
-   does: each finishes the request in hand under the old code, the next
+   does (under `qpd serve`: a new set, ready before the old one goes,
+   qpd.server.serve.replace_serve_workers): each finishes the request in hand under the old code, the next
    worker starts with the new, and the dispatcher queues requests
    meanwhile, so none fails. A running worker never mixes releases: the
    site package's import path is pinned to the real directory of the
@@ -215,16 +216,22 @@ def _switch(site, name):
 
 
 def _replace_workers(site, progress):
-    """(site, progress) -> bool: replace the workers one at a time when the
-    site runs under supervisord; False when it does not run there."""
+    """(site, progress) -> bool: replace the workers: one at a time when
+    the site runs under supervisord, all at once (the new set ready before
+    the old goes) when `qpd serve` runs it; False when neither does."""
     from qpd.ops.lifecycle import rolling_restart
     from qpd.ops.supervisor import Supervisor
+    from qpd.server.serve import replace_serve_workers
     supervisor = Supervisor(site.get_home())
-    if not (supervisor.is_running()
+    if (supervisor.is_running()
             and site.get_name() in supervisor.get_group_names()):
-        return False
-    rolling_restart(site, supervisor, progress)
-    return True
+        rolling_restart(site, supervisor, progress)
+        return True
+    try:
+        return replace_serve_workers(site, progress=progress)
+    except RuntimeError as e:
+        progress.done()
+        raise OperationError(str(e))
 
 
 def _restart_keys_changed(old_configuration, new_values):
@@ -292,7 +299,8 @@ def deploy(site, source, progress=None):
     replaced = _replace_workers(site, progress)
     progress.done('%s now runs release %s%s' % (
         site.get_name(), name, '' if replaced else
-        ' (not running under supervisord: started processes will use it)'))
+        ' (not running under supervisord or qpd serve: started processes '
+        'will use it)'))
     changed = _restart_keys_changed(old_configuration, new_values)
     if changed:
         print('note: %s changed in the new release; "qpd restart %s" '
@@ -323,6 +331,6 @@ def rollback(site, progress=None):
     replaced = _replace_workers(site, progress)
     progress.done('%s rolled back from %s to %s%s' % (
         site.get_name(), current, previous, '' if replaced else
-        ' (not running under supervisord)'))
+        ' (not running under supervisord or qpd serve)'))
     return previous
 

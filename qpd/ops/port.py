@@ -3,7 +3,7 @@
     qpd port path/to/site            # in place, each original kept as FILE.qp-orig
     qpd port path/to/site --diff     # the unified diff of what it would write
 
-Every `.py` and `.qpy` file below DIR goes through four steps, each owned
+Every `.py` and `.qpy` file below DIR goes through five steps, each owned
 by one piece of this module:
 
 1. Templates masked (`.qpy` only). QP's `def name [html] (...)` and
@@ -14,8 +14,9 @@ by one piece of this module:
    plain Python expression statements and go through unchanged.
 2. Python 2 to 3 with fissix (a maintained lib2to3) and its standard
    fixers, `idioms` included (`v = d.items(); v.sort()` becomes
-   `v = sorted(d.items())`), plus one of ours for the `string` module's
-   functions (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
+   `v = sorted(d.items())`: the `list()` the dict fixer put in between is
+   taken out again), plus one of ours for the `string` module's functions
+   (`string.join(words, sep)` -> `sep.join(words)`), and fissix's
    relative-import fixer taught that a sibling `.qpy` is a local module.
    A file fissix cannot parse is left as it was and reported.
 3. QP's names to qpd's: every `qp.…`/`qpy…` import rewritten from one
@@ -26,18 +27,29 @@ by one piece of this module:
    import hook compiles `.qpy` files. `map_module` and `map_class` answer
    the same table for other tools (`qpd migrate` maps pickled class paths
    with them).
-4. Checks on the result, each reported as `FILE:LINE: what, and what to
-   write instead`: imports and names with no qpd counterpart, `string`
-   functions Python 3 lacks, configuration keys qpd would refuse (a site's
-   own keys take the `site_` prefix; a near-miss of a qpd key is named),
-   values qpd refuses, a plain-TCP `durus_address`, and Digest sign-in
-   (qpd then stores the digests it needs: see qpd.storage.digester).
+4. The configuration made one qpd starts with (port_configuration): a
+   site's own keys take the `site_` prefix, and so do the `.get('KEY')`
+   reads of them in every file of the site (so every file is ported
+   before any is written); a plain-TCP `durus_address` on loopback, which
+   qpd refuses, is commented out (qpd's default is a unix socket). A key
+   that looks like a typo of one of qpd's (`max_childern`) is not
+   renamed: the next step reports it.
+5. Checks on the result, each reported as `FILE:LINE: what, and what to
+   write instead` (lines of the ported file): imports and names with no
+   qpd counterpart, `string` functions Python 3 lacks, configuration keys
+   qpd would refuse (a near miss names both fixes), values qpd refuses,
+   a plain-TCP `durus_address` left, an scgi or as_https listener beyond
+   loopback (qpd refuses it), an http address on every interface, and
+   Digest sign-in (qpd then stores the digests it needs: see
+   qpd.storage.digester).
 
 What is reported is either *left* (the site will not work until a person
-edits the line: the command then exits 1) or a *note* (it works, but
-differently from QP, or less safely). Running it again changes nothing:
-every step leaves converted code as it is. `--diff` prints exactly what the
-first run would write. It does not migrate a database (`qpd migrate`).
+edits the line: the command then exits 1) or a *note* (`FILE:LINE: note:
+...`: it works, but differently from QP, or less safely). The last line
+counts what each step converted. Running it again changes nothing: a file
+whose original is kept is not converted from Python 2 again, and every
+other step leaves converted code as it is. `--diff` prints exactly what
+the first run would write. It does not migrate a database (`qpd migrate`).
 """
 
 import ast
@@ -479,6 +491,48 @@ class _Converter(RefactoringTool):
         pass
 
 
+def _only_argument(trailer):
+    """The one argument of a call's trailer `( x )`, or None (fissix's
+    own Call() wraps even one argument in an arglist)."""
+    syms = pygram.python_symbols
+    if not (trailer.type == syms.trailer and len(trailer.children) == 3
+            and trailer.children[0].value == '('):
+        return None
+    argument = trailer.children[1]
+    if argument.type == syms.arglist:
+        if len(argument.children) != 1:
+            return None
+        argument = argument.children[0]
+    if argument.type in (syms.argument, syms.star_expr):
+        return None
+    return argument
+
+
+def _is_call_of(node, name):
+    """node is `name(...)`, nothing after: its one argument, or None"""
+    if not (node.type == pygram.python_symbols.power and
+            len(node.children) == 2 and
+            node.children[0].type == fissix_token.NAME and
+            node.children[0].value == name):
+        return None
+    return _only_argument(node.children[1])
+
+
+def _unwrap_sorted_list(tree):
+    """`sorted(list(x))` -> `sorted(x)` in tree: what the dict fixer and
+    idioms make of QP's `items = d.items(); items.sort()` together."""
+    for node in list(tree.pre_order()):
+        inner = _is_call_of(node, 'sorted')
+        if inner is None:
+            continue
+        argument = _is_call_of(inner, 'list')
+        if argument is None:
+            continue
+        argument.remove()
+        argument.prefix = inner.prefix
+        inner.replace(argument)
+
+
 _converters = {}
 
 
@@ -509,6 +563,7 @@ def convert_python2(text, path='<source>'):
         except fissix_tokenize.TokenError as e:
             error = e
             continue
+        _unwrap_sorted_list(tree)
         result = str(tree)
         if not text.endswith('\n'):
             result = result[:-1]
@@ -699,16 +754,17 @@ def port_imports(text, path='<source>', counts=None):
     return result, problems
 
 
-# Step 4: checks -------------------------------------------------------------
+# Step 5: checks -------------------------------------------------------------
 
 DIGEST_NOTE = (
-    'signs in with HTTP Digest: qpd keeps the MD5 and SHA-256 digests it '
-    "needs (for the site's realm) whenever a password is set (qpd shell's "
-    'create_user, User.set_password), so set the password of each user '
-    'again after the port (qpd migrate keeps QP\'s MD5 ones aside, never '
-    'accepted); '
-    'http_digests=False in configuration stops storing them (Digest '
-    'sign-in then fails); Digest needs https (as_https_address)')
+    'signs in with HTTP Digest, which works on qpd for users whose password '
+    "is set on qpd (qpd shell NAME -c \"create_user('ann', 'PASSWORD')\", "
+    'User.set_password): qpd then keeps the MD5 and SHA-256 digests Digest '
+    "needs for the site's realm (key http_digests; http_digests=False "
+    'stops that, and Digest sign-in then fails); users brought over by qpd '
+    "migrate set their password again (QP's MD5 digests are kept aside, "
+    'never accepted); Digest is answered on https only '
+    '(as_https_address behind a TLS front end, or https_address)')
 
 
 def _literal(node):
@@ -778,6 +834,22 @@ def _check_key(path, site_name, key, value_node, line, keys=()):
         value = config.check_value(site_name, key, value)
     except config.ConfigurationError as error:
         return Problem(path, line, 'configuration %s: %s' % (key, error))
+    if (key in ('scgi_address', 'as_https_address') and
+            isinstance(value, tuple) and not is_loopback(value) and
+            'front_end_beyond_loopback' not in keys):
+        return Problem(path, line, (
+            '%s %r is beyond loopback, which qpd refuses (whoever reaches '
+            "it could name the client's address and https): write "
+            "('127.0.0.1', %d), or set front_end_beyond_loopback=True when "
+            'a firewall lets only the front end in' % (
+                key, tuple(value), value[1])))
+    if (key == 'http_address' and isinstance(value, tuple) and
+            value[0] in ('', '0.0.0.0', '::')):
+        return Problem(path, line, (
+            '%s %r listens on every interface, as in QP: write '
+            "('127.0.0.1', %d) to answer this machine only (behind a "
+            'front end)' % (key, tuple(value), value[1])),
+            left=False)
     if key == 'durus_address' and isinstance(value, tuple):
         if 'durus_tls' in keys:
             return None
@@ -852,7 +924,7 @@ def check_source(text, path='<source>', site_name='site'):
     return problems
 
 
-# Step 3b: configuration ------------------------------------------------------
+# Step 4: the configuration (runs before the checks of step 5) ---------
 
 # A key this close to one of qpd's (difflib's ratio) is taken for a typo of
 # it, not for the site's own key: port then leaves it to the porter.
@@ -921,6 +993,7 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
     keys = {key for key, value, line, item in items}
     edits = []
     problems = []
+    inserted = []       # the lines before which a comment line goes
     for key, value, line, item in items:
         if key == 'durus_address':
             address = _literal(value)
@@ -932,6 +1005,7 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
             if edit is None:
                 continue
             edits.append(edit)
+            inserted.append(item.lineno)
             counts['durus_address dropped'] += 1
             problems.append(Problem(path, line, (
                 'durus_address %s is plain TCP, which qpd refuses (any '
@@ -963,6 +1037,8 @@ def port_configuration(text, path='<source>', counts=None, site_keys=None):
                     key, config.SITE_PREFIX, key, key)), left=False))
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
+    for problem in problems:        # lines of the text returned
+        problem.line += sum(1 for line in inserted if line <= problem.line)
     return text, problems
 
 

@@ -175,6 +175,10 @@ COMMANDS = [
              Arg('--logrotate', action='store_true',
                  help="print only an /etc/logrotate.d snippet for the "
                       "site's log"),
+             Arg('--systemd', action='store_true',
+                 help='print only systemd units: a socket unit per '
+                      'listener and a service running `qpd serve` with '
+                      'them (socket activation)'),
              Arg('--hosts', metavar='HOST:PORT,...', default=None,
                  help='web hosts behind nginx: print an upstream of them '
                       '(PORT: their http port; default the http_address '
@@ -188,7 +192,18 @@ COMMANDS = [
                                   'the storage host by (repeatable)'),
              Arg('--renew', action='store_true',
                  help="make every host's certificate again (the CA is "
-                      'kept)')]),
+                      'kept)'),
+             Arg('--revoke', metavar='HOST', default=None,
+                 help="revoke HOST's certificate (crl.pem) and remove its "
+                      'files')]),
+    Command('secret', "show where a site's signing key is, or rotate it",
+            _commands('secret'), ONE,
+            [Arg('--rotate', action='store_true',
+                 help='a new key; the old one verifies what it signed for '
+                      'the longest token or nonce lifetime'),
+             Arg('--output', metavar='DIR', default=None,
+                 help='several hosts: the certs directory holding the key '
+                      '(default HOME/certs/NAME)')]),
     Command('demo', 'create and start the demo site (make demo)',
             _commands('demo')),
     Command('port', "port a QP site: Python 2 to 3, QP's modules to "

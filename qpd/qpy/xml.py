@@ -10,6 +10,9 @@ QP's names are here too: `h8` is `xml` (with QP's `h8.quote` and
 `h8.from_list`), and `u8` is QP's plain-text type, which under Python 3 is
 just `str` (a subclass that keeps operations plain str and adds QP's
 `u8.from_list`); `join_str` joins plain text as `:str` templates do.
+As QP's h8 and u8, an xml or u8 joined with None (`+`, `join`,
+`from_list`) gets nothing from it, not the text 'None' (`%` formats None
+as Python does).
 """
 
 import string
@@ -26,7 +29,8 @@ except ImportError:  # pragma: no cover - older markupsafe, or no C code
         return str.__str__(markupsafe.escape(text))
 
 __all__ = ['xml', 'h8', 'u8', 'xml_quote', 'join_xml', 'join_str',
-           'quote_text', 'markup_text', 'html_escape_string', 'stringify']
+           'quote_text', 'markup_text', 'joined_markup', 'joined_text',
+           'html_escape_string', 'stringify']
 
 
 def stringify(value) -> str:
@@ -67,6 +71,22 @@ def markup_text(value) -> str:
     if html is not None:
         return str(html())
     return quote_text(str(value))
+
+
+def joined_markup(value) -> str:
+    """(value:object) -> str
+    What value adds to markup it is joined to (`+`, join, from_list):
+    nothing for None (as QP's h8), else markup_text(value).
+    """
+    return '' if value is None else markup_text(value)
+
+
+def joined_text(value) -> str:
+    """(value:object) -> str
+    What value adds to plain text it is joined to (u8's `+`, join,
+    from_list): nothing for None (as QP's u8), else stringify(value).
+    """
+    return '' if value is None else stringify(value)
 
 
 def xml_quote(value) -> 'xml':
@@ -154,10 +174,10 @@ class xml(str):
         return 'xml(%s)' % str.__repr__(self)
 
     def __add__(self, other):
-        return xml(str.__add__(self, markup_text(other)))
+        return xml(str.__add__(self, joined_markup(other)))
 
     def __radd__(self, other):
-        return xml(str.__add__(markup_text(other), self))
+        return xml(str.__add__(joined_markup(other), self))
 
     def __mul__(self, count):
         return xml(str.__mul__(self, count))
@@ -176,9 +196,10 @@ class xml(str):
 
     def join(self, items):
         """(items:iterable) -> xml
-        The items, each quoted unless it is markup, joined by this markup.
+        The items, each quoted unless it is markup, joined by this markup
+        (None adds nothing, as in QP).
         """
-        return xml(str.join(self, [markup_text(item) for item in items]))
+        return xml(str.join(self, [joined_markup(item) for item in items]))
 
     def format(self, *args, **kwargs):
         """(*args, **kwargs) -> xml
@@ -230,19 +251,20 @@ class u8(str):
         return str.__new__(cls, string)
 
     def __add__(self, other):
-        return u8(str.__add__(self, stringify(other)))
+        return u8(str.__add__(self, joined_text(other)))
 
     def __radd__(self, other):
-        return u8(stringify(other) + str(self))
+        return u8(joined_text(other) + str(self))
 
     def __mod__(self, args):
         return u8(str.__mod__(self, args))
 
     def join(self, items):
-        """(items:iterable) -> u8: the items converted with str(), joined"""
-        return u8(str.join(self, [stringify(item) for item in items]))
+        """(items:iterable) -> u8: the items converted with str() (None
+        adds nothing, as in QP), joined"""
+        return u8(str.join(self, [joined_text(item) for item in items]))
 
     @classmethod
     def from_list(cls, items):
-        """(items:iterable) -> u8: the items converted with str(), joined"""
+        """(items:iterable) -> u8: u8('').join(items)"""
         return cls('').join(items)

@@ -1,4 +1,5 @@
-"""qpd.server.connection: a client connection as the dispatcher holds it.
+"""qpd.server.connection: a client connection as the dispatcher holds it
+(`Client`), and as a worker holds it between requests (`Held`).
 
 A `Client` is one connection from accept to close: where it is (`state`,
 below, and the deadline that state runs under), the worker it is with,
@@ -17,11 +18,18 @@ States:
     LINGER   refused or finished: the client may still send, unread, for
              LINGER_TIME
     SENDING  the dispatcher sends a response's file a worker passed it
+
+A worker's `Held` is much smaller: the socket, the dispatcher's id for the
+connection (or one of the worker's own, for a connection it accepted and
+has not yet sent the dispatcher: `known` false), the bytes read and not
+served, and when its next request was seen (Hit.arrived).
 """
+
+import time
 
 from qpd.server.intake import Intake
 
-__all__ = ['Client', 'Sending', 'HEAD', 'BODY', 'QUEUED', 'BUSY', 'LINGER',
+__all__ = ['Client', 'Held', 'Sending', 'HEAD', 'BODY', 'QUEUED', 'BUSY', 'LINGER',
            'HELD', 'SENDING']
 
 HEAD, BODY, QUEUED, BUSY, LINGER, HELD, SENDING = range(7)
@@ -69,3 +77,27 @@ class Sending:
         self.length = length
         self.keep = keep
         self.leftover = leftover
+
+
+class Held:
+    """(sock, id:int, base:dict, buf:bytes)
+    A keep-alive connection a worker holds between requests: its socket,
+    the dispatcher's id for it, the environ keys of the connection, and
+    the bytes read and not yet served."""
+
+    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
+                 'known', 'number', 'seen')
+
+    def __init__(self, sock, id, base, buf):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.id = id
+        self.base = base
+        self.buf = buf
+        self.last = time.monotonic()
+        self.ready = False
+        self.known = True     # False: accepted here; the dispatcher has no
+                              # copy of it until OWN
+        self.number = -1      # the shared listener it came from
+        self.seen = None      # time.monotonic() by which its next request
+                              # had begun to arrive (Hit.arrived)

@@ -65,7 +65,7 @@ from qpd.server.control import ControlServer
 from qpd.server.intake import CONTINUE, READY, REFUSE, STARTED, WAIT, Rules
 from qpd.server.listeners import (
     DONTWAIT, Accepting, Listener, format_listeners, open_listener,
-    set_connection_options, share_socket)
+    set_connection_options, share_socket, take_activated)
 from qpd.server.pool import Pool
 
 __all__ = ['main', 'Dispatcher']
@@ -129,12 +129,23 @@ class Dispatcher:
         """() -> None: open every socket; raise OSError when one fails."""
         self.site.ensure_var_directory()
         group = self.site.get('unix_socket_group')
-        for key, address in self.site.get_listening_addresses():
-            # A listener on a unix socket is the site user's alone (0600),
-            # or its group's too (0660) with unix_socket_group: whoever
-            # connects to SCGI speaks for the client (HTTPS, REMOTE_ADDR).
-            listener = Listener(key, open_listener(address, umask=0o177))
-            if group is not None and listener.unix_path:
+        addresses = self.site.get_listening_addresses()
+        activated = take_activated([key for key, _ in addresses])
+        for key, address in addresses:
+            if key in activated:
+                # systemd's (qpd build --systemd): its unit set the mode.
+                listener = Listener(key, activated[key])
+                listener.activated = True
+                self.log('%s from systemd: %s' % (
+                    key, listener.format_address()))
+            else:
+                # A listener on a unix socket is the site user's alone
+                # (0600), or its group's too (0660) with
+                # unix_socket_group: whoever connects to SCGI speaks for
+                # the client (HTTPS, REMOTE_ADDR).
+                listener = Listener(key, open_listener(address, umask=0o177))
+            if group is not None and listener.unix_path and \
+                    not listener.activated:
                 share_socket(listener.unix_path, group)
             set_connection_options(listener.sock, self.limits)
             listener.number = len(self.listeners)
@@ -570,10 +581,19 @@ class Dispatcher:
         self.log('stopping: finishing %d requests in hand' % sum(
             1 for c in self.conns.values() if c.state in (BODY, QUEUED, BUSY)))
         for worker in self.pool.workers.values():
-            if worker.held:
-                self.pool.release(worker)
+            # RELEASE: they give back what they hold, and stop accepting
+            # from the shared listeners (an activated one is not shut
+            # down below).
+            self.pool.release(worker)
         for listener in self.listeners:
             self.unregister(listener.fd)
+            if listener.activated:
+                # systemd's too: left listening, its backlog kept for the
+                # next dispatcher; only this copy closes.
+                if listener.shared:
+                    self.on_accept(listener, 0, limit=None)
+                listener.sock.close()
+                continue
             if listener.shared:
                 # The clients waiting in the backlog are taken here first
                 # (they are served); then shutting the listener down stops
@@ -638,6 +658,7 @@ class Dispatcher:
             'connections': len(self.conns),
             'served': self.stats['served_gone'] + sum(served.values()),
             'restarts': self.stats['restarts'],
+            'recycles': self.stats['recycles'],
             'accepted': self.stats['connections'] + sum(
                 w.counters.read_accepted() for w in registered
                 if w.counters is not None),

@@ -41,6 +41,12 @@ descriptors are close-on-exec.
                                   HELD, so that KEEP, CLOSE and a 502 on
                                   the worker's death work as for any held
                                   connection
+                           LEAVE  the worker reached max_requests or
+                                  max_worker_memory and asks to leave
+    dispatcher -> worker   GO     leave now: one worker at a time is let
+                                  go, in the order they asked, each once
+                                  the one before is back (its index says
+                                  HELLO again)
 
 Workers accept from a shared listener only what is all there when they
 accept (TCP_DEFER_ACCEPT wakes them once bytes arrive): a connection with
@@ -56,7 +62,7 @@ This module is the only place that builds or splits these messages:
 pack_hello/unpack_hello, pack_request/unpack_request, pack_done/unpack_done,
 pack_held/unpack_held, pack_release, pack_sendfile/unpack_sendfile,
 pack_share/unpack_share, pack_adopt/unpack_adopt, pack_own/unpack_own,
-pack_banned.
+pack_banned, pack_leave, pack_go.
 A REQUEST's "info" is the connection's peer and the listener's address
 (REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT), NUL-separated.
 """
@@ -81,7 +87,7 @@ __all__ = [
     'pack_sendfile', 'unpack_sendfile', 'SHARE', 'ADOPT', 'OWN',
     'pack_share', 'unpack_share', 'pack_adopt', 'unpack_adopt', 'pack_own',
     'unpack_own', 'OWN_ID', 'OWN_AFTER', 'TruncatedMessage', 'BANNED',
-    'pack_banned',
+    'pack_banned', 'LEAVE', 'GO', 'pack_leave', 'pack_go',
 ]
 
 HELLO = b'W'
@@ -95,6 +101,8 @@ SHARE = b'S'
 BANNED = b'B'
 ADOPT = b'A'
 OWN = b'O'
+LEAVE = b'L'
+GO = b'G'
 
 OWN_ID = 0x80000000    # set in the ids workers give connections they accept
 OWN_AFTER = 0.1        # seconds into a request on such a connection after
@@ -216,6 +224,16 @@ def unpack_held(buffer):
 def pack_release():
     """() -> bytes: RELEASE, give back every held connection."""
     return DONE_HEADER.pack(RELEASE, 0)
+
+
+def pack_leave():
+    """() -> bytes: LEAVE, may this worker leave to be replaced?"""
+    return DONE_HEADER.pack(LEAVE, 0)
+
+
+def pack_go():
+    """() -> bytes: GO, the worker that asked LEAVE may leave now."""
+    return DONE_HEADER.pack(GO, 0)
 
 
 def pack_sendfile(keep, conn_id, offset, length, head, leftover=b''):

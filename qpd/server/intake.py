@@ -33,6 +33,7 @@ import tempfile
 
 from qpd.lib.process import log_line
 from qpd.server import fdpass, protocol
+from qpd.server.chunked import ChunkedDecoder
 from qpd.web.errors import HTTPError
 
 __all__ = ['Intake', 'Rules', 'SocketBody', 'read_chunked', 'READY', 'WAIT',
@@ -194,7 +195,7 @@ class Intake:
         self.in_body = True
         self.continued = False
         if self.chunked:
-            self.decoder = protocol.ChunkedDecoder(self.rules.max_body)
+            self.decoder = ChunkedDecoder(self.rules.max_body)
             self.raw = b''
             self.parts = []
 
@@ -369,7 +370,7 @@ def read_chunked(sock, prefix, environ, max_body):
     """(sock, prefix:bytes, environ:dict, max_body:int) -> (file, leftover:bytes)
     Read the rest of a chunked body in a worker (the dispatcher had no room
     to spool it); CONTENT_LENGTH is set to its size."""
-    decoder = protocol.ChunkedDecoder(max_body)
+    decoder = ChunkedDecoder(max_body)
     spool = tempfile.SpooledTemporaryFile(1024 * 1024)
     data = prefix
     while True:

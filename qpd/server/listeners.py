@@ -20,6 +20,15 @@ every socket it accepts: TCP_NODELAY, TCP_DEFER_ACCEPT (accept(2) returns
 only once a request's first bytes have come), and the receive and send
 timeouts that bound a worker's blocking reads and writes.
 
+Under systemd socket activation (`qpd build NAME --systemd`), the
+listeners are passed in: `take_activated` reads LISTEN_PID, LISTEN_FDS
+and LISTEN_FDNAMES (descriptors from 3 on, each named for its key:
+`http`, `scgi`, `as_https`, or the key itself; unnamed ones are matched
+to the site's listening keys in order) and the dispatcher opens only the
+keys nobody passed. A passed socket is systemd's too, so draining does
+not shut it down or remove its path: connections that come meanwhile
+wait in its backlog for the next dispatcher.
+
 Accepting fails now and then for want of descriptors or memory
 (OUT_OF_RESOURCES); retrying at once only spins, since the listener stays
 readable, so both the dispatcher and a worker leave the listener alone for
@@ -31,20 +40,26 @@ import os
 import select
 import socket
 import struct
+import time
 
 from qpd.lib.process import remove_stale_socket
 from qpd.lib.ready import format_address_text
 from qpd.server import fdpass
 
-__all__ = ['Listener', 'Accepting', 'Shared', 'SharedListeners', 'open_listener', 'share_socket',
-           'format_listeners', 'set_connection_options', 'ACCEPT_PAUSE',
-           'OUT_OF_RESOURCES', 'DONTWAIT']
+__all__ = ['Listener', 'Accepting', 'Shared', 'SharedListeners',
+           'open_listener', 'share_socket', 'take_activated', 'take_passed',
+           'format_passed',
+           'ActivationError', 'format_listeners', 'set_connection_options',
+           'ACCEPT_PAUSE', 'OUT_OF_RESOURCES', 'DONTWAIT',
+           'LISTEN_FDS_START', 'ACTIVATION_VARIABLES']
 
 DONTWAIT = int(socket.MSG_DONTWAIT)
 ACCEPT_PAUSE = 0.5       # accepting stops this long when out of descriptors
 ACCEPT_LOG_INTERVAL = 10.0   # at most one "accept failed" line this often
 # accept(2) failures that mean "no descriptor or memory now".
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+LISTEN_FDS_START = 3     # systemd's first passed descriptor (SD_LISTEN_FDS_START)
+ACTIVATION_VARIABLES = ('LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES')
 
 
 class Listener:
@@ -72,6 +87,7 @@ class Listener:
         self.shared = key == 'http_address' and sock.family in (
             socket.AF_INET, socket.AF_INET6)
         self.number = 0          # its place in Dispatcher.listeners
+        self.activated = False   # passed by systemd (take_activated)
 
     def format_address(self):
         """() -> str"""
@@ -196,6 +212,27 @@ class SharedListeners:
             self.log('cannot watch a shared listener (%s)' % e)
             self.drop(shared)
 
+    def accept(self, shared):
+        """(shared:Shared) -> (socket, peer) | None: a connection accepted
+        from shared, blocking, of the listener's family (socket.accept()
+        without its per-call family and type lookups, each an IntEnum);
+        None when there was none (another worker took it), when accept(2)
+        failed for want of descriptors or memory (shared is then paused:
+        the dispatcher accepts meanwhile) or when the dispatcher stopped
+        listening (EINVAL, it drains: shared is dropped)."""
+        try:
+            fd, peer = shared.sock._accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as e:
+            if e.errno in OUT_OF_RESOURCES:
+                self.log('accept failed: %s; pausing' % e)
+                self.pause(shared, time.monotonic())
+            else:
+                self.drop(shared)
+            return None
+        return socket.socket(shared.family, socket.SOCK_STREAM, 0, fd), peer
+
     def pause(self, shared, now):
         """(shared:Shared, now:float) -> None: leave it alone for
         ACCEPT_PAUSE."""
@@ -259,6 +296,65 @@ def open_listener(address, kind=socket.SOCK_STREAM, umask=None, backlog=1024):
     sock.listen(backlog)
     sock.setblocking(False)
     return sock
+
+
+class ActivationError(ValueError):
+    """A socket systemd passed fits none of the site's listeners."""
+
+
+def take_passed(environ=None):
+    """(environ:dict=None) -> [(fd:int, name:str)]: the descriptors
+    systemd passed this process and their names ('' unnamed); [] when
+    LISTEN_PID names another process or is unset. The variables are
+    removed from environ (os.environ), so that no child takes them for
+    its own."""
+    environ = os.environ if environ is None else environ
+    values = {name: environ.pop(name, None) for name in ACTIVATION_VARIABLES}
+    try:
+        pid = int(values['LISTEN_PID'] or 0)
+        count = int(values['LISTEN_FDS'] or 0)
+    except ValueError:
+        return []
+    if pid != os.getpid() or count <= 0:
+        return []
+    names = (values['LISTEN_FDNAMES'] or '').split(':')
+    return [(LISTEN_FDS_START + i, names[i] if i < len(names) else '')
+            for i in range(count)]
+
+
+def format_passed(passed, pid):
+    """([(fd, name)], pid:int) -> {variable: value}: the environment
+    that passes them on to process pid (whose descriptors they are from
+    LISTEN_FDS_START on, in order)."""
+    return {'LISTEN_PID': str(pid), 'LISTEN_FDS': str(len(passed)),
+            'LISTEN_FDNAMES': ':'.join(name or 'unknown'
+                                       for _, name in passed)}
+
+
+def take_activated(keys, environ=None):
+    """(keys:[str], environ:dict=None) -> {key: socket}
+    The listening sockets systemd passed this process (take_passed) for
+    the listening keys (http_address, ...), non-blocking and
+    close-on-exec; {} when it passed none. ActivationError names a socket
+    no key fits."""
+    found = {}
+    for i, (fd, name) in enumerate(take_passed(environ)):
+        if name in ('', 'unknown'):
+            key = keys[i] if i < len(keys) else None
+        else:
+            key = name if name.endswith('_address') else name + '_address'
+        if key not in keys or key in found:
+            raise ActivationError(
+                'systemd passed a socket (descriptor %d) named %r, which '
+                'is no listener of the site or one passed twice; name each '
+                'socket (FileDescriptorName=) after one of %s' % (
+                    fd, name or 'unknown', ', '.join(
+                        k.replace('_address', '') for k in keys)))
+        os.set_inheritable(fd, False)
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        found[key] = sock
+    return found
 
 
 def share_socket(path, group):

@@ -12,6 +12,10 @@ notices a worker's death (drop_worker: the request it never received goes
 to another worker; the one it was answering costs a 502, or 504 after a
 request_timeout; the connections it held idle wait in the dispatcher
 again) and kills one busy past request_timeout (check_worker_time).
+A worker that reached its max_requests or max_worker_memory asks to
+leave (LEAVE); the pool lets one go at a time (GO, let_next_go), in the
+order they asked, the next once a worker of the index let go says HELLO
+again (or LEAVE_WAIT passed), so that two never leave together.
 
 What happens to a client connection (wait for its next request, finish,
 refuse, queue, send a passed file) is the dispatcher's: the pool calls it
@@ -33,6 +37,8 @@ from qpd.server.listeners import DONTWAIT
 __all__ = ['Pool', 'WorkerLink']
 
 KILL_GRACE = 1.0         # between the stack dump and the kill
+LEAVE_WAIT = 30.0        # a worker let go and not back by then: let the
+                         # next one go all the same
 _ANY = 1 << 30           # no bound on the descriptors a message carries
 
 
@@ -87,6 +93,8 @@ class Pool:
         self.workers = {}          # fd -> WorkerLink
         self.idle = []             # idle WorkerLinks, most recently used last
         self.seen_indexes = set()
+        self.leaving = None        # (index, since): let go, not back yet
+        self.waiting = []          # WorkerLinks that asked LEAVE, in order
         self.buffer = bytearray(fdpass.MAX_MESSAGE)
         # message kind (its byte) -> (handler, registered: True, False or
         # None for either, fewest fds, most fds)
@@ -99,6 +107,7 @@ class Pool:
             fdpass.HELLO[0]: (self.handle_hello, False, 1, many),
             fdpass.ADOPT[0]: (self.handle_adopt, True, 1, 1),
             fdpass.OWN[0]: (self.handle_own, True, 1, 1),
+            fdpass.LEAVE[0]: (self.handle_leave, True, 0, 0),
         }
         dispatcher.register(sock.fileno(), self.on_worker_accept, None)
 
@@ -112,6 +121,8 @@ class Pool:
         and gives back the others, which would wait behind it; can no
         worker accept (none there, or each busy on one request past
         OWN_AFTER)?"""
+        if self.leaving is not None and self.waiting:
+            self.let_next_go()          # after LEAVE_WAIT
         stuck = 0
         registered = 0
         for worker in self.workers.values():
@@ -267,6 +278,9 @@ class Pool:
         worker.registered = True
         if index in self.seen_indexes:
             self.d.stats['restarts'] += 1
+        if self.leaving is not None and self.leaving[0] == index:
+            self.leaving = None
+            self.let_next_go()
         self.seen_indexes.add(index)
         self.log('worker %s pid=%s ready' % (index, worker.pid))
         self.idle.append(worker)
@@ -327,6 +341,33 @@ class Pool:
         worker.held[conn_id] = conn
         if self.d.draining:
             self.release(worker)
+
+    def handle_leave(self, worker, n, fds):
+        """LEAVE: the worker would leave to be replaced (max_requests,
+        max_worker_memory): it waits its turn (let_next_go)."""
+        if worker not in self.waiting:
+            self.waiting.append(worker)
+        self.let_next_go()
+
+    def let_next_go(self):
+        """() -> None: when no worker let go is still away (or it has
+        been away LEAVE_WAIT), let the first that asked go (GO)."""
+        if self.leaving is not None:
+            if self.d.now - self.leaving[1] < LEAVE_WAIT:
+                return
+            self.leaving = None
+        while self.waiting and not self.d.draining:
+            worker = self.waiting.pop(0)
+            if worker.gone:
+                continue
+            try:
+                fdpass.send_message(worker.sock, fdpass.pack_go(), (),
+                                    DONTWAIT)
+            except OSError:
+                continue
+            self.leaving = (worker.index, self.d.now)
+            self.d.stats['recycles'] += 1
+            return
 
     def handle_sendfile(self, worker, n, fds):
         """SENDFILE (a file): the worker answered its request
@@ -444,6 +485,8 @@ class Pool:
         worker.gone = True
         if worker in self.idle:
             self.idle.remove(worker)
+        if worker in self.waiting:
+            self.waiting.remove(worker)
         # What it sent before it went: an ADOPT or OWN carries a
         # connection that only it had, and closing the socket unread would
         # close that connection too.

@@ -17,24 +17,28 @@ How the body goes out:
   with chunked transfer encoding on an HTTP/1.1 keep-alive connection,
   each chunk as the body makes it, and the connection stays open; over
   HTTP/1.0 or SCGI its end is the end of the connection;
-- a file span of at least handoff_size bytes, and the rest of any body of
-  known length that a client stops taking for PASS_WAIT seconds (spooled
-  to a file), are kept in `passing` and handed to the dispatcher
-  (pass_response, fdpass SENDFILE), which sends them as the client takes
-  them: a slow reader costs a descriptor there, not this worker.
+- a file span of at least handoff_size bytes, and the rest of any body
+  that a client stops taking for PASS_WAIT seconds (spooled to a file:
+  a stream's chunks framed as they go out, its last chunk included), are
+  kept in `passing` and handed to the dispatcher (pass_response, fdpass
+  SENDFILE), which sends them as the client takes them: a slow reader
+  costs a descriptor there, not this worker. A body of unknown length may
+  be endless: past STREAM_SPOOL_LIMIT bytes spooled, the worker sends the
+  spool and the rest itself (each write bounded by send_timeout).
 
 A client that stops taking a response raises _ClientGone out of respond:
 the worker closes the connection.
 """
 
 import io
+import itertools
 import logging
 import os
 import select
 import tempfile
 import time
 
-from qpd.lib.gc_clock import gc_clock
+from qpd.lib.collector import gc_clock
 from qpd.lib.http import format_head, http_date
 from qpd.server import fdpass, protocol
 from qpd.server.intake import SocketBody, read_chunked
@@ -50,6 +54,8 @@ _DRAIN_LIMIT = 65536
 MAX_HIT_LINES = 256    # hit lines kept before a write
 PASS_WAIT = 0.2       # a client that takes nothing of a response this long
                       # gets the rest of it from the dispatcher
+STREAM_SPOOL_LIMIT = 64 << 20   # bytes of a body of unknown length spooled
+                                # for a slow reader at most
 
 
 def format_slow_hit(hit, arrived, began, processed, sent, gc_seconds,
@@ -386,11 +392,12 @@ class Responder:
             return
         pending = [head]
         size = len(head)
-        # A body of known length can be passed to the dispatcher when the
-        # client stops taking it (send_or_pass); one of unknown length may
-        # be endless, and is sent here (sendall, within send_timeout).
-        send = (self.send_or_pass if response.get_content_length()
-                is not None else None)
+        # The rest goes to the dispatcher when the client stops taking it
+        # (send_or_pass); a body of unknown length, which may be endless,
+        # only up to STREAM_SPOOL_LIMIT.
+        limit = (None if response.get_content_length() is not None
+                 else STREAM_SPOOL_LIMIT)
+        send = self.send_or_pass
         try:
             chunks = response.iter_body()
             for chunk in chunks:
@@ -400,28 +407,27 @@ class Responder:
                     data = b''.join(pending)
                     pending = []
                     size = 0
-                    if send is None:
-                        sock.sendall(data)
-                    elif not send(sock, data, chunks, response):
+                    if not send(sock, data, chunks, response, limit):
                         return
             if pending:
                 data = pending[0] if len(pending) == 1 else b''.join(pending)
-                if send is None:
-                    sock.sendall(data)
-                else:
-                    send(sock, data, (), response)
+                send(sock, data, (), response, limit)
         except OSError as e:
             response.close()
             raise ClientGone(e)
 
-    def send_or_pass(self, sock, data, rest, response):
-        """(sock, data:bytes, rest:iterator of bytes, response) -> bool
+    def send_or_pass(self, sock, data, rest, response, limit=None):
+        """(sock, data:bytes, rest:iterator of bytes, response,
+            limit:int=None) -> bool
         Send data; True when it all went. A client that takes nothing for
         PASS_WAIT seconds (a slow reader, or one that reads nothing) gets
         the rest from the dispatcher: what is unsent of data and the rest
         of the body are spooled to a temporary file in the var directory
         and kept (self.passing) for pass_response, and False is returned,
-        so the worker is free at once. OSError when the client is gone."""
+        so the worker is free at once. When the spool grows past limit
+        (a stream that may not end), the worker sends the spool and then
+        the rest itself, as a blocking socket does (send_timeout per
+        write), and True is returned. OSError when the client is gone."""
         view = memoryview(data)
         while view:
             try:
@@ -439,6 +445,12 @@ class Responder:
                 spool.write(view)
                 for chunk in rest:
                     spool.write(chunk)
+                    if limit is not None and spool.tell() > limit:
+                        self.send_spool(sock, spool)
+                        for chunk in rest:
+                            sock.sendall(chunk)
+                        spool.close()
+                        return True
             except BaseException:
                 spool.close()
                 raise
@@ -447,6 +459,19 @@ class Responder:
             self.passing = (spool, 0, spool.tell(), b'')
             return False
         return True
+
+    def send_spool(self, sock, spool):
+        """(sock, spool:file) -> None: send what spool holds, from its
+        start, on the blocking socket (each write bounded by send_timeout)."""
+        end = spool.tell()
+        spool.flush()
+        offset = 0
+        while offset < end:
+            sent = os.sendfile(sock.fileno(), spool.fileno(), offset,
+                               end - offset)
+            if not sent:
+                raise OSError('the spool ended early')
+            offset += sent
 
     def send_file(self, sock, response, head):
         """(sock, response, head:bytes) -> bool: send a body that is a
@@ -483,14 +508,20 @@ class Responder:
     def send_chunked(self, sock, response, head):
         """(sock, response, head:bytes) -> None: the body in chunked
         transfer encoding, each chunk sent as the body makes it (a stream
-        goes out as it is produced), then the last, empty chunk."""
+        goes out as it is produced), then the last, empty chunk. A client
+        that stops taking it gets the rest from the dispatcher, framed
+        (send_or_pass, up to STREAM_SPOOL_LIMIT)."""
         self.counters.mark_started()
+        framed = itertools.chain(
+            (b'%x\r\n%s\r\n' % (len(chunk), chunk)     # never an empty one
+             for chunk in response.iter_body()), (b'0\r\n\r\n',))
         pending = head
         try:
-            for chunk in response.iter_body():      # never an empty chunk
-                sock.sendall(b'%s%x\r\n%s\r\n' % (pending, len(chunk), chunk))
+            for data in framed:
+                if not self.send_or_pass(sock, pending + data, framed,
+                                         response, STREAM_SPOOL_LIMIT):
+                    return
                 pending = b''
-            sock.sendall(pending + b'0\r\n\r\n')
         except OSError as e:
             response.close()
             raise ClientGone(e)

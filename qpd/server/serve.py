@@ -19,6 +19,17 @@ terminal's Ctrl-C reaches only this process, which stops them in order, and
 they get SIGTERM should this process die. SIGHUP is passed to the workers
 (they reopen the site's log file).
 
+While it runs, its pid is in `var/serve.pid` (0600), and SIGUSR1
+(REPLACE_SIGNAL) replaces its workers as --reload does: a new set is
+started, and once every one is ready the old ones finish the request in
+hand and go. That is how `qpd deploy` and `qpd rollback` restart the
+workers of a site run by `qpd serve` (`replace_serve_workers`: it waits
+until the pool holds only new workers).
+
+Started by systemd socket activation (`qpd build NAME --systemd`), it
+passes the listening sockets it was given on to the dispatcher
+(qpd.server.listeners.take_passed), which opens only the keys not passed.
+
 With --debug, the workers answer exceptions with the technical 500 page
 (qpd.web.debug); it is refused when a listener is not on loopback. With
 --reload, a watcher (qpd.server.reload) reports changed .py and .qpy files
@@ -44,13 +55,72 @@ from qpd.lib.address import format_address, is_loopback
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line, parse_ready_line
 from qpd.metrics import clear_metrics_directory
+from qpd.server.listeners import format_passed, take_passed
 
-__all__ = ['main', 'Child', 'Serve', 'check_debug']
+__all__ = ['main', 'Child', 'Serve', 'check_debug', 'find_serve',
+           'replace_serve_workers', 'REPLACE_SIGNAL', 'PID_FILE_NAME']
 
 READY_TIMEOUT = 60.0
 RESTART_DELAY = 1.0
 FAST_FAILURES = 5          # consecutive quick exits before giving up
 QUICK_EXIT = 5.0           # an exit this soon after a start is quick
+REPLACE_SIGNAL = signal.SIGUSR1    # start new workers, retire the old
+PID_FILE_NAME = 'serve.pid'
+
+
+def _pid_file(site):
+    return os.path.join(site.get_var_directory(), PID_FILE_NAME)
+
+
+def find_serve(site):
+    """(site:Site) -> int | None: the pid of the `qpd serve` running the
+    site on this host (its pid file names a live `qpd serve NAME`)."""
+    try:
+        with open(_pid_file(site)) as f:
+            pid = int(f.read().strip())
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            # argv, or setproctitle's 'qpd serve NAME'
+            words = f.read().replace(b'\0', b' ').split()
+    except (OSError, ValueError):
+        return None
+    if b'serve' in words and site.get_name().encode() in words:
+        return pid
+    return None
+
+
+def replace_serve_workers(site, timeout=READY_TIMEOUT, progress=None):
+    """(site:Site, timeout:float, progress=None) -> bool: have the workers
+    of the `qpd serve` running site replaced (REPLACE_SIGNAL) and wait
+    until the dispatcher's pool holds only new ones; False when no `qpd
+    serve` runs it. RuntimeError when they are not replaced in time."""
+    from qpd.server.control import get_stats
+    pid = find_serve(site)
+    if pid is None:
+        return False
+
+    def pool():
+        try:
+            return {w['pid'] for w in get_stats(site)['pool']}
+        except (OSError, ValueError, KeyError):
+            return set()
+    old = pool()
+    os.kill(pid, REPLACE_SIGNAL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # serve retires the old ones once every new one is ready: none
+        # old left means the new set is all there.
+        now = pool()
+        if now and not now & old:
+            return True
+        if progress is not None:
+            progress.update('replacing the workers of %s under qpd serve: '
+                            '%d new, %d old' % (site.get_name(),
+                                                len(now - old),
+                                                len(now & old)))
+        time.sleep(0.1)
+    raise RuntimeError('the workers of %s under qpd serve (pid %d) were not '
+                       'replaced in %ds; see its output'
+                       % (site.get_name(), pid, timeout))
 
 
 def _die_with_parent():
@@ -59,6 +129,18 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
+def _passing(passed):
+    """([(fd, name)]) -> callable: run in the child before exec: die with
+    the parent, and name the descriptors systemd passed as this process's
+    (LISTEN_PID is the child's pid, known only here; the environment the
+    exec gets is the process's own, putenv included)."""
+    def prepare():
+        _die_with_parent()
+        for name, value in format_passed(passed, os.getpid()).items():
+            os.putenv(name, value)
+    return prepare
 
 
 class Child:
@@ -75,6 +157,7 @@ class Child:
         self.partial = b''
         self.failures = 0
         self.restart_at = None
+        self.passed = []           # [(fd, name)] from systemd, for it
 
     def get_label(self):
         """() -> str"""
@@ -85,7 +168,9 @@ class Child:
     def start(self):
         self.process = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            process_group=0, preexec_fn=_die_with_parent)
+            process_group=0, pass_fds=[fd for fd, _ in self.passed],
+            preexec_fn=_passing(self.passed) if self.passed
+            else _die_with_parent)
         os.set_blocking(self.process.stdout.fileno(), False)
         self.ready_line = None
         self.partial = b''
@@ -138,6 +223,9 @@ class Serve:
         self.base = base
         self.durus = Child('durus', base + ['durus', self.name])
         self.dispatcher = Child('dispatcher', base + ['dispatcher', self.name])
+        # Under systemd socket activation (qpd build --systemd), the
+        # listeners it passed go on to the dispatcher.
+        self.dispatcher.passed = take_passed()
         self.workers = [self.make_worker(i) for i in range(self.count)]
         self.selector = selectors.DefaultSelector()
         self.stopping = False
@@ -145,6 +233,7 @@ class Serve:
         self.watcher = None        # qpd.server.reload.Watcher (--reload)
         self.changed = []          # files changed, not yet acted on
         self.retiring = []         # replaced workers finishing their work
+        self.replace_asked = False  # REPLACE_SIGNAL came
 
     def make_worker(self, index):
         """(index:int) -> Child: worker number index (not started)."""
@@ -159,6 +248,10 @@ class Serve:
 
     def on_signal(self, signum, frame):
         self.stopping = True
+
+    def on_replace(self, signum, frame):
+        """REPLACE_SIGNAL: replace the workers (qpd deploy)."""
+        self.replace_asked = True
 
     def on_hangup(self, signum, frame):
         """SIGHUP: pass it to the workers, which reopen the site's log."""
@@ -218,18 +311,22 @@ class Serve:
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGHUP, self.on_hangup)
+        signal.signal(REPLACE_SIGNAL, self.on_replace)
         status = 1
         try:
             self.site.ensure_var_directory()
+            self.write_pid_file()
             clear_metrics_directory(self.site)
+            if self.reload:
+                # Before the workers import the site: an edit made while
+                # they start, or as soon as it answers, is not missed.
+                self.start_watching()
             for group in ([self.durus], [self.dispatcher], self.workers):
                 for child in group:
                     self.start(child)
                 if not self.wait_ready(group):
                     return 0 if self.stopping else 1
             addresses = parse_ready_line(self.dispatcher.ready_line).rest
-            if self.reload:
-                self.start_watching()
             sys.stdout.write(
                 format_ready_line('serve', self.name, addresses) + '\n')
             sys.stdout.flush()
@@ -238,7 +335,21 @@ class Serve:
             if self.watcher is not None:
                 self.watcher.stop()
             self.stop()
+            self.remove_pid_file()
         return status
+
+    def write_pid_file(self):
+        path = _pid_file(self.site)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write('%d\n' % os.getpid())
+
+    def remove_pid_file(self):
+        try:
+            if find_serve(self.site) == os.getpid():
+                os.unlink(_pid_file(self.site))
+        except OSError:
+            pass
 
     # --reload ------------------------------------------------------------
 
@@ -296,6 +407,13 @@ class Serve:
             self.poll(0.25)
             if self.changed and not self.stopping:
                 self.on_changes()
+            if self.replace_asked and not self.stopping:
+                self.replace_asked = False
+                self.log('replacing the workers (asked by signal %d)'
+                         % REPLACE_SIGNAL)
+                if not self.replace_workers():
+                    self.log('the new workers did not start; the old ones '
+                             'go on serving')
             for child in list(self.retiring):
                 if not child.is_running():
                     if not child.process.stdout.closed:

@@ -46,13 +46,8 @@ or answering, so that the dispatcher, when the worker dies, answers 502 on
 that one only and takes the idle held ones back.
 
 SIGTERM (or SIGINT) ends the worker once its current request is answered;
-so does reaching its share of `max_requests` (get_request_limit: the
-jitter spread by index) or, after a request, a resident memory
-(/proc/self/statm) past `max_worker_memory`: the worker logs why, counts
-it (qpd_worker_recycles_total{reason}), gives back what it holds and exits
-with status 0, as in a rolling restart, and supervisord or `qpd serve`
-starts a fresh one. It never leaves so in its first MIN_LIFETIME seconds
-(supervisord would count that as a failed start).
+so does the dispatcher's GO after the worker asked to leave (LEAVE: its
+`max_requests` or `max_worker_memory` reached, qpd.server.recycle).
 SIGUSR1 dumps its Python stack to stderr (the dispatcher's request_timeout).
 SIGHUP reopens the site's log file (logrotate; `qpd build NAME --logrotate`).
 
@@ -64,10 +59,8 @@ body the dispatcher did not read is read by qpd.server.intake
 
 import collections
 import faulthandler
-import gc
 import io
 import os
-import random
 import select
 import signal
 import socket
@@ -76,92 +69,28 @@ import time
 import traceback
 
 from qpd.lib.backoff import Backoff
-from qpd.lib.gc_clock import gc_clock
+from qpd.lib import collector
 from qpd.lib.process import log_line
 from qpd.lib.ready import format_ready_line
 from qpd.metrics import FLUSH_INTERVAL, open_recorder
 from qpd.server import fdpass, protocol
 from qpd.server.banned import Banned
+from qpd.server.connection import Held
 from qpd.server.protocol import find_head_end
+from qpd.server.recycle import Recycling
 from qpd.server.listeners import (
-    DONTWAIT, OUT_OF_RESOURCES, Shared, SharedListeners)
+    DONTWAIT, Shared, SharedListeners)
 from qpd.server.respond import ClientGone, HitLog, Responder, request_base
 from qpd.server.write_turn import open_write_turn
 from qpd.web.errors import HTTPError
 
-__all__ = ['main', 'Worker', 'Held', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
+__all__ = ['main', 'Worker', 'Shared', 'HOLD_TIME', 'SLOW_REQUEST']
 
 _RECV_SIZE = 65536
 
 HOLD_TIME = 0.25      # a held connection idle this long goes back
 SWEEP_TIME = 0.05     # how often held connections are checked
 SLOW_REQUEST = 0.25   # after a request this long, the others go back
-# The cyclic garbage collector's thresholds in a worker once the site is
-# loaded (Python's are 700, 10, 10). What a hit leaves is mostly freed by
-# reference counting; a young collection every 700 allocations ran every
-# few requests, and a full one walked the whole heap (the site's modules,
-# the Durus cache) in the middle of a request: the tail. After start()
-# the loaded heap is frozen (gc.freeze: never scanned again) and
-# collections come a tenth as often.
-GC_THRESHOLDS = (7000, 20, 20)
-# A worker leaves on its own (max_requests, max_worker_memory) no sooner
-# than this after it started: supervisord (startsecs=1, qpd.ops.supervisor)
-# takes an exit sooner for a failed start.
-MIN_LIFETIME = 1.5
-_PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
-
-
-def get_request_limit(max_requests, jitter, index, count, draw=random.random):
-    """(max_requests:int, jitter:int, index:int, count:int, draw) -> int|None
-    The requests after which worker `index` of `count` leaves (None: never,
-    max_requests 0): max_requests plus a part of the jitter drawn (`draw()`
-    in [0, 1)) within the slot of the jitter's range that is this index's,
-    so that the workers' limits differ and two never leave together."""
-    if not max_requests:
-        return None
-    slots = max(1, count)
-    width = (jitter + 1) / slots
-    return max_requests + int(((index % slots) + draw()) * width)
-
-
-def read_rss(fd):
-    """(fd:int) -> int: the resident bytes of this process, from its open
-    /proc/self/statm."""
-    return int(os.pread(fd, 128, 0).split()[1]) * _PAGE_SIZE
-
-
-class Held:
-    """(sock, id:int, base:dict, buf:bytes)
-    A keep-alive connection a worker holds between requests: its socket,
-    the dispatcher's id for it, the environ keys of the connection, and
-    the bytes read and not yet served."""
-
-    __slots__ = ('sock', 'fd', 'id', 'base', 'buf', 'last', 'ready',
-                 'known', 'number', 'seen')
-
-    def __init__(self, sock, id, base, buf):
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.id = id
-        self.base = base
-        self.buf = buf
-        self.last = time.monotonic()
-        self.ready = False
-        self.known = True     # False: accepted here; the dispatcher has no
-                              # copy of it until OWN
-        self.number = -1      # the shared listener it came from
-        self.seen = None      # time.monotonic() by which its next request
-                              # had begun to arrive (Hit.arrived)
-
-
-def settle_garbage():
-    """() -> None: collect what loading the site left, freeze the rest
-    (the collector no longer scans it) and set GC_THRESHOLDS; from then on
-    the collections are timed (gc_clock, for the slow-hit line)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc_clock.install()
 
 
 def _shutdown(sock):
@@ -205,18 +134,14 @@ class Worker:
         self.received_at = None    # when the last message came
         self.banned = Banned(site)
         self.paused = []           # Shared not watched until paused_until
-        self.born = time.monotonic()
-        self.hits = 0              # requests answered
-        self.request_limit = None  # get_request_limit (max_requests)
-        self.memory_limit = 0      # max_worker_memory
-        self.statm = None          # /proc/self/statm, open when limited
-        self.limited = False       # either limit set: check after each hit
+        self.recycling = None      # qpd.server.recycle.Recycling
         # message kind (its byte) -> (handler, fewest fds, most fds)
         self.handlers = {
             fdpass.REQUEST[0]: (self.handle_request, 1, 2),
             fdpass.SHARE[0]: (self.handle_share, 1, 1),
             fdpass.BANNED[0]: (self.handle_banned, 0, 0),
             fdpass.RELEASE[0]: (self.handle_release, 0, 0),
+            fdpass.GO[0]: (self.handle_go, 0, 0),
         }
 
     def log(self, message):
@@ -242,33 +167,39 @@ class Worker:
         """SIGHUP: reopen the site's log file (logrotate moved it)."""
         self.hit_log.reopen()
 
-    def connect_storage(self):
-        """() -> None: make the publisher, retrying while the storage
-        server is not up."""
+    def wait_for(self, what, attempt, errors):
+        """(what:str, attempt:callable, errors:tuple) -> attempt's value
+        Call attempt() until it returns, sleeping with backoff after each
+        of errors (idle meanwhile, so that SIGTERM ends the worker at
+        once); the first failure is logged: 'waiting for WHAT (error)'."""
         backoff = Backoff(0.05, 2.0)
         complained = False
         while True:
             try:
-                self.publisher = self.site.make_publisher()
-                return
-            except (OSError, EOFError, AssertionError) as e:
-                # AssertionError: Durus's Connection() on a new database
-                # when another client created the root object first; the
-                # next attempt finds the root.
+                return attempt()
+            except errors as e:
                 if not complained:
-                    self.log('waiting for the storage server (%s)' % e)
+                    self.log('waiting for %s (%s)' % (what, e))
                     complained = True
             self.idle = True
             backoff.sleep()
             self.idle = False
 
+    def connect_storage(self):
+        """() -> None: make the publisher, retrying while the storage
+        server is not up. (AssertionError: Durus's Connection() on a new
+        database when another client made the root object first; the next
+        attempt finds the root.)"""
+        self.publisher = self.wait_for(
+            'the storage server', self.site.make_publisher,
+            (OSError, EOFError, AssertionError))
+
     def connect_dispatcher(self):
         """() -> None: connect and say HELLO, retrying while the
         dispatcher is not up."""
         path = self.site.get_dispatcher_socket()
-        backoff = Backoff(0.05, 2.0)
-        complained = False
-        while True:
+
+        def attempt():
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 sock.connect(path)
@@ -279,19 +210,13 @@ class Worker:
                         (counters.get_fd(),))
                 finally:
                     counters.close_fd()
-            except OSError as e:
+            except OSError:
                 sock.close()
-                if not complained:
-                    self.log('waiting for the dispatcher at %s (%s)' % (
-                        path, e))
-                    complained = True
-                self.idle = True
-                backoff.sleep()
-                self.idle = False
-                continue
-            self.sock = sock
-            self.counters = self.responder.counters = counters
-            return
+                raise
+            return sock, counters
+        self.sock, counters = self.wait_for(
+            'the dispatcher at %s' % path, attempt, (OSError,))
+        self.counters = self.responder.counters = counters
 
     def start(self):
         """() -> int | None: an exit status when the site cannot be served."""
@@ -320,47 +245,23 @@ class Worker:
         self.metrics = responder.metrics = self.hit_log.metrics = \
             open_recorder(self.site)
         self.connect_dispatcher()
-        self.set_limits()
-        settle_garbage()
+        self.recycling = Recycling(self.site, self.index)
+        collector.settle()
         sys.stdout.write(format_ready_line(
             'worker', self.name, self.site.get_dispatcher_socket()) + '\n')
         sys.stdout.flush()
         return None
 
-    # Leaving on its own ------------------------------------------------------
+    # Leaving on its own (qpd.server.recycle) ------------------------------
 
-    def set_limits(self):
-        """() -> None: read max_requests (and its jitter) and
-        max_worker_memory."""
-        site = self.site
-        self.request_limit = get_request_limit(
-            site.get('max_requests'), site.get('max_requests_jitter'),
-            self.index, site.get_max_children())
-        self.memory_limit = site.get('max_worker_memory')
-        if self.memory_limit:
-            self.statm = os.open('/proc/self/statm', os.O_RDONLY)
-        self.limited = bool(self.request_limit or self.memory_limit)
-
-    def check_limits(self):
-        """() -> None: after a request: leave (stopping, as on SIGTERM)
-        when this worker answered its max_requests or its resident memory
-        is past max_worker_memory, unless it is younger than MIN_LIFETIME
-        (then the next request checks again)."""
-        if self.stopping:
+    def handle_go(self, nbytes, fds):
+        """GO: the dispatcher lets this worker leave, as it asked (LEAVE):
+        stop as on SIGTERM, once the request in hand, if any, is
+        answered."""
+        asked = self.recycling.asked if self.recycling else None
+        if asked is None or self.stopping:
             return
-        if self.request_limit and self.hits >= self.request_limit:
-            reason = 'max_requests'
-            why = '%d requests (max_requests %d, jitter %d)' % (
-                self.hits, self.site.get('max_requests'),
-                self.site.get('max_requests_jitter'))
-        elif self.memory_limit and read_rss(self.statm) > self.memory_limit:
-            reason = 'max_worker_memory'
-            why = '%d bytes resident after %d requests (max_worker_memory ' \
-                '%d)' % (read_rss(self.statm), self.hits, self.memory_limit)
-        else:
-            return
-        if time.monotonic() - self.born < MIN_LIFETIME:
-            return
+        reason, why = asked
         self.log('leaving at %s; a fresh worker takes its place' % why)
         if self.metrics is not None:
             self.metrics.add_recycle(reason)
@@ -465,23 +366,10 @@ class Worker:
         from a banned address: a slow client never waits on a worker. One
         connection per turn, so that a worker never keeps one waiting
         behind another's request while a second worker could take it."""
-        try:
-            # socket.accept() without its per-call family and type lookups
-            # (each an IntEnum): the accepted socket is a blocking one of
-            # the listener's family, as accept() makes it.
-            fd, peer = shared.sock._accept()
-        except (BlockingIOError, InterruptedError):
+        accepted = self.listeners.accept(shared)
+        if accepted is None:
             return
-        except OSError as e:
-            if e.errno in OUT_OF_RESOURCES:
-                # The dispatcher accepts meanwhile; try again later.
-                self.log('accept failed: %s; pausing' % e)
-                self.listeners.pause(shared, time.monotonic())
-            else:
-                # EINVAL: the dispatcher stopped listening (it drains).
-                self.listeners.drop(shared)
-            return
-        sock = socket.socket(shared.family, socket.SOCK_STREAM, 0, fd)
+        sock, peer = accepted
         self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
         self.counters.accepted += 1
         base = protocol.make_base_environ(
@@ -562,9 +450,11 @@ class Worker:
         self.banned.refresh(time.monotonic(), force=True)
 
     def handle_release(self, nbytes, fds):
-        """RELEASE: give back every held connection, and hold no more."""
+        """RELEASE (the dispatcher drains): give back every held
+        connection, hold no more, and stop accepting from its listeners."""
         self.holding = False
         self.release_all()
+        self.listeners.drop_all()
 
     def reconnect(self):
         self.log('the dispatcher went away; reconnecting')
@@ -577,6 +467,7 @@ class Worker:
         self.sock.close()
         self.sock = None
         self.counters.close()
+        self.asked = None          # the new dispatcher was never asked
         self.connect_dispatcher()
         self.epoll.register(self.sock.fileno(), select.EPOLLIN)
         self.holding = True
@@ -623,12 +514,8 @@ class Worker:
                                          | fdpass.F_MORE)):
             conn = Held(sock, message.conn_id, request_base(message),
                         leftover)
-            self.held[conn.fd] = conn
-            self.epoll.register(conn.fd, select.EPOLLIN)
+            self.hold(conn)
             self.tell(fdpass.pack_held(conn.id))
-            if leftover:
-                conn.ready = True
-                self.ready.append(conn)
             self.after_request(began, conn)
             return
         if not keep:
@@ -739,9 +626,6 @@ class Worker:
         if keep and self.holding and not self.stopping:
             conn.last = time.monotonic()
             self.hold(conn)
-            if conn.buf and not conn.ready:
-                conn.ready = True
-                self.ready.append(conn)
             self.after_request(began, conn)
         else:
             if not keep and conn.known:
@@ -754,22 +638,26 @@ class Worker:
 
     def hold(self, conn):
         """(conn:Held) -> None: poll conn for its next request (first
-        sending the dispatcher its copy of one accepted here)."""
+        sending the dispatcher its copy of one accepted here); when bytes
+        of it are read already, it is ready at once."""
         if conn.fd not in self.held:
             if not conn.known and not self.own(conn):
                 self.forget(conn)
                 return
             self.held[conn.fd] = conn
             self.epoll.register(conn.fd, select.EPOLLIN)
+        if conn.buf and not conn.ready:
+            conn.ready = True
+            self.ready.append(conn)
 
     def after_request(self, began, conn):
         """(began:float, conn:Held|None) -> None: after a request that took
         long, give back the other held connections, so that their requests
-        do not wait for this worker while another may be idle; then see
-        whether this worker should leave (check_limits)."""
-        self.hits += 1
-        if self.limited:
-            self.check_limits()
+        do not wait for this worker while another may be idle; and when
+        this worker should leave (qpd.server.recycle), ask the dispatcher
+        (LEAVE; handle_go acts on its answer)."""
+        if not self.stopping and self.recycling.after_hit() is not None:
+            self.tell(fdpass.pack_leave())
         if self.held and time.monotonic() - began >= SLOW_REQUEST:
             for other in list(self.held.values()):
                 if other is not conn:

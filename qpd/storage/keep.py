@@ -30,7 +30,8 @@ from durus.btree import BTree
 from durus.persistent import Persistent
 
 from qpd.lib.spec import (
-    anything, datetime_with_tz, format_pattern, match_pattern, require, spec)
+    anything, datetime_with_tz, format_pattern, get_spec_problems,
+    match_pattern, require, spec)
 from qpd.lib.tz import get_now, UTC
 
 __all__ = ['Keep', 'Keyed', 'Counter', 'Stamped', 'stamp_sorted',
@@ -178,7 +179,10 @@ class Keep:
         """(item) -> key
         Store item, giving it the next key unless it has one already.  An
         item whose key is already taken raises ValueError; an item or key
-        that does not match the Keep's specs raises TypeError.
+        that does not match the Keep's specs raises TypeError, and so does
+        an item with spec problems (get_spec_problems: an attribute that
+        does not match its class's spec, or one no spec names), as in QP;
+        a refused item keeps the key it had.
         """
         if self.value_spec is not None:
             require(item, self.value_spec, 'item')
@@ -197,9 +201,14 @@ class Keep:
                 if self.mapping[key] is item:
                     return key
                 raise ValueError('key %r is already taken' % (key,))
+        had_key = item.get_key()
+        item.set_key(key)
+        problems = get_spec_problems(item)
+        if problems:
+            item.set_key(had_key)
+            raise TypeError('item %r: %s' % (item, '; '.join(problems)))
         if isinstance(key, int):
             self.counter.skip_to(key)
-        item.set_key(key)
         self.mapping[key] = item
         self.count += 1
         return key
@@ -253,8 +262,13 @@ class Keep:
         """() -> iterator of keys, in order"""
         return self.mapping.iterkeys()
 
+    def values(self):
+        """() -> iterator of items, in key order (what `qpd port` makes of
+        QP's itervalues())"""
+        return self.mapping.itervalues()
+
     # QP's names.
-    itervalues = __iter__
+    itervalues = values
     iteritems = items
     iterkeys = keys
 

@@ -24,9 +24,17 @@ class Permissions(Persistent):
         self.grants = {}
 
     def grant(self, permission, granter):
-        """(permission:str, granter) -> None"""
+        """(permission:str, granter) -> None
+        granter: who grants it (a User, True for the site, a name); not
+        None, which asks for any granter in is_granted (TypeError, as QP).
+        """
         if not isinstance(permission, str):
             raise TypeError('permission: expected str, got %r' % (permission,))
+        if granter is None:
+            raise TypeError('grant(%r, None): None is no granter (it means '
+                            '"any granter" in is_granted); pass who grants '
+                            'it: a User, True (the site) or a name'
+                            % permission)
         grants = dict(self.grants)
         grants[permission] = set(grants.get(permission, ())) | {granter}
         self.grants = grants

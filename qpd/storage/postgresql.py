@@ -69,9 +69,8 @@ the server writes each commit at once and holds its answer until it is
 durable: each commit's transaction runs with synchronous_commit off (its
 COMMIT returns without waiting for the WAL flush, and others see it at
 once), and a helper thread then commits one small transaction of its own
-(a transactional logical message: a transaction that writes no WAL waits
-for nothing),
-on its own connection, with `synchronous_commit` (and
+(it writes a row: a transaction that wrote nothing does not wait for the
+flush), on its own connection, with `synchronous_commit` (and
 `synchronous_standby_names`) as the operator set them: when that returns,
 the WAL is flushed (and, with a synchronous standby, replicated) up to
 it, so every commit written before it is durable, and their answers go
@@ -90,14 +89,15 @@ while its old backend still runs that transaction (a COMMIT waiting for a
 synchronous standby), it waits for the outcome; absent otherwise, or still
 unknown after reconnect_for, it is never acknowledged (the client is
 dropped, and sees a lost connection). So a worker's retry never repeats a
-commit that happened. If the database then has fewer transactions than this server
-saw (a failover to a standby that was behind), or its transaction
-`last_tid` is another one (its `at` differs: another server committed
-that tid on the promoted standby), the server cannot tell its clients
-what they must forget: it stops (StorageLost), supervisord starts
-it again and every client reconnects with an empty cache. The same when a
-pack pruned transactions this server had not polled yet (a server stopped
-for longer than TRANSACTION_KEEP).
+commit that happened. If the database then lacks the last transaction this
+server saw, as it saw it (a crash or a failover lost commits that were written
+but not yet durable, so not acknowledged, and their tids may since name
+other transactions: the start time of the last one seen tells), the server
+cannot tell its clients what they must forget: it drops every client
+(StorageLost; held commits are never answered), and starts from the
+database as it is; every worker reconnects with an empty cache. The same
+when a pack pruned transactions this server had not polled yet (a server
+stopped for longer than TRANSACTION_KEEP).
 
 Packing (online): a mark from the root in steps between requests, every
 oid that a poll or a commit shows as changed meanwhile marked again; the
@@ -220,7 +220,7 @@ class PostgresStorage(Storage):
         self.conn = None
         self.down_since = None      # monotonic time the outage began
         self.last_tid = 0
-        self.last_at = None         # that transaction's `at`: its identity
+        self.last_at = None         # the `at` of transaction last_tid
         self.invalid = set()        # oids for the next sync()
         self.pending = {}           # oid -> record of the commit under way
         self.oid_pool = []
@@ -237,8 +237,7 @@ class PostgresStorage(Storage):
         self.flush_conn = None      # the flushing thread's connection
         self._connect(first=True)
         self._check_schema(create)
-        self.last_tid = self._max_tid()
-        self.last_at = self._at(self.last_tid)
+        self.last_tid, self.last_at = self._newest()
 
     # Connecting ------------------------------------------------------------
 
@@ -297,20 +296,35 @@ class PostgresStorage(Storage):
                         'PostgreSQL (%s) does not answer: %s' % (
                             self._describe(), _first_line(e))) from None
                 time.sleep(0.2)
-        top = self._max_tid()
-        if top < self.last_tid:
+        if not self._has(self.last_tid, self.last_at):
             raise StorageLost(
-                'the database of %s has transactions up to %d, but this '
-                'server had seen %d (a failover to a standby that was '
-                'behind?): restarting so that every client starts afresh'
-                % (self._describe(), top, self.last_tid))
-        if self.last_at is not None and self._at(self.last_tid) != \
-                self.last_at:
-            raise StorageLost(
-                'transaction %d of the database of %s is not the one this '
-                'server saw (a failover to a standby that was behind, where '
-                'another server committed since): restarting so that every '
-                'client starts afresh' % (self.last_tid, self._describe()))
+                'the database of %s no longer has transaction %d as this '
+                'server saw it (commits not yet acknowledged, lost in a '
+                'crash or a failover): its clients start afresh'
+                % (self._describe(), self.last_tid))
+
+    def _has(self, tid, at, conn=None):
+        """(tid:int, at, conn=None) -> bool: is transaction tid, begun at
+        `at`, in the database (tid 0: nothing yet, always)? After a crash
+        or a failover the tids after the last durable one are given again
+        to other transactions: the start time tells them apart."""
+        if not tid:
+            return True
+        row = (conn or self.conn).execute(
+            'SELECT at FROM qpd_transaction WHERE tid = %s',
+            (tid,)).fetchone()
+        return row is not None and row[0] == at
+
+    def start_afresh(self):
+        """() -> None: forget what this storage knew (after StorageLost):
+        start from the newest transaction, with no cached record and no
+        oid taken from the sequence; the server drops every client."""
+        self.last_tid, self.last_at = self._newest()
+        self.clear_cache()
+        self.invalid.clear()
+        self.pending = {}
+        self.oid_pool = []
+        self.pack_extra = None
 
     def _retrying(self, function, *args):
         """function(*args), once more after a reconnection when the
@@ -380,17 +394,11 @@ class PostgresStorage(Storage):
             sys.stderr.write('qpd durus: %s\n' % line)
             sys.stderr.flush()
 
-    def _max_tid(self):
-        return self._query(
-            'SELECT coalesce(max(tid), 0) FROM qpd_transaction').fetchone()[0]
-
-    def _at(self, tid):
-        """(tid:int) -> datetime|None: the `at` of transaction tid, which
-        tells it from another server's transaction of the same tid on
-        another timeline (after a failover)."""
-        row = self._query('SELECT at FROM qpd_transaction WHERE tid = %s',
-                          (tid,)).fetchone()
-        return row[0] if row else None
+    def _newest(self):
+        """() -> (tid, at) of the newest transaction, (0, None) if none."""
+        row = self._query('SELECT tid, at FROM qpd_transaction '
+                          'ORDER BY tid DESC LIMIT 1').fetchone()
+        return (row[0], row[1]) if row else (0, None)
 
     # Polling ---------------------------------------------------------------
 
@@ -407,11 +415,11 @@ class PostgresStorage(Storage):
         if rows[0][0] != self.last_tid + 1:
             raise StorageLost(
                 'transactions %d to %d of %s were pruned before this server '
-                'polled them: restarting so that every client starts afresh'
+                'polled them: its clients start afresh'
                 % (self.last_tid + 1, rows[0][0] - 1, self._describe()))
         oids = []
-        for row in rows:
-            oids.extend(split_oids(bytes(row[1])))
+        for tid, packed, at in rows:
+            oids.extend(split_oids(bytes(packed)))
         self.last_tid, self.last_at = rows[-1][0], rows[-1][2]
         self._forget(oids)
         self.invalid.update(oids)
@@ -626,6 +634,62 @@ class PostgresStorage(Storage):
         if self.pack_extra is not None:
             self.pack_extra.extend(oids)
 
+    def flush(self, target):
+        """(target:(tid, at)) -> None: make every commit up to transaction
+        tid (begun at `at`) durable: commit
+        a transaction that writes a row (qpd_meta's 'flushed'), on the
+        flushing connection, with the operator's synchronous_commit (see
+        the module's docstring).
+        When that connection failed (PostgreSQL restarted, or failed over),
+        connect again and flush only if transaction tid, begun at `at`, is
+        there: it and every one before it survived. Called from the server's syncer
+        thread only."""
+        psycopg = self.psycopg
+        try:
+            self._flush()
+            return
+        except psycopg.OperationalError:
+            self._close_flush()
+        deadline = time.monotonic() + self.reconnect_for
+        while True:
+            try:
+                there = self._flush(target)
+                break
+            except psycopg.OperationalError:
+                self._close_flush()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        if not there:
+            raise StorageLost(
+                'transaction %d is not in the database of %s after it '
+                'reconnected (lost in a crash or a failover): its commits '
+                'are not acknowledged and the clients start afresh' % (
+                    target[0], self._describe()))
+
+    def _flush(self, target=None):
+        if self.flush_conn is None:
+            self.flush_conn = self.psycopg.connect(self.dsn,
+                                                   connect_timeout=10)
+        there = target is None or self._has(*target, conn=self.flush_conn)
+        # A row written, not just an xid taken: PostgreSQL commits a
+        # transaction that wrote no WAL of its own without waiting for the
+        # flush (nor for the synchronous standby).
+        self.flush_conn.execute(
+            "INSERT INTO qpd_meta VALUES ('flushed', %s) ON CONFLICT (key) "
+            "DO UPDATE SET value = EXCLUDED.value",
+            (str(target[0] if target else ''),))
+        self.flush_conn.commit()
+        return there
+
+    def _close_flush(self):
+        conn, self.flush_conn = self.flush_conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
     def _committed(self, tid, started, packed):
         """(tid:int, started:(datetime, int), packed:bytes) -> bool: did
         the commit whose connection failed (its transaction began at
@@ -653,61 +717,6 @@ class PostgresStorage(Storage):
                 return False
             time.sleep(0.1)
         return False
-
-    def flush(self, target):
-        """(target:(tid, at)) -> None: make every commit up to transaction
-        tid durable: commit a transaction that writes WAL, on the flushing
-        connection, with the operator's synchronous_commit (see the
-        module's docstring), in whose snapshot transaction tid, with that
-        `at`, is there: so it and every one before it are durable (and on
-        a synchronous standby) when this returns. When the connection
-        fails (PostgreSQL restarted, or failed over), connect again, for
-        up to reconnect_for seconds. StorageLost when tid is not there,
-        or is another transaction (a failover lost it): nothing it covers
-        may be acknowledged. Called from the server's syncer thread
-        only."""
-        psycopg = self.psycopg
-        deadline = time.monotonic() + self.reconnect_for
-        while True:
-            try:
-                there = self._flush(target)
-                break
-            except psycopg.OperationalError:
-                self._close_flush()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        if not there:
-            raise StorageLost(
-                'transaction %d is not in the database of %s (PostgreSQL '
-                'lost it in a crash or a failover): stopping without '
-                'acknowledging it' % (target[0], self._describe()))
-
-    def _flush(self, target):
-        if self.flush_conn is None:
-            self.flush_conn = self.psycopg.connect(self.dsn,
-                                                   connect_timeout=10)
-        tid, at = target
-        # A transaction that only has an xid writes no WAL, and its COMMIT
-        # waits for neither the flush nor a synchronous standby: this one
-        # writes a (transactional) logical message, so its COMMIT waits for
-        # both.
-        there = self.flush_conn.execute(
-            "SELECT pg_logical_emit_message(true, 'qpd_flush', ''), "
-            'EXISTS (SELECT 1 FROM '
-            'qpd_transaction WHERE tid = %s AND '
-            '(at = %s::timestamptz OR %s::timestamptz IS NULL))',
-            (tid, at, at)).fetchone()[1]
-        self.flush_conn.commit()
-        return there or tid == 0
-
-    def _close_flush(self):
-        conn, self.flush_conn = self.flush_conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
 
     def _reconnect_quietly(self):
         try:
@@ -856,6 +865,41 @@ class PostgresStorageServer(_server_base()):
     def get_sync_target(self):
         return (self.storage.last_tid, self.storage.last_at)
 
+    # Starting afresh -------------------------------------------------------
+
+    def serve_client(self, s):
+        try:
+            _server_base().serve_client(self, s)
+        except StorageLost as e:
+            self.start_afresh(e)
+
+    def synced_up(self):
+        if isinstance(self.syncer.error, StorageLost):
+            error, self.syncer.error = self.syncer.error, None
+            self.syncer.consume()
+            self.syncing = None
+            self.start_afresh(error)
+            return
+        _server_base().synced_up(self)
+
+    def start_afresh(self, error):
+        """(error:StorageLost) -> None: the database lost transactions this
+        server saw (a crash or a failover before they were durable): no
+        client may go on with what it cached. Every client is dropped
+        without an answer (held commits were never acknowledged; workers
+        reconnect with an empty cache) and the storage starts from the
+        database as it is."""
+        from qpd.lib.process import log_line
+        log_line(None, 'qpd durus: %s' % error)
+        for client in list(self.clients):
+            self.drop(client.s)
+        self.held = []
+        self.written = self.synced
+        self.packer = None
+        self.storage.start_afresh()
+        if self.commit_counter is not None:
+            self.commit_counter.advance()
+
     def pack_done(self):
         pass
 
@@ -892,6 +936,9 @@ class PostgresStorageServer(_server_base()):
         """() -> None: poll, and hand what changed to every client."""
         try:
             self._sync_storage()
+        except StorageLost as e:
+            self.polled_at = time.monotonic()
+            self.start_afresh(e)
         except PostgresUnavailable as e:
             self.polled_at = time.monotonic()
             from durus.logger import log

@@ -35,7 +35,7 @@ from durus.storage_server import HostPortAddress, UnixDomainSocketAddress
 from qpd.storage.commit_count import CommitCounter, counter_path
 from qpd.storage.durable import (
     DurableStorageServer, StorageDamaged, recover_tail)
-from qpd.storage.tls import TLSFilesMissing
+from qpd.storage.tls import TLSFileError
 
 __all__ = ['main', 'serve', 'make_socket_address', 'format_ready_line',
            'UNIX_SOCKET_UMASK']
@@ -72,7 +72,7 @@ def _make_private(directory, durus_file):
     (Durus writes its header into an empty file; left to Durus, it would
     be made by open(..., 'w+b'), under the umask, through any symlink).
     """
-    tighten(directory, 0o700)
+    tighten(os.path.realpath(directory), 0o700)   # a release's var: a link
     if os.path.lexists(durus_file):
         tighten(durus_file, 0o600)
     else:
@@ -81,11 +81,12 @@ def _make_private(directory, durus_file):
 
 def serve(durus_file, address, name=None, on_listening=None, umask=None,
           quiet=True, sync=True, side_directory=None, check_command=None,
-          tls_directory=None, dsn=None):
+          tls_directory=None, secret_file=None, dsn=None):
     """(durus_file:str, address:str|(host, port), name:str=None,
         on_listening=None, umask:int=None, quiet=True, sync=True,
         side_directory:str=None, check_command:str=None,
-        tls_directory:str=None) -> None
+        tls_directory:str=None, secret_file:str=None, dsn:str=None)
+        -> None
     Serve durus_file on address until SIGTERM or SIGINT. When listening,
     call on_listening(sock) if given, else print the READY line naming
     `name` (the file's base name when None). With quiet, Durus logs only
@@ -96,7 +97,10 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     directory); other damage raises StorageDamaged, naming check_command.
     With tls_directory (a host's TLS files, see qpd.storage.tls), clients
     must speak mutual TLS. With dsn, the objects are in that PostgreSQL
-    database (qpd.storage.postgresql) and durus_file is not used.
+    database (qpd.storage.postgresql) and durus_file is not used. With
+    secret_file (the site's key file), the key is made there at first
+    start, from the old root['qpd_secret'] when there is one, which is
+    then dropped (qpd.lib.secret_file).
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -138,6 +142,8 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     # would race to create it (on PostgreSQL, servers that start together
     # may conflict: the loser sees the winner's root).
     _make_root(storage)
+    if secret_file is not None:
+        _take_over_secret(storage, secret_file, name)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -191,6 +197,26 @@ def _make_root(storage):
     Connection(storage)
 
 
+def _take_over_secret(storage, secret_file, name):
+    """Make the site's key file, from the old root entry when there is
+    one (qpd.lib.secret_file), and check its mode (one line on stderr
+    when others could read it); on PostgreSQL, another server may have
+    moved it first."""
+    from durus.error import ConflictError, ReadConflictError
+    from qpd.lib.process import log_line
+    from qpd.lib.secret_file import SecretFile
+    keys = SecretFile(secret_file, site_name=name,
+                      say=lambda line: log_line('qpd durus %s' % name, line))
+    connection = Connection(storage)
+    try:
+        if keys.take_over(connection.get_root()):
+            connection.commit()
+    except (ConflictError, ReadConflictError):
+        connection.abort()
+    keys.ensure()
+    keys.get_current()
+
+
 def _set_title(title):
     try:
         from setproctitle import setproctitle
@@ -214,7 +240,8 @@ def main(site):
     return _run(site.get_durus_file(), site.get_durus_address(), name=name,
                 sync=site.get('durus_sync'), side_directory=var,
                 check_command='qpd check %s' % name,
-                tls_directory=site.get_tls_directory(), dsn=dsn)
+                tls_directory=site.get_tls_directory(), dsn=dsn,
+                secret_file=site.get_secret_file())
 
 
 def _run(durus_file, address, **options):
@@ -227,9 +254,11 @@ def _run(durus_file, address, **options):
     from qpd.storage.postgresql import StorageLost, StorageSetupError
     try:
         serve(durus_file, address, **options)
-    except (StorageDamaged, TLSFilesMissing, StorageSetupError,
+    except (StorageDamaged, TLSFileError, StorageSetupError,
             StorageLost) as e:
-        sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), e))
+        text = e.for_site(options.get('name')) if isinstance(
+            e, TLSFileError) else str(e)
+        sys.stderr.write('qpd durus %s: %s\n' % (options.get('name'), text))
         sys.stderr.flush()
         return 1
     except SystemExit as e:

@@ -15,7 +15,8 @@ site should act for: the user an administrator chose with
 attributes hold None for nobody, so the null user is never stored through
 a session.
 
-An authentication lasts `lease_time` seconds (QP's 30 days), and only from
+An authentication lasts `lease_time` (QP's `timedelta(days=30)`; a number
+of seconds works too), and only from
 the address it was made from: `is_valid(remote_address)` clears it (and
 says False) otherwise.
 
@@ -25,10 +26,12 @@ id planted before sign-in is worthless after it (no session fixation).
 
 import secrets
 import time
+from datetime import timedelta
 
 from durus.persistent import Persistent
 
 from qpd.lib.spec import add_getters, either, pattern, spec, string
+from qpd.lib.tz import from_timestamp
 from qpd.storage.token_set import TokenSet
 from qpd.storage.user import User
 
@@ -68,7 +71,8 @@ class Session(Persistent):
         either(None, string), "the client address the user signed in from")
 
     access_time_resolution = 60.0   # seconds; touch() writes no more often
-    lease_time = 30 * 24 * 3600.0   # seconds an authentication stays valid
+    lease_time = timedelta(days=30) # how long an authentication stays
+                                    # valid (QP's timedelta; seconds too)
     effective_user = None           # (class defaults: sessions stored
     authentication_time = None      # before these attributes existed)
     authentication_address = None
@@ -133,8 +137,13 @@ class Session(Persistent):
         self.effective_user = user or None
 
     def get_authentication_time(self):
-        """() -> float | None: when the current authentication happened"""
-        return self.authentication_time
+        """() -> datetime | None
+        When the current authentication happened, as QP gives it: a
+        datetime (aware, in UTC; the session keeps seconds since the epoch).
+        """
+        if self.authentication_time is None:
+            return None
+        return from_timestamp(self.authentication_time)
 
     def is_valid(self, remote_address=None, now=None):
         """(remote_address:str=None, now:float=None) -> bool
@@ -145,8 +154,11 @@ class Session(Persistent):
         if self.authenticated_user is None:
             return True
         now = time.time() if now is None else now
+        lease = self.lease_time
+        if isinstance(lease, timedelta):
+            lease = lease.total_seconds()
         if ((self.authentication_time is not None
-                and now - self.authentication_time > self.lease_time)
+                and now - self.authentication_time > lease)
                 or (remote_address is not None
                     and self.authentication_address is not None
                     and remote_address != self.authentication_address)):

@@ -10,9 +10,22 @@ by `qpd certs NAME`, see qpd.ops.certs): the server checks the client's,
 the client checks the server's and that it names the host it dialled.
 
 The files of one host sit in one directory (`durus_tls_directory`, by
-default `var/tls`): `ca.pem`, `host.pem` and `host.key`. Every host has
-one identity: the storage host's certificate serves TLS (and is a client
-too, for `qpd shell` there), a web host's is a client certificate.
+default `var/tls`): `ca.pem`, `host.pem` and `host.key`, and `crl.pem`
+when `qpd certs NAME` wrote one (the certificates revoked with `qpd
+certs NAME --revoke HOST`: a peer showing one of them is refused). Every
+host has one identity: the storage host's certificate serves TLS (and is
+a client too, for `qpd shell` there), a web host's is a client
+certificate.
+
+The files are checked before a context is made (`check_tls_files`), so
+that what is wrong with them is one line naming the file and the fix
+(TLSFileError) from `qpd durus`, `qpd shell` and the workers alike,
+never an ssl.SSLError traceback: a missing file, a file that is not a
+PEM certificate or key, a key that does not match host.pem, a host.key
+that group or others may read, a certificate past its end (`qpd certs
+NAME --renew`).
+A certificate that ends within EXPIRY_WARNING_DAYS is a warning line on
+stderr at start, not an error.
 
 How it meets Durus, without patching it:
 
@@ -41,41 +54,65 @@ How it meets Durus, without patching it:
   what is pending before going back to select.
 """
 
+import datetime
 import os
 import socket
 import ssl
+import sys
 import time
 
 from durus.storage_server import HostPortAddress, _Client
 
+from qpd.lib.private_dir import check_private_file
 from qpd.lib.process import log_line
 from qpd.storage.durable import DurableStorageServer
 
-__all__ = ['CA_FILE', 'CERT_FILE', 'KEY_FILE', 'TLSFilesMissing',
-           'get_tls_files', 'make_server_context', 'make_client_context',
+__all__ = ['CA_FILE', 'CERT_FILE', 'KEY_FILE', 'CRL_FILE', 'TLSFileError',
+           'TLSFilesMissing', 'get_tls_files', 'check_tls_files',
+           'make_server_context', 'make_client_context',
            'TLSChannel', 'TLSAddress', 'TLSStorageServer', 'describe_error',
-           'HANDSHAKE_TIMEOUT', 'CONNECT_TIMEOUT']
+           'HANDSHAKE_TIMEOUT', 'CONNECT_TIMEOUT', 'EXPIRY_WARNING_DAYS',
+           'get_certificate_end']
 
 CA_FILE = 'ca.pem'
 CERT_FILE = 'host.pem'
 KEY_FILE = 'host.key'
+CRL_FILE = 'crl.pem'
+EXPIRY_WARNING_DAYS = 30
+_REMAKE = ('make this host\'s files again with "qpd certs NAME" (--renew '
+           'for a new certificate) and copy its directory there')
 
 HANDSHAKE_TIMEOUT = 10.0    # seconds a client has to finish its handshake
 CONNECT_TIMEOUT = 10.0      # seconds a client waits to connect and shake
 IO_TIMEOUT = 10             # Durus's own timeout on a server's sockets
 
 
-class TLSFilesMissing(OSError):
+class TLSFileError(OSError):
+    """(problem:str, fix:str)
+    A host's TLS file cannot be used; str() is one line, 'PROBLEM: FIX',
+    the problem naming the file."""
+
+    def __init__(self, problem, fix):
+        self.problem = problem
+        self.fix = fix
+        OSError.__init__(self, '%s: %s' % (problem, fix))
+
+    def for_site(self, site_name):
+        """(site_name:str) -> str: the line, its fix naming the site."""
+        return str(self).replace('qpd certs NAME', 'qpd certs ' + site_name)
+
+
+class TLSFilesMissing(TLSFileError):
     """(directory:str, missing:[str])
     A host's TLS directory lacks files; str() is one line with the fix."""
 
     def __init__(self, directory, missing):
         self.directory = directory
         self.missing = missing
-        OSError.__init__(
-            self, '%s lacks %s: make the files with "qpd certs NAME" and '
-            "copy this host's ca.pem, host.pem and host.key there" % (
-                directory, ', '.join(missing)))
+        TLSFileError.__init__(
+            self, '%s lacks %s' % (directory, ', '.join(missing)),
+            'make the files with "qpd certs NAME" and copy this host\'s '
+            'ca.pem, host.pem and host.key there')
 
 
 def get_tls_files(directory):
@@ -89,12 +126,87 @@ def get_tls_files(directory):
     return tuple(paths)
 
 
+def _read_certificate(path):
+    from cryptography import x509
+    try:
+        with open(path, 'rb') as f:
+            return x509.load_pem_x509_certificate(f.read())
+    except ValueError:
+        raise TLSFileError('%s is not a PEM certificate' % path,
+                           _REMAKE) from None
+
+
+def get_certificate_end(certificate):
+    """(x509.Certificate) -> datetime (UTC): its end, on cryptography 41
+    (naive) as on 42 and newer (aware)."""
+    end = getattr(certificate, 'not_valid_after_utc', None)
+    if end is None:
+        end = certificate.not_valid_after.replace(
+            tzinfo=datetime.timezone.utc)
+    return end
+
+
+def check_tls_files(directory, now=None):
+    """(directory:str, now:datetime=None) -> [str]
+    Check a host's TLS files (see the module's docstring): TLSFileError
+    for the first one that cannot be used; the warnings (a certificate
+    that ends within EXPIRY_WARNING_DAYS), one line each."""
+    from cryptography.hazmat.primitives import serialization
+    ca, cert, key = get_tls_files(directory)
+    problem = check_private_file(key)
+    if problem:
+        raise TLSFileError(problem, 'the key is this host\'s identity to '
+                           'the StorageServer; if others could copy it, '
+                           'revoke it: "qpd certs NAME --revoke HOST"')
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    warnings = []
+    certificates = {}
+    for path in (ca, cert):
+        certificate = certificates[path] = _read_certificate(path)
+        end = get_certificate_end(certificate)
+        if end <= now:
+            raise TLSFileError('%s expired on %s' % (
+                path, end.strftime('%Y-%m-%d %H:%M UTC')),
+                'make a new one with "qpd certs NAME --renew" and copy '
+                "this host's directory there")
+        if end - now < datetime.timedelta(days=EXPIRY_WARNING_DAYS):
+            warnings.append(
+                '%s expires on %s (in %d days): make a new one with "qpd '
+                'certs NAME --renew" and copy this host\'s directory there'
+                % (path, end.strftime('%Y-%m-%d'), (end - now).days))
+    try:
+        with open(key, 'rb') as f:
+            private = serialization.load_pem_private_key(f.read(), None)
+    except (ValueError, TypeError):
+        raise TLSFileError('%s is not an unencrypted PEM private key' % key,
+                           _REMAKE) from None
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER,
+        serialization.PublicFormat.SubjectPublicKeyInfo)
+    if public != certificates[cert].public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo):
+        raise TLSFileError('%s is not the key of %s' % (key, cert), _REMAKE)
+    return warnings
+
+
 def _context(purpose, directory):
     ca, cert, key = get_tls_files(directory)
+    for line in check_tls_files(directory):
+        log_line('qpd', 'warning: ' + line, sys.stderr)
     context = ssl.SSLContext(purpose)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_verify_locations(cafile=ca)
-    context.load_cert_chain(cert, key)
+    crl = os.path.join(directory, CRL_FILE)
+    try:
+        context.load_verify_locations(cafile=ca)
+        context.load_cert_chain(cert, key)
+        if os.path.exists(crl):
+            context.load_verify_locations(cafile=crl)
+            context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    except ssl.SSLError as error:
+        # What check_tls_files did not catch (a CRL of another CA, ...).
+        raise TLSFileError('the TLS files in %s cannot be used (%s)' % (
+            directory, describe_error(error)), _REMAKE) from None
     context.verify_mode = ssl.CERT_REQUIRED
     return context
 

@@ -6,7 +6,9 @@ A Publisher registers itself as the current publisher when it is made
 (QP's `set_publisher`), so one made in a test or in `qpd shell` is found
 by `get_publisher()`; it sets the current hit (`set_hit`) at the start of
 every hit. Workers are single-threaded, so these are plain module globals.
-Outside a hit `get_hit()` is None.
+Outside a hit `get_hit()` is None, and, as in QP, `get_request()` and
+`get_response()` raise (an AttributeError naming the fix): qpd code that
+may run outside a hit asks `find_request()`, which answers None there.
 
 As in QP, `get_user()` is never None: nobody signed in gives the falsy
 null User, and `redirect`, `not_found` and `respond` call the publisher's
@@ -17,7 +19,8 @@ from qpd.lib.mail.send import set_settings_source as set_mail_settings_source
 from qpd.web.errors import NotFound, Redirect
 
 __all__ = [
-    'get_publisher', 'get_hit', 'get_request', 'get_response', 'get_session',
+    'get_publisher', 'get_hit', 'get_request', 'find_request',
+    'get_response', 'NoHitError', 'get_session',
     'get_user', 'get_path', 'get_site', 'get_connection', 'get_fields',
     'get_field', 'get_root', 'get_users', 'get_sessions', 'redirect',
     'not_found', 'respond', 'header', 'footer', 'page', 'complete_url',
@@ -41,8 +44,12 @@ def set_current(publisher, hit):
 def set_publisher(value):
     """(value:Publisher) -> None
     Make value the current publisher (a Publisher does this when made).
+    The hit of another publisher is no longer current (as in QP, where
+    the hit is the publisher's).
     """
-    global _publisher
+    global _publisher, _hit
+    if value is not _publisher:
+        _hit = None
     _publisher = value
 
 
@@ -67,14 +74,36 @@ def get_hit():
     return _hit
 
 
+class NoHitError(AttributeError):
+    """get_request() or get_response() called while no hit is processed
+    (an AttributeError, what QP raised there)."""
+
+
 def get_request():
-    """() -> HTTPRequest | None"""
+    """() -> HTTPRequest
+    The request of the current hit. Outside a hit there is none: raises
+    NoHitError (an AttributeError, as QP); find_request() answers None.
+    """
+    if _hit is None:
+        raise NoHitError('get_request(): no hit is being processed; call '
+                         'it while the publisher processes a hit (or use '
+                         'find_request(), None outside a hit)')
+    return _hit.request
+
+
+def find_request():
+    """() -> HTTPRequest | None: the current request, None outside a hit"""
     return _hit.request if _hit is not None else None
 
 
 def get_response():
-    """() -> HTTPResponse | None"""
-    return _hit.response if _hit is not None else None
+    """() -> HTTPResponse
+    The response of the current hit; NoHitError outside a hit (as QP).
+    """
+    if _hit is None:
+        raise NoHitError('get_response(): no hit is being processed; call '
+                         'it while the publisher processes a hit')
+    return _hit.response
 
 
 def get_session():

@@ -16,7 +16,7 @@ stack: `get_directory_path()`, `get_path_directory_list()` and
 import inspect
 from urllib.parse import quote
 
-from qpd.web.common import get_request
+from qpd.web.common import find_request
 from qpd.web.errors import MethodNotAllowed, NotFound, Redirect
 
 __all__ = ['Directory', 'split_path', 'get_directory_path',
@@ -35,7 +35,7 @@ def split_path(path_info):
 
 def _get_current_request():
     """() -> HTTPRequest | None: the current request, None outside a hit."""
-    return get_request()
+    return find_request()
 
 
 def _get_query():
@@ -65,7 +65,7 @@ class Directory:
         Raise MethodNotAllowed when the current request's method is not
         one of allowed_methods.
         """
-        request = get_request()
+        request = _get_current_request()
         if request is None:
             return
         if request.get_method() not in self.allowed_methods:
@@ -181,7 +181,7 @@ class Directory:
         slash and the query string kept.
         """
         if component is None:
-            request = get_request()
+            request = _get_current_request()
             path = request.get_path() if request is not None else ''
             component = path.rsplit('/', 1)[-1]
         if component.strip('.') == '':

@@ -32,12 +32,42 @@ from qpd.web.widgets import (
     ResetWidget, ButtonWidget)
 from qpd.web.widgets.base import get_current_request
 
-__all__ = ['Form', 'TOKEN_NAME', 'TOKEN_MESSAGE']
+__all__ = ['Form', 'TOKEN_NAME', 'TOKEN_MESSAGE', 'get_javascript_code']
 
 TOKEN_NAME = '_form_token'
 TOKEN_MESSAGE = ('This form was already submitted, or it has expired. '
                  'Please check it and submit it again.')
 MAX_TOKEN_LENGTH = 200
+
+
+def get_javascript_code():
+    """() -> dict
+    The current hit's JavaScript for its forms (QP's): code id -> code.
+    Each form rendered in the hit ends with one <script> holding the code
+    not yet rendered, in the order of the ids, and empties those entries.
+    The code is the application's own (trusted, not quoted). Outside a
+    hit, a new empty dict.
+    """
+    from qpd.web.common import get_hit
+    hit = get_hit()
+    if hit is None:
+        return {}
+    return hit.get_info().setdefault('javascript_code', {})
+
+
+def render_javascript(code):
+    """(code:dict) -> xml
+    The <script> of the non-empty entries of code, in the order of their
+    ids (each entry then emptied), or nothing.
+    """
+    parts = []
+    for code_id in sorted(code):
+        if code[code_id]:
+            parts.append(str(code[code_id]))
+            code[code_id] = ''
+    if not parts:
+        return xml('')
+    return xml('<script>\n%s\n</script>' % '\n'.join(parts))
 
 
 def get_current_tokens(scope):
@@ -258,16 +288,16 @@ class Form:
 
     def is_submitted(self) -> bool:
         """() -> bool
-        Whether the current request submits this form: its method is the
-        form's and it carries the token or a field of one of its widgets.
+        Whether the current request submits this form, as QP reads it: a
+        post form is submitted by any POST (one that lacks the form's token
+        or fields then has errors), a get form by a GET that carries any
+        field.
         """
         request = self.get_request()
-        if request.get_method().lower() != self.method:
-            return False
-        fields = request.get_fields()
-        if self.method == 'post' and self.token_name in fields:
-            return True
-        return any(widget.is_submitted_in(fields) for widget in self.widgets)
+        if self.method == 'post':
+            return request.get_method() == 'POST'
+        return request.get_method() in ('GET', 'HEAD') and bool(
+            request.get_fields())
 
     def parse(self):
         """() -> None
@@ -467,8 +497,9 @@ class Form:
                           xml(' ').join(widget.render() for widget in buttons))
 
     def render_end(self) -> xml:
-        """() -> xml"""
-        return xml('</form>')
+        """() -> xml: the end tag, and the hit's JavaScript not yet
+        rendered (get_javascript_code())"""
+        return xml('</form>') + render_javascript(get_javascript_code())
 
     def render(self) -> xml:
         """() -> xml

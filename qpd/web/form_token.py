@@ -157,12 +157,12 @@ class FormTokens:
         browser_key = self._get_browser_key(make=False)
         if browser_key is None:
             return None
-        expected = _mac(self.publisher.get_secret(), self.scope, stamp,
-                        nonce, browser_key)
-        if not hmac.compare_digest(expected.encode('ascii'),
+        for secret in self.publisher.get_secrets():
+            expected = _mac(secret, self.scope, stamp, nonce, browser_key)
+            if hmac.compare_digest(expected.encode('ascii'),
                                    mac.encode('ascii')):
-            return None
-        return mac
+                return mac
+        return None
 
     def has_token(self, token):
         """(token:str) -> bool: would use_token accept it?"""

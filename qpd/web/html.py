@@ -101,10 +101,11 @@ def href(url, text, title=None, **attributes):
 
 def nl2br(value):
     """(value:object) -> xml
-    value as text, quoted, with a <br /> at each line break.
+    value as text, quoted, each line break (\\n or \\r\\n) replaced by a
+    <br /> (QP's output: the markup keeps no newline).
     """
     lines = stringify(value).replace('\r\n', '\n').split('\n')
-    return xml('<br />\n').join(lines)
+    return xml('<br />').join(lines)
 
 
 def ul(items, css_class=None, **attributes):
@@ -124,14 +125,17 @@ def ol(items, css_class=None, **attributes):
 def dl(items, css_class=None, **attributes):
     """(items:dict | iterable of (term, definition), css_class:str=None, **attributes) -> xml
     A definition list: a <dt> and a <dd> for each pair, quoted unless
-    markup.
+    markup. As in QP, an empty term or definition (None, '', any false
+    value) has no element: `('e', None)` is `<dt>e</dt>` alone.
     """
     if hasattr(items, 'items'):
         items = items.items()
     parts = [htmltag('dl', False, css_class, **attributes)]
     for term, definition in items:
-        parts.append('<dt>%s</dt><dd>%s</dd>' % (xml_quote(term),
-                                                 xml_quote(definition)))
+        if term:
+            parts.append('<dt>%s</dt>' % xml_quote(term))
+        if definition:
+            parts.append('<dd>%s</dd>' % xml_quote(definition))
     parts.append('</dl>')
     return xml(''.join(parts))
 

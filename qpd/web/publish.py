@@ -203,6 +203,7 @@ class Publisher:
         self.reconnect_time = 0.0
         self.last_session_cleanup = time.time()
         self.secret = None
+        self.secret_file = None
         if site is not None:
             name = 'qpd.site.%s' % site.get_name()
         else:
@@ -350,8 +351,9 @@ class Publisher:
     def ensure_initialized(self):
         """() -> None
         Create the root's `sessions` and `users` (holding the null user
-        under '', as in QP) and the `qpd_secret` that signs HTTP Digest
-        nonces, when they are missing, and commit.
+        under '', as in QP) when they are missing, and commit. A site's
+        old `qpd_secret` root entry is moved into its key file
+        (get_secret); a publisher without a site keeps its key there.
         """
         if self.initialized or self.connection is None:
             return
@@ -366,7 +368,10 @@ class Publisher:
         if '' not in root['users']:
             root['users'][''] = self.user_class('')
             changed = True
-        if 'qpd_secret' not in root:
+        secret_file = self._get_secret_file()
+        if secret_file is not None:
+            changed = secret_file.take_over(root) or changed
+        elif 'qpd_secret' not in root:
             import secrets
             root['qpd_secret'] = secrets.token_bytes(32)
             changed = True
@@ -384,8 +389,39 @@ class Publisher:
         self.ensure_initialized()
         return self.get_root()['users']
 
+    def _get_secret_file(self):
+        """() -> SecretFile | None: the site's key file (None without a
+        site)"""
+        if self.secret_file is None and self.site is not None:
+            from qpd.lib.secret_file import SecretFile
+            self.secret_file = SecretFile(
+                self.site.get_secret_file(), site_name=self.site.get_name(),
+                say=lambda line: self.logger.warning('%s', line))
+        return self.secret_file
+
+    def _get_ready_secret_file(self):
+        secret_file = self._get_secret_file()
+        if secret_file is not None and not secret_file.exists():
+            if self.connection is not None:
+                self.ensure_initialized()       # takes the root's over
+            if secret_file.ensure() and self.site.get('hosts'):
+                self.logger.warning(
+                    'made %s, the key that signs form tokens and nonces, '
+                    'for this host alone: a form shown by another web host '
+                    'is refused here; run "qpd certs %s" and copy each '
+                    'host\'s directory again', secret_file.path,
+                    self.site.get_name())
+        return secret_file
+
     def get_secret(self):
-        """() -> bytes: a random key shared by every worker of the site"""
+        """() -> bytes: the key that signs the site's stateless form
+        tokens and Digest nonces, shared by every worker of the site: the
+        current key of the site's key file (qpd.lib.secret_file, made
+        when missing); without a site, one in the database root (or, with
+        no database, one made once)."""
+        secret_file = self._get_ready_secret_file()
+        if secret_file is not None:
+            return secret_file.get_current()
         if self.secret is None:
             if self.connection is not None:
                 self.ensure_initialized()
@@ -394,6 +430,17 @@ class Publisher:
                 import secrets
                 self.secret = secrets.token_bytes(32)
         return self.secret
+
+    def get_secrets(self):
+        """() -> [bytes]: the keys a signature may verify with:
+        get_secret(), then, for the longest lifetime of what it signs
+        after `qpd secret NAME --rotate`, the key before."""
+        secret_file = self._get_ready_secret_file()
+        if secret_file is None:
+            return [self.get_secret()]
+        return secret_file.get_keys(max(
+            self.get_config('form_token_lifetime'),
+            self.get_config('digest_nonce_lifetime')))
 
     def get_null_user(self):
         """() -> User

@@ -198,7 +198,8 @@ def make_safe_filename(s):
 def _parse_weighted(header):
     """(header:str | None) -> dict[str, float]
     The items of an Accept-like header with their quality (1.0 unless
-    given; a malformed quality counts as 0).
+    given). An item whose quality is malformed (`q=.9.9`) is left out, as
+    in QP.
     """
     result = {}
     for item in (header or '').split(','):
@@ -208,7 +209,9 @@ def _parse_weighted(header):
         try:
             quality = float(params.get('q', '1'))
         except ValueError:
-            quality = 0.0
+            continue
+        if quality != quality:      # nan
+            continue
         result[value.lower()] = quality
     return result
 
@@ -764,6 +767,9 @@ class HTTPRequest:
             return
         self.fields = {}
         try:
+            # A malformed Content-Length is refused whatever the method
+            # (QP's ValueError: BadRequest is one).
+            self.get_content_length()
             query = self.environ.get('QUERY_STRING', '')
             if query:
                 self._add_pairs(query)

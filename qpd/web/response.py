@@ -66,6 +66,9 @@ def _check_name(name):
         raise ValueError('bad header name %r' % (name,))
 
 
+_NOT_GIVEN = object()
+
+
 def _check_value(value):
     """(value:object) -> str
     value as a header value; ValueError when it holds CR, LF or NUL (header
@@ -128,6 +131,7 @@ class HTTPResponse:
         self.reason = None
         self.headers = {'content-type': ('Content-Type', 'text/html; charset=utf-8')}
         self.more_headers = None
+        self.given_values = None    # lower name -> value set, when not a str
         self.cookies = None
         self.charset = 'utf-8'
         self.body = b''
@@ -145,10 +149,14 @@ class HTTPResponse:
     def set_status(self, status, reason=None):
         """(status:int, reason:str=None)
         The status code (100-599) and, optionally, a reason phrase other
-        than the standard one.
+        than the standard one. As in QP, TypeError for a status that is
+        not an int ('200'), ValueError for one out of range.
         """
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise ValueError('bad status %r' % (status,))
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise TypeError('set_status(%r): the status is an int (200, '
+                            'not %r)' % (status, status))
+        if not 100 <= status <= 599:
+            raise ValueError('bad status %r: expected 100-599' % (status,))
         if reason is not None:
             reason = _check_value(reason)
         self.status = status
@@ -171,13 +179,18 @@ class HTTPResponse:
     # Headers
 
     def set_header(self, name, value):
-        """(name:str, value:str)
-        Set header name to value, replacing any earlier value. ValueError
-        for a bad name or a value with CR, LF or NUL.
+        """(name:str, value:object)
+        Set header name to value (sent as str(value)), replacing any
+        earlier value. ValueError for a bad name or a value with CR, LF or
+        NUL.
         """
         _check_name(name)
         key = name.lower()
         self.headers[key] = (name, _check_value(value))
+        if not isinstance(value, str):
+            self.given_values = dict(self.given_values or (), **{key: value})
+        elif self.given_values:
+            self.given_values.pop(key, None)
         if self.more_headers:
             self.more_headers = [
                 item for item in self.more_headers if item[0].lower() != key]
@@ -196,12 +209,17 @@ class HTTPResponse:
             self.more_headers.append((name, value))
 
     def get_header(self, name, default=None):
-        """(name:str, default=None) -> str | None
-        The (first) value of header name, in any case.
+        """(name:str, default=None) -> object
+        The (first) value of header name, in any case: as set_header was
+        given it (QP's: set_header('foo', 1) gives 1), else the str sent.
         """
-        item = self.headers.get(name.lower())
+        key = name.lower()
+        item = self.headers.get(key)
         if item is None:
             return default
+        given = (self.given_values or {}).get(key, _NOT_GIVEN)
+        if given is not _NOT_GIVEN and _check_value(given) == item[1]:
+            return given
         return item[1]
 
     def del_header(self, name):
@@ -326,10 +344,15 @@ class HTTPResponse:
         HTTP date), secure=None (set by finish() under https),
         httponly=True, samesite='Lax', partitioned=False. ValueError when
         the name is not a token or the value holds characters that cookies
-        cannot carry (quote or encode such values first).
+        cannot carry (quote or encode such values first). A number is sent
+        as its str() (QP's set_cookie('a', 23)), None as the empty value.
         """
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise ValueError('bad cookie name %r' % (name,))
+        if value is None:
+            value = ''
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
         if not isinstance(value, str) or not _COOKIE_VALUE.fullmatch(value):
             raise ValueError('bad cookie value %r' % (value,))
         for obsolete in ('comment', 'version'):   # RFC 2109; browsers ignore

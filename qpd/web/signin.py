@@ -122,6 +122,16 @@ class SignInForm(Form):
         """() -> str: 'sign in ' and the form's absolute action path"""
         return 'sign in ' + Form.get_token_scope(self)
 
+    def is_submitted(self):
+        """() -> bool
+        Only a POST that carries the sign-in fields: it is shown on any
+        page, so the POST of the page's own form (its session expired) is
+        not a failed sign-in (Form takes any POST, as QP).
+        """
+        fields = self.get_request().get_fields()
+        return Form.is_submitted(self) and any(
+            widget.is_submitted_in(fields) for widget in self.widgets)
+
 
 def make_sign_in_form(action, user_id='', submit='Sign in'):
     """(action:str, user_id:str='', submit:str='Sign in') -> Form
@@ -279,16 +289,16 @@ def _make_nonce(secret, realm, now):
     return '%s.%s' % (stamp, mac)
 
 
-def _check_nonce(secret, realm, nonce, now, lifetime):
-    """-> 'ok' | 'stale' | 'bad'"""
+def _check_nonce(keys, realm, nonce, now, lifetime):
+    """(keys:[bytes], ...) -> 'ok' | 'stale' | 'bad'"""
     stamp, dot, mac = nonce.partition('.')
     try:
         issued = int(stamp, 16)
     except ValueError:
         return 'bad'
-    expected = _make_nonce(secret, realm, issued)
-    if not hmac.compare_digest(expected.encode('ascii'),
-                               nonce.encode('utf-8', 'replace')):
+    if not any(hmac.compare_digest(
+            _make_nonce(key, realm, issued).encode('ascii'),
+            nonce.encode('utf-8', 'replace')) for key in keys):
         return 'bad'
     if not 0 <= now - issued <= lifetime:
         return 'stale'
@@ -325,7 +335,7 @@ def _check_digest(publisher, params, realm, request):
         return None, False, False
     if uri != request.get_path_query() and uri != request.get_url():
         return None, False, False
-    state = _check_nonce(publisher.get_secret(), realm, nonce, time.time(),
+    state = _check_nonce(publisher.get_secrets(), realm, nonce, time.time(),
                          publisher.get_config('digest_nonce_lifetime'))
     if state == 'bad':
         return None, False, False

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import QpdHome, free_port, make_home
+from harness import Cluster, QpdHome, free_port, make_home
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -111,7 +111,9 @@ class Load:
             thread.join(70)
 
 
-def test_deploy_and_rollback_under_load(tmp_path):
+def make_releases(tmp_path):
+    """(tmp_path) -> (home:QpdHome, port, configuration, package, v2): a
+    home whose site hello is release v1, and a package v2 beside it."""
     port = free_port()
     configuration = {'http_address': ('127.0.0.1', port),
                      'scgi_address': None, 'as_https_address': None,
@@ -124,6 +126,11 @@ def test_deploy_and_rollback_under_load(tmp_path):
     home.ports['hello'] = port
     v2 = str(tmp_path / 'v2')
     write_package(v2, 'v2', configuration)
+    return home, port, configuration, package, v2
+
+
+def test_deploy_and_rollback_under_load(tmp_path):
+    home, port, configuration, package, v2 = make_releases(tmp_path)
     broken = str(tmp_path / 'broken')
     write_package(broken, 'v3', configuration, broken=True)
     try:
@@ -186,3 +193,22 @@ def test_deploy_and_rollback_under_load(tmp_path):
         assert '-initial' in home.run('show', 'hello').stdout
     finally:
         assert home.cleanup(remove=False) == []
+
+
+def test_deploy_and_rollback_under_serve(tmp_path):
+    """A site run by `qpd serve`: deploy and rollback replace its workers
+    too (a new set, ready before the old one goes), no request fails."""
+    home, port, _, _, v2 = make_releases(tmp_path)
+    with Cluster(home.get_path()) as cluster:
+        cluster.start_serve(workers=2)
+        for args, expected in ((('deploy', 'hello', v2), 'v2:v2'),
+                               (('rollback', 'hello'), 'v1:v1')):
+            with Load(port) as load:
+                load.wait_for(10)
+                result = home.run(*args)
+                switched = time.monotonic()
+                load.wait_for(20)
+            assert 'not running' not in result.stdout
+            assert load.failures == []
+            assert {body for began, _, body in load.results
+                    if began > switched} == {expected}

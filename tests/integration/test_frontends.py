@@ -61,6 +61,12 @@ def test_build_prints_every_front_end(home):
                  'connect = 127.0.0.1:%d' % ports['as_https_address'],
                  'accept = 0.0.0.0:443'):
         assert text in result.stdout
+    # nginx's proxy_pass sends X-Forwarded-For and X-Forwarded-Proto: the
+    # site must trust nginx's address for them (issue 27 #5).
+    assert ("# nginx-proxy.conf: set trusted_proxies=['127.0.0.1'] in site "
+            "front's configuration") in result.stdout
+    assert "# with trusted_proxies=['127.0.0.1'] in its configuration." \
+        in result.stdout
 
 
 @pytest.mark.skipif(not shutil.which('stunnel4') and not shutil.which(

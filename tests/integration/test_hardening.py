@@ -71,17 +71,27 @@ CONFIGURATION = {
 }
 
 
-@pytest.fixture(scope='module')
-def cluster(tmp_path_factory):
-    root = tmp_path_factory.mktemp('hardening')
-    home = make_home(root, slash=SLASH % {'configuration': CONFIGURATION})
-    with Cluster(home) as cluster:
+def booted(root, configuration):
+    """(root, configuration:dict) -> a Cluster of the site (2 workers) with
+    the user ann (password 'secret'), to use in a with statement."""
+    home = make_home(root, slash=SLASH % {'configuration': configuration})
+    cluster = Cluster(home)
+    try:
         cluster.boot(workers=2)
         shell = subprocess.run(
             [sys.executable, '-m', 'qpd', '--home', home, 'shell', 'hello',
              '-c', "create_user('ann', 'secret')"],
             env=cluster.env, capture_output=True, text=True, timeout=60)
         assert shell.returncode == 0, shell.stderr
+    except BaseException:
+        cluster.stop_all()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory):
+    with booted(tmp_path_factory.mktemp('hardening'), CONFIGURATION) as cluster:
         yield cluster
 
 
@@ -299,15 +309,8 @@ def proxied(tmp_path_factory):
     if not find_nginx():
         pytest.skip('nginx is not installed')
     root = tmp_path_factory.mktemp('proxied')
-    home = make_home(root, slash=SLASH % {'configuration': PROXIED})
-    with Cluster(home) as cluster:
-        cluster.boot(workers=2)
-        shell = subprocess.run(
-            [sys.executable, '-m', 'qpd', '--home', home, 'shell', 'hello',
-             '-c', "create_user('ann', 'secret')"],
-            env=cluster.env, capture_output=True, text=True, timeout=60)
-        assert shell.returncode == 0, shell.stderr
-        site = Site('hello', home=home)
+    with booted(root, PROXIED) as cluster:
+        site = Site('hello', home=cluster.home)
         upstream = 'http://127.0.0.1:%d' % cluster.get_port()
         location = '\n'.join(build._proxy_pass(site, upstream, False))
         assert 'X-Forwarded-For $proxy_add_x_forwarded_for' in location
@@ -414,6 +417,13 @@ def test_debug_page_never_to_a_client_elsewhere(proxied):
                        PATH_INFO='/boom', HTTP_HOST='localhost',
                        REMOTE_ADDR='127.0.0.1')
     assert b'RuntimeError' in answer          # a client on this machine
+    # A trusted front end (127.0.0.1) over SCGI, naming a client elsewhere.
+    answer = send_scgi(cluster.get_port('scgi'), host='127.0.0.1',
+                       PATH_INFO='/boom', HTTP_HOST='localhost',
+                       REMOTE_ADDR='127.0.0.1',
+                       HTTP_X_FORWARDED_FOR='203.0.113.9')
+    assert b' 500 ' in answer.split(b'\r\n', 1)[0] + b' '
+    assert b'RuntimeError' not in answer
     # Through nginx (which qpd trusts) from this machine; DNS rebinding.
     response, text = ClientAt(proxied, '127.0.0.13').request('GET', '/boom')
     assert response.status == 500 and 'RuntimeError' in text

@@ -134,6 +134,9 @@ def test_proto_pages(demo):
 
     response = requests.get(sites.url('proto', '/exception'), timeout=30)
     assert response.status_code == 500
+    # proto's display_exceptions() says True: the traceback is shown.
+    assert 'This is an exception.' in response.text
+    assert 'slash.qpy' in response.text
 
     response = requests.get(sites.url('proto', '/request'), timeout=30,
                             allow_redirects=False)

@@ -65,17 +65,27 @@ def served_within(cluster, text, seconds):
         time.sleep(0.02)
 
 
-def test_reload(tmp_path):
+def start_reloading(cluster):
+    """(cluster) -> Process: `qpd serve hello --workers 2 --reload`"""
+    return cluster.start('serve', 'serve', 'hello', '--workers', '2',
+                         '--reload')
+
+
+def make_page_home(tmp_path):
+    """(tmp_path) -> (home, page): a site whose / is page.qpy's 'first'."""
     home = make_home(tmp_path, slash=SLASH % {'configuration': {
         'http_address': ('127.0.0.1', 0), 'scgi_address': None,
         'as_https_address': None}})
-    package = os.path.join(home, 'sites', 'hello')
-    page = os.path.join(package, 'page.qpy')
+    page = os.path.join(home, 'sites', 'hello', 'page.qpy')
     with open(page, 'w') as f:
         f.write(PAGE % 'first')
+    return home, page
+
+
+def test_reload(tmp_path):
+    home, page = make_page_home(tmp_path)
     with Cluster(home) as cluster:
-        serve = cluster.start('serve', 'serve', 'hello', '--workers', '2',
-                              '--reload')
+        serve = start_reloading(cluster)
         ready = serve.wait_ready('serve')[0]
         cluster._set_addresses(ready[3])
         assert get_text(cluster) == (200, '<p>first</p>')
@@ -115,3 +125,32 @@ def test_reload(tmp_path):
                  if r[0] in ('durus', 'dispatcher')}
         assert roles == stable
         wait_until(lambda: cluster.get_stats()['workers'] == 2, timeout=20)
+
+
+def test_edit_at_once_after_the_first_answer(tmp_path):
+    """An edit made as soon as the site first answers is not lost: the
+    watcher runs before the workers import the site, and compares the
+    files with the ones they loaded once it watches."""
+    home, page = make_page_home(tmp_path)
+    with Cluster(home) as cluster:
+        serve = start_reloading(cluster)
+        # The dispatcher's READY line names the port; the first 200 comes
+        # as soon as a worker is up, before serve's own READY line.
+        ready = serve.wait_ready('dispatcher')[0]
+        cluster._set_addresses(ready[3])
+        while True:
+            try:
+                status = get_text(cluster)[0]
+            except OSError:
+                status = None
+            if status == 200:
+                break
+            time.sleep(0.005)
+        with open(page, 'w') as f:
+            f.write(PAGE % 'second')
+        serve.wait_ready('serve')
+        budget = reload_budget()
+        took = served_within(cluster, '<p>second</p>', budget)
+        print('served the edit after %.2f s (budget %.1f s)' % (took, budget))
+        assert any('page.qpy changed; restarting the workers' in line
+                   for line in serve.errors)

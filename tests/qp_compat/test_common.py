@@ -1,6 +1,8 @@
 """QP compatibility: qp.pub.common -> qpd.web.common, one test per entry
 of docs/qp_api.md, pinning the contract QP's API states."""
 
+import pytest
+
 from qpd.qpy import xml
 from qpd.web import common
 from qpd.web.directory import Directory
@@ -86,6 +88,20 @@ def test_get_request():
     profile = make_profile()
     profile.get('/who')
     assert common.get_request().get_path() == '/who'
+
+
+def test_get_request_outside_a_hit_raises():
+    # QP's contract: never None; outside a hit, an AttributeError
+    SitePublisher()
+    with pytest.raises(AttributeError) as raised:
+        common.get_request()
+    assert 'find_request()' in str(raised.value)
+    with pytest.raises(AttributeError):
+        common.get_response()
+    assert common.find_request() is None
+    profile = make_profile()
+    profile.get('/who')
+    assert common.find_request() is common.get_request()
 
 
 def test_get_response():

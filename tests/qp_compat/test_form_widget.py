@@ -153,6 +153,41 @@ def test_is_submitted():
     g = form(get())
     g.add_string('a')
     assert not g.is_submitted()
+    # QP's reading: any POST submits a post form (one without its fields
+    # has errors); a GET with any field submits a get form
+    h = form(post(other='y'))
+    h.add_string('a', required=True)
+    assert h.is_submitted() and h.has_errors()
+    i = form(get(other='y'), method='get')
+    i.add_string('a')
+    assert i.is_submitted()
+    j = form(get(a='x'))
+    j.add_string('a')
+    assert not j.is_submitted()     # a post form is not submitted by a GET
+
+
+def test_get_javascript_code():
+    from qpd.web.common import clear_publisher, set_hit
+    from qpd.web.form import get_javascript_code
+    from qpd.web.hit import Hit
+    clear_publisher()
+    assert get_javascript_code() == {}      # outside a hit: nothing kept
+    Publisher()
+    hit = Hit(io.BytesIO(b''), {'REQUEST_METHOD': 'GET'})
+    set_hit(hit)
+    try:
+        code = get_javascript_code()
+        assert code is get_javascript_code() is hit.get_info()[
+            'javascript_code']
+        code['b'] = 'second();'
+        code['a'] = 'first();'
+        rendered = form().render()
+        assert rendered.endswith(
+            '</form><script>\nfirst();\nsecond();\n</script>')
+        assert code == {'a': '', 'b': ''}   # rendered once
+        assert 'script' not in form().render()
+    finally:
+        clear_publisher()
 
 
 def test_get_submit():
@@ -298,6 +333,19 @@ def test_select_widget():
     assert issubclass(SingleSelectWidget, SelectWidget)
     assert issubclass(MultipleSelectWidget, SelectWidget)
     assert issubclass(RadiobuttonsWidget, SelectWidget)
+    # qpd's (documented): keys come from values or positions, never from
+    # descriptions or _p_oid, so equal descriptions are fine (QP asserted)
+    class Thing:
+        _p_oid = b'\0' * 7 + b'\1'
+
+        def __str__(self):
+            return 'same'
+    a, b = Thing(), Thing()
+    widget = MultipleSelectWidget('m', options=[a, b])
+    assert [option.key for option in widget.get_options()] == ['#0', '#1']
+    assert widget.parse(post(m=['#1'])) == [b]
+    with pytest.raises(ValueError):             # equal keys: give keys
+        SingleSelectWidget('s', options=['x', 'x'])
 
 
 def test_single_select_widget():

@@ -31,7 +31,8 @@ def test_url_with_query():
 
 
 def test_nl2br():
-    assert nl2br('a<\nb') == 'a&lt;<br />\nb'
+    assert nl2br('a<\nb') == 'a&lt;<br />b'
+    assert nl2br('a\nb\n') == 'a<br />b<br />'    # QP's: no newline kept
     assert isinstance(nl2br('x'), xml)
 
 
@@ -44,6 +45,13 @@ def test_dl():
     assert dl([('t<', 'd'), ('u', xml('<i>e</i>'))]) == \
         '<dl><dt>t&lt;</dt><dd>d</dd><dt>u</dt><dd><i>e</i></dd></dl>'
     assert dl({'a': 'b'}, css_class='c') == '<dl class="c"><dt>a</dt><dd>b</dd></dl>'
+
+
+def test_dl_leaves_out_empty_parts():
+    # QP's: no <dd>None</dd>, no empty element
+    assert dl([('a', 'b'), ('e', None)]) == \
+        '<dl><dt>a</dt><dd>b</dd><dt>e</dt></dl>'
+    assert dl([(None, 'd'), ('t', '')]) == '<dl><dd>d</dd><dt>t</dt></dl>'
 
 
 def test_div():

@@ -120,6 +120,24 @@ def test_keep_add(connection):
     connection.commit()
 
 
+def test_keep_add_refuses_spec_problems():
+    # QP's: an item with spec problems is not stored (TypeError)
+    notes = Notes()
+    bad = Note('x')
+    bad.badattr = 1                                 # no spec names it
+    with pytest.raises(TypeError) as raised:
+        notes.add(bad)
+    assert 'badattr' in str(raised.value)
+    assert bad.get_key() is None and len(notes) == 0
+    wrong = Note('y')
+    wrong.text = 3                                  # text_is: string
+    with pytest.raises(TypeError):
+        notes.add(wrong)
+    good = Note('z')
+    notes.add(good)
+    assert list(notes.values()) == [good] and len(notes) == 1
+
+
 def test_stamped():
     before = datetime.now(timezone.utc)
     note = Note('x')

@@ -206,6 +206,14 @@ def test_email_format_headers(publisher):
     headers = message.format_headers()
     assert 'Subject: Hi' in headers and 'To: ann@example.com' in headers
     assert '\r\n\r\n' not in headers
+    # qpd's (documented): the email package's block, CRLF line ends, with
+    # Date, Message-ID and MIME headers; a long list is suppressed
+    lines = headers.split('\r\n')
+    names = [line.partition(':')[0] for line in lines]
+    assert {'Date', 'Message-ID', 'MIME-Version'} <= set(names)
+    many = Email()
+    many.set_to(['user%d@example.com' % n for n in range(30)])
+    assert 'To: "30 recipients suppressed":;' in many.format_headers()
 
 
 def test_email_publisher_settings(smtp, publisher):
@@ -287,3 +295,11 @@ def test_rfc822_mailbox():
     assert rfc822_mailbox('dave@example.com') == RFC822Mailbox('dave@example.com')
     with pytest.raises(TypeError):
         rfc822_mailbox(42)
+    # QP's: a user of the mail host, named alone, is an address
+    me = rfc822_mailbox('me')
+    assert me.format() == 'me' and rfc822_mailbox(me) is me
+    assert rfc822_mailbox(('me', 'Me')).format() == 'Me <me>'
+    assert rfc822_mailbox(('a@b', 1)).format() == '1 <a@b>'  # QP's str()
+    for bad in ('me you', 'me<x>', 'a\r\nBcc: x@example.com', ''):
+        with pytest.raises(ValueError):
+            rfc822_mailbox(bad)

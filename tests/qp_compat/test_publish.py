@@ -311,6 +311,7 @@ def test_fill_response_with_session_present():
                                      SERVER_NAME='w')))
     publisher.process_hit(hit)
     assert hit.get_response().get_status_code() == 301
+    # qpd: site-relative without allowed_hosts (issue 27 #8)
     assert hit.get_response().get_header('Location') == '/a'
 
 
@@ -482,6 +483,24 @@ def test_ensure_signed_in_using_form():
                                           PASSWORD_FIELD: 'secret'})
     assert response.get_status_code() == 302
     assert profile.get_text(profile.get('/form')) == 'form: ann'
+
+
+def test_sign_in_form_ignores_another_forms_post():
+    # Form takes any POST as submitted (QP); the sign-in form, shown on
+    # any page, only a POST with its own fields: the page's own form posted
+    # after the session expired is no failed sign-in.
+    from qpd.web.signin import SIGN_IN_FAILED
+    profile = profile_of()
+    add_user(profile.get_publisher())
+    response = profile.post('/form', note='from the page')
+    assert response.get_status_code() == 403
+    text = profile.get_text(response)
+    assert '<title>Please Sign In</title>' in text
+    assert SIGN_IN_FAILED not in text and 'has-error' not in text
+    assert 'role="alert"' not in text
+    # its own fields, even empty, are a (failed) submission
+    response = profile.post('/form', **{USER_FIELD: '', PASSWORD_FIELD: ''})
+    assert 'has-error' in profile.get_text(response)
 
 
 def test_ensure_signed_in_using_basic():

@@ -41,11 +41,15 @@ def test_h8():
     assert markup + '<' == '<b>&lt;' and isinstance(markup + '<', h8)
     assert h8('<p>%s</p>') % '&' == '<p>&amp;</p>'
     assert h8(', ').join(['<', h8('<i>')]) == '&lt;, <i>'
+    markup += None                                  # QP's: None adds nothing
+    assert markup == '<b>' and isinstance(markup, h8)
+    assert None + markup == '<b>'
 
 
 def test_h8_from_list():
     joined = h8.from_list(['<', h8('<i>'), 3])
     assert joined == '&lt;<i>3' and isinstance(joined, h8)
+    assert h8.from_list(['a', None, 'b']) == 'ab'
 
 
 def test_h8_quote():
@@ -71,6 +75,10 @@ def test_u8():
 def test_u8_from_list():
     joined = u8.from_list(['<', 1, h8('<i>')])
     assert joined == '<1<i>' and isinstance(joined, u8)
+    assert u8.from_list(['a', None, 'b']) == 'ab'     # QP's: None adds nothing
+    text = u8('a')
+    text += None
+    assert text == 'a' and isinstance(text, u8)
 
 
 def test_html_escape_string():

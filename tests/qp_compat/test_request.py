@@ -45,6 +45,8 @@ def test_process_inputs():
     with pytest.raises(ValueError):
         request(QUERY_STRING='a=%zz').process_inputs()
     assert isinstance(multipart_request().get_field('f'), Upload)
+    with pytest.raises(ValueError):                 # QP's: whatever the method
+        request(CONTENT_LENGTH='a').process_inputs()
 
 
 def test_get_header():
@@ -147,6 +149,8 @@ def test_get_accepted_types():
     r = request(HTTP_ACCEPT='text/html, application/xml;q=0.9, */*;q=0.8')
     assert r.get_accepted_types() == {
         'text/html': 1.0, 'application/xml': 0.9, '*/*': 0.8}
+    r = request(HTTP_ACCEPT='image/png,*/*;q=.9.9')  # QP's: a bad q drops it
+    assert r.get_accepted_types() == {'image/png': 1.0}
 
 
 def test_get_content_type_function():
@@ -179,6 +183,11 @@ def test_parse_query():
 def test_parse_cookies():
     assert parse_cookies('$Version=1; a=1; b="two"; a=3') == {
         'a': '1', 'b': 'two'}              # RFC 6265: the first wins
+    # qpd's (documented): a piece without '=' (a nameless cookie) is
+    # skipped, so it cannot stand for a cookie of the site's
+    assert parse_cookies('qpd_session; qpd_session=real') == {
+        'qpd_session': 'real'}
+    assert parse_cookies('a') == {}
 
 
 def test_make_safe_filename():

@@ -18,6 +18,7 @@ def gzip_request():
 def test_http_response():
     response = HTTPResponse()
     assert response.get_status() == (200, 'OK')
+    assert response.status == 200       # qpd's attribute (QP's: the pair)
     assert response.get_header('Content-Type') == 'text/html; charset=utf-8'
     assert response.get_content_length() == 0
 
@@ -82,6 +83,8 @@ def test_set_status():
     assert response.get_status() == (299, 'Custom')
     with pytest.raises(ValueError):
         response.set_status(700)
+    with pytest.raises(TypeError):                  # QP's: not an int
+        response.set_status('200')
 
 
 def test_get_status():
@@ -109,6 +112,8 @@ def test_get_header():
     response = HTTPResponse()
     assert response.get_header('X-None') is None
     assert response.get_header('X-None', 'd') == 'd'
+    response.set_header('foo', 1)
+    assert response.get_header('foo') == 1          # QP's: as it was set
 
 
 def test_set_expires():
@@ -140,6 +145,12 @@ def test_set_cookie():
     assert line.startswith('a=2; Path=/x') and 'HttpOnly' in line
     with pytest.raises(ValueError):
         response.set_cookie('a', 'b;c')
+    response.set_cookie('n', 23)                    # QP's: a number as str
+    response.set_cookie('e', None)
+    assert response.get_cookies()['n'] == '23'
+    assert response.get_cookies()['e'] == ''
+    with pytest.raises(ValueError):
+        response.set_cookie('b', b'bytes')
 
 
 def test_expire_cookie():
@@ -150,6 +161,7 @@ def test_expire_cookie():
 
 def test_get_content_length():
     response = HTTPResponse()
+    assert response.get_content_length() == 0      # qpd: the body starts empty
     response.set_body(b'12345')
     assert response.get_content_length() == 5
     response.set_body(Stream(iter([b'1'])))

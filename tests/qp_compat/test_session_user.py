@@ -5,10 +5,12 @@ false), each through the real sign-in paths too."""
 
 import base64
 import inspect
+from datetime import datetime, timedelta
 
 import pytest
 
 from qpd.lib.spec import get_spec_problems
+from qpd.lib.tz import from_timestamp
 from qpd.storage.digester import Digester
 from qpd.storage.password import hash_password
 from qpd.storage.permissions import Permissions
@@ -29,11 +31,21 @@ def test_session():
 
 
 def test_session_lease_time():
-    assert Session.lease_time == 30 * 24 * 3600
+    assert Session.lease_time == timedelta(days=30)     # QP's timedelta
+    lease = 30 * 24 * 3600
     session = Session('10.0.0.1', now=1000.0)
     session.set_authenticated(User('ann'), now=1000.0)
-    assert session.is_valid(now=1000.0 + Session.lease_time)
-    assert not session.is_valid(now=1001.0 + Session.lease_time)
+    assert session.is_valid(now=1000.0 + lease)
+    assert not session.is_valid(now=1001.0 + lease)
+    session = Session('10.0.0.1', now=1000.0)
+    session.set_authenticated(User('ann'), now=1000.0)
+    session.lease_time = timedelta(0)                   # as QP's test does
+    assert not session.is_valid(now=1000.5)
+    session = Session('10.0.0.1', now=1000.0)
+    session.set_authenticated(User('ann'), now=1000.0)
+    session.lease_time = 60                             # seconds work too
+    assert session.is_valid(now=1060.0)
+    assert not session.is_valid(now=1061.0)
 
 
 def test_session_clear_authentication():
@@ -63,7 +75,7 @@ def test_session_set_authenticated():
     before = session.get_id()
     session.set_authenticated(ann, now=5.0)
     assert session.get_effective_user() is ann and session.get_owner() is ann
-    assert session.get_authentication_time() == 5.0
+    assert session.get_authentication_time() == from_timestamp(5.0)
     assert session.get_id() != before             # qpd: rotated
     session.set_authenticated(bob)
     assert session.get_effective_user() is bob
@@ -78,7 +90,7 @@ def test_session_set_effective_user():
     session.set_authenticated(admin, now=7.0)
     session.set_effective_user(ann)
     assert session.get_effective_user() is ann
-    assert session.get_authentication_time() == 7.0
+    assert session.get_authentication_time() == from_timestamp(7.0)
     session.set_effective_user(None)
     assert session.get_effective_user() is admin
 
@@ -91,6 +103,8 @@ def test_session_needs_saving():
     token_only = Session('10.0.0.1')
     token_only.add_token()
     assert token_only.needs_saving()              # qpd: form tokens
+    session._p_oid = b'\0' * 8                     # as if stored
+    assert session.needs_saving()                 # qpd: stored ones too
 
 
 def test_session_get_remote_address():
@@ -101,7 +115,9 @@ def test_session_get_authentication_time():
     session = Session()
     assert session.get_authentication_time() is None
     session.set_authenticated(User('ann'), now=42.0)
-    assert session.get_authentication_time() == 42.0
+    when = session.get_authentication_time()        # QP's: a datetime
+    assert isinstance(when, datetime) and when == from_timestamp(42.0)
+    assert when.utcoffset() == timedelta(0)
 
 
 def test_session_get_effective_user():
@@ -214,6 +230,11 @@ def test_permissions_grant():
     ann = User('ann')
     permissions.grant('edit', ann)
     permissions.grant('edit', True)
+    assert permissions['edit'] == {ann, True}
+    with pytest.raises(TypeError):                  # QP's: None grants not
+        permissions.grant('edit', None)
+    with pytest.raises(TypeError):
+        ann.grant('administrator', None)
     assert permissions['edit'] == {ann, True}
 
 

@@ -54,10 +54,37 @@ def test_require():
 
 def test_format_spec():
     assert format_spec(int) == 'int'
-    assert format_spec((None, int)) == 'either(None, int)'
+    assert format_spec((None, int)) == '(None, int)'
     assert format_spec([int]) == '[int]'
     assert format_spec({str: int}) == '{str: int}'
     assert format_spec(sequence(int)) .startswith('sequence(int')
+    # QP's canonical strings: each reads back as the spec
+    for text in ('equal(1)', 'eq(1)', 'ascii', 'sequence(2, anything)',
+                 'interval(2, 4)', 'interval(2)', 'interval()',
+                 'interval(anything, 3)', 'length(1)', 'None', 'string',
+                 '(int, str)', '[int]', '{int: str}', "'constant'",
+                 'mapping({int: str}, dict)', 'either(int, str)'):
+        assert format_spec(eval(text)) == text
+
+
+def test_combinators_get_args():
+    # QP's combinators are SpecOperators: get_args() is what they hold
+    assert sequence().get_args() == (anything, anything)
+    assert sequence(int, list).get_args() == (int, list)
+    assert mapping({int: str}, dict).get_args() == ({int: str}, dict)
+    assert either(int, str).get_args() == (int, str)
+    assert interval(1).get_args() == (1, anything)
+    assert string.get_args() == ()
+
+
+def test_list_spec_by_position():
+    # QP's: [s] is "each element matches s"; [s1, s2] a list of two,
+    # matched position by position
+    assert match([3, 'ok'], [int, str])
+    assert not match([3, 'ok', 3], [int, str])
+    assert not match(['ok', 3], [int, str])
+    assert match([1, 2, 3], [int]) and match([], [int])
+    assert not match([1, 'hello'], [str, str])
 
 
 def test_spec_operator():

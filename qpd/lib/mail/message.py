@@ -46,6 +46,8 @@ _OWN_HEADERS = {'from', 'to', 'cc', 'bcc', 'subject', 'mime-version',
 
 def _as_address(mailbox):
     name, address = mailbox
+    if '@' not in address:          # a user of the mail host ('me', as QP)
+        return Address(display_name=name, username=address, domain='')
     return Address(display_name=name, addr_spec=address)
 
 

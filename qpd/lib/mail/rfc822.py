@@ -33,17 +33,20 @@ _LABEL = re.compile(r'(?!-)[A-Za-z0-9\-\u0080-\U0010FFFF]{1,63}(?<!-)')
 _SPACE = re.compile(r'[\s\x00-\x1f\x7f]')
 
 
-def is_valid_address(address, allow_dotless=False):
-    """(address:str, allow_dotless:bool=False) -> bool
+def is_valid_address(address, allow_dotless=False, allow_local=False):
+    """(address:str, allow_dotless:bool=False, allow_local:bool=False) -> bool
     Is address a plausible addr-spec: a dot-atom local part, '@', and a
     domain of hostname labels?  A domain without a dot ('root@localhost')
-    passes only with allow_dotless.
+    passes only with allow_dotless; a local part alone ('me', a user of
+    the mail host, who QP let be addressed so) only with allow_local.
     """
     if not isinstance(address, str) or len(address) > 254:
         return False
     if _SPACE.search(address):
         return False
     local, at, domain = address.rpartition('@')
+    if not at and allow_local:
+        return len(domain) <= 64 and bool(_LOCAL_PART.fullmatch(domain))
     if not at or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         return False
     labels = domain.split('.')
@@ -55,11 +58,12 @@ def is_valid_address(address, allow_dotless=False):
     return not labels[-1].isdigit()
 
 
-def require_address(address, allow_dotless=True):
-    """(address:str, allow_dotless:bool=True) -> str
+def require_address(address, allow_dotless=True, allow_local=False):
+    """(address:str, allow_dotless:bool=True, allow_local:bool=False) -> str
     address, or ValueError if is_valid_address() refuses it.
     """
-    if not is_valid_address(address, allow_dotless=allow_dotless):
+    if not is_valid_address(address, allow_dotless=allow_dotless,
+                            allow_local=allow_local):
         raise ValueError('not a valid email address: %r' % (address,))
     return address
 
@@ -79,11 +83,12 @@ def ascii_address(address):
     """(address:str) -> str
     address with an internationalized domain in its ASCII (IDNA) form, as
     SMTP needs it: 'ann@bücher.de' -> 'ann@xn--bcher-kva.de'.  ValueError
-    if is_valid_address() refuses it or the domain has no IDNA form.
+    if is_valid_address() refuses it or the domain has no IDNA form. A
+    local part alone ('me') is left as it is: the mail host adds its domain.
     """
-    require_address(address)
-    local, _, domain = address.rpartition('@')
-    if domain.isascii():
+    require_address(address, allow_local=True)
+    local, at, domain = address.rpartition('@')
+    if not at or domain.isascii():
         return address
     try:
         return '%s@%s' % (local, domain.encode('idna').decode('ascii'))
@@ -181,13 +186,17 @@ def format_header(name, value):
 class RFC822Mailbox(tuple):
     """(addr_spec:str, real_name:str='')
     An address with an optional display name: the pair (real_name,
-    addr_spec). ValueError for a malformed address or a line break.
+    addr_spec). ValueError for a malformed address or a line break; a
+    local part alone ('me', a user of the mail host) is an address, as in
+    QP.
     """
 
     __slots__ = ()
 
     def __new__(cls, addr_spec, real_name=''):
-        require_address(check_header_value(addr_spec))
+        require_address(check_header_value(addr_spec), allow_local=True)
+        if real_name and not isinstance(real_name, str):
+            real_name = str(real_name)      # QP's: ('a@b', 1) is '1 <a@b>'
         if real_name:
             check_header_value(real_name)
         return tuple.__new__(cls, (real_name or '', addr_spec))

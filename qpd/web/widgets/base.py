@@ -73,10 +73,11 @@ def get_text_field(request, name:str):
 
 def get_current_request():
     """() -> HTTPRequest
-    The request of the hit being processed in this process.
+    The request of the hit being processed in this process (None
+    outside a hit).
     """
-    from qpd.web.common import get_request
-    return get_request()
+    from qpd.web.common import find_request
+    return find_request()
 
 
 class Widget:
