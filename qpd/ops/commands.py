@@ -379,17 +379,30 @@ def status(args):
     return result
 
 
+STATUS_TIMEOUT = 5      # seconds qpd status waits for the StorageServer
+
+
 def describe_storage(site):
     """(site:Site) -> str: the state of this host's connection to the
     site's StorageServer, as a new client sees it now: 'connected to
     10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', or 'unreachable at
     ... (why)'."""
+    import socket
     from qpd.storage.connection import ping
     address = format_address(site.get_durus_address())
+    # A server busy in one long request (reconnecting to PostgreSQL) must
+    # not hold `qpd status` up for as long.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(STATUS_TIMEOUT)
     try:
         seconds, transport = ping(site.get_storage_address())
     except (OSError, ConfigurationError) as e:
+        if 'timed out' in str(e):
+            return 'no answer in %d s at %s (busy: reconnecting to its ' \
+                   'database?)' % (STATUS_TIMEOUT, address)
         return 'unreachable at %s (%s)' % (address, e)
+    finally:
+        socket.setdefaulttimeout(previous)
     return 'connected to %s over %s, round trip %.2f ms' % (
         address, transport, seconds * 1000)
 

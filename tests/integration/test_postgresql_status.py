@@ -5,6 +5,8 @@ database's role, round trip, each standby's state and replication lag;
 then the standby gone, then the primary gone."""
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -51,17 +53,39 @@ def test_status_and_metrics_show_the_database_and_its_standby():
         assert 'qpd_postgresql_standbys_streaming 0.0' in home.run(
             'metrics', 'hello').stdout
 
-        # Both gone. (Not through `qpd status`: its ping of the
-        # StorageServer waits while that server is reconnecting, up to
-        # reconnect_for.)
+        # Both gone: the StorageServer, reconnecting, does not hold
+        # `qpd status` up.
         primary.kill()
+        poke = threading.Thread(target=_quietly, args=(
+            home.get, 'hello', '/visits'), daemon=True)
+        poke.start()                # the StorageServer now reconnects
+        time.sleep(1.0)
+        start = time.monotonic()
+        text = home.run('status', 'hello', check=False).stdout
+        assert time.monotonic() - start < 15
+        assert 'postgresql: unreachable' in text, text
+        assert 'storage: no answer in 5 s' in text, text
         assert 'qpd_postgresql_up 0.0' in home.run('metrics',
                                                    'hello').stdout
         text = format_database_state(get_database_state(dsn))
         assert text.startswith('unreachable (%s:%d: ' % (
             primary.socket_directory, primary.port)), text
         assert '%s:%d: ' % (standby.socket_directory, standby.port) in text
+        # The primary back (its standby still gone, so no longer
+        # synchronous): the waiting request ends, and qpd stop need not
+        # wait for it.
+        primary.start()
+        primary.execute("ALTER SYSTEM SET synchronous_standby_names = ''")
+        primary.execute('SELECT pg_reload_conf()')
+        poke.join(40)
     finally:
         home.cleanup()
         standby.remove()
         primary.remove()
+
+
+def _quietly(function, *args):
+    try:
+        function(*args)
+    except OSError:
+        pass
