@@ -8,7 +8,7 @@ matplotlib (the bench extra) draws it with its Agg backend, no display
 needed.
 """
 
-from report import SERVERS, WORKLOADS
+from report import SERVERS, workload_key
 
 __all__ = ['write_chart', 'chart_data']
 
@@ -20,10 +20,8 @@ def chart_data(summary):
     """(summary:dict) -> (workloads:[str], {server: ([rps], [p99_ms])})
     The workloads in bench order and, per server, its medians (None where
     it was not measured)."""
-    order = [w.name for w in WORKLOADS]
-    names = sorted(summary['workloads'],
-                   key=lambda n: order.index(n) if n in order else 99)
-    names = [n for n in names if n != 'slow']
+    names = sorted(summary['workloads'], key=workload_key)
+    names = [n for n in names if n.split('@')[0] != 'slow']
     data = {}
     for server in SERVERS:
         if not any(server in summary['workloads'][n] for n in names):

@@ -17,7 +17,8 @@ SERVERS = ('nginx', 'qpd', 'gunicorn', 'granian', 'uwsgi')
 # The WSGI servers qpd's own server must match (issue 16): qpd >= 1.0x their
 # req/s, with p99 no worse, on these workloads.
 RIVALS = ('granian', 'uwsgi')
-RIVAL_WORKLOADS = ('hello', 'hello-close', 'read', 'read-close')
+RIVAL_WORKLOADS = ('hello', 'hello-close', 'read', 'read-close', 'page',
+                   'page-close', 'write', 'write-close')
 
 # Per-sample numbers whose median is reported.
 NUMBERS = ('rps', 'p50_ms', 'p99_ms', 'non_2xx', 'socket_errors',
@@ -33,17 +34,25 @@ class Workload:
     nginx: measure the nginx ceiling too. write: check the counter."""
 
     def __init__(self, name, path, close=False, slow=False, nginx=False,
-                 write=False):
+                 write=False, connections=None):
         self.name = name
         self.path = path
         self.close = close
         self.slow = slow
         self.nginx = nginx
         self.write = write
+        self.connections = connections   # None: the run's first count
 
     def get_base(self):
-        """() -> str: the name without '-close'."""
-        return self.name.split('-')[0]
+        """() -> str: the name without '-close' and '@cN'."""
+        return self.name.split('@')[0].split('-')[0]
+
+    def at(self, connections):
+        """(connections:int) -> Workload: the same at that many wrk
+        connections, named NAME@cN."""
+        return Workload('%s@c%d' % (self.name, connections), self.path,
+                        self.close, self.slow, self.nginx, self.write,
+                        connections)
 
     def __repr__(self):
         return '<Workload %s>' % self.name
@@ -80,6 +89,15 @@ def select_workloads(only=None):
             ', '.join(w.name for w in WORKLOADS)))
     return [w for w in WORKLOADS
             if w.name in wanted or w.get_base() in wanted]
+
+
+def workload_key(name):
+    """(name:str) -> tuple: where a workload (NAME or NAME@cN) sorts: by
+    WORKLOADS' order, then by its connection count."""
+    base, _, count = name.partition('@c')
+    order = [w.name for w in WORKLOADS]
+    return (order.index(base) if base in order else 99,
+            int(count) if count.isdigit() else 0)
 
 
 def ratio(a, b):
@@ -193,7 +211,10 @@ def evaluate_targets(summary):
                       _get(summary, 'write', 'gunicorn', 'rps'))
         add('write keep-alive req/s qpd/gunicorn', value, '>= 1.0',
             at_least(value, 1.0))
-    for name in RIVAL_WORKLOADS:
+    rival_names = sorted((n for n in workloads
+                          if n.split('@')[0] in RIVAL_WORKLOADS),
+                         key=workload_key)
+    for name in rival_names:
         for rival in RIVALS:
             if rival not in workloads.get(name, {}):
                 continue
@@ -266,9 +287,7 @@ def format_table(headers, rows):
 def workload_rows(summary):
     """(summary:dict) -> [[object]]: one row per workload and server."""
     rows = []
-    order = [w.name for w in WORKLOADS]
-    names = sorted(summary['workloads'],
-                   key=lambda n: order.index(n) if n in order else 99)
+    names = sorted(summary['workloads'], key=workload_key)
     for name in names:
         per_server = summary['workloads'][name]
         qpd = per_server.get('qpd', {})
@@ -286,7 +305,7 @@ def workload_rows(summary):
             if entry.get('committed') is not None:
                 extra = 'committed %d, lost %d' % (
                     entry['committed'], summary['lost'].get(server, 0))
-            if name == 'slow' and server in summary['slow_fraction']:
+            if name.split('@')[0] == 'slow' and server in summary['slow_fraction']:
                 fraction = summary['slow_fraction'][server]
                 extra = ('%.0f%% of unloaded' % (fraction * 100)
                          if fraction is not None else '')

@@ -48,6 +48,18 @@ __all__ = ['main', 'make_parser']
 RESULTS_DIR = os.path.join(BENCH_DIR, 'results')
 
 
+def connection_counts(text):
+    """(text:str) -> [int]: '16' or '16,64'."""
+    try:
+        counts = [int(word) for word in text.split(',') if word.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(
+            'expected a count or counts such as 16,64, got %r' % text)
+    return counts
+
+
 def make_parser():
     """() -> argparse.ArgumentParser"""
     parser = argparse.ArgumentParser(
@@ -68,8 +80,11 @@ def make_parser():
                              'an exact name such as hello-close')
     parser.add_argument('--quick', action='store_true',
                         help='a short run: 2 s per measurement, 1 round')
-    parser.add_argument('--connections', type=int, default=10,
-                        help='wrk connections (10)')
+    parser.add_argument('--connections', type=connection_counts,
+                        default=[10], metavar='N[,N...]',
+                        help='wrk connections (10); several, such as '
+                             '16,64, measure every workload at each '
+                             '(rows NAME@cN)')
     parser.add_argument('--threads', type=int, default=1,
                         help='wrk threads (1)')
     parser.add_argument('--slow-clients', type=int, default=100,
@@ -134,6 +149,12 @@ class Bench:
         self.processes = processes
         self.directory = directory
         self.workloads = select_workloads(args.only)
+        if len(args.connections) > 1:
+            # Each workload at each count; the slow clients' once.
+            self.workloads = [
+                at for w in self.workloads
+                for at in ([w] if w.slow else
+                           [w.at(count) for count in args.connections])]
         self.server_names = [s.strip() for s in args.servers.split(',')
                              if s.strip()]
         self.samples = []
@@ -220,7 +241,7 @@ class Bench:
                 continue
             try:
                 run_wrk(server.url(path), duration=1,
-                        connections=self.args.connections,
+                        connections=self.args.connections[0],
                         threads=self.args.threads)
             except WrkError as e:
                 self.error('warm-up of %s %s failed: %s' % (
@@ -229,8 +250,9 @@ class Bench:
     def measure(self, number, server, workload):
         """(number:int, server, workload:Workload) -> dict | None"""
         args = self.args
+        connections = workload.connections or args.connections[0]
         sample = dict(round=number, server=server.name,
-                      workload=workload.name)
+                      workload=workload.name, connections=connections)
         slow = None
         try:
             if workload.write:
@@ -240,7 +262,7 @@ class Bench:
                 # fraction compares like with like on a noisy machine.
                 baseline = run_wrk(server.url(workload.path),
                                    duration=args.duration,
-                                   connections=args.connections,
+                                   connections=connections,
                                    threads=args.threads)
                 sample['baseline_rps'] = baseline['rps']
                 slow = self.start_slow_clients(server)
@@ -251,7 +273,7 @@ class Bench:
             cpu_before = cpu_times(role_pids)
             result = run_wrk(server.url(workload.path),
                              duration=args.duration,
-                             connections=args.connections,
+                             connections=connections,
                              threads=args.threads, close=workload.close)
             cpu = cpu_delta(cpu_before, cpu_times(role_pids))
             if tail is not None:
@@ -392,9 +414,9 @@ def main(argv=None):
     started = datetime.datetime.now()
     directory = tempfile.mkdtemp(prefix='qpd-bench-')
     print('bench: %d workers, %g s per measurement, %d round(s), wrk -t%d '
-          '-c%d; temporary homes in %s' % (
+          '-c%s; temporary homes in %s' % (
               args.workers, args.duration, args.rounds, args.threads,
-              args.connections, directory), flush=True)
+              ','.join(map(str, args.connections)), directory), flush=True)
     interrupted = False
     try:
         with Processes() as processes:

@@ -39,15 +39,19 @@ __all__ = ['DurusServer']
 
 
 class DurusServer:
-    """(directory:str, name:str='test', tcp=False, dsn=None)
+    """(directory:str, name:str='test', tcp=False, dsn=None,
+        secret_file=None)
     A Durus StorageServer subprocess serving directory/NAME.durus (or the
     PostgreSQL database dsn names) on directory/durus.sock (or on a free
-    TCP port of 127.0.0.1 with tcp=True).
+    TCP port of 127.0.0.1 with tcp=True); with secret_file, the site's
+    signing key is kept there (qpd.lib.secret_file).
     """
 
-    def __init__(self, directory, name='test', tcp=False, dsn=None):
+    def __init__(self, directory, name='test', tcp=False, dsn=None,
+                 secret_file=None):
         self.directory = directory
         self.dsn = dsn      # serve this PostgreSQL database, not a file
+        self.secret_file = secret_file
         self.name = name
         self.durus_file = os.path.join(directory, name + '.durus')
         self.tcp = tcp
@@ -71,6 +75,8 @@ class DurusServer:
                 address, '--name', self.name]
         if self.dsn:
             argv.extend(['--dsn', self.dsn])
+        if self.secret_file:
+            argv.extend(['--secret', self.secret_file])
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE,
                                         text=True)
         line = self.process.stdout.readline()    # pytest-timeout guards this

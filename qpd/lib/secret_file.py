@@ -27,6 +27,11 @@ just before a rotation still verifies for as long as it could live
 anyway, and no longer. Running processes notice a rotation by
 themselves (the file's identity is checked when a key is asked for).
 
+On a PostgreSQL site the file is a copy of the key every web host shares,
+kept in the database and written by each host's StorageServer
+(qpd.storage.shared_secret, which uses format_keys, parse_keys,
+rotate_keys and write_text here, the one owner of the file's text).
+
 A file that group or others may read is closed to 0600 when it is read,
 and reported as one line (its path and the fix: rotate the key, since
 others may have copied it).
@@ -39,18 +44,58 @@ import time
 
 from qpd.lib.private_dir import create_private_file, write_private_file
 
-__all__ = ['SecretFile', 'FILE_NAME', 'ROOT_KEY']
+__all__ = ['SecretFile', 'FILE_NAME', 'ROOT_KEY', 'format_keys', 'parse_keys',
+           'make_keys', 'rotate_keys']
 
 FILE_NAME = 'secret.key'
 ROOT_KEY = 'qpd_secret'         # where the key was kept before
 _HEADER = 'qpd site secret'
 
 
-def _format(current, previous=None, rotated_at=None):
+def format_keys(current, previous=None, rotated_at=None):
+    """(current:bytes, previous:bytes=None, rotated_at:float=None) -> bytes
+    The text of a key file (see the module's docstring)."""
     lines = [_HEADER, 'current %s' % current.hex()]
     if previous is not None:
         lines.append('previous %s %d' % (previous.hex(), int(rotated_at)))
     return ('\n'.join(lines) + '\n').encode('ascii')
+
+
+def parse_keys(text, where):
+    """(text:bytes, where:str) -> (current, previous, rotated_at)
+    The keys of a key file's text; ValueError naming where (the file)
+    when it is not one."""
+    current = previous = rotated_at = None
+    try:
+        lines = text.decode('ascii').splitlines()
+        for line in lines[1:] if lines[:1] == [_HEADER] else ():
+            words = line.split()
+            if len(words) == 2 and words[0] == 'current':
+                current = bytes.fromhex(words[1])
+            elif len(words) == 3 and words[0] == 'previous':
+                previous = bytes.fromhex(words[1])
+                rotated_at = int(words[2])
+    except ValueError:
+        current = None
+    if not current:
+        raise ValueError('%s is not a qpd secret file (no "current" '
+                         'line): remove it, and a new one is made at '
+                         'the next start' % where)
+    return current, previous, rotated_at
+
+
+def make_keys(key=None):
+    """(key:bytes=None) -> bytes: the text of a new key file, its key
+    key (default 32 random bytes)."""
+    return format_keys(key if key is not None else secrets.token_bytes(32))
+
+
+def rotate_keys(text, where, now=None):
+    """(text:bytes, where:str, now:float=None) -> bytes: the text with a
+    new current key, the old one kept as previous, rotated at now."""
+    current = parse_keys(text, where)[0]
+    return format_keys(secrets.token_bytes(32), current,
+                       time.time() if now is None else now)
 
 
 class SecretFile:
@@ -84,20 +129,8 @@ class SecretFile:
                      'closed to 0600; if someone else may have copied it, '
                      'run "qpd secret %s --rotate"' % (
                          self.path, mode, self.site_name))
-        with open(self.path, encoding='ascii') as f:
-            lines = f.read().splitlines()
-        current = previous = rotated_at = None
-        for line in lines[1:] if lines[:1] == [_HEADER] else ():
-            words = line.split()
-            if len(words) == 2 and words[0] == 'current':
-                current = bytes.fromhex(words[1])
-            elif len(words) == 3 and words[0] == 'previous':
-                previous = bytes.fromhex(words[1])
-                rotated_at = int(words[2])
-        if not current:
-            raise ValueError('%s is not a qpd secret file (no "current" '
-                             'line): remove it, and a new one is made at '
-                             'the next start' % self.path)
+        with open(self.path, 'rb') as f:
+            current, previous, rotated_at = parse_keys(f.read(), self.path)
         self.identity = identity
         self.current, self.previous, self.rotated_at = (
             current, previous, rotated_at)
@@ -108,13 +141,13 @@ class SecretFile:
         random bytes); whether this call made it."""
         if os.path.exists(self.path):
             return False
-        key = make() if make is not None else secrets.token_bytes(32)
+        text = make_keys(make() if make is not None else None)
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, mode=0o700, exist_ok=True)
         temp = os.path.join(directory, '.%s.%s' % (
             os.path.basename(self.path), secrets.token_hex(8)))
         with create_private_file(temp) as out:
-            out.write(_format(key))
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         try:
@@ -160,7 +193,29 @@ class SecretFile:
         """(now:float=None) -> None: a new current key; the old one kept
         as previous (see get_keys)."""
         self._load()
-        write_private_file(self.path, _format(
-            secrets.token_bytes(32), self.current,
-            time.time() if now is None else now))
+        with open(self.path, 'rb') as f:
+            text = f.read()
+        write_private_file(self.path, rotate_keys(text, self.path, now))
         self.identity = None
+
+    def read_text(self):
+        """() -> bytes|None: the file's text (None when missing)."""
+        try:
+            with open(self.path, 'rb') as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def write_text(self, text):
+        """(text:bytes) -> bool
+        Make the file hold text (a key file's, kept elsewhere: see
+        qpd.storage.shared_secret), replaced whole, mode 0600, when it
+        held something else; whether it changed."""
+        if self.read_text() == text:
+            return False
+        parse_keys(text, self.path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        write_private_file(self.path, text)
+        self.identity = None
+        return True

@@ -635,10 +635,14 @@ def certs(args):
 def secret(args):
     """qpd secret NAME [--rotate] [--output DIR]: where the site's
     signing key is, or a new one (qpd.lib.secret_file); on several hosts,
-    the one in the certs directory that `qpd certs` shares out."""
+    the one in the certs directory that `qpd certs` shares out; on
+    PostgreSQL, the one kept in the database for every host
+    (qpd.storage.shared_secret)."""
     import time
     from qpd.lib.secret_file import FILE_NAME, SecretFile
     site = _one_site(args)
+    if site.get('durus_storage') == 'postgresql':
+        return _shared_secret(site, getattr(args, 'rotate', False))
     path = site.get_secret_file()
     certs = None
     if site.get('hosts'):
@@ -677,6 +681,62 @@ def secret(args):
     _say('%s: %s' % (keys.path, 'rotated %s' % time.strftime(
         '%Y-%m-%d %H:%M', time.localtime(keys.rotated_at))
         if keys.rotated_at else 'never rotated'))
+    return 0
+
+
+def _shared_secret(site, rotate):
+    """`qpd secret NAME [--rotate]` on a PostgreSQL site: the key in the
+    database (rotated there: every host's StorageServer writes the new
+    one to its file), and this host's copy written too."""
+    import time
+    from qpd.lib.secret_file import SecretFile, parse_keys
+    from qpd.storage import shared_secret
+    from qpd.storage.postgresql import PostgresStorage, StorageSetupError
+    name = site.get_name()
+    try:
+        storage = PostgresStorage(site.get('durus_dsn'), site=name,
+                                  create=False)
+    except StorageSetupError as e:
+        raise OperationError(str(e)) from None
+    keys = SecretFile(site.get_secret_file(), say=_say, site_name=name)
+    try:
+        if rotate:
+            text = shared_secret.rotate(storage.conn, now=time.time())
+        else:
+            text = shared_secret.read_shared(storage.conn)
+    except storage.psycopg.Error as e:
+        raise OperationError(
+            'the signing key of %s in its database (durus_dsn) could not be '
+            '%s (%s): try again once PostgreSQL answers' % (
+                name, 'rotated' if rotate else 'read',
+                ' '.join(str(e).split()))) from None
+    finally:
+        storage.close()
+    if text is None:
+        raise OperationError(
+            'site %s has no signing key in its database (durus_dsn) yet: '
+            'it is made when the site first starts ("qpd start %s")' % (
+                name, name))
+    if os.path.isdir(site.get_var_directory()):
+        keys.write_text(text)
+    rotated_at = parse_keys(text, 'durus_dsn')[2]
+    if rotate:
+        grace = max(site.get('form_token_lifetime'),
+                    site.get('digest_nonce_lifetime'))
+        _say('rotated the signing key of %s in its database (durus_dsn): '
+             'new tokens and nonces are signed with a new key; those signed '
+             'with the old one verify until %s; every web host\'s '
+             'StorageServer writes it to its %s at once (at the latest in '
+             '%g s, or at its next start)' % (
+                 name, time.strftime('%Y-%m-%d %H:%M', time.localtime(
+                     time.time() + grace)), keys.path,
+                 shared_secret.CHECK_INTERVAL))
+        return 0
+    _say('the signing key of %s is kept in its database (durus_dsn), '
+         'copied to each web host\'s %s: %s' % (
+             name, keys.path, 'rotated %s' % time.strftime(
+                 '%Y-%m-%d %H:%M', time.localtime(rotated_at))
+             if rotated_at else 'never rotated'))
     return 0
 
 

@@ -263,6 +263,11 @@ class Dispatcher:
         self.accepting.share(
             not self.draining and (stuck or bool(self.queue)))
 
+    def new_id(self):
+        """() -> int: an id for a connection here (OWN_ID clear)."""
+        self.next_id = (self.next_id + 1) & (fdpass.OWN_ID - 1)
+        return self.next_id
+
     def add_connection(self, listener, sock, peer, data=None):
         """(listener, sock, peer, data:bytes=None) -> None: a new
         connection; data, the bytes of it a worker read (ADOPT)."""
@@ -270,8 +275,7 @@ class Dispatcher:
             host, port = '', 0
         else:
             host, port = peer[0], peer[1]
-        self.next_id = (self.next_id + 1) & (fdpass.OWN_ID - 1)
-        conn = Client(sock, self.next_id, listener, (host, port),
+        conn = Client(sock, self.new_id(), listener, (host, port),
                       self.rules)
         conn.deadline = self.now + self.limits['header_timeout']
         self.conns[conn.fd] = conn
@@ -435,7 +439,12 @@ class Dispatcher:
 
     def wait_next(self, conn, leftover=b''):
         """(conn, leftover:bytes=b'') -> None: wait for the next request on
-        a kept-alive connection (leftover: bytes read of it already)."""
+        a kept-alive connection (leftover: bytes read of it already). One
+        a worker accepted (OWN) gets an id of the dispatcher's: its
+        worker's id would be another worker's for one of its own (each
+        worker counts from 1, and recycled workers start again)."""
+        if conn.id & fdpass.OWN_ID:
+            conn.id = self.new_id()
         conn.worker = None
         conn.state = HEAD
         if conn.intake.next_request(leftover):

@@ -467,7 +467,9 @@ class Worker:
         self.sock.close()
         self.sock = None
         self.counters.close()
-        self.asked = None          # the new dispatcher was never asked
+        if self.recycling is not None:
+            self.recycling.asked = None    # the new dispatcher was never
+                                           # asked: the next hit asks again
         self.connect_dispatcher()
         self.epoll.register(self.sock.fileno(), select.EPOLLIN)
         self.holding = True

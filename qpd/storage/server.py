@@ -100,7 +100,9 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     database (qpd.storage.postgresql) and durus_file is not used. With
     secret_file (the site's key file), the key is made there at first
     start, from the old root['qpd_secret'] when there is one, which is
-    then dropped (qpd.lib.secret_file).
+    then dropped (qpd.lib.secret_file); with dsn too, the key is the one
+    kept in the database for every host, and the file follows it while
+    the server runs (qpd.storage.shared_secret).
     """
     if umask is None:
         umask = UNIX_SOCKET_UMASK
@@ -142,8 +144,9 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     # would race to create it (on PostgreSQL, servers that start together
     # may conflict: the loser sees the winner's root).
     _make_root(storage)
+    mirror = None
     if secret_file is not None:
-        _take_over_secret(storage, secret_file, name)
+        mirror = _take_over_secret(storage, secret_file, name, dsn)
     previous = {sig: signal.signal(sig, _stop)
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     listening = []
@@ -175,6 +178,8 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if mirror is not None:
+            mirror.stop()
         storage.close()
         if listening and not isinstance(address, (tuple, list)):
             # A signal just before Durus's own clean-up could leave it.
@@ -197,24 +202,38 @@ def _make_root(storage):
     Connection(storage)
 
 
-def _take_over_secret(storage, secret_file, name):
+def _take_over_secret(storage, secret_file, name, dsn=None):
     """Make the site's key file, from the old root entry when there is
     one (qpd.lib.secret_file), and check its mode (one line on stderr
-    when others could read it); on PostgreSQL, another server may have
-    moved it first."""
+    when others could read it). On PostgreSQL (dsn), the key is the one
+    every host shares, kept in the database (qpd.storage.shared_secret):
+    -> the started SecretMirror that keeps the file up to date, else
+    None."""
     from durus.error import ConflictError, ReadConflictError
     from qpd.lib.process import log_line
     from qpd.lib.secret_file import SecretFile
-    keys = SecretFile(secret_file, site_name=name,
-                      say=lambda line: log_line('qpd durus %s' % name, line))
+
+    def say(line):
+        log_line('qpd durus %s' % name, line)
+    keys = SecretFile(secret_file, site_name=name, say=say)
     connection = Connection(storage)
+    root = connection.get_root()
+    if dsn is not None:
+        from qpd.storage.shared_secret import share_at_start
+        changed = share_at_start(storage, root, keys)
+    else:
+        changed = keys.take_over(root)
     try:
-        if keys.take_over(connection.get_root()):
+        if changed:
             connection.commit()
     except (ConflictError, ReadConflictError):
-        connection.abort()
+        connection.abort()      # another server moved it first
+    if dsn is not None:
+        from qpd.storage.shared_secret import start_mirror
+        return start_mirror(dsn, keys, say=say)
     keys.ensure()
     keys.get_current()
+    return None
 
 
 def _set_title(title):
@@ -268,10 +287,11 @@ def _run(durus_file, address, **options):
 
 def _main(argv=None):
     """python -m qpd.storage.server FILE ADDRESS [--name NAME] [--no-sync]
-        [--tls DIR] [--dsn DSN]
+        [--tls DIR] [--dsn DSN] [--secret FILE]
     ADDRESS is a socket path or HOST:PORT; --no-sync answers commits
     without syncing them (durus_sync off); --tls DIR serves mutual TLS
-    with the files in DIR (qpd.storage.tls).
+    with the files in DIR (qpd.storage.tls); --secret FILE keeps the
+    site's signing key in FILE (qpd.lib.secret_file).
     """
     import argparse
     parser = argparse.ArgumentParser(prog='python -m qpd.storage.server')
@@ -284,6 +304,8 @@ def _main(argv=None):
     parser.add_argument('--dsn', default=None, metavar='DSN',
                         help='serve the PostgreSQL database DSN names '
                              '(FILE is not used)')
+    parser.add_argument('--secret', dest='secret_file', default=None,
+                        metavar='FILE', help="the site's signing key file")
     args = parser.parse_args(argv)
     address = args.address
     if '/' not in address and ':' in address:
@@ -292,7 +314,8 @@ def _main(argv=None):
     name = args.name or os.path.splitext(os.path.basename(args.durus_file))[0]
     _set_title('qpd durus %s' % name)
     return _run(args.durus_file, address, name=name, sync=args.sync,
-                tls_directory=args.tls_directory, dsn=args.dsn)
+                tls_directory=args.tls_directory, dsn=args.dsn,
+                secret_file=args.secret_file)
 
 
 if __name__ == '__main__':

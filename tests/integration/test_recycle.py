@@ -110,6 +110,9 @@ def test_max_requests_under_load(tmp_path):
         assert min(sizes) >= workers - 1
         print('wrk: %(requests)d requests, %(rps).0f/s, non-2xx '
               '%(non_2xx)d, socket errors %(socket_errors)d' % result)
+        usual = re.compile(r'leaving at|ready$|gone$|watching')
+        print('\n'.join(line for line in serve.errors
+                        if not usual.search(line)))
         assert result['non_2xx'] == 0, result['output']
         assert result['socket_errors'] == 0, result['output']
         stats = cluster.get_stats()

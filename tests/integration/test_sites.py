@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from harness import QpdHome, find_processes_in
+from harness import QpdHome, find_processes_in, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -32,7 +32,10 @@ def test_new_start_request_stop(home):
                    ).st_mode & 0o777 == 0o700
     result = home.run('status', 'hello')
     assert 'durus' in result.stdout and 'worker_01' in result.stdout
-    assert 'pool: workers 2' in result.stdout
+    # `qpd start` returns once the site answers: the second worker may say
+    # HELLO to the dispatcher a moment later.
+    wait_until(lambda: 'pool: workers 2' in home.run('status', 'hello').stdout,
+               timeout=20)
     result = home.run('list')
     assert 'hello' in result.stdout and 'running' in result.stdout
     result = home.run('show', 'hello')
@@ -71,7 +74,15 @@ def test_two_sites_side_by_side(home):
     assert 'supervisord stopped' in result.stdout
     assert find_processes_in(home.get_path()) == []
     home.run('start', 'two')                # both come back
-    assert home.get('one', '/')[0] == 200
+    # `qpd start two` waits for two; one comes up beside it.
+    wait_until(lambda: _answers(home, 'one'), timeout=30)
+
+
+def _answers(home, name):
+    try:
+        return home.get(name, '/')[0] == 200
+    except OSError:
+        return False
 
 
 def test_errors_are_one_line(home):
