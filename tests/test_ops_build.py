@@ -180,7 +180,8 @@ def test_nginx_proxy_says_what_trusted_proxies_it_needs():
 
 class PostgresSite(FakeSite):
     def get_durus_address(self):
-        return self.addresses.get('durus', '/srv/qpd/sites/fake/var/durus.sock')
+        return self.addresses.get('durus',
+                                  '/srv/qpd/sites/fake/var/durus.sock')
 
 
 def test_a_postgresql_site_gets_what_a_web_host_needs():
@@ -193,7 +194,8 @@ def test_a_postgresql_site_gets_what_a_web_host_needs():
         text = dict(configs)['postgresql-web-host.txt']
         assert "durus_storage='postgresql'," in text
         assert "durus_dsn='host=db1,db2 port=5432,5433" in text
-        assert 'db1:5432:fake:web:PASSWORD\ndb2:5433:fake:web:PASSWORD\n' in text
+        assert ('db1:5432:fake:web:PASSWORD\n'
+                'db2:5433:fake:web:PASSWORD\n') in text
         assert '/srv/qpd/sites/fake/var/durus.sock' in text
         assert 'GRANT pg_monitor TO web' in text
         assert 'qpd copy fake file postgresql' in text

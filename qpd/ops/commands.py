@@ -385,8 +385,8 @@ STATUS_TIMEOUT = 5      # seconds qpd status waits for the StorageServer
 def describe_storage(site):
     """(site:Site) -> str: the state of this host's connection to the
     site's StorageServer, as a new client sees it now: 'connected to
-    10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', or 'unreachable at
-    ... (why)'."""
+    10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', 'unreachable at
+    ... (why)', or 'no answer in 5 s at ...' (STATUS_TIMEOUT)."""
     import socket
     from qpd.storage.connection import ping
     address = format_address(site.get_durus_address())

@@ -4,7 +4,7 @@
     metrics_address=('127.0.0.1', 9100)  ->  the dispatcher serves the same
                                              text on GET /metrics
 
-The text is the sum of two sources, gathered when asked:
+The text is the sum of these sources, gathered when asked:
 
 - what the workers and the StorageServer recorded in the site's metrics
   directory (qpd.metrics: requests by method and status class, request

@@ -6,9 +6,10 @@ recorded; the site run the operator's way, `qpd start` under supervisord)
 the primary's postmaster is killed with SIGKILL and the standby promoted.
 The StorageServer reconnects by itself (when it had seen commits the
 standby never got, it drops its clients unanswered and starts afresh) and
-the writes carry on; while it happens hits may fail (503, or a lost connection that
-the worker retried), never with a wrong answer: no count is acknowledged
-twice, and every acknowledged count is on the new primary.
+the writes carry on; while it happens hits may fail (503, or a lost
+connection that the worker retried), never with a wrong answer: no count
+is acknowledged twice, and every acknowledged count is on the new
+primary.
 
 One test function, since it is slow (two clusters, a site, a drill of a
 few seconds); it prints its figures."""
@@ -120,8 +121,8 @@ def _drill(home, primary, standby):
     print('\nfailover: %d writes acknowledged (%d before the kill, %d '
           'after), %d failed (%s); longest time without an acknowledged '
           'write %.2f s (the kill, %.1f s, pg_ctl promote %.2f s, the '
-          'StorageServer restarted %d times); final count %d on the new '
-          'primary (%d transactions), %d increments committed but not '
+          'StorageServer started afresh %d times); final count %d on the '
+          'new primary (%d transactions), %d increments committed but not '
           'acknowledged; acknowledged and lost: %d' % (
               len(counts), len(before), len(after), len(failed),
               _summary(failed), unavailable, PROMOTE_AFTER, promote_took,
