@@ -104,6 +104,10 @@ def make_parser():
                              '(bench/breakdown.py)')
     parser.add_argument('--no-nginx', action='store_true',
                         help='skip the nginx ceiling')
+    parser.add_argument('--postgresql', action='store_true',
+                        help="qpd's site on durus_storage='postgresql' (a "
+                             'cluster made for the run, a new database '
+                             'each round)')
     parser.add_argument('--servers', default='qpd,gunicorn,granian,uwsgi',
                         help='which of qpd,gunicorn,granian,uwsgi to run '
                              '(all)')
@@ -170,6 +174,15 @@ class Bench:
 
     # Servers -------------------------------------------------------------
 
+    def get_postgres(self):
+        """() -> harness.postgres.PostgresCluster: the run's cluster, made
+        (and removed when the run ends) on first use."""
+        if getattr(self, 'postgres', None) is None:
+            from harness.postgres import PostgresCluster
+            self.postgres = PostgresCluster().start()
+            self.processes.on_stop(self.postgres.remove)
+        return self.postgres
+
     def start_servers(self, number):
         """(number:int) -> [server]: fresh homes and servers for a round."""
         args = self.args
@@ -184,6 +197,10 @@ class Bench:
                     settings['coalesce_syncs'] = False
                 if args.breakdown is not None and name == 'qpd':
                     settings['slow_hit_seconds'] = args.breakdown / 1000
+                if args.postgresql and name == 'qpd':
+                    settings.update(durus_storage='postgresql',
+                                    durus_dsn=self.get_postgres().new_database(
+                                        'bench_%d' % number))
                 home = make_home(os.path.join(base, name), port,
                                  args.workers, settings)
                 static_file = os.path.join(home, 'sites', 'bench', 'static',

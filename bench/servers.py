@@ -40,7 +40,12 @@ site = Site(sys.argv[1], home=sys.argv[2])
 site.get_slash_module()          # puts HOME/sites on qpd.sites.__path__
 site.ensure_var_directory()
 from qpd.sites.bench.model import initialize
-storage = FileStorage(site.get_durus_file())
+if site.get('durus_storage') == 'postgresql':
+    from qpd.storage.postgresql import PostgresStorage
+    storage = PostgresStorage(site.get('durus_dsn'), site=site.get_name(),
+                              say=lambda line: None)
+else:
+    storage = FileStorage(site.get_durus_file())
 initialize(Connection(storage))
 storage.close()
 '''

@@ -75,7 +75,10 @@ flush), on its own connection, with `synchronous_commit` (and
 the WAL is flushed (and, with a synchronous standby, replicated) up to
 it, so every commit written before it is durable, and their answers go
 out. Commits that arrive meanwhile share the next flush. A flush that
-fails stops the server without answering (supervisord starts it again).
+finds, after a reconnection, that the last transaction is gone answers
+none of them (see Reconnection); one that cannot reach PostgreSQL within
+reconnect_for stops the server without answering (supervisord starts it
+again).
 With `durus_sync` off, commits are answered as soon as their COMMIT
 returned.
 
@@ -636,30 +639,28 @@ class PostgresStorage(Storage):
 
     def flush(self, target):
         """(target:(tid, at)) -> None: make every commit up to transaction
-        tid (begun at `at`) durable: commit
-        a transaction that writes a row (qpd_meta's 'flushed'), on the
-        flushing connection, with the operator's synchronous_commit (see
-        the module's docstring).
-        When that connection failed (PostgreSQL restarted, or failed over),
-        connect again and flush only if transaction tid, begun at `at`, is
-        there: it and every one before it survived. Called from the server's syncer
-        thread only."""
+        tid (begun at `at`) durable: commit a transaction that writes a row
+        (qpd_meta's 'flushed'), on the flushing connection, with the
+        operator's synchronous_commit (see the module's docstring). On a
+        new connection (the first, or after one failed: PostgreSQL
+        restarted, or failed over), flush only if transaction tid, begun at
+        `at`, is there: it and every one before it survived; else
+        StorageLost. Called from the server's syncer thread only."""
         psycopg = self.psycopg
         try:
-            self._flush()
-            return
+            there = self._flush(target if self.flush_conn is None else None)
         except psycopg.OperationalError:
             self._close_flush()
-        deadline = time.monotonic() + self.reconnect_for
-        while True:
-            try:
-                there = self._flush(target)
-                break
-            except psycopg.OperationalError:
-                self._close_flush()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            deadline = time.monotonic() + self.reconnect_for
+            while True:
+                try:
+                    there = self._flush(target)
+                    break
+                except psycopg.OperationalError:
+                    self._close_flush()
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
         if not there:
             raise StorageLost(
                 'transaction %d is not in the database of %s after it '

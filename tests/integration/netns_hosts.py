@@ -18,6 +18,7 @@ namespaces cannot be made here (not root, no `ip`, no permission), for a
 clear skip.
 """
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -257,13 +258,17 @@ DURUS_PORT = 2972
 class SiteOnHosts:
     """(network:Network, root:str, web_hosts:int=2, workers:int=2,
         name='hello', configuration:dict=None)
-    One storage host (`store`, .2), web hosts web1… (.11, .12, …) and a
+    One storage host (`store`, .2; none with storage_host=False: each web
+    host then runs the whole site), web hosts web1… (.11, .12, …) and a
     front host (.10) running nginx, each with its own qpd home under
     root, supervisord and TLS files from `qpd certs`."""
 
     def __init__(self, network, root, web_hosts=2, workers=2, name='hello',
-                 configuration=None):
+                 configuration=None, storage_host=True):
         import sys
+        # Without a storage host, each web host runs the whole site (its
+        # own StorageServer, as on durus_storage='postgresql').
+        self.storage_host = storage_host
         self.net = network
         self.root = root
         self.name = name
@@ -283,6 +288,10 @@ class SiteOnHosts:
             'reconnect_wait': 20,
         }
         self.configuration.update(configuration or {})
+
+    def get_site_hosts(self):
+        """() -> [str]: the hosts that run the site's programs."""
+        return (['store'] if self.storage_host else []) + self.webs
 
     def get_home(self, host):
         """(host:str) -> str: the host's qpd home."""
@@ -307,17 +316,20 @@ class SiteOnHosts:
         """() -> self: the hosts, the homes (the same site package on
         each), and the certificates copied to each host's var/tls."""
         self.net.start()
-        self.net.add_host('store', 2)
+        if self.storage_host:
+            self.net.add_host('store', 2)
         self.net.add_host('front', 10)
         for number, web in enumerate(self.webs, 11):
             self.net.add_host(web, number)
         source = SLASH % {'configuration': self.configuration}
-        for host in ['store'] + self.webs:
+        for host in self.get_site_hosts():
             package = os.path.join(self.get_home(host), 'sites', self.name)
             os.makedirs(package)
             open(os.path.join(package, '__init__.py'), 'w').close()
             with open(os.path.join(package, 'slash.py'), 'w') as f:
                 f.write(source)
+        if not self.storage_host:
+            return self
         self.qpd_on('store', 'certs', self.name)
         certs = os.path.join(self.get_home('store'), 'certs', self.name)
         for host in ['store'] + self.webs:
@@ -329,7 +341,8 @@ class SiteOnHosts:
     def start(self):
         """() -> self: `qpd start` on the storage host, then on every web
         host at once, then nginx on the front host."""
-        self.qpd_on('store', 'start', self.name, '--timeout', '60')
+        if self.storage_host:
+            self.qpd_on('store', 'start', self.name, '--timeout', '60')
         starting = [self.net.popen(
             web, self.qpd + ['--home', self.get_home(web), 'start',
                              self.name, '--timeout', '60'],
@@ -401,3 +414,19 @@ class SiteOnHosts:
                     self.qpd_on(host, 'shutdown', check=False, timeout=60)
                 except (subprocess.TimeoutExpired, KeyError):
                     pass
+
+
+@contextlib.contextmanager
+def running(site):
+    """(site:SiteOnHosts) -> context: the site built and started; on the
+    way out stopped, its namespaces deleted and its root removed, whatever
+    happens."""
+    try:
+        site.build().start()
+        yield site
+    finally:
+        try:
+            site.stop()
+        finally:
+            site.net.cleanup()
+            shutil.rmtree(site.root, ignore_errors=True)

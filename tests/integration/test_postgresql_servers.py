@@ -175,3 +175,45 @@ def test_servers_carry_on_after_postgresql_restarts(two_servers, postgres):
     b = two.connect()
     wait_for(lambda: (b.abort(), b.get_root()['item']['value'])[1] == 'after')
     assert one.is_running() and two.is_running()
+
+
+def test_a_server_starts_afresh_when_the_database_lost_what_it_saw(
+        two_servers, postgres):
+    """After a crash or a failover that lost commits not yet durable, the
+    tids after the last durable one name other transactions. Simulated:
+    the last transaction's row rewritten (another start time) while
+    PostgreSQL restarts under the servers. A server that reconnects finds
+    its last transaction changed, drops every client unanswered and goes
+    on from the database as it is; the clients reconnect."""
+    from qpd.storage.connection import reconnect
+    one, two = two_servers
+    a = one.connect()
+    a.get_root()['item'] = PersistentDict(value='kept')
+    a.commit()
+    wait_for(lambda: (two.connect().get_root().get('item') or {}).get(
+        'value') == 'kept')
+    dsn = one.dsn
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE qpd_transaction SET at = at - interval '1 s' "
+                     "WHERE tid = (SELECT max(tid) FROM qpd_transaction)")
+    postgres.restart()
+    # The next request meets a dropped connection (or, if the server had
+    # not noticed yet, the drop comes with it): reconnect and go on.
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            a.abort()
+            a.get_root()['item']['value'] = 'after'
+            a.commit()
+            break
+        except Exception:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            try:
+                reconnect(a, wait=10)
+            except Exception:
+                pass
+    assert one.is_running() and two.is_running()
+    b = two.connect()
+    wait_for(lambda: (b.abort(), b.get_root()['item']['value'])[1] ==
+             'after', timeout=10)

@@ -29,8 +29,8 @@ import uuid
 
 import pytest
 
-from netns_hosts import (Network, SiteOnHosts, unavailable, HTTP_PORT,
-                         DURUS_PORT)
+from netns_hosts import (Network, SiteOnHosts, unavailable, running,
+                         HTTP_PORT, DURUS_PORT)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,16 +44,8 @@ def hosts():
         pytest.skip('nginx is not installed (make debs-test)')
     root = tempfile.mkdtemp(prefix='qpd-hosts-', dir='/tmp')
     net = Network('qh%d' % os.getpid())
-    site = SiteOnHosts(net, root, web_hosts=2, workers=2)
-    try:
-        site.build().start()
+    with running(SiteOnHosts(net, root, web_hosts=2, workers=2)) as site:
         yield site
-    finally:
-        try:
-            site.stop()
-        finally:
-            net.cleanup()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def fetch(address, method, path, timeout=20):
