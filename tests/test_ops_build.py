@@ -176,3 +176,43 @@ def test_nginx_proxy_says_what_trusted_proxies_it_needs():
     assert "trusted_proxies=['NGINX-ADDRESS']" in note
     assert "trusted_proxies=['NGINX-ADDRESS'] in its configuration on " \
         "each web host" in build.nginx_upstream_proxy(site, [('web1', 7000)])
+
+
+class PostgresSite(FakeSite):
+    def get_durus_address(self):
+        return self.addresses.get('durus',
+                                  '/srv/qpd/sites/fake/var/durus.sock')
+
+
+def test_a_postgresql_site_gets_what_a_web_host_needs():
+    site = PostgresSite(
+        http=('127.0.0.1', 7000), durus_storage='postgresql',
+        durus_dsn='host=db1,db2 port=5432,5433 dbname=fake user=web '
+                  'target_session_attrs=read-write')
+    for configs in (build.get_configs(site),
+                    build.get_upstream_configs(site, [('web1', 7000)])):
+        text = dict(configs)['postgresql-web-host.txt']
+        assert "durus_storage='postgresql'," in text
+        assert "durus_dsn='host=db1,db2 port=5432,5433" in text
+        assert ('db1:5432:fake:web:PASSWORD\n'
+                'db2:5433:fake:web:PASSWORD\n') in text
+        assert '/srv/qpd/sites/fake/var/durus.sock' in text
+        assert 'GRANT pg_monitor TO web' in text
+        assert 'qpd copy fake file postgresql' in text
+        assert 'name every server' not in text      # it does already
+    # One server named: the multi-host form is suggested; a socket
+    # directory is the pgpass host, and libpq's defaults are wildcards.
+    site = PostgresSite(durus_storage='postgresql',
+                        durus_dsn='host=/run/postgresql dbname=fake')
+    text = dict(build.get_configs(site))['postgresql-web-host.txt']
+    assert 'target_session_attrs=read-write' in text
+    assert '/run/postgresql:5432:fake:*:PASSWORD' in text
+    assert 'postgresql-web-host.txt' not in dict(
+        build.get_configs(FakeSite(http=('127.0.0.1', 7000))))
+
+
+def test_pgpass_fields_are_escaped():
+    from qpd.ops.build_postgresql import pgpass_lines
+    assert pgpass_lines('postgresql://u@h:6/d') == ['h:6:d:u:PASSWORD']
+    assert pgpass_lines("host=a:b dbname='x\\\\y'") == [
+        'a\\:b:5432:x\\\\y:*:PASSWORD']

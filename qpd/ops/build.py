@@ -35,7 +35,8 @@ from qpd.lib.address import (UNIX_PEER, format_address, get_local_address,
                              in_networks)
 from qpd.ops.cgi2scgi import make_script
 
-__all__ = ['get_configs', 'get_upstream_configs', 'parse_hosts',
+__all__ = ['get_configs', 'get_upstream_configs', 'get_storage_configs',
+           'parse_hosts',
            'get_proxy_trust', 'get_notes',
            'nginx_upstream_proxy', 'nginx_upstream_scgi', 'build_cgi2scgi',
            'find_compiler', 'get_c_source']
@@ -275,12 +276,24 @@ def stunnel(site, cert='/etc/ssl/private/%s.pem'):
 
 
 def get_configs(site):
-    """(site:Site) -> [(filename:str, text:str)]"""
-    return [('nginx-scgi.conf', nginx_scgi(site)),
-            ('nginx-proxy.conf', nginx_proxy(site)),
-            ('apache.conf', apache(site)),
-            ('lighttpd.conf', lighttpd(site)),
-            ('stunnel.conf', stunnel(site))]
+    """(site:Site) -> [(filename:str, text:str)]; on durus_storage=
+    'postgresql' also what each web host needs (qpd.ops.build_postgresql)."""
+    configs = [('nginx-scgi.conf', nginx_scgi(site)),
+               ('nginx-proxy.conf', nginx_proxy(site)),
+               ('apache.conf', apache(site)),
+               ('lighttpd.conf', lighttpd(site)),
+               ('stunnel.conf', stunnel(site))]
+    configs.extend(get_storage_configs(site))
+    return configs
+
+
+def get_storage_configs(site):
+    """(site:Site) -> [(filename, text)]: postgresql-web-host.txt for a
+    site on durus_storage='postgresql', else none."""
+    if site.get('durus_storage') != 'postgresql':
+        return []
+    from qpd.ops.build_postgresql import get_postgresql_text
+    return [('postgresql-web-host.txt', get_postgresql_text(site))]
 
 
 def parse_hosts(text, default_port):
@@ -372,7 +385,8 @@ def get_upstream_configs(site, hosts):
     """(site:Site, hosts:[(host, port)]) -> [(filename:str, text:str)]:
     nginx in front of several web hosts, over HTTP and over SCGI."""
     return [('nginx-upstream-proxy.conf', nginx_upstream_proxy(site, hosts)),
-            ('nginx-upstream-scgi.conf', nginx_upstream_scgi(site, hosts))]
+            ('nginx-upstream-scgi.conf', nginx_upstream_scgi(site, hosts))
+            ] + get_storage_configs(site)
 
 
 def get_c_source():

@@ -298,7 +298,8 @@ def get_status(args):
     not run fully). report: {'home', 'supervisord': bool, 'sites': [{'name',
     'state' ('running', 'partial' or 'stopped'), 'url', 'processes':
     [{'name', 'state', 'pid', 'uptime' (seconds or None), 'description'}],
-    'pool' (the dispatcher's stats or None), 'storage'}]}"""
+    'pool' (the dispatcher's stats or None), 'storage', and on
+    durus_storage='postgresql' 'postgresql' (qpd.storage.pg_status)}]}"""
     from qpd.server.control import get_stats
     supervisor = Supervisor(args.home)
     named = bool(getattr(args, 'names', None))
@@ -341,6 +342,9 @@ def get_status(args):
         except (OSError, ValueError):
             pass              # the dispatcher is not answering (yet)
         entry['storage'] = describe_storage(site)
+        if site.get('durus_storage') == 'postgresql':
+            from qpd.storage.pg_status import get_database_state
+            entry['postgresql'] = get_database_state(site.get('durus_dsn'))
     return report, result
 
 
@@ -368,20 +372,37 @@ def status(args):
             _say('  pool: %s' % format_stats(entry['pool']))
         if entry['storage']:
             _say('  storage: %s' % entry['storage'])
+        if entry.get('postgresql'):
+            from qpd.storage.pg_status import format_database_state
+            _say('  postgresql: %s' % format_database_state(
+                entry['postgresql']))
     return result
+
+
+STATUS_TIMEOUT = 5      # seconds qpd status waits for the StorageServer
 
 
 def describe_storage(site):
     """(site:Site) -> str: the state of this host's connection to the
     site's StorageServer, as a new client sees it now: 'connected to
-    10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', or 'unreachable at
-    ... (why)'."""
+    10.0.0.2:2972 over TLSv1.3, round trip 0.4 ms', 'unreachable at
+    ... (why)', or 'no answer in 5 s at ...' (STATUS_TIMEOUT)."""
+    import socket
     from qpd.storage.connection import ping
     address = format_address(site.get_durus_address())
+    # A server busy in one long request (reconnecting to PostgreSQL) must
+    # not hold `qpd status` up for as long.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(STATUS_TIMEOUT)
     try:
         seconds, transport = ping(site.get_storage_address())
     except (OSError, ConfigurationError) as e:
+        if 'timed out' in str(e):
+            return 'no answer in %d s at %s (busy: reconnecting to its ' \
+                   'database?)' % (STATUS_TIMEOUT, address)
         return 'unreachable at %s (%s)' % (address, e)
+    finally:
+        socket.setdefaulttimeout(previous)
     return 'connected to %s over %s, round trip %.2f ms' % (
         address, transport, seconds * 1000)
 

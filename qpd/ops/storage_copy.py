@@ -19,11 +19,12 @@ site's classes matters until the check (which imports the site's code, as
 `qpd check` does). A copy is not a pack: unreachable records are copied
 too (and counted apart by the check).
 
-Consistency. The site must be stopped (its StorageServer not answering):
-a copy of a running site would miss the commits made after it began, and
-the copy is the moment the site switches storage anyway. A PostgreSQL
-source is read in one REPEATABLE READ transaction, a file source as of
-its last complete transaction when opened.
+Consistency. A PostgreSQL source is read in one REPEATABLE READ
+transaction: one consistent state, also while the site runs (so `qpd copy
+NAME postgresql /backups/NAME.durus` is a live snapshot as a Durus file).
+A file source needs the site stopped (its StorageServer not answering): a
+copy would miss the commits made after it began, and moving the site to
+PostgreSQL is the moment it switches storage anyway.
 
 Writing. Into PostgreSQL: the database must hold no qpd tables yet, or
 only what a StorageServer's first start made (the empty root); the tables
@@ -129,7 +130,7 @@ def copy_storage(site, source, dest, force=False, progress=None):
     if source == dest:
         raise UsageError('SRC and DEST are both %s: name two different '
                          'databases' % source)
-    if is_storage_running(site):
+    if source.kind == 'file' and is_storage_running(site):
         raise OperationError(
             "site %s's StorageServer is running: stop the site first (qpd "
             'stop %s), so that no commit is made after the copy begins'

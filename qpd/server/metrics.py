@@ -4,7 +4,7 @@
     metrics_address=('127.0.0.1', 9100)  ->  the dispatcher serves the same
                                              text on GET /metrics
 
-The text is the sum of two sources, gathered when asked:
+The text is the sum of these sources, gathered when asked:
 
 - what the workers and the StorageServer recorded in the site's metrics
   directory (qpd.metrics: requests by method and status class, request
@@ -16,7 +16,12 @@ The text is the sum of two sources, gathered when asked:
   timeouts, failures, and the queue wait (`qpd_queue_wait_seconds`, a
   summary: how many requests waited for a worker and their total wait).
   `qpd_dispatcher_up` is 0 when the dispatcher does not answer (the rest
-  of the text is still there).
+  of the text is still there);
+- on `durus_storage = 'postgresql'`, its database as a new client sees it
+  (qpd.storage.pg_status): `qpd_postgresql_up`, `qpd_postgresql_primary`,
+  `qpd_postgresql_round_trip_seconds`,
+  `qpd_postgresql_standbys_streaming`, and per standby
+  `qpd_postgresql_replication_lag_seconds` and `..._lag_bytes`.
 
 The HTTP listener (`MetricsServer`) is one daemon thread of the
 dispatcher process; it asks the dispatcher's control socket like any
@@ -42,7 +47,7 @@ from qpd.metrics import get_metrics_directory
 from qpd.server.control import get_stats
 
 __all__ = ['get_metrics_text', 'make_registry', 'start_metrics_server',
-           'DispatcherCollector']
+           'DispatcherCollector', 'PostgresCollector']
 
 # (stats key, metric name, type, help)
 _POOL = (
@@ -102,6 +107,54 @@ class DispatcherCollector:
             sum_value=stats.get('queue_wait', 0.0))
 
 
+class PostgresCollector:
+    """(site:Site)
+    A prometheus-client collector of the site's PostgreSQL database as a
+    new client sees it (qpd.storage.pg_status): up, primary, round trip,
+    streaming standbys, and each standby's replay lag (seconds and
+    bytes)."""
+
+    def __init__(self, site):
+        self.site = site
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+        from qpd.storage.pg_status import get_database_state
+        state = get_database_state(self.site.get('durus_dsn'))
+        yield GaugeMetricFamily(
+            'qpd_postgresql_up', "does the site's PostgreSQL database "
+            'answer on durus_dsn', value=1 if state['reachable'] else 0)
+        if not state['reachable']:
+            return
+        yield GaugeMetricFamily(
+            'qpd_postgresql_primary', 'is the server durus_dsn reaches a '
+            'primary (not in recovery)',
+            value=1 if state['role'] == 'primary' else 0)
+        yield GaugeMetricFamily(
+            'qpd_postgresql_round_trip_seconds', 'one SELECT 1 on a new '
+            'connection', value=state['round_trip'])
+        standbys = state['standbys']
+        yield GaugeMetricFamily(
+            'qpd_postgresql_standbys_streaming', 'standbys streaming from '
+            'the primary (pg_stat_replication)',
+            value=sum(1 for s in standbys if s['state'] == 'streaming'))
+        seconds = GaugeMetricFamily(
+            'qpd_postgresql_replication_lag_seconds', "a standby's replay "
+            'lag (pg_stat_replication.replay_lag; 0 when idle)',
+            labels=['standby', 'sync_state'])
+        behind = GaugeMetricFamily(
+            'qpd_postgresql_replication_lag_bytes', 'WAL bytes a standby '
+            'has not replayed yet', labels=['standby', 'sync_state'])
+        for standby in standbys:
+            if standby['lag_bytes'] is None:
+                continue
+            labels = [standby['name'] or '', standby['sync_state'] or '']
+            seconds.add_metric(labels, standby['replay_lag'] or 0.0)
+            behind.add_metric(labels, standby['lag_bytes'])
+        yield seconds
+        yield behind
+
+
 def make_registry(site):
     """(site:Site) -> CollectorRegistry: the site's whole metrics."""
     from prometheus_client import CollectorRegistry
@@ -109,6 +162,8 @@ def make_registry(site):
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=get_metrics_directory(site))
     registry.register(DispatcherCollector(site))
+    if site.get('durus_storage') == 'postgresql':
+        registry.register(PostgresCollector(site))
     return registry
 
 

@@ -132,3 +132,26 @@ def test_a_commit_whose_connection_failed_is_acknowledged_when_it_happened(
     assert other.get_root()['n'] == 3
     other.get_storage().close()
     storage.close()
+
+
+def test_the_group_commit_flush_waits_for_the_standby(held):
+    """The StorageServer's flush (what its held answers wait for) really
+    waits for the synchronous standby (a flush transaction that writes no
+    WAL would not)."""
+    storage = PostgresStorage(held.dsn('qpd_outcome'), site='x',
+                              say=lambda line: None)
+    connection = Connection(storage)
+    connection.get_root()['n'] = 1
+    connection.commit()
+    target = (storage.last_tid, storage.last_at)
+    held.hold()
+    done = []
+    thread = threading.Thread(
+        target=lambda: done.append(storage.flush(target) or 'flushed'))
+    thread.start()
+    time.sleep(1.5)
+    assert not done, 'the flush did not wait for the standby'
+    held.release()
+    thread.join(20)
+    assert done == ['flushed']
+    storage.close()

@@ -61,7 +61,13 @@ def test_a_site_moves_to_postgresql_and_back(tmp_path, postgres):
     home = _home(tmp_path, durus_storage='postgresql', durus_dsn=dsn)
     assert _serve(home, '/count') == b'20'
     assert _serve(home, '/inc') == b'21'        # new oids, no collision
-    assert _serve(home, '/count') == b'21'
+    # A PostgreSQL source may be copied while the site runs (one snapshot).
+    with Cluster(home) as cluster:
+        cluster.boot(workers=1)
+        live = str(tmp_path / 'live.durus')
+        result = _qpd(home, 'copy', 'hello', 'postgresql', live)
+        assert result.returncode == 0, result.stderr
+        assert cluster.get('/count')[2] == b'21'
 
     # And back: into a new file, then over the site's own file.
     backup = str(tmp_path / 'copy.durus')
