@@ -18,12 +18,12 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+import durus_server
 
 __all__ = ['main', 'run_clients', 'SERVERS']
 
@@ -89,26 +89,8 @@ def _start_server(kind, directory):
     sock = os.path.join(directory, 'durus.sock')
     for name in os.listdir(directory):
         os.unlink(os.path.join(directory, name))
-    process = subprocess.Popen(
-        [sys.executable] + SERVERS[kind](path, sock),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline()
-    if not line.startswith('READY'):
-        process.kill()
-        raise SystemExit('the %s server did not start: %s%s' % (
-            kind, line, process.stdout.read()))
-    from durus.storage_server import wait_for_server
-    wait_for_server(address=sock, sleeptime=0.02, maxtries=500)
-    return process, sock
-
-
-def _stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return durus_server.start([sys.executable] + SERVERS[kind](path, sock),
+                              kind, sock), sock
 
 
 def run_clients(address, clients, duration):
@@ -133,7 +115,7 @@ def measure(kind, directory, clients, duration):
     try:
         commits, conflicts = run_clients(sock, clients, duration)
     finally:
-        _stop(process)
+        durus_server.stop(process)
     return dict(rate=commits / duration, commits=commits,
                 conflicts=conflicts)
 

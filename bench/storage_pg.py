@@ -36,12 +36,12 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+import durus_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests'))
@@ -58,23 +58,7 @@ def _start_server(kind, directory, dsn):
             os.path.join(directory, 'bench.durus'), sock, '--name', 'bench']
     if kind == 'postgresql':
         argv += ['--dsn', dsn]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline()
-    if not line.startswith('READY'):
-        process.kill()
-        raise SystemExit('the %s StorageServer did not start: %r' % (
-            kind, line))
-    return process, sock
-
-
-def _stop(process):
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return durus_server.start(argv, kind, sock), sock
 
 
 def _durus_setup(address, clients, objects):
@@ -239,7 +223,7 @@ def measure(kind, cluster, directory, clients, duration, objects):
         result['commits'] = _run_clients(_durus_commits, sock, oids, clients,
                                          duration)
     finally:
-        _stop(process)
+        durus_server.stop(process)
     return result
 
 

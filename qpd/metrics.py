@@ -53,6 +53,8 @@ import os
 import re
 import shutil
 
+from qpd.lib.process import is_alive
+
 __all__ = ['Recorder', 'open_recorder', 'get_metrics_directory',
            'clear_metrics_directory', 'fold_exited', 'DURATION_BUCKETS',
            'METHODS', 'FLUSH_INTERVAL', 'TOTALS']
@@ -87,17 +89,6 @@ def clear_metrics_directory(site):
     get_metrics_directory(site)
 
 
-def _is_alive(pid):
-    """(pid:int) -> bool"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def fold_exited(directory):
     """(directory:str) -> int: add the values in the files of processes
     that are gone into the totals file of their type and remove them; how
@@ -118,7 +109,7 @@ def fold_exited(directory):
                 os.unlink(os.path.join(directory, name))
                 continue
             match = _PROCESS_FILE.fullmatch(name)
-            if match is None or _is_alive(int(match.group(2))):
+            if match is None or is_alive(int(match.group(2))):
                 continue
             path = os.path.join(directory, name)
             aside = path[:-len('.db')] + _ASIDE

@@ -1,5 +1,6 @@
 """qpd.lib.process: what every long-running qpd process shares about
-itself: its dated log line, and the unix socket file it leaves behind.
+itself: its dated log line, the unix socket file it leaves behind, and
+whether a process of a given pid still runs (`is_alive`).
 
 Each process (the StorageServer, the dispatcher, a worker, `qpd serve`)
 writes its own events to stderr as one flushed line:
@@ -60,3 +61,20 @@ def remove_stale_socket(path):
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def is_alive(pid):
+    """(pid:int) -> bool: does the process run? One of another user's
+    counts (kill(2) says EPERM); a zombie (exited, not yet reaped) does
+    not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().split(')')[-1].split()[0] != 'Z'
+    except OSError:
+        return True

@@ -22,6 +22,7 @@ import xmlrpc.client
 
 from qpd.config import get_stop_wait
 from qpd.lib.private_dir import get_fallback_directory
+from qpd.lib.process import is_alive
 from qpd.ops.errors import OperationError
 from qpd.ops.logs import tail as _tail
 
@@ -397,26 +398,11 @@ class Supervisor:
         self.call('shutdown')
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _is_alive(pid):
+            if not is_alive(pid):
                 return True
             time.sleep(0.1)
         raise OperationError('supervisord (pid %s) did not exit within %ss'
                              % (pid, timeout))
-
-
-def _is_alive(pid):
-    """(pid:int) -> bool"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:   # a zombie child of ours counts as gone
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().split(')')[-1].split()[0] != 'Z'
-    except OSError:
-        return True
 
 
 def _write_if_changed(path, text):
