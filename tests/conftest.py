@@ -178,6 +178,13 @@ def write_site(home, name, slash_source):
     test's site its own name (make_site does).
     """
     from qpd.site import Site
+    imported = sys.modules.get('qpd.sites.' + name)
+    if imported is not None and not os.path.realpath(
+            imported.__path__[0]).startswith(os.path.realpath(home)):
+        # It would be that site, not this one, in this process.
+        raise AssertionError('site name %r was already imported from %s in '
+                             'this process: give this test\'s site its own '
+                             'name' % (name, imported.__path__[0]))
     directory = os.path.join(home, 'sites', name)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, '__init__.py'), 'w') as f:

@@ -423,14 +423,15 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
     from qpd.lib.secret_file import SecretFile
     from tests.conftest import write_site
     home = str(tmp_path / 'home')
-    site = write_site(home, 'keyed', 'CONFIGURATION = {}\n' + SLASH)
+    name = 'keyed_at_start'     # its own: a process imports a name once
+    site = write_site(home, name, 'CONFIGURATION = {}\n' + SLASH)
     var = site.ensure_var_directory()
     connection = Connection(FileStorage(site.get_durus_file()))
     connection.get_root()['qpd_secret'] = b'p' * 32
     connection.commit()
     connection.get_storage().close()
     process = subprocess.Popen(
-        [sys.executable, '-m', 'qpd', '--home', home, 'durus', 'keyed'],
+        [sys.executable, '-m', 'qpd', '--home', home, 'durus', name],
         stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().startswith('READY durus')
@@ -444,7 +445,7 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
     # Opened to others since: the next start closes it, with one line.
     os.chmod(keys.path, 0o644)
     result = subprocess.Popen(
-        [sys.executable, '-m', 'qpd', '--home', home, 'durus', 'keyed'],
+        [sys.executable, '-m', 'qpd', '--home', home, 'durus', name],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert result.stdout.readline().startswith('READY durus')
@@ -456,7 +457,7 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
     lines = result.stderr.read().strip().splitlines()
     result.stderr.close()
     assert len(lines) == 1 and keys.path in lines[0], lines
-    assert 'qpd secret keyed --rotate' in lines[0]
+    assert 'qpd secret keyed_at_start --rotate' in lines[0]
     connection = Connection(FileStorage(site.get_durus_file(),
                                         readonly=True))
     assert 'qpd_secret' not in connection.get_root()

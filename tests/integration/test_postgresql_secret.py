@@ -250,28 +250,28 @@ def test_qpd_secret_rotates_in_the_database(tmp_path, postgres):
     var = str(tmp_path / 'var')
     configuration = dict(durus_storage='postgresql', durus_dsn=dsn,
                          var_directory=var)
-    site = write_site(home, 'keyed', 'CONFIGURATION = %r\n\n%s' % (
+    site = write_site(home, 'keyed_in_pg', 'CONFIGURATION = %r\n\n%s' % (
         configuration, SLASH))
 
     def qpd(*args):
         return subprocess.run(
             [sys.executable, '-m', 'qpd', '--home', home] + list(args),
             capture_output=True, text=True, timeout=60)
-    result = qpd('secret', 'keyed')
+    result = qpd('secret', 'keyed_in_pg')
     assert result.returncode == 1, result
     assert 'Traceback' not in result.stderr
     assert 'durus_dsn' in result.stderr
     print(result.stderr)
     os.makedirs(var, mode=0o700)        # this host has run the site
     # Another host's StorageServer made the key in the database.
-    other = Hosts(dsn, n=1, name='keyed')
+    other = Hosts(dsn, n=1, name='keyed_in_pg')
     try:
         other.servers[0].start()
         before = _read(other.key_file(0))
-        result = qpd('secret', 'keyed')
+        result = qpd('secret', 'keyed_in_pg')
         assert result.returncode == 0, result
         assert 'never rotated' in result.stdout + result.stderr
-        result = qpd('secret', 'keyed', '--rotate')
+        result = qpd('secret', 'keyed_in_pg', '--rotate')
         assert result.returncode == 0, result
         assert 'database' in result.stdout + result.stderr
         text = _shared(dsn)
