@@ -297,7 +297,8 @@ class Worker:
         """() -> None: one pass of the loop: wait for a message from the
         dispatcher, a held connection's next request or a connection on a
         shared listener; then serve every request that is ready, each held
-        connection in turn, and then one new connection."""
+        connection in turn, accepting and serving a new connection after
+        each (while any wait), and then one new connection."""
         ready = self.ready
         self.idle = True
         try:
@@ -336,6 +337,16 @@ class Worker:
             conn.ready = False
             if held.get(conn.fd) is conn:
                 self.serve_held(conn)
+            # A new connection waits its turn like a held one: one accepted
+            # after each held connection served, so that a burst of new
+            # connections is not taken one per pass behind every held one
+            # (with 32 held, the last of a burst waited 0.5 s for its first
+            # answer). Each is served as soon as it is accepted: none waits
+            # here unserved while another worker could take it.
+            shared = self.accept_from
+            if shared is not None and not self.stopping and self.holding:
+                if not self.accept_own(shared):
+                    self.accept_from = None
         shared = self.accept_from
         if shared is not None:
             self.accept_from = None
@@ -360,15 +371,17 @@ class Worker:
         self.listeners.add(Shared(socket.socket(fileno=fd), number, info))
 
     def accept_own(self, shared):
-        """(shared:Shared) -> None: accept a connection and serve its
+        """(shared:Shared) -> bool: accept a connection and serve its
         request when it is all there; hand it to the dispatcher at once
         (ADOPT) when it is not (nothing or part of a request read) or comes
-        from a banned address: a slow client never waits on a worker. One
-        connection per turn, so that a worker never keeps one waiting
-        behind another's request while a second worker could take it."""
+        from a banned address: a slow client never waits on a worker. False
+        when there was none to accept. One connection at a time, served
+        before the next is accepted, so that a worker never keeps one
+        waiting behind another's request while a second worker could take
+        it."""
         accepted = self.listeners.accept(shared)
         if accepted is None:
-            return
+            return False
         sock, peer = accepted
         self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
         self.counters.accepted += 1
@@ -382,6 +395,7 @@ class Worker:
             self.give_back(conn, True)        # the dispatcher refuses it
         else:
             self.serve_held(conn)
+        return True
 
     def own(self, conn):
         """(conn:Held) -> bool: send the dispatcher its copy of a connection
