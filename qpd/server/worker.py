@@ -297,7 +297,8 @@ class Worker:
         """() -> None: one pass of the loop: wait for a message from the
         dispatcher, a held connection's next request or a connection on a
         shared listener; then serve every request that is ready, each held
-        connection in turn, and then one new connection."""
+        connection in turn, accepting and serving a new connection after
+        each (while any wait), and then one new connection."""
         ready = self.ready
         self.idle = True
         try:
@@ -336,6 +337,12 @@ class Worker:
             conn.ready = False
             if held.get(conn.fd) is conn:
                 self.serve_held(conn)
+            # New connections take turns with held ones (one per pass put
+            # the last of a burst 0.5 s behind 32 held connections).
+            shared = self.accept_from
+            if shared is not None and not self.stopping and self.holding:
+                if not self.accept_own(shared):
+                    self.accept_from = None
         shared = self.accept_from
         if shared is not None:
             self.accept_from = None
@@ -360,15 +367,16 @@ class Worker:
         self.listeners.add(Shared(socket.socket(fileno=fd), number, info))
 
     def accept_own(self, shared):
-        """(shared:Shared) -> None: accept a connection and serve its
+        """(shared:Shared) -> bool: accept a connection and serve its
         request when it is all there; hand it to the dispatcher at once
         (ADOPT) when it is not (nothing or part of a request read) or comes
-        from a banned address: a slow client never waits on a worker. One
-        connection per turn, so that a worker never keeps one waiting
-        behind another's request while a second worker could take it."""
+        from a banned address: a slow client never waits on a worker. False
+        when there was none. One at a time, served before the next, so none
+        waits behind another's request while a second worker could take
+        it."""
         accepted = self.listeners.accept(shared)
         if accepted is None:
-            return
+            return False
         sock, peer = accepted
         self.own_ids = (self.own_ids + 1) & (fdpass.OWN_ID - 1)
         self.counters.accepted += 1
@@ -382,6 +390,7 @@ class Worker:
             self.give_back(conn, True)        # the dispatcher refuses it
         else:
             self.serve_held(conn)
+        return True
 
     def own(self, conn):
         """(conn:Held) -> bool: send the dispatcher its copy of a connection
