@@ -703,18 +703,25 @@ class PostgresStorage(Storage):
         unknown (the commit is then not acknowledged either way)."""
         at, pid = started
         deadline = time.monotonic() + self.reconnect_for
+
+        def there():
+            return self._query(
+                'SELECT 1 FROM qpd_transaction WHERE tid = %s AND at = %s '
+                'AND oids = %s', (tid, at, packed)).fetchone() is not None
         while self.conn is not None and not self.conn.closed:
             try:
-                if self._query(
-                        'SELECT 1 FROM qpd_transaction WHERE tid = %s AND '
-                        'at = %s AND oids = %s', (tid, at, packed)).fetchone():
+                if there():
                     return True
                 running = self._query(
                     'SELECT 1 FROM pg_stat_activity WHERE pid = %s AND '
                     'xact_start = %s', (pid, at)).fetchone()
+                # It may have ended between the two looks: committed
+                # after the first, gone before the second.
+                if not running:
+                    return there()
             except self.psycopg.OperationalError:
                 return False
-            if not running or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)
         return False
