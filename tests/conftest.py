@@ -22,6 +22,14 @@ connection is stopped at the end of the test.
 `durus_server_factory(tcp=False, name='test')` starts more of them (on
 TCP with tcp=True). `DurusServer(directory)` can also be used directly
 (e.g. in a module-scoped fixture of your own); call `.stop()` when done.
+
+QPD_TEST_STORAGE=postgresql
+---------------------------
+
+puts these fixtures (and make_site, make_home, QpdHome.new) on a new
+database of the session's PostgreSQL cluster instead of a Durus file;
+tests marked `@pytest.mark.file_storage('why')` are skipped then (see
+harness.storage).
 """
 
 import os
@@ -33,6 +41,7 @@ import tempfile
 
 import pytest
 
+from harness import storage
 from harness.postgres import postgres     # noqa: F401 (the session's cluster)
 
 __all__ = ['DurusServer']
@@ -130,16 +139,61 @@ class DurusServer:
             self.process.stdout.close()
 
 
+def pytest_configure(config):
+    from harness.processes import HarnessError
+    try:
+        storage.get_storage()
+    except HarnessError as e:       # a mistyped QPD_TEST_STORAGE
+        raise pytest.UsageError(str(e))
+    config.addinivalue_line(
+        'markers', 'file_storage(reason): the test opens the Durus file '
+        'itself; skipped under QPD_TEST_STORAGE=postgresql')
+
+
+def pytest_collection_modifyitems(config, items):
+    if not storage.is_postgresql():
+        return
+    for item in items:
+        marker = item.get_closest_marker('file_storage')
+        if marker is not None:
+            reason = marker.args[0] if marker.args else 'opens the Durus file'
+            item.add_marker(pytest.mark.skip(
+                reason='QPD_TEST_STORAGE=postgresql: %s' % reason))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _test_storage(request):
+    """Under QPD_TEST_STORAGE=postgresql, hand the session's cluster to
+    harness.storage (before any module fixture makes a site); on file
+    storage, nothing (no cluster is started)."""
+    if storage.is_postgresql():
+        pytest.importorskip('psycopg')
+        storage.use_cluster(request.getfixturevalue('postgres'))
+
+
+def _start_test_server(server):
+    """(server:DurusServer) -> server, started; make_site learns what
+    database it serves (harness.storage.serving)."""
+    server.start()
+    storage.serving(server.address, server.dsn)
+    return server
+
+
+def _stop_test_server(server):
+    storage.serving(server.address, None)
+    server.stop()
+    shutil.rmtree(server.directory, ignore_errors=True)
+
+
 @pytest.fixture
 def durus_server():
     """A running DurusServer on a new database; stopped after the test."""
     directory = tempfile.mkdtemp(prefix='qpd-durus-', dir='/tmp')
-    server = DurusServer(directory)
+    server = DurusServer(directory, dsn=storage.server_dsn())
     try:
-        yield server.start()
+        yield _start_test_server(server)
     finally:
-        server.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        _stop_test_server(server)
 
 
 @pytest.fixture
@@ -151,13 +205,13 @@ def durus_server_factory():
 
     def make(tcp=False, name='test'):
         directory = tempfile.mkdtemp(prefix='qpd-durus-', dir='/tmp')
-        server = DurusServer(directory, name=name, tcp=tcp)
+        server = DurusServer(directory, name=name, tcp=tcp,
+                             dsn=storage.server_dsn())
         made.append(server)
-        return server.start()
+        return _start_test_server(server)
     yield make
     for server in made:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)
+        _stop_test_server(server)
 
 
 @pytest.fixture
@@ -200,11 +254,13 @@ def make_site(tmp_path):
     Site, in a temporary home. In slash_source, the name CONFIGURATION
     holds the configuration dict (so write `configuration = CONFIGURATION`
     in SitePublisher); pass durus_address=durus_server.address to use a
-    test StorageServer."""
+    test StorageServer. Under QPD_TEST_STORAGE=postgresql the site is
+    configured for that server's database (see harness.storage)."""
     def make(slash_source, name=None, **configuration):
         _site_counter[0] += 1
         name = name or 'test_site_%d_%d' % (os.getpid(), _site_counter[0])
         configuration.setdefault('var_directory', str(tmp_path / 'var'))
+        configuration.update(storage.site_configuration(configuration))
         source = 'CONFIGURATION = %r\n\n%s' % (configuration, slash_source)
         return write_site(str(tmp_path / 'home'), name, source)
     return make

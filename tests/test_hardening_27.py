@@ -241,6 +241,7 @@ def test_browser_key_cookie_is_host_prefixed_on_https(users_site):
 
 # 4. Ledger and throttle keys are bounded ----------------------------------
 
+@pytest.mark.file_storage("measures the Durus file's growth")
 def test_a_huge_user_id_does_not_grow_the_database(private_site,
                                                    durus_server):
     import os

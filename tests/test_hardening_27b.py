@@ -59,6 +59,7 @@ def _site_with_database(make_site, tmp_path):
 
 # 7. Backups readable by, or owned by, other users -------------------------
 
+@pytest.mark.file_storage('qpd backup copies the Durus file')
 def test_backup_is_0600_under_umask_022(make_site, tmp_path, umask_022):
     from qpd.ops.backup import backup_site
     site = _site_with_database(make_site, tmp_path)
@@ -70,6 +71,7 @@ def test_backup_is_0600_under_umask_022(make_site, tmp_path, umask_022):
     assert os.listdir(shared) == ['site.durus']      # no partial left
 
 
+@pytest.mark.file_storage('qpd backup copies the Durus file')
 def test_backup_never_writes_through_a_premade_partial(
         make_site, tmp_path, umask_022, nobody):
     # In a 1777 directory, nobody makes TARGET.partial first: a symlink to
@@ -104,6 +106,7 @@ def test_backup_never_writes_through_a_premade_partial(
     assert partial.read_bytes() == b''
 
 
+@pytest.mark.file_storage('qpd backup copies the Durus file')
 def test_incremental_backup_refuses_a_symlink_or_anothers_file(
         make_site, tmp_path, nobody):
     from qpd.ops.backup import backup_site
@@ -464,6 +467,9 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
     connection.get_storage().close()
 
 
+@pytest.mark.file_storage(
+    "rotates var/secret.key; on PostgreSQL the key is the database's, "
+    "which only a StorageServer given --secret writes there")
 def test_rotation_keeps_old_tokens_for_a_bounded_grace(make_site,
                                                        durus_server):
     from qpd.lib.secret_file import SecretFile

@@ -337,12 +337,8 @@ class Worker:
             conn.ready = False
             if held.get(conn.fd) is conn:
                 self.serve_held(conn)
-            # A new connection waits its turn like a held one: one accepted
-            # after each held connection served, so that a burst of new
-            # connections is not taken one per pass behind every held one
-            # (with 32 held, the last of a burst waited 0.5 s for its first
-            # answer). Each is served as soon as it is accepted: none waits
-            # here unserved while another worker could take it.
+            # New connections take turns with held ones (one per pass put
+            # the last of a burst 0.5 s behind 32 held connections).
             shared = self.accept_from
             if shared is not None and not self.stopping and self.holding:
                 if not self.accept_own(shared):
@@ -375,9 +371,8 @@ class Worker:
         request when it is all there; hand it to the dispatcher at once
         (ADOPT) when it is not (nothing or part of a request read) or comes
         from a banned address: a slow client never waits on a worker. False
-        when there was none to accept. One connection at a time, served
-        before the next is accepted, so that a worker never keeps one
-        waiting behind another's request while a second worker could take
+        when there was none. One at a time, served before the next, so none
+        waits behind another's request while a second worker could take
         it."""
         accepted = self.listeners.accept(shared)
         if accepted is None:

@@ -8,6 +8,8 @@
                (QpdHome, Load)
     nginx      a real nginx in front
     qpsites    QP sites copied into a home, ported, served (QpSites)
+    storage    QPD_TEST_STORAGE: the site tests on a Durus file or on
+               PostgreSQL (postgres: the cluster itself)
 
 Tests import it as `harness` (tests/ is on sys.path under pytest); the
 benchmarks put tests/ on sys.path themselves.

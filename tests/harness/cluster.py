@@ -18,6 +18,7 @@ import time
 from qpd.server.control import get_stats
 from qpd.site import Site
 
+from harness import storage
 from harness.http import request
 from harness.processes import Process, pid_exists, wait_until
 
@@ -114,12 +115,16 @@ BASE_CONFIGURATION = {
 def make_home(root, name='hello', configuration=None, slash=None):
     """(root:path, name='hello', configuration:dict=None, slash:str=None) -> str
     A qpd home under root holding one site; configuration is added to
-    BASE_CONFIGURATION (ephemeral ports); slash replaces the site's module."""
+    BASE_CONFIGURATION (ephemeral ports) and, under
+    QPD_TEST_STORAGE=postgresql, to a new database's keys (harness.storage);
+    slash replaces the site's module, configuration and all."""
     home = os.path.join(str(root), 'home')
     package = os.path.join(home, 'sites', name)
     os.makedirs(package, exist_ok=True)
     config = dict(BASE_CONFIGURATION)
     config.update(configuration or {})
+    if slash is None:
+        config.update(storage.site_configuration(config))
     with open(os.path.join(package, '__init__.py'), 'w'):
         pass
     with open(os.path.join(package, 'slash.py'), 'w') as f:

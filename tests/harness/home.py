@@ -24,6 +24,7 @@ import time
 from qpd.ops.newsite import find_ports
 from qpd.ops.supervisor import Supervisor, get_qpd_command
 
+from harness import storage
 from harness.processes import find_processes_in, free_port
 
 __all__ = ['QpdHome', 'Load']
@@ -66,10 +67,13 @@ class QpdHome:
     def new(self, name, **configuration):
         """(name:str, **configuration) -> int: `qpd new NAME` from a free
         port; extra keys are added to the site's configuration (values as
-        Python literals). The site's http port."""
+        Python literals), and under QPD_TEST_STORAGE=postgresql a new
+        database's (harness.storage). The site's http port."""
         port = free_port() // 4 * 4   # four ports in a row, most likely free
         port = max(port, 10000)
         self.run('new', name, '--port', str(port))
+        configuration = dict(storage.site_configuration(configuration),
+                             **configuration)
         if configuration:
             self.configure(name, **configuration)
         self.ports[name] = self.get_ports(name)['http_address']

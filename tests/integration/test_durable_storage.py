@@ -99,6 +99,7 @@ def _check_trace(lines, durus_file, commits):
 
 @pytest.mark.skipif(shutil.which('strace') is None,
                     reason="needs Debian's strace (make test installs it)")
+@pytest.mark.file_storage('counts the fdatasyncs of the Durus file')
 def test_every_commit_is_synced_before_it_is_answered(durus_server,
                                                       tmp_path):
     connection = durus_server.connect()
@@ -288,6 +289,7 @@ def _site_file(home, name='hello'):
     return os.path.join(home, 'sites', name, 'var', name + '.durus')
 
 
+@pytest.mark.file_storage('qpd check reads a Durus file the test writes')
 def test_qpd_check_clean_dangling_and_torn(tmp_path):
     home = make_home(tmp_path)
     path = _site_file(home)
@@ -351,6 +353,7 @@ def _acknowledged_before(acknowledged, moment):
     return last
 
 
+@pytest.mark.file_storage('qpd backup copies the Durus file')
 def test_backup_under_load_incremental_and_restore(tmp_path):
     home = make_home(tmp_path)
     dest = str(tmp_path / 'backups')
@@ -413,6 +416,7 @@ def test_backup_under_load_incremental_and_restore(tmp_path):
 
 # Packing keeps working ----------------------------------------------------------
 
+@pytest.mark.file_storage('packs the Durus file')
 def test_pack_with_durable_commits(durus_server):
     connection = durus_server.connect()
     root = connection.get_root()

@@ -43,6 +43,7 @@ def test_server_on_tcp(durus_server_factory):
     assert server.connect().get_root()['x'] == 1
 
 
+@pytest.mark.file_storage('asserts that `qpd durus` made the Durus file')
 def test_qpd_durus_command_serves_a_site(make_site):
     site = make_site(PUBLISH_SLASH_STUB)
     process = subprocess.Popen(
