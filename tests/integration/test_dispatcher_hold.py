@@ -156,3 +156,43 @@ def test_pipelined_requests_keep_their_order(cluster):
         assert read_response(sock)[::2] == (200, b'third')
     finally:
         sock.close()
+
+
+def test_new_connections_take_turns_with_held_ones(tmp_path):
+    """A worker busy with held connections accepts a new one after each
+    held request it serves, not one per pass over them all: a burst of
+    new connections is answered within one pass (issue 25: with one accept
+    per pass, the last of a burst waited a pass for each one before it)."""
+    home = make_home(tmp_path, configuration={'header_timeout': 5})
+    with Cluster(home) as cluster:
+        cluster.boot(workers=1)
+        address = cluster.addresses['http']
+        held = [connect(address) for _ in range(6)]
+        fresh = []
+        try:
+            for sock in held:
+                _get(sock)                       # now held by the worker
+            # Each held connection has 6 requests of 50 ms waiting: a pass
+            # over them is 300 ms, all of them 1.8 s.
+            for sock in held:
+                sock.sendall(b'GET /slow?0.05 HTTP/1.1\r\nHost: x\r\n\r\n'
+                             * 6)
+            time.sleep(0.02)
+            began = time.monotonic()
+            fresh = [connect(address) for _ in range(3)]
+            for sock in fresh:
+                sock.sendall(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+            for sock in fresh:
+                status, headers, body = read_response(sock)
+                assert (status, body) == (200, b'hello')
+            waited = time.monotonic() - began
+            # One accept per pass: the third after about three passes
+            # (0.9 s); taking turns: after three held requests (0.15 s).
+            assert waited < 0.45, waited
+            for sock in held:
+                for _ in range(6):
+                    status, headers, body = read_response(sock)
+                    assert status == 200, status
+        finally:
+            for sock in held + fresh:
+                sock.close()
