@@ -123,6 +123,11 @@ class CommitWatch:
         """() -> int: the counter now."""
         return _COUNT.unpack_from(self.map)[0]
 
+    def moved(self):
+        """() -> bool: was a transaction written since the last real sync
+        (or is there none yet)?"""
+        return _COUNT.unpack_from(self.map)[0] != self.seen
+
     def can_skip(self):
         """() -> (bool, int): may this sync be answered with [] without a
         round trip; and the value to pass to synced() if it is made."""

@@ -109,7 +109,7 @@ def _committed_since_sync(connection):
     sync is made, and costs its round trip only because something changed.
     False when the storage keeps no counter (another host)."""
     watch = getattr(connection.storage, 'commit_watch', None)
-    return watch is not None and watch.read() != watch.seen
+    return watch is not None and watch.moved()
 
 
 class LostConnection(Exception):
