@@ -109,6 +109,10 @@ def test_sigterm_drains_the_dispatcher(tmp_path):
         results = []
         threads = [_start(cluster, '/slow?1.5', results) for _ in range(3)]
         _busy_pids(cluster, 2)
+        # The third is in the dispatcher's queue before the signal: one
+        # still on its way when the listener closes is refused or reset,
+        # as by any server, and a slow run made that the test's outcome.
+        wait_until(lambda: cluster.get_stats()['queue'] >= 1, timeout=10)
         dispatcher = cluster.processes['dispatcher']
         dispatcher.popen.send_signal(signal.SIGTERM)
         time.sleep(0.3)
