@@ -30,6 +30,15 @@ transaction; Durus sends a committing client every invalidation due to it
 before it writes, and the commit is only made when none conflicts) is as
 current as after a sync, and takes the new value as seen.
 
+A StorageServer on PostgreSQL (qpd.storage.postgresql) keeps the
+counter too, but for the commits of its own clients only: those of the
+other hosts' servers reach it by a NOTIFY or a poll, some time after they
+were acknowledged there. Its counter file says so (the second word,
+ROUND_TRIP), and its clients make every sync's round trip; the server asks
+the database before answering it, so a commit acknowledged on any host is
+in the next sync on every other. The count still tells a worker whether a
+client on its own host committed (qpd.web.publish, coalesced syncs).
+
 Safety nets: a client makes a real sync at least every `MAX_SKIP`
 seconds whatever the counter says (a counter file removed and made anew
 under a running client costs at most that much staleness), and after a
@@ -44,11 +53,14 @@ import os
 import struct
 import time
 
-__all__ = ['counter_path', 'CommitCounter', 'CommitWatch', 'MAX_SKIP']
+__all__ = ['counter_path', 'CommitCounter', 'CommitWatch', 'MAX_SKIP',
+           'ROUND_TRIP']
 
 MAX_SKIP = 1.0              # seconds between real syncs at the most
-_SIZE = 8
+ROUND_TRIP = 1              # the flags' bit: no sync may be skipped
+_SIZE = 16                  # the count, then the flags
 _COUNT = struct.Struct('=Q')
+_WORDS = struct.Struct('=QQ')
 
 
 def counter_path(address):
@@ -62,11 +74,13 @@ def counter_path(address):
 
 
 class CommitCounter:
-    """(path:str)
+    """(path:str, round_trip:bool=False)
     The StorageServer's side: the counter file, made 0600 if missing
-    (never followed through a symlink), mapped for writing."""
+    (never followed through a symlink), mapped for writing. With
+    round_trip, the file tells clients that every sync must ask the server
+    (it counts only some of the commits that matter to them)."""
 
-    def __init__(self, path):
+    def __init__(self, path, round_trip=False):
         self.path = path
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o600)
@@ -77,6 +91,8 @@ class CommitCounter:
             self.map = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)
+        _COUNT.pack_into(self.map, _COUNT.size,
+                         ROUND_TRIP if round_trip else 0)
 
     def advance(self):
         """() -> int: count one more change; the new value."""
@@ -131,8 +147,8 @@ class CommitWatch:
     def can_skip(self):
         """() -> (bool, int): may this sync be answered with [] without a
         round trip; and the value to pass to synced() if it is made."""
-        value = _COUNT.unpack_from(self.map)[0]
-        if (value == self.seen
+        value, flags = _WORDS.unpack_from(self.map)
+        if (value == self.seen and not flags & ROUND_TRIP
                 and time.monotonic() - self.seen_at < MAX_SKIP):
             self.skipped += 1
             return True, value
