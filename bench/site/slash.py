@@ -43,7 +43,8 @@ class SitePublisher(Publisher):
     )
     if _settings.get('durus_address'):
         configuration['durus_address'] = _settings['durus_address']
-    for _key in ('coalesce_syncs', 'slow_hit_seconds'):
+    for _key in ('coalesce_syncs', 'slow_hit_seconds', 'durus_storage',
+                 'durus_dsn'):
         if _key in _settings:
             configuration[_key] = _settings[_key]
 

@@ -31,13 +31,22 @@ before it writes, and the commit is only made when none conflicts) is as
 current as after a sync, and takes the new value as seen.
 
 A StorageServer on PostgreSQL (qpd.storage.postgresql) keeps the
-counter too, but for the commits of its own clients only: those of the
-other hosts' servers reach it by a NOTIFY or a poll, some time after they
-were acknowledged there. Its counter file says so (the second word,
-ROUND_TRIP), and its clients make every sync's round trip; the server asks
-the database before answering it, so a commit acknowledged on any host is
-in the next sync on every other. The count still tells a worker whether a
-client on its own host committed (qpd.web.publish, coalesced syncs).
+counter too, but it counts only what that server knows of: its own
+clients' commits, and the other hosts' servers' commits once a NOTIFY or
+a poll showed them, some time after they were acknowledged there. Its
+file says so (the flag SHARED_DATABASE) and holds a third word: when the
+server's newest finished poll of the database began (CLOCK_MONOTONIC, in
+nanoseconds, written after that poll advanced the counter for what it
+found). A client of it skips a sync only when it knows when the request
+it syncs for arrived (`CommitWatch.arrived`, which qpd's publisher sets
+from Hit.arrived) and the server polled after that, with the count
+unmoved: a commit acknowledged on any host before the request arrived was
+in the database before that poll began, so the poll counted it (or an
+earlier one did, before the client's last real sync). Otherwise the sync
+makes its round trip, and the server polls before answering it. So a
+commit acknowledged on one host is in the next hit on every other, and
+the syncs that one worker's round trip made the server poll for are
+shared by the workers whose requests were already waiting.
 
 Safety nets: a client makes a real sync at least every `MAX_SKIP`
 seconds whatever the counter says (a counter file removed and made anew
@@ -54,13 +63,14 @@ import struct
 import time
 
 __all__ = ['counter_path', 'CommitCounter', 'CommitWatch', 'MAX_SKIP',
-           'ROUND_TRIP']
+           'SHARED_DATABASE']
 
 MAX_SKIP = 1.0              # seconds between real syncs at the most
-ROUND_TRIP = 1              # the flags' bit: no sync may be skipped
-_SIZE = 16                  # the count, then the flags
+SHARED_DATABASE = 1         # the flags' bit (see the docstring)
 _COUNT = struct.Struct('=Q')
-_WORDS = struct.Struct('=QQ')
+_WORDS = struct.Struct('=QQ')   # the count, the flags
+_POLLED_AT = 16                 # the offset of the third word
+_SIZE = 24
 
 
 def counter_path(address):
@@ -74,13 +84,13 @@ def counter_path(address):
 
 
 class CommitCounter:
-    """(path:str, round_trip:bool=False)
+    """(path:str, shared_database:bool=False)
     The StorageServer's side: the counter file, made 0600 if missing
     (never followed through a symlink), mapped for writing. With
-    round_trip, the file tells clients that every sync must ask the server
-    (it counts only some of the commits that matter to them)."""
+    shared_database, the file tells clients that other servers commit to
+    the same database, and the server calls polled() after each poll."""
 
-    def __init__(self, path, round_trip=False):
+    def __init__(self, path, shared_database=False):
         self.path = path
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o600)
@@ -91,14 +101,23 @@ class CommitCounter:
             self.map = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)
+        # No poll yet (a value left by a server before a reboot would be
+        # of another clock).
+        _COUNT.pack_into(self.map, _POLLED_AT, 0)
         _COUNT.pack_into(self.map, _COUNT.size,
-                         ROUND_TRIP if round_trip else 0)
+                         SHARED_DATABASE if shared_database else 0)
 
     def advance(self):
         """() -> int: count one more change; the new value."""
         value = (_COUNT.unpack_from(self.map)[0] + 1) & 0xFFFFFFFFFFFFFFFF
         _COUNT.pack_into(self.map, 0, value)
         return value
+
+    def polled(self, began_ns):
+        """(began_ns:int) -> None: a poll of the shared database that began
+        at time.monotonic_ns() began_ns is done, and the counter advanced
+        for what it found."""
+        _COUNT.pack_into(self.map, _POLLED_AT, began_ns)
 
     def close(self):
         """() -> None: advance once more (clients sync, and find the server
@@ -134,6 +153,9 @@ class CommitWatch:
         self.seen = None        # the value read before the last real sync
         self.seen_at = 0.0      # time.monotonic() of that sync
         self.skipped = 0        # syncs answered without a round trip
+        # time.monotonic() by which the request the next sync is for had
+        # begun to arrive; None: unknown (on a shared database, no skip).
+        self.arrived = None
 
     def read(self):
         """() -> int: the counter now."""
@@ -147,9 +169,15 @@ class CommitWatch:
     def can_skip(self):
         """() -> (bool, int): may this sync be answered with [] without a
         round trip; and the value to pass to synced() if it is made."""
+        # The poll's time is read before the count: the server advances
+        # the count before it writes the time.
+        polled_at = _COUNT.unpack_from(self.map, _POLLED_AT)[0]
         value, flags = _WORDS.unpack_from(self.map)
-        if (value == self.seen and not flags & ROUND_TRIP
-                and time.monotonic() - self.seen_at < MAX_SKIP):
+        if (value == self.seen
+                and time.monotonic() - self.seen_at < MAX_SKIP
+                and (not flags & SHARED_DATABASE
+                     or (self.arrived is not None
+                         and polled_at > self.arrived * 1e9))):
             self.skipped += 1
             return True, value
         return False, value

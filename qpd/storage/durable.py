@@ -252,6 +252,7 @@ class DurableStorageServer(StorageServer):
                 readable = select.select(
                     watched, [], [],
                     0.0 if idle_pack else self.get_timeout())[0]
+                self.begin_round()
                 for s in readable:
                     if s is listener:
                         self.accept(listener)
@@ -293,6 +294,11 @@ class DurableStorageServer(StorageServer):
         """() -> float|None: the longest the loop waits (None: until a
         socket is readable)."""
         return None
+
+    def begin_round(self):
+        """() -> None: called when the loop's select() returned, before the
+        readable sockets are served: every request served in this round
+        had arrived by now."""
 
     def after_round(self):
         """() -> None: called after each round of the loop."""

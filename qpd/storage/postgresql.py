@@ -29,8 +29,13 @@ become visible in order, with no holes: a server that has seen every tid
 up to `last_tid` learns all that changed since by `tid > last_tid`
 (RelStorage's poll, over the small transaction table). NOTIFY qpd_commit,
 sent by each commit, is only a hint that wakes the other servers to poll
-at once; each also polls every POLL_INTERVAL seconds, at each real sync of
-a client and at each commit.
+at once; each also polls every POLL_INTERVAL seconds and at each commit.
+A client's sync is answered only after a poll that began once the sync was
+asked for (all the syncs of one round of the server's loop share one), so
+a commit acknowledged by any server is in every later sync; the commit
+counter's file says when the server last polled, and a worker whose
+request arrived before that poll, with nothing new since, leaves its sync
+out (qpd.storage.commit_count).
 
 No mixed states. Within one server Durus keeps a client from reading a new
 state beside older cached ones with each client's invalid set: an oid
@@ -918,8 +923,31 @@ class PostgresStorageServer(_server_base()):
             self.commit_counter.advance()
 
     def _sync_storage(self):
-        self.polled_at = time.monotonic()
+        began = time.monotonic_ns()
+        self.polled_at = began / 1e9
         _server_base()._sync_storage(self)
+        self.round_polled = True
+        if self.commit_counter is not None:
+            self.commit_counter.polled(began)
+
+    # Syncs: one poll for a round's ----------------------------------------
+
+    round_polled = False    # has the database been polled since select()?
+
+    def begin_round(self):
+        self.round_polled = False
+
+    def handle_S(self, s):
+        # Every sync served in this round was asked for before select()
+        # returned, so a poll made since shows it every commit acknowledged
+        # before it was asked for: the round's syncs share one poll.
+        from durus.utils import int4_to_str, join_bytes, write_all
+        if not self.round_polled:
+            self._sync_storage()
+        client = self._find_client(s)
+        write_all(s, int4_to_str(len(client.invalid)),
+                  join_bytes(client.invalid))
+        client.invalid.clear()
 
     # The loop's hooks ------------------------------------------------------
 

@@ -161,7 +161,8 @@ def serve(durus_file, address, name=None, on_listening=None, umask=None,
             server = PostgresStorageServer(
                 storage, make_socket_address(address, umask), sync=sync,
                 on_listening=note_listening,
-                commit_counter=path and CommitCounter(path, round_trip=True))
+                commit_counter=path and CommitCounter(path,
+                                                        shared_database=True))
         elif context is None:
             # A local client's sync costs nothing when nothing changed.
             path = counter_path(address)

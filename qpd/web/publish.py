@@ -112,6 +112,22 @@ def _committed_since_sync(connection):
     return watch is not None and watch.moved()
 
 
+def _sync(connection, arrived):
+    """(connection, arrived:float|None) -> None: abort, which syncs; the
+    storage's commit watch is told when the request arrived (a client of
+    a StorageServer on a shared PostgreSQL database may then skip the
+    round trip when the server polled since, qpd.storage.commit_count)."""
+    watch = getattr(connection.storage, 'commit_watch', None)
+    if watch is None:
+        connection.abort()
+        return
+    watch.arrived = arrived
+    try:
+        connection.abort()
+    finally:
+        watch.arrived = None
+
+
 class LostConnection(Exception):
     """The connection to the storage server failed during a hit."""
 
@@ -593,7 +609,7 @@ class Publisher:
                 # sync: see other clients' commits (see the module's
                 # docstring for when a sync is left out)
                 self.synced_at = began = time.monotonic()
-                connection.abort()
+                _sync(connection, None if hit.attempts else arrived)
                 hit.sync_seconds += time.monotonic() - began
             else:
                 self.coalesced_syncs += 1

@@ -96,6 +96,41 @@ def test_the_next_sync_on_the_other_server_sees_an_acknowledged_commit(
         assert b.get_root()['page']['text'] == str(n)
 
 
+def test_a_sync_is_left_out_only_after_a_poll_that_followed_the_request(
+        two_servers):
+    # A worker tells its storage when the request it syncs for arrived
+    # (CommitWatch.arrived); the sync is left out only when its server
+    # polled the database after that and found nothing new.
+    one, two = two_servers
+    a = one.connect()
+    b = two.connect()
+    a.get_root()['page'] = PersistentDict(text='0')
+    a.commit()
+    wait_for(lambda: (b.abort(), 'page' in b.get_root())[1], timeout=2)
+    watch = b.get_storage().commit_watch
+    assert watch is not None
+    arrived = time.monotonic()
+    b.abort()           # no arrival known: a real sync, the server polls
+    skipped = watch.skipped
+    watch.arrived = arrived
+    b.abort()           # the poll followed the request: left out
+    assert watch.skipped == skipped + 1
+    # The other server commits while this one cannot hear of it; a
+    # request that arrives after that commit gets a real sync.
+    os.kill(two.get_pid(), signal.SIGSTOP)
+    try:
+        a.get_root()['page']['text'] = '1'
+        a.commit()
+    finally:
+        threading.Timer(0.3, os.kill,
+                        (two.get_pid(), signal.SIGCONT)).start()
+    watch.arrived = time.monotonic()
+    b.abort()
+    watch.arrived = None
+    assert b.get_root()['page']['text'] == '1'
+    assert watch.skipped == skipped + 1
+
+
 def _increment(server, counts, index, stop):
     connection = server.connect()
     done = conflicts = 0
