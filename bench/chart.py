@@ -12,7 +12,7 @@ from report import SERVERS, workload_key
 
 __all__ = ['write_chart', 'chart_data']
 
-COLORS = {'qpd': '#1f6f43', 'gunicorn': '#b0b0b0', 'granian': '#d08c2b',
+COLORS = {'qpd': '#1f6f43', 'qpd-pg': '#6fae8a', 'gunicorn': '#b0b0b0', 'granian': '#d08c2b',
           'uwsgi': '#3b6fb6', 'nginx': '#7a3b96'}
 
 

@@ -12,7 +12,13 @@ __all__ = ['WORKLOADS', 'Workload', 'select_workloads', 'summarize',
            'evaluate_targets', 'format_table', 'format_report', 'ratio',
            'SERVERS', 'NUMBERS']
 
-SERVERS = ('nginx', 'qpd', 'gunicorn', 'granian', 'uwsgi')
+SERVERS = ('nginx', 'qpd', 'qpd-pg', 'gunicorn', 'granian', 'uwsgi')
+
+# qpd on durus_storage='postgresql' (`--postgresql`, the server 'qpd-pg')
+# against qpd on its file, side by side (issue 24): qpd-pg/qpd req/s at
+# least this on each workload (with its @cN twins).
+POSTGRESQL_TARGETS = (('read', 0.9), ('read-close', 0.9), ('write', 0.7),
+                      ('write-close', 0.7))
 
 # The WSGI servers qpd's own server must match (issue 16): qpd >= 1.0x their
 # req/s, with p99 no worse, on these workloads.
@@ -227,7 +233,15 @@ def evaluate_targets(summary):
             add('%s p99 qpd <= %s' % (name, rival), qpd_p99,
                 '<= %s ms' % _fmt(rival_p99), at_most(qpd_p99, rival_p99),
                 unit='ms')
-    for server in ('qpd', 'gunicorn'):
+    for name in sorted(workloads, key=workload_key):
+        bound = dict(POSTGRESQL_TARGETS).get(name.split('@')[0])
+        if bound is None or 'qpd-pg' not in workloads[name]:
+            continue
+        value = ratio(_get(summary, name, 'qpd-pg', 'rps'),
+                      _get(summary, name, 'qpd', 'rps'))
+        add('%s req/s PostgreSQL/file (qpd-pg/qpd)' % name, value,
+            '>= %.1f' % bound, at_least(value, bound))
+    for server in ('qpd', 'qpd-pg', 'gunicorn'):
         if server in summary['lost']:
             lost = summary['lost'][server]
             add('write lost updates (%s, all runs)' % server, lost, '== 0',

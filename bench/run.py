@@ -60,6 +60,12 @@ def connection_counts(text):
     return counts
 
 
+def is_qpd(name):
+    """(name:str) -> bool: is the server qpd's own (on its file, or on
+    PostgreSQL: 'qpd-pg')?"""
+    return name in ('qpd', 'qpd-pg')
+
+
 def make_parser():
     """() -> argparse.ArgumentParser"""
     parser = argparse.ArgumentParser(
@@ -105,9 +111,10 @@ def make_parser():
     parser.add_argument('--no-nginx', action='store_true',
                         help='skip the nginx ceiling')
     parser.add_argument('--postgresql', action='store_true',
-                        help="qpd's site on durus_storage='postgresql' (a "
-                             'cluster made for the run, a new database '
-                             'each round)')
+                        help="also qpd-pg: qpd's site on durus_storage="
+                             "'postgresql' (a cluster made for the run, a "
+                             'new database each round), side by side with '
+                             'qpd on its file')
     parser.add_argument('--servers', default='qpd,gunicorn,granian,uwsgi',
                         help='which of qpd,gunicorn,granian,uwsgi to run '
                              '(all)')
@@ -161,6 +168,10 @@ class Bench:
                            [w.at(count) for count in args.connections])]
         self.server_names = [s.strip() for s in args.servers.split(',')
                              if s.strip()]
+        if args.postgresql and 'qpd-pg' not in self.server_names:
+            self.server_names.insert(
+                self.server_names.index('qpd') + 1
+                if 'qpd' in self.server_names else 0, 'qpd-pg')
         self.samples = []
         self.rounds = []
         self.errors = []
@@ -195,9 +206,9 @@ class Bench:
                 settings = {}
                 if args.sync_every_hit:
                     settings['coalesce_syncs'] = False
-                if args.breakdown is not None and name == 'qpd':
+                if args.breakdown is not None and is_qpd(name):
                     settings['slow_hit_seconds'] = args.breakdown / 1000
-                if args.postgresql and name == 'qpd':
+                if name == 'qpd-pg':
                     settings.update(durus_storage='postgresql',
                                     durus_dsn=self.get_postgres().new_database(
                                         'bench_%d' % number))
@@ -205,9 +216,10 @@ class Bench:
                                  args.workers, settings)
                 static_file = os.path.join(home, 'sites', 'bench', 'static',
                                            '100k.bin')
-                if name == 'qpd':
+                if is_qpd(name):
                     server = QpdServer(self.processes, home, port,
                                        args.workers, mode=args.qpd_mode)
+                    server.name = name
                 elif name in SERVER_CLASSES:
                     server = SERVER_CLASSES[name](
                         self.processes, home, port, args.workers)
@@ -220,7 +232,7 @@ class Bench:
                 continue
             self.log('round %d: %s answered 200 %.2f s after start%s' % (
                 number, name, seconds,
-                ' (qpd %s)' % server.used_mode if name == 'qpd' else ''))
+                ' (qpd %s)' % server.used_mode if is_qpd(name) else ''))
             server.start_seconds = seconds
             servers.append(server)
         if (not args.no_nginx and static_file
@@ -242,7 +254,7 @@ class Bench:
                     worker_rss=rss_of(server.worker_pids()),
                     other_rss=rss_of(server.other_pids()),
                     mode=getattr(server, 'used_mode', None))
-        if server.name == 'qpd' and len(info['worker_rss']) != \
+        if is_qpd(server.name) and len(info['worker_rss']) != \
                 self.args.workers:
             self.error('round %d: found %d qpd workers, expected %d' % (
                 number, len(info['worker_rss']), self.args.workers))
@@ -284,7 +296,7 @@ class Bench:
                 sample['baseline_rps'] = baseline['rps']
                 slow = self.start_slow_clients(server)
             tail = None
-            if args.breakdown is not None and server.name == 'qpd':
+            if args.breakdown is not None and is_qpd(server.name):
                 tail = LogTail(server.log_patterns())
             role_pids = server.role_pids()
             cpu_before = cpu_times(role_pids)

@@ -181,6 +181,26 @@ def test_targets_fail_and_missing():
     assert 'FAIL' in format_report(summary, list(targets.values()))
 
 
+def test_postgresql_side_by_side_targets():
+    # `--postgresql` runs qpd-pg beside qpd: read >= 0.9x, write >= 0.7x.
+    samples = [_sample(1, 'qpd', 'read', 1000, 1),
+               _sample(1, 'qpd-pg', 'read', 950, 1),
+               _sample(1, 'qpd', 'read-close', 1000, 1),
+               _sample(1, 'qpd-pg', 'read-close', 500, 1),
+               _sample(1, 'qpd', 'write', 100, 9, committed=500, lost=0),
+               _sample(1, 'qpd-pg', 'write', 80, 9, committed=400, lost=0)]
+    summary = summarize(samples, [])
+    targets = {t['name']: t for t in evaluate_targets(summary)}
+    read = targets['read req/s PostgreSQL/file (qpd-pg/qpd)']
+    assert read['passed'] is True and read['value'] == pytest.approx(0.95)
+    assert targets['read-close req/s PostgreSQL/file (qpd-pg/qpd)'][
+        'passed'] is False
+    assert targets['write req/s PostgreSQL/file (qpd-pg/qpd)'][
+        'goal'] == '>= 0.7'
+    assert targets['write lost updates (qpd-pg, all runs)']['passed'] is True
+    assert 'qpd-pg' in format_report(summary, list(targets.values()))
+
+
 def test_slow_fraction_uses_paired_baseline():
     samples = [_sample(1, 'qpd', 'hello', 1000, 1),
                _sample(1, 'qpd', 'slow', 450, 1, baseline_rps=500),
