@@ -587,35 +587,58 @@ class PostgresStorage(Storage):
         psycopg = self.psycopg
         learned = None
         started = None      # (now(), backend pid): the row's `at`
+        tid = self.last_tid + 1
+        conn = self.conn
         try:
-            with self.conn.transaction():
-                # The lock; the wake-up for other servers (sent only if
-                # this commits); no wait for the WAL flush when flush()
-                # makes the commits durable; the transaction's start time
-                # and backend, to find it again if the connection fails.
-                started = self._query(
-                    "SELECT pg_advisory_xact_lock(%s), "
+            # Three round trips. BEGIN with the lock (a client-side cursor
+            # sends both in one string), the wake-up for other servers
+            # (sent only if this commits), no wait for the WAL flush when
+            # flush() makes the commits durable, and the transaction's
+            # start time and backend, to find it again if the connection
+            # fails. Then the write, made only when no other server
+            # committed since this one's last poll (else the rows of those
+            # commits come back, nothing is written, and it rolls back).
+            # Then COMMIT.
+            try:
+                cursor = self.psycopg.ClientCursor(conn)
+                cursor.execute(
+                    "BEGIN; SELECT pg_advisory_xact_lock(%s), "
                     "pg_notify(%s, ''), "
                     "set_config('synchronous_commit', %s, true), "
                     "now(), pg_backend_pid()",
                     (_COMMIT_LOCK, CHANNEL,
-                     'off' if self.defer_flush else
-                     self.synchronous_commit)).fetchone()[3:]
-                rows = self._poll_rows()
-                if rows:
-                    learned = rows
-                    raise _Refused()
-                tid = self.last_tid + 1
-                self._query(
-                    'WITH t AS (INSERT INTO qpd_transaction (tid, oids) '
-                    'VALUES (%s, %s)) '
-                    'INSERT INTO qpd_object (oid, tid, record) '
-                    'SELECT o, %s, r FROM unnest(%s::bigint[], %s::bytea[]) '
-                    'AS u(o, r) ON CONFLICT (oid) DO UPDATE '
-                    'SET tid = EXCLUDED.tid, record = EXCLUDED.record',
-                    (tid, _pack_oids(oids), tid,
-                     [str_to_int8(o) for o in oids],
-                     [pending[o] for o in oids]))
+                     'off' if self.defer_flush else self.synchronous_commit))
+                while cursor.description is None and cursor.nextset():
+                    pass        # past BEGIN's result
+                started = cursor.fetchone()[3:]
+                learned = self._query(
+                    'WITH news AS (SELECT tid, oids, at FROM qpd_transaction '
+                    '  WHERE tid > %(last)s), '
+                    't AS (INSERT INTO qpd_transaction (tid, oids) '
+                    '  SELECT %(tid)s, %(packed)s '
+                    '  WHERE NOT EXISTS (SELECT FROM news)), '
+                    'o AS (INSERT INTO qpd_object (oid, tid, record) '
+                    '  SELECT u.o, %(tid)s, u.r '
+                    '  FROM unnest(%(oids)s::bigint[], %(records)s::bytea[]) '
+                    '  AS u(o, r) WHERE NOT EXISTS (SELECT FROM news) '
+                    '  ON CONFLICT (oid) DO UPDATE '
+                    '  SET tid = EXCLUDED.tid, record = EXCLUDED.record) '
+                    'SELECT tid, oids, at FROM news ORDER BY tid',
+                    dict(last=self.last_tid, tid=tid,
+                         packed=_pack_oids(oids),
+                         oids=[str_to_int8(o) for o in oids],
+                         records=[pending[o] for o in oids])).fetchall()
+            except psycopg.Error:
+                if not conn.closed:
+                    try:
+                        conn.execute('ROLLBACK')
+                    except psycopg.Error:
+                        pass
+                raise
+            if learned:
+                conn.execute('ROLLBACK')
+                raise _Refused()
+            conn.execute('COMMIT')
         except _Refused:
             changed = self._take(learned)
             if handle_invalidations is not None:
@@ -675,17 +698,17 @@ class PostgresStorage(Storage):
 
     def _flush(self, target=None):
         if self.flush_conn is None:
-            self.flush_conn = self.psycopg.connect(self.dsn,
-                                                   connect_timeout=10)
+            self.flush_conn = self.psycopg.connect(
+                self.dsn, connect_timeout=10, autocommit=True)
         there = target is None or self._has(*target, conn=self.flush_conn)
-        # A row written, not just an xid taken: PostgreSQL commits a
-        # transaction that wrote no WAL of its own without waiting for the
-        # flush (nor for the synchronous standby).
+        # One statement, its own transaction: one round trip. A row
+        # written, not just an xid taken: PostgreSQL commits a transaction
+        # that wrote no WAL of its own without waiting for the flush (nor
+        # for the synchronous standby).
         self.flush_conn.execute(
             "INSERT INTO qpd_meta VALUES ('flushed', %s) ON CONFLICT (key) "
             "DO UPDATE SET value = EXCLUDED.value",
             (str(target[0] if target else ''),))
-        self.flush_conn.commit()
         return there
 
     def _close_flush(self):
@@ -843,7 +866,8 @@ class PostgresStorage(Storage):
 
 
 class _Refused(Exception):
-    """Inside end(): roll back, another server committed meanwhile."""
+    """Inside end(): another server committed meanwhile; nothing was
+    written."""
 
 
 

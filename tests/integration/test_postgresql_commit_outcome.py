@@ -38,6 +38,16 @@ def held():
         cluster.execute("ALTER SYSTEM SET synchronous_standby_names = '%s'"
                         % names)
         cluster.execute('SELECT pg_reload_conf()')
+        # The reload is a signal: until the postmaster has read the file,
+        # a new connection still gets the old setting.
+        deadline = time.monotonic() + 10
+        while True:
+            with cluster.connect() as conn:
+                if conn.execute('SHOW synchronous_standby_names'
+                                ).fetchone()[0] == names:
+                    return
+            assert time.monotonic() < deadline, 'the reload did not happen'
+            time.sleep(0.02)
     cluster.hold = lambda: set_standby('nobody')
     cluster.release = lambda: set_standby('')
     try:
