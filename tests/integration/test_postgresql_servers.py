@@ -67,31 +67,41 @@ def test_a_commit_on_one_server_is_seen_on_the_other(two_servers):
              timeout=2)
 
 
-def test_the_next_sync_on_the_other_server_sees_an_acknowledged_commit(
-        two_servers):
-    # A commit acknowledged by one server is in the very next sync of a
-    # client of the other, even when that server has not yet heard of it
-    # (here it is stopped while the commit is made, as a busy server would
-    # be slow to read its NOTIFY). A client that skipped the round trip
-    # because its own server's commit counter had not moved would read
-    # the old text; with the round trip, the sync waits for the server,
-    # which asks the database first.
-    one, two = two_servers
+def _page_on_both(one, two):
+    """-> (a, b): a client of each server, b having read the page a made."""
     a = one.connect()
     b = two.connect()
     a.get_root()['page'] = PersistentDict(text='0')
     a.commit()
     wait_for(lambda: (b.abort(), 'page' in b.get_root())[1], timeout=2)
+    return a, b
+
+
+def _commit_while_stopped(a, server, text):
+    """a commits the page's text while server is stopped (as a busy server
+    would be slow to read the NOTIFY); server goes on 0.3 s later."""
+    os.kill(server.get_pid(), signal.SIGSTOP)
+    try:
+        a.get_root()['page']['text'] = text
+        a.commit()
+    finally:
+        threading.Timer(
+            0.3, os.kill, (server.get_pid(), signal.SIGCONT)).start()
+
+
+def test_the_next_sync_on_the_other_server_sees_an_acknowledged_commit(
+        two_servers):
+    # A commit acknowledged by one server is in the very next sync of a
+    # client of the other, even when that server has not yet heard of it.
+    # A client that skipped the round trip because its own server's commit
+    # counter had not moved would read the old text; with the round trip,
+    # the sync waits for the server, which asks the database first.
+    one, two = two_servers
+    a, b = _page_on_both(one, two)
     for n in range(1, 4):
         b.abort()
         assert b.get_root()['page']['text'] == str(n - 1)   # cached
-        os.kill(two.get_pid(), signal.SIGSTOP)
-        try:
-            a.get_root()['page']['text'] = str(n)
-            a.commit()
-        finally:
-            threading.Timer(
-                0.3, os.kill, (two.get_pid(), signal.SIGCONT)).start()
+        _commit_while_stopped(a, two, str(n))
         b.abort()
         assert b.get_root()['page']['text'] == str(n)
 
@@ -102,11 +112,7 @@ def test_a_sync_is_left_out_only_after_a_poll_that_followed_the_request(
     # (CommitWatch.arrived); the sync is left out only when its server
     # polled the database after that and found nothing new.
     one, two = two_servers
-    a = one.connect()
-    b = two.connect()
-    a.get_root()['page'] = PersistentDict(text='0')
-    a.commit()
-    wait_for(lambda: (b.abort(), 'page' in b.get_root())[1], timeout=2)
+    a, b = _page_on_both(one, two)
     watch = b.get_storage().commit_watch
     assert watch is not None
     arrived = time.monotonic()
@@ -115,15 +121,9 @@ def test_a_sync_is_left_out_only_after_a_poll_that_followed_the_request(
     watch.arrived = arrived
     b.abort()           # the poll followed the request: left out
     assert watch.skipped == skipped + 1
-    # The other server commits while this one cannot hear of it; a
-    # request that arrives after that commit gets a real sync.
-    os.kill(two.get_pid(), signal.SIGSTOP)
-    try:
-        a.get_root()['page']['text'] = '1'
-        a.commit()
-    finally:
-        threading.Timer(0.3, os.kill,
-                        (two.get_pid(), signal.SIGCONT)).start()
+    # A request that arrives after a commit the server has not heard of
+    # gets a real sync.
+    _commit_while_stopped(a, two, '1')
     watch.arrived = time.monotonic()
     b.abort()
     watch.arrived = None
