@@ -135,6 +135,9 @@ CACHE_BYTES = 64 << 20         # records the server keeps in memory
 _COMMIT_LOCK = 0x717064636f6d  # advisory lock keys (per database)
 _SCHEMA_LOCK = 0x71706473636d
 CHANNEL = 'qpd_commit'
+# The transactions committed after the last one this server saw (a poll;
+# in a commit, the ones that refuse it).
+_NEWER_ROWS = 'SELECT tid, oids, at FROM qpd_transaction WHERE tid > %(last)s'
 TABLES = ('qpd_meta', 'qpd_object', 'qpd_transaction', 'qpd_oid')
 
 _CREATE = """
@@ -411,9 +414,8 @@ class PostgresStorage(Storage):
     # Polling ---------------------------------------------------------------
 
     def _poll_rows(self):
-        return self._query('SELECT tid, oids, at FROM qpd_transaction '
-                           'WHERE tid > %s ORDER BY tid',
-                           (self.last_tid,)).fetchall()
+        return self._query(_NEWER_ROWS + ' ORDER BY tid',
+                           dict(last=self.last_tid)).fetchall()
 
     def _take(self, rows):
         """Account for polled rows: their oids become invalid; -> the oids."""
@@ -600,7 +602,7 @@ class PostgresStorage(Storage):
             # commits come back, nothing is written, and it rolls back).
             # Then COMMIT.
             try:
-                cursor = self.psycopg.ClientCursor(conn)
+                cursor = psycopg.ClientCursor(conn)
                 cursor.execute(
                     "BEGIN; SELECT pg_advisory_xact_lock(%s), "
                     "pg_notify(%s, ''), "
@@ -612,8 +614,7 @@ class PostgresStorage(Storage):
                     pass        # past BEGIN's result
                 started = cursor.fetchone()[3:]
                 learned = self._query(
-                    'WITH news AS (SELECT tid, oids, at FROM qpd_transaction '
-                    '  WHERE tid > %(last)s), '
+                    'WITH news AS (' + _NEWER_ROWS + '), '
                     't AS (INSERT INTO qpd_transaction (tid, oids) '
                     '  SELECT %(tid)s, %(packed)s '
                     '  WHERE NOT EXISTS (SELECT FROM news)), '

@@ -100,24 +100,23 @@ __all__ = ['Publisher', 'RespondNow', 'Redirect', 'LostConnection',
 WRITE_TURN_AFTER = 3
 
 
-def _committed_since_sync(connection):
-    """(connection) -> bool: does the storage's commit counter
+def _committed_since_sync(watch):
+    """(watch:CommitWatch|None) -> bool: does the storage's commit counter
     (qpd.storage.commit_count) say a transaction was written since the
     connection's last real sync? Then a coalesced sync would leave this hit
     on objects another worker changed, and a writing hit would lose its
     commit to a conflict and run again (on one hot object, most did): the
     sync is made, and costs its round trip only because something changed.
     False when the storage keeps no counter (another host)."""
-    watch = getattr(connection.storage, 'commit_watch', None)
     return watch is not None and watch.moved()
 
 
-def _sync(connection, arrived):
-    """(connection, arrived:float|None) -> None: abort, which syncs; the
-    storage's commit watch is told when the request arrived (a client of
-    a StorageServer on a shared PostgreSQL database may then skip the
-    round trip when the server polled since, qpd.storage.commit_count)."""
-    watch = getattr(connection.storage, 'commit_watch', None)
+def _sync(connection, watch, arrived):
+    """(connection, watch:CommitWatch|None, arrived:float|None) -> None:
+    abort, which syncs; the storage's commit watch is told when the request
+    arrived (a client of a StorageServer on a shared PostgreSQL database
+    may then skip the round trip when the server polled since,
+    qpd.storage.commit_count)."""
     if watch is None:
         connection.abort()
         return
@@ -602,14 +601,15 @@ class Publisher:
             if is_disconnected(connection):
                 raise LostConnection('the storage connection failed before')
             arrived = hit.arrived
+            watch = getattr(connection.storage, 'commit_watch', None)
             if (arrived is None or arrived > self.synced_at or hit.attempts
                     or connection.changed
                     or not self.config['coalesce_syncs']
-                    or _committed_since_sync(connection)):
+                    or _committed_since_sync(watch)):
                 # sync: see other clients' commits (see the module's
                 # docstring for when a sync is left out)
                 self.synced_at = began = time.monotonic()
-                _sync(connection, None if hit.attempts else arrived)
+                _sync(connection, watch, None if hit.attempts else arrived)
                 hit.sync_seconds += time.monotonic() - began
             else:
                 self.coalesced_syncs += 1
