@@ -21,9 +21,9 @@ import time
 
 from qpd.lib.ready import parse_ready_line
 
-__all__ = ['HarnessError', 'free_port', 'pid_exists', 'wait_until',
-           'find_processes_in', 'kill_tree', 'wait_for_line', 'Process',
-           'Processes']
+__all__ = ['HarnessError', 'free_port', 'log_tail', 'pid_exists',
+           'wait_until', 'find_processes_in', 'kill_tree', 'wait_for_line',
+           'Process', 'Processes']
 
 
 class HarnessError(AssertionError):
@@ -36,6 +36,17 @@ def free_port(host='127.0.0.1'):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def log_tail(path, lines=30):
+    """(path:str, lines:int=30) -> str: a heading naming the file and its
+    last lines, for a failure's message (a process that would not start or
+    stop says why in its log)."""
+    try:
+        with open(path, errors='replace') as f:
+            return '\n%s:\n%s' % (path, ''.join(f.readlines()[-lines:]))
+    except OSError as e:
+        return '\n%s: %s' % (path, e)
 
 
 def pid_exists(pid):

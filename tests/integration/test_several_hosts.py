@@ -21,13 +21,16 @@ deleted at the end, whatever happens.
 import http.client
 import os
 import shutil
+import socket
 import ssl
+import struct
 import tempfile
 import threading
 import time
 import uuid
 
 import pytest
+from harness.processes import log_tail
 
 from netns_hosts import (Network, SiteOnHosts, unavailable, running,
                          HTTP_PORT, DURUS_PORT)
@@ -53,6 +56,13 @@ def fetch(address, method, path, timeout=20):
     a thread that is in the right namespace."""
     connection = http.client.HTTPConnection(*address, timeout=timeout)
     try:
+        connection.connect()
+        # Closed with a reset, not into TIME_WAIT: a load of hundreds of
+        # new connections a second would use up the front's ephemeral ports
+        # in about 30 s (every request then an OSError) when a step of the
+        # test runs long.
+        connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack('ii', 1, 0))
         connection.request(method, path, body=b'' if method == 'POST'
                            else None)
         response = connection.getresponse()
@@ -151,14 +161,25 @@ def test_several_hosts_under_load(hosts):
         # workers): nginx routes around it, and at most the requests in
         # flight on web2 are lost.
         mark = load.mark()
-        down = threading.Thread(target=site.qpd_on,
-                                args=('web2', 'shutdown'))
+        stopped = []
+
+        def shut_down():
+            try:
+                site.qpd_on('web2', 'shutdown')
+                stopped.append(None)
+            except AssertionError as e:
+                stopped.append(str(e) + ''.join(log_tail(path) for path in (
+                    os.path.join(site.get_home('web2'), 'var',
+                                 'supervisord.log'),
+                    os.path.join(site.get_var('web2'), 'dispatcher.log'))))
+        down = threading.Thread(target=shut_down)
         down.start()
         down_at = time.monotonic()
         assert load.wait_for(lambda: sum(
             1 for t, status, host in load.since(mark)
             if host == 'web1' and t > down_at + 3) >= 20, timeout=30)
-        down.join(60)
+        down.join(90)
+        assert stopped == [None], stopped
         during = load.since(mark)
         failed = [r for r in during if r[1] != 200]
         assert len(failed) <= len(load.threads), failed

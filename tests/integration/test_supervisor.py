@@ -11,6 +11,7 @@ import time
 import pytest
 
 from harness import QpdHome, Load
+from harness.processes import log_tail
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -42,18 +43,6 @@ def visits(home):
     status, text = home.get(NAME, '/visits')
     assert status == 200
     return int(re.search(r'id="visits">(\d+)<', text).group(1))
-
-
-def _log_tail(home, role, lines=20):
-    """-> str: the last lines of the site's ROLE.log, for a failure's
-    message (a process that would not start says why there)."""
-    path = os.path.join(home.get_path(), 'sites', NAME, 'var',
-                        '%s.log' % role)
-    try:
-        with open(path, errors='replace') as f:
-            return '\n%s:\n%s' % (path, ''.join(f.readlines()[-lines:]))
-    except OSError as e:
-        return '\n%s: %s' % (path, e)
 
 
 def wait_until_answers(home, timeout=30):
@@ -114,8 +103,9 @@ def test_restarting_everything_recovers(home):
     try:
         load.wait_for(30)
         result = supervisorctl(home, 'restart', '%s:*' % NAME)
-        assert result.returncode == 0, result.stdout + _log_tail(
-            home, 'dispatcher')
+        assert result.returncode == 0, result.stdout + log_tail(
+            os.path.join(home.get_path(), 'sites', NAME, 'var',
+                         'dispatcher.log'))
         wait_until_answers(home)
         load.wait_for(30)       # recovered by itself
     finally:
