@@ -171,7 +171,9 @@ class Worker:
         """(what:str, attempt:callable, errors:tuple) -> attempt's value
         Call attempt() until it returns, sleeping with backoff after each
         of errors (idle meanwhile, so that SIGTERM ends the worker at
-        once); the first failure is logged: 'waiting for WHAT (error)'."""
+        once); the first failure is logged: 'waiting for WHAT (error)'. A
+        worker told to stop before (SIGTERM while it answered a request,
+        then the dispatcher went away) does not wait: SystemExit."""
         backoff = Backoff(0.05, 2.0)
         complained = False
         while True:
@@ -181,6 +183,8 @@ class Worker:
                 if not complained:
                     self.log('waiting for %s (%s)' % (what, e))
                     complained = True
+            if self.stopping:
+                raise SystemExit(0)
             self.idle = True
             backoff.sleep()
             self.idle = False

@@ -144,6 +144,28 @@ def test_sigterm_lets_a_worker_finish_its_request(tmp_path):
         assert cluster.get('/')[0] == 200
 
 
+def test_a_stopping_worker_does_not_wait_for_a_new_dispatcher(tmp_path):
+    # SIGTERM while the worker answers a request; then the dispatcher goes
+    # away (supervisord stops them all): once its request is answered the
+    # worker exits, rather than waiting for a dispatcher to come back.
+    # (This path is on_message's; Worker.wait_for now also gives up when
+    # SIGTERM came during a reconnection attempt, a race this does not
+    # reach.)
+    with Cluster(make_home(tmp_path)) as cluster:
+        cluster.boot(workers=1)
+        results = []
+        thread = _start(cluster, '/slow?1', results)
+        pid = _busy_pids(cluster, 1)[0]
+        os.kill(pid, signal.SIGTERM)
+        dispatcher = cluster.processes['dispatcher']
+        dispatcher.popen.send_signal(signal.SIGKILL)
+        dispatcher.popen.wait(5)
+        thread.join(10)
+        wait_until(lambda: not pid_exists(pid), timeout=5)
+        worker = cluster.processes['worker0']
+        assert worker.popen.wait(5) == 0
+
+
 def test_idle_worker_sigterm_loses_nothing(tmp_path):
     with Cluster(make_home(tmp_path)) as cluster:
         cluster.boot(workers=2)

@@ -179,7 +179,7 @@ def test_several_hosts_under_load(hosts):
             1 for t, status, host in load.since(mark)
             if host == 'web1' and t > down_at + 3) >= 20, timeout=30)
         down.join(90)
-        assert stopped == [None], stopped
+        assert stopped == [None], stopped[0]
         during = load.since(mark)
         failed = [r for r in during if r[1] != 200]
         assert len(failed) <= len(load.threads), failed
