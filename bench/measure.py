@@ -4,7 +4,7 @@ probes are the shared harness's (tests/harness)."""
 
 import statistics
 
-__all__ = ['median', 'rss_of', 'cpu_times', 'cpu_delta']
+__all__ = ['median', 'rss_of', 'cpu_times', 'cpu_delta', 'passive_opens']
 
 
 def median(values):
@@ -52,3 +52,17 @@ def cpu_delta(before, after):
         delta[role] = sum(after.get(role, {}).get(pid, start) - start
                           for pid, start in pids.items())
     return delta
+
+
+def passive_opens(path='/proc/net/snmp'):
+    """(path:str='/proc/net/snmp') -> int | None: the TCP connections this
+    network namespace has accepted so far (Tcp PassiveOpens); None where
+    the file is not there. Two readings around a run say how many new
+    connections its requests came on."""
+    try:
+        with open(path) as f:
+            lines = [line.split() for line in f if line.startswith('Tcp:')]
+        names, values = lines[0], lines[1]
+        return int(values[names.index('PassiveOpens')])
+    except (OSError, IndexError, ValueError):
+        return None

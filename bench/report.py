@@ -26,10 +26,15 @@ RIVALS = ('granian', 'uwsgi')
 RIVAL_WORKLOADS = ('hello', 'hello-close', 'read', 'read-close', 'page',
                    'page-close', 'write', 'write-close')
 
+# A close row whose server opened fewer new connections than this per
+# request kept them alive (uWSGI's --http11-socket ignores a client's
+# Connection: close): its figure is a keep-alive one, and the table says so.
+KEPT_CONNECTIONS = 0.9
+
 # Per-sample numbers whose median is reported.
 NUMBERS = ('rps', 'p50_ms', 'p99_ms', 'non_2xx', 'socket_errors',
            'requests', 'ok', 'committed', 'lost', 'unacknowledged',
-           'cpu_us_total')
+           'cpu_us_total', 'new_connections')
 
 
 class Workload:
@@ -319,6 +324,11 @@ def workload_rows(summary):
             if entry.get('committed') is not None:
                 extra = 'committed %d, lost %d' % (
                     entry['committed'], summary['lost'].get(server, 0))
+            fresh = entry.get('new_connections')
+            if (fresh is not None and name.split('@')[0].endswith('-close')
+                    and fresh < KEPT_CONNECTIONS):
+                extra = ('connections kept open: %.2f new per request, '
+                         'not a close row' % fresh)
             if name.split('@')[0] == 'slow' and server in summary['slow_fraction']:
                 fraction = summary['slow_fraction'][server]
                 extra = ('%.0f%% of unloaded' % (fraction * 100)

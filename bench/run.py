@@ -34,7 +34,7 @@ for _directory in (os.path.join(os.path.dirname(BENCH_DIR), 'tests'),
 
 from harness import (HarnessError, Processes, free_port,  # noqa: E402
                      wait_for_line)
-from measure import cpu_delta, cpu_times, rss_of  # noqa: E402
+from measure import cpu_delta, cpu_times, passive_opens, rss_of  # noqa: E402
 from report import (evaluate_targets, format_report, select_workloads,  # noqa: E402
                     summarize)
 from breakdown import LogTail, format_summary, summarize_slow_hits  # noqa: E402
@@ -122,6 +122,9 @@ def make_parser():
                         help='where the JSON goes (bench/results)')
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a target fails')
+    parser.add_argument('--access-log', action='store_true',
+                        help="qpd writes its hit lines (the site's default; "
+                             'off otherwise, as granian and uWSGI run)')
     parser.add_argument('--keep', action='store_true',
                         help='keep the temporary homes and logs')
     return parser
@@ -203,7 +206,11 @@ class Bench:
         for name in self.server_names:
             port = free_port()
             try:
-                settings = {}
+                # The peers write no access log (granian's and uWSGI's
+                # defaults, --disable-logging): neither does qpd, unless
+                # --access-log.
+                settings = {} if args.access_log else {
+                    'access_log_format': 'off'}
                 if args.sync_every_hit:
                     settings['coalesce_syncs'] = False
                 if args.breakdown is not None and is_qpd(name):
@@ -223,6 +230,7 @@ class Bench:
                 elif name in SERVER_CLASSES:
                     server = SERVER_CLASSES[name](
                         self.processes, home, port, args.workers)
+                    server.access_log = args.access_log
                 else:
                     raise HarnessError('unknown server %r' % name)
                 seconds = server.start()
@@ -300,11 +308,15 @@ class Bench:
                 tail = LogTail(server.log_patterns())
             role_pids = server.role_pids()
             cpu_before = cpu_times(role_pids)
-            result = run_wrk(server.url(workload.path),
+            opened = passive_opens()
+            result = run_wrk(server.url(workload.path, workload.close),
                              duration=args.duration,
                              connections=connections,
                              threads=args.threads, close=workload.close)
             cpu = cpu_delta(cpu_before, cpu_times(role_pids))
+            if opened is not None and result['requests']:
+                sample['new_connections'] = (
+                    (passive_opens() - opened) / result['requests'])
             if tail is not None:
                 time.sleep(0.2)     # the workers' last lines
                 sample['slow_hits'] = summarize_slow_hits(tail.read())

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 
-from harness import HarnessError, http_get, kill_tree, wait_for_200
+from harness import (HarnessError, free_port, http_get, kill_tree,
+                     wait_for_200)
 
 __all__ = ['make_home', 'QpdServer', 'WsgiServer', 'GunicornServer',
            'GranianServer', 'UwsgiServer', 'NginxServer', 'SERVER_CLASSES',
@@ -124,8 +125,9 @@ class _Server:
         self.port = port
         self.workers = workers
 
-    def url(self, path):
-        """(path:str) -> str"""
+    def url(self, path, close=False):
+        """(path:str, close:bool=False) -> str: where to send the requests
+        (close: each with `Connection: close`)."""
         return 'http://%s:%s%s' % (self.host, self.port, path)
 
     def get_count(self):
@@ -362,18 +364,20 @@ class WsgiServer(_Server):
 
 
 class GunicornServer(WsgiServer):
-    """gunicorn's sync workers, writing an access log as qpd's workers
-    write a line per hit."""
+    """gunicorn's sync workers; with access_log (the bench's --access-log,
+    when qpd's workers write a line per hit too) an access log."""
 
     name = 'gunicorn'
+    access_log = False
 
     def get_command(self):
+        log = (['--access-logfile', os.path.join(self.home, 'access.log')]
+               if self.access_log else [])
         return [sys.executable, '-m', 'gunicorn',
                 '-c', os.path.join(BENCH_DIR, 'gunicorn_conf.py'),
                 '--chdir', BENCH_DIR,
                 '-w', str(self.workers),
-                '-b', '%s:%s' % (self.host, self.port),
-                '--access-logfile', os.path.join(self.home, 'access.log'),
+                '-b', '%s:%s' % (self.host, self.port)] + log + [
                 'gunicorn_app:application']
 
 
@@ -401,13 +405,25 @@ class UwsgiServer(WsgiServer):
     """uWSGI (the pyuwsgi wheel): its own HTTP/1.1 keep-alive socket
     (`--http11-socket`), a master and N processes, the application made
     in each process (`--lazy-apps`), no request log (`--disable-logging`,
-    what a user after speed sets)."""
+    what a user after speed sets). The http11 socket ignores a client's
+    `Connection: close` and keeps the connection open (the close rows then
+    measured keep-alive), so the close rows go to a second socket of the
+    same processes, `--http-socket`, which closes after every response."""
 
     name = 'uwsgi'
 
+    def __init__(self, processes, home, port, workers):
+        WsgiServer.__init__(self, processes, home, port, workers)
+        self.close_port = free_port()
+
+    def url(self, path, close=False):
+        return 'http://%s:%s%s' % (
+            self.host, self.close_port if close else self.port, path)
+
     def get_command(self):
         return [_script('uwsgi'), '--http11-socket',
-                '%s:%s' % (self.host, self.port), '--master',
+                '%s:%s' % (self.host, self.port), '--http-socket',
+                '%s:%s' % (self.host, self.close_port), '--master',
                 '--processes', str(self.workers), '--lazy-apps',
                 '--pythonpath', BENCH_DIR, '--module',
                 'gunicorn_app:application', '--disable-logging',

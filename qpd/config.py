@@ -725,9 +725,10 @@ KEYS = [
         'where the dispatcher serves `qpd metrics` over HTTP (Prometheus '
         'text format; loopback only); off by default',
         example="('127.0.0.1', 9100)"),
-    Key('access_log_format', 'combined', choice('combined', 'json'),
-        "the site log's hit lines: Combined Log Format, or one JSON object "
-        'per line', restart=False),
+    Key('access_log_format', 'combined', choice('combined', 'json', 'off'),
+        "the site log's hit lines: Combined Log Format, one JSON object "
+        "per line, or 'off' for none (errors and slow hits are still "
+        'logged)', restart=False),
 ]
 
 SCHEMA = {key.name: key for key in KEYS}

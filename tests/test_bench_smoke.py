@@ -12,7 +12,7 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), 'bench')
 sys.path.insert(0, BENCH)
 
-from measure import median  # noqa: E402
+from measure import median, passive_opens  # noqa: E402
 from report import (evaluate_targets, format_report, format_table,  # noqa: E402
                     select_workloads, summarize)
 from slow_clients import head_bytes  # noqa: E402
@@ -237,3 +237,27 @@ def test_rivals_ratios_targets_and_chart(tmp_path):
     assert data['uwsgi'] == ([1250, 625], [2, 4])
     paths = write_chart(summary, str(tmp_path / 'chart'))
     assert [os.path.getsize(p) > 1000 for p in paths] == [True, True]
+
+
+def test_a_close_row_on_kept_connections_says_so():
+    samples = [_sample(1, 'qpd', 'hello-close', 500, 3, new_connections=1.0),
+               _sample(1, 'uwsgi', 'hello-close', 900, 1,
+                       new_connections=0.001),
+               _sample(1, 'uwsgi', 'hello', 900, 1, new_connections=0.0)]
+    summary = summarize(samples, [])
+    report = format_report(summary, [])
+    lines = {tuple(line.split()[:2]): line for line in report.splitlines()
+             if line.startswith('hello')}
+    assert 'connections kept open' in lines[('hello-close', 'uwsgi')]
+    assert 'kept open' not in lines[('hello-close', 'qpd')]
+    assert 'kept open' not in lines[('hello', 'uwsgi')]
+
+
+def test_passive_opens(tmp_path):
+    path = tmp_path / 'snmp'
+    path.write_text(
+        'Ip: Forwarding DefaultTTL\nIp: 1 64\n'
+        'Tcp: RtoAlgorithm RtoMin ActiveOpens PassiveOpens\n'
+        'Tcp: 1 200 17 42\n')
+    assert passive_opens(str(path)) == 42
+    assert passive_opens(str(tmp_path / 'missing')) is None

@@ -260,6 +260,20 @@ def test_log_hit_combined_format(caplog):
         line), line
 
 
+def test_log_hit_off_writes_no_line(caplog):
+    class Quiet(SitePublisher):
+        configuration = dict(SitePublisher.configuration,
+                             access_log_format='off')
+    lines = []
+    publisher = Quiet()
+    publisher.hit_log = lines.append
+    profile = Profile(publisher)
+    with caplog.at_level(logging.INFO, logger='qpd.publisher'):
+        assert profile.request('GET', '/missing').get_status_code() == 404
+    assert lines == []
+    assert not [r for r in caplog.records if 'GET /missing' in r.getMessage()]
+
+
 def test_configuration_defaults_and_names():
     publisher = SitePublisher()
     assert publisher.get_config('max_retries') == 3

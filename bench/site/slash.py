@@ -44,7 +44,7 @@ class SitePublisher(Publisher):
     if _settings.get('durus_address'):
         configuration['durus_address'] = _settings['durus_address']
     for _key in ('coalesce_syncs', 'slow_hit_seconds', 'durus_storage',
-                 'durus_dsn'):
+                 'durus_dsn', 'access_log_format'):
         if _key in _settings:
             configuration[_key] = _settings[_key]
 

@@ -1261,18 +1261,22 @@ class Publisher:
         """() -> None
         One line for the current hit in Combined Log Format (or JSON, when
         access_log_format is 'json': format_hit_json), to the hit log
-        (set_hit_log), or else at INFO on get_logger().
+        (set_hit_log), or else at INFO on get_logger(); none when it is
+        'off'.
         """
         hit = self.get_hit()
         write = self.hit_log
         if write is None and not self.logger.isEnabledFor(logging.INFO):
+            return
+        style = self.config.get('access_log_format')
+        if style == 'off':
             return
         request = hit.get_request()
         response = hit.get_response()
         environ = request.get_environ()
         user = hit.get_user()
         length = response.get_content_length()
-        if self.config.get('access_log_format') == 'json':
+        if style == 'json':
             line = self.format_hit_json(raw_path_query(environ))
         else:
             line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
