@@ -13,15 +13,15 @@ BENCH_DEBS := nginx wrk curl iproute2
 $(PYTHON):
 	python3 -m venv $(VENV)
 
-$(VENV)/.test-installed: pyproject.toml | $(PYTHON)
+$(VENV)/.test-installed: pyproject.toml setup.py qpd/lib/_speedups.c | $(PYTHON)
 	$(PYTHON) -m pip install -q -e '.[test]'
 	touch $@
 
-$(VENV)/.installed: pyproject.toml | $(PYTHON)
+$(VENV)/.installed: pyproject.toml setup.py qpd/lib/_speedups.c | $(PYTHON)
 	$(PYTHON) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.bench-installed: pyproject.toml | $(PYTHON)
+$(VENV)/.bench-installed: pyproject.toml setup.py qpd/lib/_speedups.c | $(PYTHON)
 	$(PYTHON) -m pip install -q -e '.[bench]'
 	touch $@
 

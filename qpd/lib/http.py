@@ -10,7 +10,10 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 
-__all__ = ['http_date', 'get_reason_phrase', 'format_head']
+from qpd.lib.speedups import native
+
+__all__ = ['http_date', 'get_reason_phrase', 'format_head',
+           'format_head_python']
 
 _cached = [None, '']
 
@@ -36,16 +39,23 @@ def get_reason_phrase(status):
     return _PHRASES.get(status, '')
 
 
-def format_head(first_line, headers):
+def format_head_python(first_line, headers):
     """(first_line:str, headers:[(str, str)]) -> bytes
     The head of a response: the status line (or an SCGI `Status:` line),
     each header, and the blank line. Raises ValueError when a line break
-    hides in a name or value (it would let a value start a new header)."""
+    hides in a name or value (it would let a value start a new header).
+    `format_head` is this function, or its C twin where qpd.lib.speedups
+    was built."""
     lines = [first_line]
     for name, value in headers:
         lines.append('%s: %s' % (name, value))
     text = '\r\n'.join(lines)
-    if '\n' in text.replace('\r\n', '') or text.count('\r') != text.count(
-            '\r\n'):
+    joins = len(lines) - 1      # every CR and LF must be one of the joins
+    if (text.count('\r\n') != joins or text.count('\r') != joins
+            or text.count('\n') != joins):
         raise ValueError('line break in a response header: %r' % (text,))
     return (text + '\r\n\r\n').encode('latin-1')
+
+
+format_head = (native.format_head if native is not None
+               else format_head_python)

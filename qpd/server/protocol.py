@@ -22,6 +22,7 @@ import httptools
 from qpd.config import LIMIT_KEYS, SCHEMA
 from qpd.lib.address import get_client_address, in_networks
 from qpd.lib.http import format_head, get_reason_phrase
+from qpd.lib.speedups import native
 from qpd.web.errors import HTTPError
 
 __all__ = [
@@ -195,11 +196,29 @@ _NOT_PLAIN = frozenset((b'content-length', b'transfer-encoding', b'expect',
 _CONNECTION_OPTIONS = {'close': False, 'keep-alive': True}
 
 
-def _parse_plain_request(head, limits, base, script_name):
+def _parse_plain_native(head, limits, base, script_name):
+    """_parse_plain_python by qpd/lib/_speedups.c (qpd.lib.speedups)."""
+    if type(head) is not bytes:     # the C reader takes bytes only
+        return _parse_plain_python(head, limits, base, script_name)
+    parsed = native.parse_plain(head, limits['max_head_size'],
+                                limits['max_target_size'], base, script_name)
+    if parsed is None:
+        return None
+    method, target, minor, keep_alive, environ = parsed
+    result = RequestHead()
+    result.method = method
+    result.target = target
+    result.version = '1.1' if minor else '1.0'
+    result.keep_alive = keep_alive
+    return result, environ
+
+
+def _parse_plain_python(head, limits, base, script_name):
     """(head:bytes, limits:dict, base:dict, script_name:str)
         -> (RequestHead, environ:dict) | None
     parse_http_request for a head of the common kind (_PLAIN_REQUEST);
-    None for any other head."""
+    None for any other head. The reference: _parse_plain_request is this
+    function, or its C twin where qpd.lib.speedups was built."""
     match = _PLAIN_REQUEST.fullmatch(head)
     if match is None or len(head) > limits['max_head_size']:
         return None
@@ -241,6 +260,10 @@ def _parse_plain_request(head, limits, base, script_name):
     environ['QUERY_STRING'] = query.decode()
     _set_path(environ, path.decode('latin-1'), script_name)
     return result, environ
+
+
+_parse_plain_request = (_parse_plain_native if native is not None
+                        else _parse_plain_python)
 
 
 def _check_head(head, limits, callbacks):
