@@ -118,6 +118,7 @@ class HitLog:
         self.fd = None
         self.fds = ()           # the site log's descriptors
         self.metrics = None
+        self.publisher = None   # whose retries flush counts
         self.flushed = 0.0      # when flush last ran
 
     def reopen(self):
@@ -141,6 +142,7 @@ class HitLog:
         """(publisher) -> None: send the publisher's hit lines and errors
         to the site's log file. Every worker appends to the one file: a
         hit line is one write to a descriptor opened with O_APPEND."""
+        self.publisher = publisher
         path = self.site.get_logfile()
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -179,6 +181,8 @@ class HitLog:
             except OSError as e:
                 self.log('cannot write the hit log (%s)' % e)
         if self.metrics is not None:
+            if self.publisher is not None:
+                self.metrics.note_publisher(self.publisher)
             self.metrics.flush()
 
 
@@ -314,13 +318,13 @@ class Responder:
             return False
         if chunked:
             self.send_chunked(sock, response, head)
-        elif not self.pass_file(response, head):
+        else:
             self.send_response(sock, response, head)
         if self.metrics is not None:        # qpd.metrics, for qpd metrics
+            # (the publisher's retries are counted at each flush)
             self.metrics.observe_request(
                 environ['REQUEST_METHOD'], response.get_status_code(),
                 time.monotonic() - began)
-            self.metrics.note_publisher(self.publisher)
         if self.slow_hit is not None:
             sent = time.monotonic()
             if sent - (began if arrived is None else arrived) >= self.slow_hit:
@@ -376,18 +380,29 @@ class Responder:
                 sock.close()
 
     def send_response(self, sock, response, head):
-        """(sock, response, head:bytes) -> None"""
-        self.counters.mark_started()
+        """(sock, response, head:bytes) -> None: the head and the body (of
+        known length), or the head and a file span to pass (pass_file)."""
         body = response.body
         if type(body) is bytes and len(body) < _SEND_CHUNK:
-            # The usual page: head and body in one send.
+            # The usual page: head and body in one send, which all goes
+            # at once unless the client is slow to read.
+            self.counters.mark_started()
+            data = head if response.head else head + body
             try:
-                self.send_or_pass(
-                    sock, head if response.head else head + body, (),
-                    response)
+                sent = sock.send(data, DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
             except OSError as e:
                 raise ClientGone(e)
+            if sent < len(data):
+                try:
+                    self.send_or_pass(sock, data[sent:], (), response)
+                except OSError as e:
+                    raise ClientGone(e)
             return
+        if self.pass_file(response, head):
+            return
+        self.counters.mark_started()
         if self.send_file(sock, response, head):
             return
         pending = [head]
