@@ -32,7 +32,8 @@ RIVAL_WORKLOADS = ('hello', 'hello-close', 'read', 'read-close', 'page',
 KEPT_CONNECTIONS = 0.9
 
 # Per-sample numbers whose median is reported.
-NUMBERS = ('rps', 'p50_ms', 'p99_ms', 'non_2xx', 'socket_errors',
+NUMBERS = ('rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'latency_max_ms',
+           'non_2xx', 'socket_errors',
            'requests', 'ok', 'committed', 'lost', 'unacknowledged',
            'cpu_us_total', 'new_connections')
 
@@ -341,6 +342,22 @@ def workload_rows(summary):
     return rows
 
 
+def latency_rows(summary):
+    """(summary:dict) -> [[object]]: wrk's latency distribution (--latency:
+    50, 75, 90 and 99 percent, and the slowest), medians over the rounds,
+    one row per workload and server."""
+    rows = []
+    for name in sorted(summary['workloads'], key=workload_key):
+        per_server = summary['workloads'][name]
+        for server in SERVERS:
+            entry = per_server.get(server)
+            if entry is not None:
+                rows.append([name, server] + [entry.get(key) for key in (
+                    'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms',
+                    'latency_max_ms')])
+    return rows
+
+
 def _times(value):
     return '-' if value is None else '%.2fx' % value
 
@@ -356,6 +373,9 @@ def format_report(summary, targets):
         ['workload', 'server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx',
          'sock err', 'CPU us/req', 'qpd/it req/s', 'qpd/it p99', 'notes'],
         workload_rows(summary))]
+    parts.append(format_table(
+        ['latency ms', 'server', 'p50', 'p75', 'p90', 'p99', 'max'],
+        latency_rows(summary)))
     rows = []
     for server in SERVERS:
         info = summary['servers'].get(server)

@@ -246,11 +246,22 @@ def test_a_close_row_on_kept_connections_says_so():
                _sample(1, 'uwsgi', 'hello', 900, 1, new_connections=0.0)]
     summary = summarize(samples, [])
     report = format_report(summary, [])
-    lines = {tuple(line.split()[:2]): line for line in report.splitlines()
+    table = report.split('\n\n')[0]
+    lines = {tuple(line.split()[:2]): line for line in table.splitlines()
              if line.startswith('hello')}
     assert 'connections kept open' in lines[('hello-close', 'uwsgi')]
     assert 'kept open' not in lines[('hello-close', 'qpd')]
     assert 'kept open' not in lines[('hello', 'uwsgi')]
+
+
+def test_the_report_has_the_latency_distribution():
+    sample = _sample(1, 'qpd', 'hello', 500, 4.0, p75_ms=2.5, p90_ms=3.25,
+                     latency_max_ms=12.0)
+    report = format_report(summarize([sample], []), [])
+    table = report[report.index('latency ms'):]
+    row = [line for line in table.splitlines() if line.startswith('hello')]
+    assert row[0].split() == ['hello', 'qpd', '2.00', '2.50', '3.25', '4.00',
+                              '12.00']
 
 
 def test_passive_opens(tmp_path):
