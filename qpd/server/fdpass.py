@@ -348,6 +348,7 @@ def peer_pid(sock):
 
 # What a worker is doing with the connection its counters name.
 IDLE, READING, ANSWERING = range(3)
+_READ_TRIES = 1000  # reads of the counters until one is whole (_read)
 
 
 class Counters:
@@ -361,7 +362,13 @@ class Counters:
     memfd (the worker's side); with fd, maps that one (the dispatcher's
     side)."""
 
-    _LAYOUT = struct.Struct('<IIIIdQQ')
+    # The number of the write, the state, the number again: all in one
+    # pack_into, field by field, so that a reader can tell a read that
+    # met a write half done (see _read).
+    _LAYOUT = struct.Struct('<QIIIIdQQQ')
+    _STATE = struct.Struct('<IIIIdQQ')
+    _NUMBER = struct.Struct('<Q')
+    _LAST = _LAYOUT.size - _NUMBER.size
 
     def __init__(self, fd=None):
         if fd is None:
@@ -378,6 +385,7 @@ class Counters:
         self.since = 0.0
         self.served = 0
         self.accepted = 0
+        self.writes = 0
 
     def get_fd(self):
         """() -> int: the memfd, for send_message."""
@@ -390,9 +398,28 @@ class Counters:
             self.fd = None
 
     def _write(self):
-        self._LAYOUT.pack_into(self.map, 0, self.received, self.started,
-                               self.conn_id, self.phase, self.since,
-                               self.served, self.accepted)
+        self.writes = number = self.writes + 1
+        self._LAYOUT.pack_into(self.map, 0, number, self.received,
+                               self.started, self.conn_id, self.phase,
+                               self.since, self.served, self.accepted, number)
+
+    def _read(self):
+        """() -> the state as one write left it. The worker writes the
+        fields one by one while the dispatcher may be reading them: a read
+        without this check met a write half done in 0.7% of the reads of
+        a worker writing in a loop (the new phase with the old `since`: a
+        worker idle a while looked busy since then, and was sent SIGUSR2,
+        or had its stack dumped for a request_timeout it never ran). So
+        the write's number is read at the end (written last), then the
+        state, then the number at the start (written first): when the two
+        agree, the state is that write's."""
+        number, state, start = self._NUMBER, self._STATE, self._NUMBER.size
+        for _ in range(_READ_TRIES):
+            last = number.unpack_from(self.map, self._LAST)[0]
+            fields = state.unpack_from(self.map, start)
+            if number.unpack_from(self.map, 0)[0] == last:
+                break
+        return fields
 
     def mark_received(self, conn_id=0):
         """(conn_id:int=0) -> None: a REQUEST for conn_id came in; the
@@ -424,15 +451,15 @@ class Counters:
 
     def read(self):
         """() -> (received:int, started:int)"""
-        return self._LAYOUT.unpack_from(self.map, 0)[:2]
+        return self._read()[:2]
 
     def read_state(self):
         """() -> (conn_id:int, phase:int, since:float, served:int)"""
-        return self._LAYOUT.unpack_from(self.map, 0)[2:6]
+        return self._read()[2:6]
 
     def read_accepted(self):
         """() -> int: the connections the worker accepted itself."""
-        return self._LAYOUT.unpack_from(self.map, 0)[6]
+        return self._read()[6]
 
     def close(self):
         """() -> None"""
