@@ -52,6 +52,7 @@ import fcntl
 import os
 import re
 import shutil
+from bisect import bisect_left
 
 from qpd.lib.process import is_alive
 
@@ -183,12 +184,8 @@ class Recorder:
         counts = self.counts
         counts[key] = counts.get(key, 0) + 1
         self.duration_sum += seconds
-        index = 0
-        for bound in self.bounds:
-            if seconds <= bound:
-                break
-            index += 1
-        self.bucket_counts[index] += 1
+        # the first bucket whose bound is at least seconds
+        self.bucket_counts[bisect_left(self.bounds, seconds)] += 1
         self.pending = True
 
     def flush(self):

@@ -679,7 +679,17 @@ def format_error(status, message='', scgi=False, headers=()):
          ('Connection', 'close')] + list(headers)) + body
 
 
+_STATUS_LINES = {}      # (status, reason, scgi) -> line, the few in use
+
+
 def format_status_line(status, reason, scgi=False):
     """(status:int, reason:str, scgi:bool=False) -> str: the first line of
     a response head: `HTTP/1.1 200 OK`, or `Status: 200 OK` for SCGI."""
-    return ('Status: %d %s' if scgi else 'HTTP/1.1 %d %s') % (status, reason)
+    key = (status, reason, scgi)
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        line = ('Status: %d %s' if scgi else 'HTTP/1.1 %d %s') % (
+            status, reason)
+        if len(_STATUS_LINES) < 256:
+            _STATUS_LINES[key] = line
+    return line
