@@ -19,7 +19,7 @@ import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
 from durus.connection import Connection
-from durus.error import ProtocolError, ReadConflictError
+from durus.error import ConflictError, ProtocolError, ReadConflictError
 from durus.storage_server import SocketAddress
 
 from qpd.lib.backoff import Backoff
@@ -103,7 +103,16 @@ class ClientStorage(DurusClientStorage):
         if watch is None:
             return self._guard(DurusClientStorage.end, handle_invalidations)
         before = watch.read()
-        result = self._guard(DurusClientStorage.end, handle_invalidations)
+        try:
+            result = self._guard(DurusClientStorage.end, handle_invalidations)
+        except ConflictError:
+            # Refused, but after the server's answer to the commit, which
+            # brings every invalidation since this client's last sync: it
+            # is as current as after a sync begun at `before`, and the
+            # abort that follows (Connection.abort syncs) needs no round
+            # trip unless something was committed since.
+            watch.synced(before)
+            raise
         watch.committed(before)
         return result
 

@@ -13,7 +13,8 @@ import stat
 import threading
 import time
 
-from durus.error import ReadConflictError
+import pytest
+from durus.error import ConflictError, ReadConflictError
 from durus.persistent_dict import PersistentDict
 
 from qpd.storage import commit_count
@@ -100,6 +101,32 @@ def test_after_its_own_commit_a_client_is_current_without_a_sync(
     before = _skipped(connection)
     connection.abort()
     assert _skipped(connection) == before + 1
+
+
+def test_after_a_conflict_the_abort_makes_no_round_trip(durus_server):
+    # The refused commit's answer brought the winner's invalidation: the
+    # abort (and the retry's sync) are as current without a round trip,
+    # and the retry sees the winning value.
+    winner = durus_server.connect()
+    loser = connect(durus_server.address)
+    winner.get_root()['n'] = PersistentDict(value=0)
+    winner.commit()
+    loser.abort()
+    counter = loser.get_root()['n']
+    assert counter['value'] == 0
+    winner.get_root()['n']['value'] = 1
+    winner.commit()
+    counter['value'] = 2                 # over a value it has not seen
+    with pytest.raises(ConflictError):
+        loser.commit()
+    before = _skipped(loser)
+    loser.abort()
+    assert _skipped(loser) == before + 1
+    assert loser.get_root()['n']['value'] == 1
+    loser.get_root()['n']['value'] = 3
+    loser.commit()
+    winner.abort()
+    assert winner.get_root()['n']['value'] == 3
 
 
 def test_the_counter_file_is_private_and_outlives_the_server(durus_server):
