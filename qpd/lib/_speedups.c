@@ -45,26 +45,20 @@ static struct {
 } key_cache[KEY_CACHE_SIZE];
 static int key_cache_used;
 
-/* Target characters of the plain reader: unreserved, sub-delims, ':', '@',
- * '/', '%' and '?'. */
+/* Is c a letter, a digit or one of others? */
 static int
-is_target_char(unsigned char c)
+is_alnum_or(unsigned char c, const char *others)
 {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
             || (c >= '0' && c <= '9'))
         return 1;
-    return c != 0 && strchr("-._~!$&'()*+,;=:@/%?", c) != NULL;
+    return c != 0 && strchr(others, c) != NULL;
 }
 
-/* RFC 9110 token characters. */
-static int
-is_token_char(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+.^_`|~-", c) != NULL;
-}
+/* Target characters of the plain reader: unreserved, sub-delims, ':', '@',
+ * '/', '%' and '?'; and RFC 9110 token characters. */
+#define TARGET_MARKS "-._~!$&'()*+,;=:@/%?"
+#define TOKEN_MARKS "!#$%&'*+.^_`|~-"
 
 static int
 is_visible(unsigned char c)
@@ -101,6 +95,53 @@ name_is(const char *name, Py_ssize_t n, const char *word)
     return 1;
 }
 
+/* The CGI key of a header name (token characters): HTTP_ and the name in
+ * capitals with '-' as '_' (CONTENT_TYPE without HTTP_), interned; the
+ * names seen, exactly as sent, are kept in key_cache. A new reference, or
+ * NULL with an exception set. */
+static PyObject *
+header_key(const char *name, Py_ssize_t n)
+{
+    char small[5 + KEY_CACHE_NAME];
+    char *key;
+    Py_ssize_t i, k = 0;
+    PyObject *key_obj;
+
+    for (i = 0; i < key_cache_used; i++) {
+        if (key_cache[i].length == n
+                && memcmp(key_cache[i].name, name, n) == 0)
+            return Py_NewRef(key_cache[i].key);
+    }
+    key = n <= KEY_CACHE_NAME ? small : PyMem_Malloc(5 + n);
+    if (key == NULL)
+        return PyErr_NoMemory();
+    if (!name_is(name, n, "content-type")) {
+        memcpy(key, "HTTP_", 5);
+        k = 5;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c >= 'a' && c <= 'z')
+            c = c - 'a' + 'A';
+        else if (c == '-')
+            c = '_';
+        key[k++] = (char)c;
+    }
+    key_obj = PyUnicode_FromStringAndSize(key, k);
+    if (key != small)
+        PyMem_Free(key);
+    if (key_obj == NULL)
+        return NULL;
+    PyUnicode_InternInPlace(&key_obj);
+    if (key_cache_used < KEY_CACHE_SIZE && n <= KEY_CACHE_NAME) {
+        key_cache[key_cache_used].length = n;
+        memcpy(key_cache[key_cache_used].name, name, n);
+        key_cache[key_cache_used].key = Py_NewRef(key_obj);
+        key_cache_used++;
+    }
+    return key_obj;
+}
+
 /* Add a header line's value to environ under its CGI key, joining a
  * repeated one (', ', or '; ' for Cookie); a name with '_' is dropped.
  * 0, or -1 with an exception set. */
@@ -108,65 +149,12 @@ static int
 add_header(PyObject *environ, const char *name, Py_ssize_t n,
            const char *value, Py_ssize_t vn)
 {
-    char key[5 + 256];
-    Py_ssize_t i, k = 0;
     PyObject *key_obj, *value_obj, *old;
     int result;
 
     if (memchr(name, '_', n) != NULL)
         return 0;
-    key_obj = NULL;
-    for (i = 0; i < key_cache_used; i++) {
-        if (key_cache[i].length == n
-                && memcmp(key_cache[i].name, name, n) == 0) {
-            key_obj = Py_NewRef(key_cache[i].key);
-            break;
-        }
-    }
-    if (key_obj != NULL) {
-        /* found */
-    }
-    else if (n > 250) {
-        /* The Python reader takes it too: build the key as a string. */
-        PyObject *raw = PyUnicode_DecodeLatin1(name, n, NULL);
-        PyObject *upper, *dashed;
-        if (raw == NULL)
-            return -1;
-        upper = PyObject_CallMethod(raw, "upper", NULL);
-        Py_DECREF(raw);
-        if (upper == NULL)
-            return -1;
-        dashed = PyObject_CallMethod(upper, "replace", "ss", "-", "_");
-        Py_DECREF(upper);
-        if (dashed == NULL)
-            return -1;
-        key_obj = PyUnicode_FromFormat("HTTP_%U", dashed);
-        Py_DECREF(dashed);
-    }
-    else {
-        int content = name_is(name, n, "content-type");
-        if (!content) {
-            memcpy(key, "HTTP_", 5);
-            k = 5;
-        }
-        for (i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)name[i];
-            if (c >= 'a' && c <= 'z')
-                c = c - 'a' + 'A';
-            else if (c == '-')
-                c = '_';
-            key[k++] = (char)c;
-        }
-        key_obj = PyUnicode_FromStringAndSize(key, k);
-        if (key_obj != NULL && key_cache_used < KEY_CACHE_SIZE
-                && n <= KEY_CACHE_NAME) {
-            PyUnicode_InternInPlace(&key_obj);
-            key_cache[key_cache_used].length = n;
-            memcpy(key_cache[key_cache_used].name, name, n);
-            key_cache[key_cache_used].key = Py_NewRef(key_obj);
-            key_cache_used++;
-        }
-    }
+    key_obj = header_key(name, n);
     if (key_obj == NULL)
         return -1;
     value_obj = PyUnicode_DecodeLatin1(value, vn, NULL);
@@ -314,7 +302,7 @@ parse_plain(PyObject *Py_UNUSED(module), PyObject *const *args,
     target = p;
     if (p >= end || *p != '/')
         Py_RETURN_NONE;
-    while (p < end && is_target_char((unsigned char)*p))
+    while (p < end && is_alnum_or((unsigned char)*p, TARGET_MARKS))
         p++;
     target_length = p - target;
     if (end - p < 11 || memcmp(p, " HTTP/1.", 8) != 0
@@ -330,7 +318,7 @@ parse_plain(PyObject *Py_UNUSED(module), PyObject *const *args,
             p += 2;
             break;
         }
-        while (p < end && is_token_char((unsigned char)*p))
+        while (p < end && is_alnum_or((unsigned char)*p, TOKEN_MARKS))
             p++;
         if (p == name || p >= end || *p != ':')
             Py_RETURN_NONE;

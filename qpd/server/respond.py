@@ -384,21 +384,14 @@ class Responder:
         known length), or the head and a file span to pass (pass_file)."""
         body = response.body
         if type(body) is bytes and len(body) < _SEND_CHUNK:
-            # The usual page: head and body in one send, which all goes
-            # at once unless the client is slow to read.
+            # The usual page: head and body in one send.
             self.counters.mark_started()
-            data = head if response.head else head + body
             try:
-                sent = sock.send(data, DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
+                self.send_or_pass(
+                    sock, head if response.head else head + body, (),
+                    response)
             except OSError as e:
                 raise ClientGone(e)
-            if sent < len(data):
-                try:
-                    self.send_or_pass(sock, data[sent:], (), response)
-                except OSError as e:
-                    raise ClientGone(e)
             return
         if self.pass_file(response, head):
             return
@@ -443,7 +436,14 @@ class Responder:
         (a stream that may not end), the worker sends the spool and then
         the rest itself, as a blocking socket does (send_timeout per
         write), and True is returned. OSError when the client is gone."""
-        view = memoryview(data)
+        try:
+            # Most often it all goes at once: no view, no poll.
+            sent = sock.send(data, DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent == len(data):
+            return True
+        view = memoryview(data)[sent:]
         while view:
             try:
                 view = view[sock.send(view, DONTWAIT):]
