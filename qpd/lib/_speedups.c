@@ -483,6 +483,21 @@ format_head(PyObject *Py_UNUSED(module), PyObject *args)
         if (appended < 0)
             goto done;
     }
+    /* A CR or LF in any line would start another. */
+    for (i = 0; i < PyList_GET_SIZE(pieces); i++) {
+        PyObject *line = PyList_GET_ITEM(pieces, i);
+        Py_ssize_t length = PyUnicode_GetLength(line);
+        if (PyUnicode_FindChar(line, '\r', 0, length, 1) != -1
+                || PyUnicode_FindChar(line, '\n', 0, length, 1) != -1) {
+            PyErr_Format(PyExc_ValueError,
+                         "line break in a response header: %R", line);
+            goto done;
+        }
+    }
+    /* Two empty lines after the last: the head ends with CRLF CRLF. */
+    if (PyList_Append(pieces, v_empty) < 0
+            || PyList_Append(pieces, v_empty) < 0)
+        goto done;
     {
         PyObject *crlf = PyUnicode_FromString("\r\n");
         if (crlf == NULL)
@@ -490,46 +505,8 @@ format_head(PyObject *Py_UNUSED(module), PyObject *args)
         text = PyUnicode_Join(crlf, pieces);
         Py_DECREF(crlf);
     }
-    if (text == NULL)
-        goto done;
-    {
-        /* Every CR and LF is one the join put there. */
-        Py_ssize_t n = PyUnicode_GetLength(text), j, breaks = 0;
-        int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
-        for (j = 0; j < n; j++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, j);
-            if (c == '\r' || c == '\n') {
-                if (c == '\r' && j + 1 < n
-                        && PyUnicode_READ(kind, data, j + 1) == '\n'
-                        && breaks < PyList_GET_SIZE(pieces) - 1) {
-                    breaks++;
-                    j++;
-                    continue;
-                }
-                PyErr_Format(PyExc_ValueError,
-                             "line break in a response header: %R", text);
-                goto done;
-            }
-        }
-        if (breaks != PyList_GET_SIZE(pieces) - 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "line break in a response header: %R", text);
-            goto done;
-        }
-    }
-    {
-        PyObject *ending = PyUnicode_FromString("\r\n\r\n");
-        PyObject *whole;
-        if (ending == NULL)
-            goto done;
-        whole = PyUnicode_Concat(text, ending);
-        Py_DECREF(ending);
-        if (whole == NULL)
-            goto done;
-        result = PyUnicode_AsLatin1String(whole);
-        Py_DECREF(whole);
-    }
+    if (text != NULL)
+        result = PyUnicode_AsLatin1String(text);
 done:
     Py_DECREF(items);
     Py_XDECREF(pieces);
