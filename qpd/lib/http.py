@@ -10,10 +10,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 
-from qpd.lib.speedups import native
-
-__all__ = ['http_date', 'get_reason_phrase', 'format_head',
-           'format_head_python']
+__all__ = ['http_date', 'get_reason_phrase', 'format_head']
 
 _cached = [None, '']
 
@@ -39,13 +36,11 @@ def get_reason_phrase(status):
     return _PHRASES.get(status, '')
 
 
-def format_head_python(first_line, headers):
+def format_head(first_line, headers):
     """(first_line:str, headers:[(str, str)]) -> bytes
     The head of a response: the status line (or an SCGI `Status:` line),
     each header, and the blank line. Raises ValueError when a line break
-    hides in a name or value (it would let a value start a new header).
-    `format_head` is this function, or its C twin where qpd.lib.speedups
-    was built."""
+    hides in a name or value (it would let a value start a new header)."""
     lines = [first_line]
     for name, value in headers:
         lines.append('%s: %s' % (name, value))
@@ -55,6 +50,3 @@ def format_head_python(first_line, headers):
                              % (line,))
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
 
-
-format_head = (native.format_head if native is not None
-               else format_head_python)

@@ -1,14 +1,13 @@
-"""qpd.lib.speedups: the C twins of a few hot pure functions, when built.
+"""qpd.lib.speedups: the C twin of a hot pure function, when built.
 
     from qpd.lib.speedups import native   # the module, or None
 
-qpd/lib/_speedups.c holds C versions of qpd.server.protocol's plain request
-reader and of qpd.lib.http.format_head. The install builds it where a C
-compiler is (setup.py marks it optional); where it is not built, or when
-QPD_PURE_PYTHON=1 is set in the environment, `native` is None and the
-callers run their Python versions, which stay the reference: the tests
-check that both give the same answers (tests/test_speedups.py).
-"""
+qpd/lib/_speedups.c holds a C version of qpd.server.protocol's plain
+request reader. The install builds it where a C compiler is (setup.py
+marks it optional); where it is not built, or when QPD_PURE_PYTHON=1 is
+set in the environment, `native` is None and the caller runs its Python
+version, which stays the reference: the tests check that both give the
+same answers (tests/test_speedups.py)."""
 
 import os
 
