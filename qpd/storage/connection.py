@@ -19,8 +19,11 @@ import time
 
 from durus.client_storage import ClientStorage as DurusClientStorage
 from durus.connection import Connection
-from durus.error import ConflictError, ProtocolError, ReadConflictError
-from durus.storage_server import SocketAddress
+from durus.error import (
+    ConflictError, ProtocolError, ReadConflictError, WriteConflictError)
+from durus.serialize import split_oids
+from durus.storage_server import SocketAddress, STATUS_INVALID, STATUS_OKAY
+from durus.utils import int4_to_str, read, read_int4, write, write_int4
 
 from qpd.lib.backoff import Backoff
 from qpd.storage.commit_count import CommitWatch
@@ -98,13 +101,54 @@ class ClientStorage(DurusClientStorage):
                 self.commit_watch.forget()
             raise
 
+    def commit_exchange(self, handle_invalidations=None):
+        """(handle_invalidations:callable) -> None
+        Durus's commit, byte for byte, except that the transaction (its
+        length and its records) goes out in one write where Durus's client
+        makes two. The StorageServer reads the whole transaction before it
+        serves any other client, so between two writes it waits for this
+        process to be run again, and on busy cores every other worker's
+        sync, load and commit wait with it. Raises ConflictError when an
+        invalidation the server sends first conflicts (nothing is sent
+        then but the empty transaction that says so), WriteConflictError
+        when the server refuses the transaction.
+        """
+        sock = self.s
+        write(sock, b'C')
+        count = read_int4(sock)
+        if count:
+            try:
+                handle_invalidations(split_oids(read(sock, 8 * count)))
+            except ConflictError:
+                self.transaction_new_oids.reverse()
+                self.oid_pool.extend(self.transaction_new_oids)
+                self.begin()
+                write_int4(sock, 0)
+                raise
+        parts = [b'']
+        for oid, record in self.records.items():
+            parts += (int4_to_str(8 + len(record)), oid, record)
+        size = sum(map(len, parts))
+        parts[0] = int4_to_str(size)
+        write(sock, b''.join(parts))
+        self.records.clear()
+        if size:
+            status = read(sock, 1)
+            if status == STATUS_INVALID:
+                raise WriteConflictError()
+            if status != STATUS_OKAY:
+                raise ProtocolError('the server answered a commit with %r'
+                                    % status)
+
     def end(self, handle_invalidations=None):
         watch = self.commit_watch
         if watch is None:
-            return self._guard(DurusClientStorage.end, handle_invalidations)
+            return self._guard(ClientStorage.commit_exchange,
+                               handle_invalidations)
         before = watch.read()
         try:
-            result = self._guard(DurusClientStorage.end, handle_invalidations)
+            result = self._guard(ClientStorage.commit_exchange,
+                                 handle_invalidations)
         except ConflictError:
             # Refused, but after the server's answer to the commit, which
             # brings every invalidation since this client's last sync: it
