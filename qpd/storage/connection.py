@@ -12,6 +12,14 @@ fails. `reconnect()` gives the same Connection a new socket to the server,
 in place, so that every persistent object and every reference to the
 connection stays valid: the uncommitted changes are dropped and every cached
 object is made a ghost, to be loaded afresh.
+
+The commit itself is Durus's exchange (the client asks, the server sends
+the invalidations it has for it, the client sends its transaction or an
+empty one when they conflict, the server answers), in qpd's own
+ClientStorage.commit_exchange so that the transaction goes out in one
+write: the StorageServer serves one client at a time and reads a whole
+transaction before it turns to the next, so a transaction written in two
+pieces leaves it, and every client behind it, waiting on the writer.
 """
 
 import select
