@@ -203,9 +203,12 @@ def test_no_mixed_state_is_ever_read_across_servers(two_servers):
             connection.commit()
             written[0] = n
             # A pause between commits: without it nearly every pass of the
-            # reader overlaps a commit and ends in a read conflict (about
-            # 650 commits, 6,000 reads and 200 conflicts in 4 s with it).
-            time.sleep(0.004)
+            # reader overlaps a commit and ends in a read conflict. With a
+            # 4 ms pause one machine read 6,000 times in 4 s and another
+            # fewer than 50 (its passes ran into the next commit and
+            # conflicted, about 500 times); with 8 ms that one read 2,500
+            # to 4,200 times, with 65 to 160 read conflicts in 340 commits.
+            time.sleep(0.008)
     reads = conflicts = 0
     writer = threading.Thread(target=write)
     writer.start()
