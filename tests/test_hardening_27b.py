@@ -443,7 +443,12 @@ def test_storage_server_migrates_and_makes_the_key_at_start(tmp_path):
         assert _mode(keys.path) == 0o600
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()      # never left behind for the next tests
+            process.wait(10)
+            raise
         process.stdout.close()
     # Opened to others since: the next start closes it, with one line.
     os.chmod(keys.path, 0o644)

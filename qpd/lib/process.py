@@ -1,6 +1,7 @@
 """qpd.lib.process: what every long-running qpd process shares about
 itself: its dated log line, the unix socket file it leaves behind, and
-whether a process of a given pid still runs (`is_alive`).
+whether a process of a given pid still runs (`is_alive`), and how it
+starts a helper thread (`start_thread`).
 
 Each process (the StorageServer, the dispatcher, a worker, `qpd serve`)
 writes its own events to stderr as one flushed line:
@@ -10,16 +11,45 @@ writes its own events to stderr as one flushed line:
 `log_line` is the only place that formats it. `remove_stale_socket` is
 the only place that decides a unix socket file may go: when nobody
 listens on it any more (a process that was killed leaves its file).
+
+Signals are the main thread's. A signal sent to a process goes to any one
+of its threads that does not block it; when a helper thread takes it,
+Python notes it for the main thread, but the main thread, asleep in
+select(), is not woken and stops only when its select() times out (a
+StorageServer under SIGTERM sat idle for ever that way, once in a few
+hundred starts). `start_thread` starts a thread with the asynchronous
+signals blocked in it, so that the kernel gives every one of them to the
+main thread, whose system call it interrupts.
 """
 
 import errno
 import os
+import signal
 import socket
 import stat
 import sys
 import time
 
-__all__ = ['log_line', 'remove_stale_socket']
+__all__ = ['log_line', 'remove_stale_socket', 'start_thread']
+
+# Raised by the thread's own fault or write (blocking them would hide the
+# fault or leave them pending in that thread), never sent to the process.
+_SYNCHRONOUS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+                signal.SIGTRAP, signal.SIGSYS, signal.SIGABRT, signal.SIGPIPE}
+
+
+def start_thread(thread):
+    """(thread:threading.Thread) -> threading.Thread: start thread with
+    every asynchronous signal blocked in it (it inherits the mask it is
+    started with); the caller's own mask is as it was. See the module's
+    docstring."""
+    blocked = signal.valid_signals() - _SYNCHRONOUS
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return thread
 
 
 def log_line(who, message, out=None):

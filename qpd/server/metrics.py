@@ -43,6 +43,7 @@ import selectors
 import threading
 import time
 
+from qpd.lib.process import start_thread
 from qpd.metrics import get_metrics_directory
 from qpd.server.control import get_stats
 
@@ -305,6 +306,6 @@ def start_metrics_server(site):
     from qpd.server.listeners import open_listener
     server = MetricsServer(open_listener(tuple(address), backlog=64),
                            make_registry(site))
-    threading.Thread(target=server.serve_forever, name='qpd metrics',
-                     daemon=True).start()
+    start_thread(threading.Thread(target=server.serve_forever,
+                                  name='qpd metrics', daemon=True))
     return server

@@ -29,6 +29,8 @@ import os
 import queue
 import threading
 
+from qpd.lib.process import start_thread
+
 __all__ = ['Watcher', 'get_watch_paths', 'is_editable', 'DEBOUNCE']
 
 DEBOUNCE = 50           # ms of quiet before a batch of changes is reported
@@ -96,7 +98,7 @@ class Watcher:
     def start(self):
         """() -> self: start watching (returns once the watcher runs,
         or after 5 s)."""
-        self.thread.start()
+        start_thread(self.thread)
         self.ready.wait(5.0)
         return self
 

@@ -64,7 +64,7 @@ from durus.utils import (
     write, write_all)
 
 from qpd.lib.private_dir import create_private_file
-from qpd.lib.process import log_line
+from qpd.lib.process import log_line, start_thread
 from qpd.storage.shelf_scan import analyze_tail
 
 __all__ = ['DurableStorageServer', 'StorageDamaged', 'recover_tail',
@@ -161,7 +161,7 @@ class _Syncer:
         self.error = None
         self.thread = threading.Thread(target=self.run, name='qpd-sync',
                                        daemon=True)
-        self.thread.start()
+        start_thread(self.thread)
 
     def run(self):
         while True:

@@ -45,6 +45,7 @@ a standby): whoever holds one can sign tokens until the next rotation.
 
 import threading
 
+from qpd.lib.process import start_thread
 from qpd.lib.secret_file import (
     ROOT_KEY, SecretFile, make_keys, parse_keys, rotate_keys)
 
@@ -208,5 +209,5 @@ class SecretMirror(threading.Thread):
 def start_mirror(dsn, keys, say=None):
     """(dsn:str, keys:SecretFile, say=None) -> SecretMirror, started"""
     mirror = SecretMirror(dsn, keys, say=say)
-    mirror.start()
+    start_thread(mirror)
     return mirror
